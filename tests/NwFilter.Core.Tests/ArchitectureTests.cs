@@ -5,7 +5,7 @@ public class ArchitectureTests
     [Fact]
     public void CoreDoesNotReferencePowerShell()
     {
-        var core = typeof(NwFilter.Core.NwFilterInfo).Assembly;
+        var core = typeof(NwFilter.Core.Model.FilterDefinition).Assembly;
         var names = core.GetReferencedAssemblies().Select(a => a.Name).ToList();
         Assert.DoesNotContain("System.Management.Automation", names);
         Assert.Contains("System.Runtime", names);

@@ -1,0 +1,71 @@
+namespace NwFilter.Core.Diagnostics;
+
+/// <summary>How serious a diagnostic is.</summary>
+public enum DiagnosticSeverity
+{
+    Warning,
+    Error,
+}
+
+/// <summary>
+/// What kind of problem a diagnostic reports; the module maps it onto a PowerShell ErrorCategory.
+/// </summary>
+public enum DiagnosticCategory
+{
+    /// <summary>A document or value is malformed or out of range.</summary>
+    InvalidData,
+    /// <summary>An argument given by the caller is not acceptable.</summary>
+    InvalidArgument,
+    /// <summary>Something named does not exist (a filter, a binding, a file).</summary>
+    ObjectNotFound,
+    /// <summary>A host resource (a firewall tool, a device, a lock) failed or is missing.</summary>
+    ResourceUnavailable,
+    /// <summary>The operation conflicts with the current state (a uuid that belongs to another name, a loop).</summary>
+    InvalidOperation,
+    /// <summary>The caller lacks the rights (not root).</summary>
+    PermissionDenied,
+}
+
+/// <summary>
+/// One problem found, with where it is: the file or document, the line, the element, the attribute and the value.
+/// </summary>
+/// <param name="Severity">Error or warning.</param>
+/// <param name="Code">A stable identifier, such as <c>InvalidAttributeValue</c>; PowerShell error ids are built from it.</param>
+/// <param name="Message">A sentence for a person, naming the place and the offending value.</param>
+public sealed record Diagnostic(DiagnosticSeverity Severity, string Code, string Message)
+{
+    public DiagnosticCategory Category { get; init; } = DiagnosticCategory.InvalidData;
+
+    /// <summary>The file path or document name the problem is in, when known.</summary>
+    public string? Source { get; init; }
+
+    /// <summary>1-based line in <see cref="Source"/>, when known.</summary>
+    public int? Line { get; init; }
+
+    /// <summary>1-based column in <see cref="Source"/>, when known.</summary>
+    public int? Column { get; init; }
+
+    /// <summary>The filter (or binding port) the problem belongs to, when known.</summary>
+    public string? Filter { get; init; }
+
+    /// <summary>The XML element, when the problem is in one.</summary>
+    public string? Element { get; init; }
+
+    /// <summary>The XML attribute, when the problem is in one.</summary>
+    public string? Attribute { get; init; }
+
+    /// <summary>The offending value, when there is one.</summary>
+    public string? Value { get; init; }
+
+    public static Diagnostic Error(string code, string message, DiagnosticCategory category = DiagnosticCategory.InvalidData) =>
+        new(DiagnosticSeverity.Error, code, message) { Category = category };
+
+    public static Diagnostic Warning(string code, string message) => new(DiagnosticSeverity.Warning, code, message);
+
+    /// <summary>The place, as <c>file:line:column</c> (as much as is known).</summary>
+    public string Location =>
+        Source is null ? (Line is null ? "" : $"line {Line}") :
+        Line is null ? Source : Column is null ? $"{Source}:{Line}" : $"{Source}:{Line}:{Column}";
+
+    public override string ToString() => Location.Length == 0 ? Message : $"{Location}: {Message}";
+}

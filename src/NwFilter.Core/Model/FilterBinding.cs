@@ -1,0 +1,24 @@
+using System.Net.NetworkInformation;
+
+namespace NwFilter.Core.Model;
+
+/// <summary>
+/// libvirt's <c>&lt;filterbinding&gt;</c>: a filter, with parameters, tied to a VM's port device.
+/// </summary>
+/// <param name="PortDevice">The host-side port of the VM's interface (a tap or veth), e.g. <c>vnet0</c>.</param>
+/// <param name="MacAddress">The VM's MAC address on that port.</param>
+/// <param name="Filter">The top filter's name.</param>
+public sealed record FilterBinding(string PortDevice, PhysicalAddress MacAddress, string Filter)
+{
+    /// <summary>The owner (VM) name.</summary>
+    public string OwnerName { get; init; } = "";
+
+    /// <summary>The owner (VM) UUID.</summary>
+    public Guid OwnerUuid { get; init; }
+
+    /// <summary>The link device for macvtap, where traffic is watched; null otherwise.</summary>
+    public string? LinkDevice { get; init; }
+
+    /// <summary>The parameters given to the top filter (MAC, IP, CTRL_IP_LEARNING, ...).</summary>
+    public ParameterSet Parameters { get; init; } = ParameterSet.Empty;
+}
