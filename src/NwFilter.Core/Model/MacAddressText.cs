@@ -1,0 +1,11 @@
+using System.Net.NetworkInformation;
+
+namespace NwFilter.Core.Model;
+
+/// <summary>MAC addresses as libvirt prints them: lower-case, two digits per byte, colon-separated.</summary>
+public static class MacAddressText
+{
+    /// <summary>Formats <c>52:54:00:7b:35:93</c>.</summary>
+    public static string Format(PhysicalAddress address) =>
+        string.Join(':', address.GetAddressBytes().Select(b => b.ToString("x2", System.Globalization.CultureInfo.InvariantCulture)));
+}

@@ -1,0 +1,82 @@
+using System.Management.Automation;
+using NwFilter.Core.Diagnostics;
+
+namespace NwFilter.Commands.Infrastructure;
+
+/// <summary>
+/// The base of every NwFilter cmdlet: maps the core's diagnostics onto PowerShell's streams, resolves paths through
+/// the provider, and turns StopProcessing into a cancellation token for the core.
+/// </summary>
+public abstract class NwFilterCmdlet : PSCmdlet, IDisposable
+{
+    private readonly CancellationTokenSource _stopping = new();
+
+    /// <summary>Cancelled when the user presses Ctrl+C (StopProcessing).</summary>
+    protected CancellationToken CancellationToken => _stopping.Token;
+
+    protected override void StopProcessing() => _stopping.Cancel();
+
+    public void Dispose()
+    {
+        _stopping.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Writes each warning diagnostic to the warning stream.</summary>
+    protected void WriteWarnings(IEnumerable<Diagnostic> diagnostics)
+    {
+        foreach (var d in diagnostics.Where(d => d.Severity == DiagnosticSeverity.Warning))
+        {
+            WriteWarning(d.ToString());
+        }
+    }
+
+    /// <summary>Writes one error record for a failed item; the target is the offending item (a file, a filter, a port).</summary>
+    protected void WriteError(NwFilterException exception, object? target) =>
+        WriteError(ErrorRecords.From(exception, target));
+
+    /// <summary>Writes one error record for one diagnostic.</summary>
+    protected void WriteError(Diagnostic diagnostic, object? target) =>
+        WriteError(ErrorRecords.From(new NwFilterException(diagnostic), target));
+
+    /// <summary>
+    /// Resolves <c>-Path</c> (wildcards) or <c>-LiteralPath</c> values to file-system paths. A path that matches nothing
+    /// or is not a file-system path gets an error record; the others are returned.
+    /// </summary>
+    protected IEnumerable<string> ResolveFilePaths(IEnumerable<string> paths, bool literal)
+    {
+        foreach (var path in paths)
+        {
+            List<string> resolved = [];
+            try
+            {
+                if (literal)
+                {
+                    var p = SessionState.Path.GetUnresolvedProviderPathFromPSPath(path, out var provider, out _);
+                    if (provider.Name != "FileSystem" || !(File.Exists(p) || Directory.Exists(p)))
+                    {
+                        throw new ItemNotFoundException($"Cannot find path '{path}' because it does not exist.");
+                    }
+                    resolved.Add(p);
+                }
+                else
+                {
+                    resolved.AddRange(SessionState.Path.GetResolvedProviderPathFromPSPath(path, out var provider));
+                    if (provider.Name != "FileSystem")
+                    {
+                        throw new ItemNotFoundException($"'{path}' is not a file-system path.");
+                    }
+                }
+            }
+            catch (Exception e) when (e is ItemNotFoundException or System.Management.Automation.DriveNotFoundException or ProviderNotFoundException)
+            {
+                WriteError(new ErrorRecord(e, "PathNotFound", ErrorCategory.ObjectNotFound, path));
+                continue;
+            }
+            foreach (var p in resolved)
+            {
+                yield return p;
+            }
+        }
+    }
+}
