@@ -50,8 +50,10 @@ internal sealed class StoreLock : IDisposable
         }
     }
 
-    // ERROR_SHARING_VIOLATION (32) and ERROR_LOCK_VIOLATION (33), which .NET also reports for a failed flock on Unix.
-    private static bool IsSharingViolation(IOException e) => (e.HResult & 0xFFFF) is 32 or 33;
+    // Windows: ERROR_SHARING_VIOLATION (32), ERROR_LOCK_VIOLATION (33). Unix: .NET reports the failed
+    // flock(LOCK_EX | LOCK_NB) with the raw errno EWOULDBLOCK as the HResult (11 on Linux, 35 on macOS and the BSDs).
+    private static bool IsSharingViolation(IOException e) =>
+        OperatingSystem.IsWindows() ? (e.HResult & 0xFFFF) is 32 or 33 : e.HResult == (OperatingSystem.IsLinux() ? 11 : 35);
 
     public void Dispose() => _stream.Dispose();
 }
