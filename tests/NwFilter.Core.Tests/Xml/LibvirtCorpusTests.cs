@@ -120,6 +120,8 @@ public class LibvirtCorpusTests
     [MemberData(nameof(BuiltIns))]
     public void BuiltInWritesAsLibvirtDumpsIt(string name)
     {
+        Skip.If(name == "clean-traffic-gateway",
+            "libvirt 9.0 shipped an older clean-traffic-gateway (its last filterref is qemu-announce-self, not qemu-announce-self-rarp)");
         var input = File.ReadAllText(Corpus.Path("src", "nwfilter", "xml", name + ".xml"));
         var dump = File.ReadAllText(Corpus.Path("live-9.0", "00-all-builtin-filters.dumpxml.txt"));
         var marker = $"<!-- virsh nwfilter-dumpxml {name} -->\n";
