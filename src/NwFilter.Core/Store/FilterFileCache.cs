@@ -16,7 +16,8 @@ internal static class FilterFileCache
 {
     internal static readonly TimeSpan SettleTime = TimeSpan.FromSeconds(2);
 
-    private static readonly ConcurrentDictionary<string, Entry> Entries = new(StringComparer.Ordinal);
+    // directory -> file name -> entry
+    private static readonly ConcurrentDictionary<string, ConcurrentDictionary<string, Entry>> Directories = new(StringComparer.Ordinal);
 
     /// <summary>What reading one file gave: a filter, or the problems that kept it out.</summary>
     internal sealed record Entry(DateTime LastWriteUtc, long Length, FilterDefinition? Filter, ImmutableArray<Diagnostic> Problems);
@@ -27,18 +28,18 @@ internal static class FilterFileCache
         var info = new FileInfo(path);
         if (!info.Exists)
         {
-            Entries.TryRemove(path, out _);
+            Forget(path);
             return null;
         }
-        return Read(info, name);
+        return Lookup(info, out var lastWrite, out var length) ?? Load(info.FullName, name, lastWrite, length);
     }
 
-    /// <summary>Reads the file <paramref name="info"/> stands for (its times as of the enumeration).</summary>
-    internal static Entry? Read(FileInfo info, string name)
+    /// <summary>
+    /// The cached entry for <paramref name="info"/> if the file is unchanged, else null with the file's current time and
+    /// length for <see cref="Load"/>. A file that vanished gives null with a length of -1.
+    /// </summary>
+    internal static Entry? Lookup(FileInfo info, out DateTime lastWrite, out long length)
     {
-        var path = info.FullName;
-        DateTime lastWrite;
-        long length;
         try
         {
             lastWrite = info.LastWriteTimeUtc;
@@ -46,13 +47,22 @@ internal static class FilterFileCache
         }
         catch (FileNotFoundException)
         {
+            (lastWrite, length) = (default, -1);
             return null;
         }
-        if (Entries.TryGetValue(path, out var cached) && cached.LastWriteUtc == lastWrite && cached.Length == length)
-        {
-            return cached;
-        }
+        return Directories.TryGetValue(info.DirectoryName!, out var files) &&
+               files.TryGetValue(info.Name, out var cached) && cached.LastWriteUtc == lastWrite && cached.Length == length
+            ? cached
+            : null;
+    }
 
+    /// <summary>Reads and parses a file whose time and length were just taken (stat first, then read: never stale).</summary>
+    internal static Entry? Load(string path, string name, DateTime lastWrite, long length)
+    {
+        if (length < 0)
+        {
+            return null;
+        }
         string text;
         try
         {
@@ -60,7 +70,7 @@ internal static class FilterFileCache
         }
         catch (FileNotFoundException)
         {
-            Entries.TryRemove(path, out _);
+            Forget(path);
             return null;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -99,23 +109,36 @@ internal static class FilterFileCache
 
         if (DateTime.UtcNow - lastWrite >= SettleTime)
         {
-            Entries[path] = entry;
+            Directories.GetOrAdd(Path.GetDirectoryName(path)!, _ => new(StringComparer.Ordinal))[Path.GetFileName(path)] = entry;
         }
         return entry;
     }
 
     /// <summary>Forgets a file (after this process wrote or removed it).</summary>
-    internal static void Forget(string path) => Entries.TryRemove(path, out _);
-
-    /// <summary>Forgets every file under <paramref name="directory"/> that is not in <paramref name="present"/>.</summary>
-    internal static void Prune(string directory, IReadOnlySet<string> present)
+    internal static void Forget(string path)
     {
-        var prefix = directory.EndsWith(Path.DirectorySeparatorChar) ? directory : directory + Path.DirectorySeparatorChar;
-        foreach (var key in Entries.Keys)
+        if (Directories.TryGetValue(Path.GetDirectoryName(path)!, out var files))
         {
-            if (key.StartsWith(prefix, StringComparison.Ordinal) && key.IndexOf(Path.DirectorySeparatorChar, prefix.Length) < 0 && !present.Contains(key))
+            files.TryRemove(Path.GetFileName(path), out _);
+        }
+    }
+
+    /// <summary>
+    /// Forgets the files of <paramref name="directory"/> not among <paramref name="present"/> (file names). Stale
+    /// entries are never served (only files that exist are looked up); this only bounds the memory.
+    /// </summary>
+    internal static void Prune(string directory, IReadOnlyCollection<string> present)
+    {
+        if (!Directories.TryGetValue(directory, out var files) || files.Count <= present.Count)
+        {
+            return;
+        }
+        var keep = present as IReadOnlySet<string> ?? present.ToHashSet(StringComparer.Ordinal);
+        foreach (var key in files.Keys)
+        {
+            if (!keep.Contains(key))
             {
-                Entries.TryRemove(key, out _);
+                files.TryRemove(key, out _);
             }
         }
     }

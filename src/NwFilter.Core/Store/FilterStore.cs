@@ -100,45 +100,57 @@ public sealed class FilterStore : IFilterSource
     {
         var files = EnumerateFilterFiles();
         var entries = new FilterFileCache.Entry?[files.Count];
-        if (files.Count >= ParallelThreshold)
+        var misses = new List<(int Index, DateTime LastWrite, long Length)>();
+        for (var i = 0; i < files.Count; i++)
         {
-            Parallel.For(0, files.Count, i => entries[i] = FilterFileCache.Read(files[i].Info, files[i].Name));
+            entries[i] = FilterFileCache.Lookup(files[i].Info, out var lastWrite, out var length);
+            if (entries[i] is null && length >= 0)
+            {
+                misses.Add((i, lastWrite, length));
+            }
+        }
+        void Load((int Index, DateTime LastWrite, long Length) m) =>
+            entries[m.Index] = FilterFileCache.Load(files[m.Index].Info.FullName, files[m.Index].Name, m.LastWrite, m.Length);
+        if (misses.Count >= ParallelThreshold)
+        {
+            Parallel.ForEach(misses, Load);
         }
         else
         {
-            for (var i = 0; i < files.Count; i++)
-            {
-                entries[i] = FilterFileCache.Read(files[i].Info, files[i].Name);
-            }
+            misses.ForEach(Load);
         }
-        FilterFileCache.Prune(Directory, files.Select(f => f.Info.FullName).ToHashSet(StringComparer.Ordinal));
+        FilterFileCache.Prune(Directory, files.Select(f => f.Info.Name).ToHashSet(StringComparer.Ordinal));
 
-        var byName = new SortedDictionary<string, StoredFilter>(StringComparer.Ordinal);
+        var filters = new List<StoredFilter>(files.Count + BuiltInFilters.Names.Length);
+        var present = new HashSet<string>(files.Count, StringComparer.Ordinal);
         var problems = ImmutableArray.CreateBuilder<Diagnostic>();
         for (var i = 0; i < files.Count; i++)
         {
+            var name = files[i].Name;
             if (entries[i] is not { } entry)
             {
                 continue;
             }
-            var name = files[i].Name;
+            present.Add(name);
             if (entry.Filter is { } filter)
             {
-                byName[name] = new StoredFilter(filter, BuiltInFilters.Contains(name) ? FilterOrigin.Redefined : FilterOrigin.Defined, files[i].Info.FullName);
+                filters.Add(new StoredFilter(filter, BuiltInFilters.Contains(name) ? FilterOrigin.Redefined : FilterOrigin.Defined, files[i].Info.FullName));
             }
             else
             {
                 problems.AddRange(entry.Problems);
             }
         }
+        // A built-in is hidden by a file of its name, even an unreadable one (whose problem is reported).
         foreach (var builtIn in BuiltInFilters.All)
         {
-            if (!byName.ContainsKey(builtIn.Name) && !files.Any(f => f.Name == builtIn.Name))
+            if (!present.Contains(builtIn.Name))
             {
-                byName[builtIn.Name] = new StoredFilter(builtIn, FilterOrigin.BuiltIn, null);
+                filters.Add(new StoredFilter(builtIn, FilterOrigin.BuiltIn, null));
             }
         }
-        return new FilterListing([.. byName.Values], problems.ToImmutable());
+        filters.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
+        return new FilterListing([.. filters], problems.ToImmutable());
     }
 
     /// <summary>
@@ -151,8 +163,7 @@ public sealed class FilterStore : IFilterSource
         RequireName(filter.Name);
         EnsureDirectory();
         using var _ = StoreLock.Acquire(Directory, Options.LockTimeout, cancellationToken);
-        var snapshot = Snapshot.Of(List());
-        return DefineLocked(filter, snapshot, pending: null);
+        return DefineLocked(filter, new View(this), pending: null);
     }
 
     /// <summary>
@@ -169,7 +180,7 @@ public sealed class FilterStore : IFilterSource
         var results = ImmutableArray.CreateBuilder<BatchItemResult>(list.Count);
         EnsureDirectory();
         using var _ = StoreLock.Acquire(Directory, Options.LockTimeout, cancellationToken);
-        var snapshot = Snapshot.Of(List());
+        var view = new View(this);
         var pending = list.Select(f => f.Name).ToHashSet(StringComparer.Ordinal);
         foreach (var filter in list)
         {
@@ -178,13 +189,13 @@ public sealed class FilterStore : IFilterSource
             {
                 RequireName(filter.Name);
                 var candidate = filter;
-                if (skipUnchanged && snapshot.ByName.TryGetValue(filter.Name, out var current) &&
+                if (skipUnchanged && view.Get(filter.Name) is { } current &&
                     current.Definition.Equals(filter with { Uuid = current.Uuid }))
                 {
                     results.Add(new BatchItemResult(filter, new DefineResult(current, DefineOutcome.Unchanged, []), null));
                     continue;
                 }
-                results.Add(new BatchItemResult(filter, DefineLocked(candidate, snapshot, pending), null));
+                results.Add(new BatchItemResult(filter, DefineLocked(candidate, view, pending), null));
             }
             catch (NwFilterException e)
             {
@@ -203,10 +214,10 @@ public sealed class FilterStore : IFilterSource
         RequireName(name);
         if (!System.IO.Directory.Exists(Directory))
         {
-            return UndefineLocked(name, Snapshot.Of(List()));
+            return UndefineLocked(name, new View(this));
         }
         using var _ = StoreLock.Acquire(Directory, Options.LockTimeout, cancellationToken);
-        return UndefineLocked(name, Snapshot.Of(List()));
+        return UndefineLocked(name, new View(this));
     }
 
     /// <summary>
@@ -248,13 +259,14 @@ public sealed class FilterStore : IFilterSource
 
     // -------------------------------------------------------------------------------------------------------------
 
-    private DefineResult DefineLocked(FilterDefinition filter, Snapshot snapshot, IReadOnlySet<string>? pending)
+    private DefineResult DefineLocked(FilterDefinition filter, View view, IReadOnlySet<string>? pending)
     {
-        snapshot.ByName.TryGetValue(filter.Name, out var current);
+        var current = view.Get(filter.Name);
         Guid uuid;
         if (filter.Uuid is { } given)
         {
-            if (snapshot.ByUuid.TryGetValue(given, out var owner) && owner != filter.Name)
+            // Only a given uuid needs the whole store (its owner); a generated one is unique, a kept one is this name's.
+            if (given != current?.Uuid && view.UuidOwner(given) is { } owner && owner != filter.Name)
             {
                 throw new NwFilterException(Diagnostic.Error(
                     StoreCodes.UuidInUse,
@@ -277,7 +289,7 @@ public sealed class FilterStore : IFilterSource
         }
         var definition = filter with { Uuid = uuid };
 
-        if (FindLoop(definition, n => snapshot.ByName.TryGetValue(n, out var f) ? f.Definition : null) is { } loop)
+        if (FindLoop(definition, n => view.Get(n)?.Definition) is { } loop)
         {
             var text = string.Join(" -> ", loop);
             throw new NwFilterException(Diagnostic.Error(
@@ -289,7 +301,7 @@ public sealed class FilterStore : IFilterSource
         var warnings = definition.References
             .Select(r => r.Filter)
             .Distinct(StringComparer.Ordinal)
-            .Where(n => n != definition.Name && !snapshot.ByName.ContainsKey(n) && pending?.Contains(n) != true)
+            .Where(n => n != definition.Name && pending?.Contains(n) != true && view.Get(n) is null)
             .Select(n => Diagnostic.Warning(
                 StoreCodes.MissingFilterReference,
                 $"Filter '{definition.Name}' references the filter '{n}', which does not exist (yet).") with
@@ -318,13 +330,13 @@ public sealed class FilterStore : IFilterSource
             FilterFileCache.Forget(path);
         }
         var stored = new StoredFilter(definition, BuiltInFilters.Contains(definition.Name) ? FilterOrigin.Redefined : FilterOrigin.Defined, path);
-        snapshot.Set(stored);
+        view.Set(stored);
         return new DefineResult(stored, existed ? DefineOutcome.Updated : DefineOutcome.Created, warnings);
     }
 
-    private UndefineResult UndefineLocked(string name, Snapshot snapshot)
+    private UndefineResult UndefineLocked(string name, View view)
     {
-        if (!snapshot.ByName.TryGetValue(name, out var current))
+        if (view.Get(name) is not { } current)
         {
             throw new NwFilterException(NotFound(name));
         }
@@ -341,7 +353,7 @@ public sealed class FilterStore : IFilterSource
         if (revealed is null)
         {
             // Everything that reaches this filter breaks when it goes: it, and every filter referencing it, directly or not.
-            var affected = Referrers(name, snapshot, transitive: true);
+            var affected = Referrers(name, view, transitive: true);
             var users = new List<(string Binding, string Filter)>();
             foreach (var filterName in affected.Prepend(name))
             {
@@ -357,7 +369,7 @@ public sealed class FilterStore : IFilterSource
             }
             warnings =
             [
-                .. Referrers(name, snapshot, transitive: false).Select(r => Diagnostic.Warning(
+                .. Referrers(name, view, transitive: false).Select(r => Diagnostic.Warning(
                     StoreCodes.FilterStillReferenced,
                     $"Filter '{r}' still references the removed filter '{name}'.") with
                 {
@@ -381,14 +393,14 @@ public sealed class FilterStore : IFilterSource
         return new UndefineResult(current, revealed, warnings);
     }
 
-    private static IEnumerable<string> Referrers(string name, Snapshot snapshot, bool transitive)
+    private static IEnumerable<string> Referrers(string name, View view, bool transitive)
     {
         var found = new SortedSet<string>(StringComparer.Ordinal);
         var queue = new Queue<string>([name]);
         while (queue.Count > 0)
         {
             var target = queue.Dequeue();
-            foreach (var f in snapshot.ByName.Values)
+            foreach (var f in view.All())
             {
                 if (f.Name != name && f.Definition.References.Any(r => r.Filter == target) && found.Add(f.Name) && transitive)
                 {
@@ -459,31 +471,71 @@ public sealed class FilterStore : IFilterSource
             e is UnauthorizedAccessException ? DiagnosticCategory.PermissionDenied : DiagnosticCategory.ResourceUnavailable) with { Source = path },
             e);
 
-    /// <summary>The store's filters by name and by uuid, kept current through a batch.</summary>
-    private sealed class Snapshot
+    /// <summary>
+    /// What a writer sees of the store while it holds the lock: filters read on demand (an unreadable file counts as
+    /// absent), the whole store only when a question needs it (a uuid's owner, the referrers), kept current through a
+    /// batch.
+    /// </summary>
+    private sealed class View(FilterStore store)
     {
-        public Dictionary<string, StoredFilter> ByName { get; } = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, StoredFilter?> _byName = new(StringComparer.Ordinal);
+        private Dictionary<Guid, string>? _byUuid;
 
-        public Dictionary<Guid, string> ByUuid { get; } = [];
-
-        public static Snapshot Of(FilterListing listing)
+        public StoredFilter? Get(string name)
         {
-            var s = new Snapshot();
-            foreach (var f in listing.Filters)
+            if (!_byName.TryGetValue(name, out var filter) && _byUuid is null)
             {
-                s.Set(f);
+                try
+                {
+                    filter = store.Get(name);
+                }
+                catch (NwFilterException)
+                {
+                    filter = null;
+                }
+                _byName[name] = filter;
             }
-            return s;
+            return filter;
+        }
+
+        public string? UuidOwner(Guid uuid)
+        {
+            LoadAll();
+            return _byUuid!.GetValueOrDefault(uuid);
+        }
+
+        public IEnumerable<StoredFilter> All()
+        {
+            LoadAll();
+            return _byName.Values.OfType<StoredFilter>();
         }
 
         public void Set(StoredFilter filter)
         {
-            if (ByName.TryGetValue(filter.Name, out var old))
+            if (_byUuid is not null)
             {
-                ByUuid.Remove(old.Uuid);
+                if (_byName.GetValueOrDefault(filter.Name) is { } old)
+                {
+                    _byUuid.Remove(old.Uuid);
+                }
+                _byUuid[filter.Uuid] = filter.Name;
             }
-            ByName[filter.Name] = filter;
-            ByUuid[filter.Uuid] = filter.Name;
+            _byName[filter.Name] = filter;
+        }
+
+        private void LoadAll()
+        {
+            if (_byUuid is not null)
+            {
+                return;
+            }
+            _byName.Clear();
+            _byUuid = [];
+            foreach (var f in store.List().Filters)
+            {
+                _byName[f.Name] = f;
+                _byUuid[f.Uuid] = f.Name;
+            }
         }
     }
 }

@@ -25,13 +25,13 @@ public static class LibvirtFilterFiles
     public const string SystemDirectory = "/etc/libvirt/nwfilter";
 
     /// <summary>
-    /// Reads every <c>*.xml</c> of a libvirt filter directory, sorted by file name. A file whose name does not match
-    /// its filter's name is reported (libvirt ignores such files too).
+    /// Reads every <c>*.xml</c> of a libvirt filter directory. A file whose name does not match
+    /// its filter's name is reported (libvirt ignores such files too). Sorted by filter name (ordinal).
     /// </summary>
     public static ImmutableArray<FilterDocument> ReadDirectory(string directory, XmlReadOptions? options = null)
     {
         var result = ImmutableArray.CreateBuilder<FilterDocument>();
-        foreach (var path in System.IO.Directory.EnumerateFiles(directory, "*.xml").Order(StringComparer.Ordinal))
+        foreach (var path in System.IO.Directory.EnumerateFiles(directory, "*.xml").OrderBy(Path.GetFileNameWithoutExtension, StringComparer.Ordinal))
         {
             var document = ReadFile(path, options);
             var expected = Path.GetFileNameWithoutExtension(path);

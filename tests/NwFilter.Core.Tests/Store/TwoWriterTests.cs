@@ -80,7 +80,7 @@ public class TwoWriterTests
     /// <summary>The helper's build output, beside ours: same configuration.</summary>
     private static string HelperPath()
     {
-        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Parent!.Name; // bin/<Configuration>/net10.0/
+        var configuration = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent!.Name; // bin/<Configuration>/net10.0/
         var path = Path.Combine(Repository.Root, "tests", "NwFilter.StoreWriter", "bin", configuration, "net10.0", "NwFilter.StoreWriter.dll");
         Assert.True(File.Exists(path), $"helper not built: {path}");
         return path;
