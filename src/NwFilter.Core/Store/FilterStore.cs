@@ -287,7 +287,10 @@ public sealed class FilterStore : IFilterSource
         {
             uuid = current?.Uuid ?? Guid.NewGuid();
         }
-        var definition = filter with { Uuid = uuid };
+        // Store what a later read will return: the canonical XML, read back strictly. This also validates a filter built
+        // in code (a bad chain name, a value out of range) with the reader's own diagnostics.
+        var xml = NwFilterXmlWriter.Write(filter with { Uuid = uuid });
+        var definition = NwFilterXmlReader.ReadFilter(xml, new XmlReadOptions { SourceName = $"filter '{filter.Name}'" }).Value;
 
         if (FindLoop(definition, n => view.Get(n)?.Definition) is { } loop)
         {
@@ -319,7 +322,7 @@ public sealed class FilterStore : IFilterSource
         var existed = File.Exists(path) || current is not null;
         try
         {
-            AtomicFile.WriteAllText(path, NwFilterXmlWriter.Write(definition));
+            AtomicFile.WriteAllText(path, xml);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

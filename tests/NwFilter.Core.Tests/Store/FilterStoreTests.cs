@@ -334,6 +334,24 @@ public sealed class FilterStoreTests : IDisposable
         Assert.Empty(FilesInStore());
     }
 
+    [Fact]
+    public void DefineStoresWhatALaterReadReturns()
+    {
+        var store = NewStore();
+        // A sub-chain without a priority gets the chain's default, as the reader gives it.
+        var result = store.Define(new FilterDefinition("arp-only") { Chain = "arp" });
+        Assert.Equal(-500, result.Filter.Definition.Priority);
+        Assert.Equal(result.Filter.Definition, NewStore().Get("arp-only")!.Definition);
+    }
+
+    [Fact]
+    public void FilterBuiltInCodeIsValidatedByTheReader()
+    {
+        var e = Assert.Throws<NwFilterException>(() => NewStore().Define(new FilterDefinition("bad") { Chain = "nochain" }));
+        Assert.Equal(DiagnosticCategory.InvalidData, e.Primary.Category);
+        Assert.Empty(FilesInStore());
+    }
+
     private sealed class FakeBindingUsage : Dictionary<string, string[]>, IBindingUsage
     {
         public IReadOnlyList<string> FindBindingsUsing(string filterName) => TryGetValue(filterName, out var b) ? b : [];
