@@ -14,9 +14,9 @@ public static class NetworkNamespace
     /// <summary>The iproute2 program.</summary>
     public const string IpProgram = "ip";
 
-    /// <summary>True when <paramref name="name"/> is a safe namespace name (a file name under /run/netns).</summary>
+    /// <summary>True when <paramref name="name"/> is a safe namespace name: a file name under /run/netns that cannot be read as an option.</summary>
     public static bool IsValidName(string? name) =>
-        !string.IsNullOrEmpty(name) && name.Length <= 64 && name != "." && name != ".."
+        !string.IsNullOrEmpty(name) && name.Length <= 64 && name != "." && name != ".." && name[0] != '-'
         && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.');
 
     /// <summary>The same request, run inside namespace <paramref name="name"/>.</summary>
