@@ -54,7 +54,8 @@ $optionalCommonText = @{
 
 function Read-DocMember([string] $Directory) {
     # member name ("T:Ns.Type", "P:Ns.Type.Prop") -> XmlElement, over every <doc> file in the module's folder.
-    $members = @{}
+    # Ordinal: doc ids are case-sensitive, as C# is.
+    $members = [System.Collections.Generic.Dictionary[string, System.Xml.XmlElement]]::new([StringComparer]::Ordinal)
     foreach ($file in Get-ChildItem -LiteralPath $Directory -Filter *.xml -File) {
         $doc = [xml]::new()
         $doc.PreserveWhitespace = $true
@@ -62,7 +63,7 @@ function Read-DocMember([string] $Directory) {
         if ($doc.DocumentElement.LocalName -ne 'doc') { continue }
         foreach ($m in $doc.SelectNodes('/doc/members/member')) { $members[$m.GetAttribute('name')] = $m }
     }
-    $members
+    , $members
 }
 
 function Get-DocId([char] $Kind, [type] $Type, [string] $Member) {
