@@ -268,7 +268,7 @@ $helpItems = foreach ($cmdlet in $cmdlets) {
 
     # Parameters: every set's metadata, grouped by name; common parameters are documented by PowerShell itself.
     $sets = @($cmdlet.ParameterSets | Sort-Object { -not $_.IsDefault }, Name)
-    $byName = [System.Collections.Generic.SortedDictionary[string, object]]::new([StringComparer]::OrdinalIgnoreCase)
+    $byName = @{}
     foreach ($set in $sets) {
         foreach ($p in $set.Parameters) {
             if ($p.Name -in $common) { continue }
