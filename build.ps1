@@ -1,0 +1,242 @@
+<#
+.SYNOPSIS
+    Builds, lays out, documents, tests and demonstrates the NwFilter module.
+
+.DESCRIPTION
+    Tasks in the shape of an Invoke-Build script, without needing Invoke-Build. A task runs its dependencies
+    first, and each task runs at most once per call.
+
+      Clean    removes out/ and the projects' bin/ and obj/ folders
+      Build    dotnet build of NwFilter.sln
+      Help     writes the MAML help from the cmdlets' XML doc comments (tools/New-MamlHelp.ps1)
+      Layout   lays the shippable module out in out/NwFilter/ (version stamped from Directory.Build.props),
+               then imports it in a child process and fails if CmdletsToExport differs from the dll's cmdlets
+      Test     xunit (dotnet test, counted from its TRX file) and Pester (tests/Pester); the last line printed
+               is "N passed, N failed" over both, and the exit code is non-zero if anything failed
+      Demo     runs demo/Demo.ps1 against out/NwFilter
+      Bench    runs every bench/*.ps1 against out/NwFilter
+      Package  zips out/NwFilter into out/NwFilter.<version>.zip
+
+.EXAMPLE
+    dotnet pwsh -NoProfile -File ./build.ps1 -Task Test
+
+.EXAMPLE
+    ./build.ps1 -Task Clean, Layout -Configuration Debug
+#>
+[CmdletBinding()]
+param(
+    # The tasks to run, in order.
+    [ValidateSet('Clean', 'Build', 'Help', 'Layout', 'Test', 'Demo', 'Bench', 'Package')]
+    [string[]] $Task = 'Layout',
+
+    # The build configuration.
+    [ValidateSet('Debug', 'Release')]
+    [string] $Configuration = 'Release'
+)
+
+Set-StrictMode -Version Latest
+$ErrorActionPreference = 'Stop'
+$PSNativeCommandUseErrorActionPreference = $false   # native exit codes are checked where they matter
+if ([Console]::IsOutputRedirected) { $env:NO_COLOR = '1'; $PSStyle.OutputRendering = 'PlainText' }
+$env:DOTNET_NOLOGO = '1'
+$env:MSBUILDDISABLENODEREUSE = '1'                  # no MSBuild nodes left running after the build
+
+$Root = $PSScriptRoot
+$Out = Join-Path $Root 'out'
+$ModuleOut = Join-Path $Out 'NwFilter'
+$HelpOut = Join-Path $Out 'help'
+$ResultsOut = Join-Path $Out 'TestResults'
+$BinDir = Join-Path $Root "src/NwFilter/bin/$Configuration/net8.0"
+$NotShipped = @('System.Management.Automation.dll')   # compile-time only: pwsh brings its own
+
+#region Task runner
+
+$Tasks = [ordered]@{}
+$TaskState = @{}
+$script:FinalLine = $null
+$script:Failed = $false
+
+function task([string] $Name, [object[]] $Jobs) {
+    # task Name [Dependency, ...] [{ action }]: as in Invoke-Build, strings are tasks to run first.
+    $Tasks[$Name] = $Jobs
+}
+
+function Invoke-Task([string] $Name) {
+    if (-not $Tasks.Contains($Name)) { throw "No task '$Name'." }
+    switch ($TaskState[$Name]) {
+        'done' { return }
+        'running' { throw "Task '$Name' depends on itself." }
+    }
+    $TaskState[$Name] = 'running'
+    foreach ($job in $Tasks[$Name]) { if ($job -is [string]) { Invoke-Task $job } }
+    Write-Host "-- $Name"
+    $clock = [System.Diagnostics.Stopwatch]::StartNew()
+    foreach ($job in $Tasks[$Name]) { if ($job -is [scriptblock]) { . $job } }
+    Write-Host ("-- $Name done in {0:0.0} s" -f $clock.Elapsed.TotalSeconds)
+    $TaskState[$Name] = 'done'
+}
+
+#endregion
+
+#region Helpers
+
+function Invoke-Native([string] $What, [scriptblock] $Command) {
+    & $Command
+    if ($LASTEXITCODE -ne 0) { throw "$What failed (exit code $LASTEXITCODE)." }
+}
+
+function Invoke-Pwsh([string] $File, [string[]] $Arguments = @()) {
+    # A child pwsh: the module is loaded there, never in this (possibly long-lived) session.
+    $exe = [Environment]::ProcessPath
+    $pre = @(if ([IO.Path]::GetFileNameWithoutExtension($exe) -eq 'dotnet') { Join-Path $PSHOME 'pwsh.dll' })
+    & $exe @pre -NoProfile -NonInteractive -File $File @Arguments
+    if ($LASTEXITCODE -ne 0) { throw "$([IO.Path]::GetRelativePath($Root, $File)) failed (exit code $LASTEXITCODE)." }
+}
+
+function Get-Version {
+    $props = [xml] (Get-Content -Raw -LiteralPath (Join-Path $Root 'Directory.Build.props'))
+    $node = $props.SelectSingleNode('/Project/PropertyGroup/VersionPrefix')
+    if (-not $node) { throw 'Directory.Build.props has no <VersionPrefix>.' }
+    $node.InnerText.Trim()
+}
+
+function Get-PesterManifest {
+    # Pester comes from NuGet: tests/Pester/Pester.Download.csproj names the version (one place).
+    $project = Join-Path $Root 'tests/Pester/Pester.Download.csproj'
+    $version = ([xml] (Get-Content -Raw -LiteralPath $project)).SelectSingleNode('//PackageDownload[@Include="Pester"]').Version.Trim('[]')
+    $packages = if ($env:NUGET_PACKAGES) { $env:NUGET_PACKAGES } else { Join-Path $HOME '.nuget/packages' }
+    $manifest = Join-Path $packages "pester/$version/tools/Pester.psd1"
+    if (-not (Test-Path -LiteralPath $manifest)) {
+        Invoke-Native 'Restoring Pester' { dotnet restore $project -v q --nologo }
+        if (-not (Test-Path -LiteralPath $manifest)) { throw "Pester $version was restored but $manifest is missing." }
+    }
+    $manifest
+}
+
+function Read-TrxCount([string] $Directory) {
+    $files = @(Get-ChildItem -LiteralPath $Directory -Filter *.trx -File -ErrorAction SilentlyContinue)
+    if (-not $files) { throw "dotnet test wrote no TRX file in $Directory." }
+    $sum = [ordered]@{ Passed = 0; Failed = 0; Skipped = 0 }
+    foreach ($file in $files) {
+        $trx = [xml] (Get-Content -Raw -LiteralPath $file.FullName)
+        $c = $trx.TestRun.ResultSummary.Counters
+        $sum.Passed += [int] $c.passed
+        $sum.Failed += [int] $c.failed + [int] $c.error + [int] $c.timeout + [int] $c.aborted
+        $sum.Skipped += [int] $c.total - [int] $c.executed
+    }
+    [pscustomobject] $sum
+}
+
+#endregion
+
+#region Tasks
+
+task Clean {
+    foreach ($dir in @($Out) + @(Get-ChildItem -Path (Join-Path $Root 'src/*'), (Join-Path $Root 'tests/*') -Directory |
+                ForEach-Object { Join-Path $_.FullName 'bin'; Join-Path $_.FullName 'obj' })) {
+        if (Test-Path -LiteralPath $dir) { Remove-Item -LiteralPath $dir -Recurse -Force }
+    }
+}
+
+task Build {
+    # Quiet: MSBuild's closing summary is dropped; warnings (errors here) and errors still show.
+    $boilerplate = '^\s*(Build succeeded\.|\d+ (Warning|Error)\(s\)|Time Elapsed .*)?\s*$'
+    Invoke-Native 'dotnet build' {
+        dotnet build (Join-Path $Root 'NwFilter.sln') -c $Configuration -v q -nologo 2>&1 | Where-Object { "$_" -notmatch $boilerplate }
+    }
+}
+
+task Help Build, {
+    Invoke-Pwsh (Join-Path $Root 'tools/New-MamlHelp.ps1') @(
+        '-ModulePath', (Join-Path $BinDir 'NwFilter.dll')
+        '-OutputPath', (Join-Path $HelpOut 'NwFilter.dll-Help.xml')
+        '-RelatedLink', 'about_NwFilter')
+}
+
+task Layout Build, Help, {
+    if (Test-Path -LiteralPath $ModuleOut) { Remove-Item -LiteralPath $ModuleOut -Recurse -Force }
+    $enUS = New-Item -ItemType Directory -Force -Path (Join-Path $ModuleOut 'en-US')
+
+    Get-ChildItem -LiteralPath $BinDir -Filter *.dll -File | Where-Object Name -NotIn $NotShipped |
+        Copy-Item -Destination $ModuleOut
+    Copy-Item -LiteralPath (Join-Path $Root 'formats/NwFilter.Format.ps1xml') -Destination $ModuleOut
+    Copy-Item -LiteralPath (Join-Path $Root 'en-US/about_NwFilter.help.txt') -Destination $enUS
+    Copy-Item -LiteralPath (Join-Path $HelpOut 'NwFilter.dll-Help.xml') -Destination $enUS
+
+    # The one version source: stamp <VersionPrefix> into the laid-out manifest.
+    $version = Get-Version
+    $source = Get-Content -Raw -LiteralPath (Join-Path $Root 'NwFilter.psd1')
+    $pattern = "(?m)^(\s*ModuleVersion\s*=\s*)'[^']*'"
+    if ($source -notmatch $pattern) { throw "NwFilter.psd1 has no ModuleVersion = '...' line to stamp." }
+    $stamped = [regex]::Replace($source, $pattern, "`${1}'$version'")
+    [IO.File]::WriteAllText((Join-Path $ModuleOut 'NwFilter.psd1'), $stamped, [Text.UTF8Encoding]::new($false))
+
+    # Import what was laid out, in a child process, and hold the manifest to the dll's cmdlet classes.
+    Invoke-Pwsh (Join-Path $Root 'tools/Test-ModuleLayout.ps1') @('-Path', $ModuleOut)
+}
+
+task Test Layout, {
+    $corpus = [IO.Path]::GetFullPath((Join-Path $Root '../shared/libvirt-nwfilter'))
+    if (-not $env:NWFILTER_LIBVIRT_CORPUS -and (Test-Path -LiteralPath $corpus)) { $env:NWFILTER_LIBVIRT_CORPUS = $corpus }
+    if (Test-Path -LiteralPath $ResultsOut) { Remove-Item -LiteralPath $ResultsOut -Recurse -Force }
+    $xunitDir = New-Item -ItemType Directory -Force -Path (Join-Path $ResultsOut 'xunit')
+
+    # xunit: counted from the TRX files, not from console text.
+    dotnet test (Join-Path $Root 'NwFilter.sln') -c $Configuration --no-build -v q --nologo `
+        --logger trx --logger 'console;verbosity=minimal' --results-directory $xunitDir.FullName
+    $xunitExit = $LASTEXITCODE
+    $xunit = Read-TrxCount $xunitDir.FullName
+    if ($xunitExit -ne 0 -and $xunit.Failed -eq 0) {
+        Write-Warning "dotnet test exited with $xunitExit although its TRX files count no failure; counting one."
+        $xunit.Failed = 1
+    }
+
+    # Pester: in a child pwsh, over the module as laid out.
+    $pesterJson = Join-Path $ResultsOut 'pester.json'
+    $pesterExit = 0
+    try {
+        Invoke-Pwsh (Join-Path $Root 'tools/Invoke-PesterSuite.ps1') @(
+            '-PesterManifest', (Get-PesterManifest)
+            '-Path', (Join-Path $Root 'tests/Pester')
+            '-ResultDirectory', $ResultsOut)
+    }
+    catch { Write-Warning $_.Exception.Message; $pesterExit = 1 }
+    $pester = if (Test-Path -LiteralPath $pesterJson) { Get-Content -Raw -LiteralPath $pesterJson | ConvertFrom-Json }
+              else { [pscustomobject]@{ Passed = 0; Failed = 1; Skipped = 0 } }   # the run itself broke
+    if ($pesterExit -ne 0 -and $pester.Failed -eq 0) { $pester.Failed = 1 }
+
+    Write-Host ("xunit:  {0} passed, {1} failed, {2} skipped" -f $xunit.Passed, $xunit.Failed, $xunit.Skipped)
+    Write-Host ("Pester: {0} passed, {1} failed, {2} skipped" -f $pester.Passed, $pester.Failed, $pester.Skipped)
+    $passed = $xunit.Passed + $pester.Passed
+    $failed = $xunit.Failed + $pester.Failed
+    $script:FinalLine = "$passed passed, $failed failed"
+    $script:Failed = $failed -gt 0
+}
+
+task Demo Layout, {
+    Invoke-Pwsh (Join-Path $Root 'demo/Demo.ps1')
+}
+
+task Bench Layout, {
+    $scripts = @(Get-ChildItem -Path (Join-Path $Root 'bench/*.ps1') -File | Sort-Object Name)
+    if (-not $scripts) { Write-Host 'No benchmark scripts in bench/.' }
+    foreach ($s in $scripts) { Invoke-Pwsh $s.FullName }
+}
+
+task Package Layout, {
+    $zip = Join-Path $Out "NwFilter.$(Get-Version).zip"
+    Compress-Archive -Path $ModuleOut -DestinationPath $zip -Force
+    Write-Host "Package: $([IO.Path]::GetRelativePath($Root, $zip))"
+}
+
+#endregion
+
+try {
+    foreach ($name in $Task) { Invoke-Task $name }
+}
+catch {
+    [Console]::Error.WriteLine("build.ps1: $($_.Exception.Message)")
+    exit 1
+}
+if ($script:FinalLine) { Write-Host $script:FinalLine }
+if ($script:Failed) { exit 1 }
