@@ -37,6 +37,12 @@ public sealed record AttributeSpec(AttributeId Id, string Name, DataType Types)
     /// <summary>Symbolic names and their numbers, canonical spelling first.</summary>
     public ImmutableArray<KeyValuePair<string, ulong>> Symbols { get; init; } = [];
 
+    /// <summary>
+    /// For a symbolic attribute: a number without a name is printed in decimal even when written in hex (libvirt's
+    /// ARP opcode formatter). Otherwise it is printed as written (hex as <c>0x%x</c>, decimal as decimal).
+    /// </summary>
+    public bool UnnamedAsDecimal { get; init; }
+
     /// <summary>The longest text kept, for free text (longer is truncated, as libvirt does).</summary>
     public int? MaxLength { get; init; }
 

@@ -203,7 +203,7 @@ public sealed record ProtocolSchema(ProtocolKind Kind, string ElementName, Proto
                 [
                     .. MacHeader,
                     A(HwType, "hwtype", U16), A(ProtocolType, "protocoltype", U16),
-                    new(Opcode, "opcode", U16 | DataType.String) { StringRule = StringRule.Symbol, Symbols = ArpOpcodeNames },
+                    new(Opcode, "opcode", U16 | DataType.String) { StringRule = StringRule.Symbol, Symbols = ArpOpcodeNames, UnnamedAsDecimal = true },
                     A(ArpSrcMacAddr, "arpsrcmacaddr", MacAddress), A(ArpDstMacAddr, "arpdstmacaddr", MacAddress),
                     A(ArpSrcIpAddr, "arpsrcipaddr", IPv4Address), A(ArpSrcIpMask, "arpsrcipmask", IPv4Mask),
                     A(ArpDstIpAddr, "arpdstipaddr", IPv4Address), A(ArpDstIpMask, "arpdstipmask", IPv4Mask),
