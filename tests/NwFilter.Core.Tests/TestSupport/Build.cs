@@ -1,5 +1,4 @@
 using System.Collections.Immutable;
-using System.Text.RegularExpressions;
 using NwFilter.Core.Model;
 using NwFilter.Core.Schema;
 
@@ -37,25 +36,8 @@ public static class Build
     public static ParameterSet Params(params (string Name, string Value)[] parameters) =>
         ParameterSet.FromPairs(parameters.Select(p => KeyValuePair.Create(p.Name, p.Value)));
 
-    public static VariableAccess Variable(string text)
-    {
-        var match = VariablePattern().Match(text);
-        if (!match.Success)
-        {
-            throw new FormatException(text);
-        }
-        var name = match.Groups[1].Value;
-        if (!match.Groups[3].Success)
-        {
-            return new(name, VariableAccessKind.Iterator, 0);
-        }
-        var index = int.Parse(match.Groups[3].Value, System.Globalization.CultureInfo.InvariantCulture);
-        return new(name, match.Groups[2].Value == "@" ? VariableAccessKind.Iterator : VariableAccessKind.Element, index);
-    }
-
-    private static Regex VariablePattern() => VariablePatternFixed;
-
-    private static readonly Regex VariablePatternFixed = new(@"^\$([A-Za-z0-9_]+)(?:\[\s*(@?)\s*(\d+)\s*\])?", RegexOptions.CultureInvariant);
+    public static VariableAccess Variable(string text) =>
+        ValueParser.TryParseVariable(text, out var access, out var error) ? access : throw new FormatException(error);
 
     public static ImmutableArray<T> Array<T>(params T[] items) => [.. items];
 }
