@@ -1,0 +1,46 @@
+using System.Collections.Concurrent;
+using NwFilter.Core.Diagnostics;
+using NwFilter.Core.Model;
+using NwFilter.Core.Xml;
+
+namespace NwFilter.Core.Graph;
+
+/// <summary>
+/// Filters read from <c>&lt;name&gt;.xml</c> files in one folder (libvirt's test harness loads filterrefs this way).
+/// Each file is read once, on first use. A file that exists but does not parse throws the reader's
+/// <see cref="NwFilterException"/>; a missing file is simply "no such filter".
+/// </summary>
+public sealed class DirectoryFilterSource : IFilterSource
+{
+    private readonly ConcurrentDictionary<string, FilterDefinition?> _cache = new(StringComparer.Ordinal);
+    private readonly Func<string, string, FilterDefinition> _read;
+
+    /// <param name="directory">The folder holding the <c>.xml</c> files.</param>
+    /// <param name="read">Reads one document (text, source name); the XML reader by default.</param>
+    public DirectoryFilterSource(string directory, Func<string, string, FilterDefinition>? read = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(directory);
+        Directory = Path.GetFullPath(directory);
+        _read = read ?? ((xml, source) => NwFilterXmlReader.ReadFilter(xml, XmlReadOptions.LenientDefault with { SourceName = source }).Value);
+    }
+
+    /// <summary>The folder read from.</summary>
+    public string Directory { get; }
+
+    public FilterDefinition? Find(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        return _cache.GetOrAdd(name, Load);
+    }
+
+    private FilterDefinition? Load(string name)
+    {
+        // A name is a file name here, never a path: refuse anything that could leave the folder.
+        if (name.Length == 0 || name.IndexOfAny(['/', '\\', '\0']) >= 0 || name is "." or "..")
+        {
+            return null;
+        }
+        var path = Path.Combine(Directory, name + ".xml");
+        return File.Exists(path) ? _read(File.ReadAllText(path), path) : null;
+    }
+}

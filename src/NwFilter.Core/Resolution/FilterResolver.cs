@@ -1,0 +1,277 @@
+using System.Collections.Immutable;
+using System.Net.NetworkInformation;
+using NwFilter.Core.Diagnostics;
+using NwFilter.Core.Graph;
+using NwFilter.Core.Model;
+using NwFilter.Core.Schema;
+
+namespace NwFilter.Core.Resolution;
+
+/// <summary>
+/// Resolves a filter tree for one interface into rule instances with every variable bound (libvirt 5.2, 5.3, 3.10).
+/// Pure: the same inputs give the same instances. Every problem (missing filters, missing variables, list lengths
+/// that differ, values that are not valid for their attribute) is collected and thrown at once.
+/// </summary>
+public static class FilterResolver
+{
+    public const string UnresolvedVariableCode = "UnresolvedVariable";
+    public const string InvalidVariableValueCode = "InvalidVariableValue";
+    public const string InvalidIpLearningCode = "InvalidIpLearningMode";
+
+    /// <summary>Resolves the filter named <paramref name="filterName"/> from <paramref name="source"/>.</summary>
+    public static Resolution Resolve(IFilterSource source, string filterName, ParameterSet parameters, PhysicalAddress? mac = null, ResolveOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(filterName);
+        var top = source.Find(filterName) ?? throw new NwFilterException(
+            Diagnostic.Error(FilterGraph.FilterNotFoundCode, $"Filter '{filterName}' does not exist.", DiagnosticCategory.ObjectNotFound)
+            with { Filter = filterName, Value = filterName });
+        return Resolve(source, top, parameters, mac, options);
+    }
+
+    /// <summary>
+    /// Resolves <paramref name="top"/> (its references looked up in <paramref name="source"/>) with the binding's
+    /// <paramref name="parameters"/>. When <paramref name="mac"/> is given and there is no <c>MAC</c> parameter, MAC
+    /// takes it.
+    /// </summary>
+    public static Resolution Resolve(IFilterSource source, FilterDefinition top, ParameterSet parameters, PhysicalAddress? mac = null, ResolveOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(top);
+        ArgumentNullException.ThrowIfNull(parameters);
+        options ??= ResolveOptions.Default;
+
+        var variables = parameters;
+        if (mac is not null && !variables.ContainsKey(ReservedVariables.Mac))
+        {
+            variables = variables.With(ReservedVariables.Mac, FormatMac(mac));
+        }
+
+        var flat = FilterGraph.Flatten(source, top, variables);
+        var problems = new List<Diagnostic>(flat.Problems);
+
+        // Missing variables first (libvirt checks them before instantiating anything).
+        var missing = new List<(VariableAccess Access, FlattenedRule Where, AttributeId Attribute)>();
+        var accessesByRule = new ImmutableArray<VariableAccess>[flat.Rules.Length];
+        var ruleIsComplete = new bool[flat.Rules.Length];
+        for (var r = 0; r < flat.Rules.Length; r++)
+        {
+            var rule = flat.Rules[r];
+            accessesByRule[r] = VariableCombinations.AccessesOf(rule.Rule);
+            ruleIsComplete[r] = true;
+            foreach (var access in accessesByRule[r])
+            {
+                if (!IsAvailable(access, rule.Variables))
+                {
+                    ruleIsComplete[r] = false;
+                    if (!missing.Exists(m => m.Access == access))
+                    {
+                        missing.Add((access, rule, AttributeUsing(rule.Rule, access)));
+                    }
+                }
+            }
+        }
+
+        var learning = IpLearningMode.Any;
+        var onlyIpMissing = missing.Count == 1 && missing[0].Access == new VariableAccess(ReservedVariables.IP, VariableAccessKind.Iterator, 0);
+        if (onlyIpMissing)
+        {
+            if (!TryParseLearning(variables, out learning, out var learningText))
+            {
+                problems.Add(Diagnostic.Error(InvalidIpLearningCode,
+                    $"Filter '{top.Name}': learning value '{learningText}' of {ReservedVariables.IpLearning} is invalid; use any, dhcp or none.",
+                    DiagnosticCategory.InvalidArgument) with { Filter = top.Name, Value = learningText });
+            }
+        }
+        foreach (var (access, where, attribute) in missing)
+        {
+            if (onlyIpMissing && learning != IpLearningMode.None)
+            {
+                break;
+            }
+            problems.Add(MissingVariable(access, where, attribute, onlyIpMissing));
+        }
+
+        // Bind every complete rule, for every combination, validating each substituted value.
+        var instances = new List<(RuleInstance Instance, int Order)>(flat.Rules.Length);
+        var badValues = new HashSet<(string, string, AttributeId)>();
+        for (var r = 0; r < flat.Rules.Length; r++)
+        {
+            if (ruleIsComplete[r])
+            {
+                Bind(flat.Rules[r], accessesByRule[r], options.ValueParser, r, instances, problems, badValues);
+            }
+        }
+
+        if (problems.Exists(p => p.Severity == DiagnosticSeverity.Error))
+        {
+            throw new NwFilterException(problems.OrderBy(p => p.Severity == DiagnosticSeverity.Error ? 0 : 1));
+        }
+        if (onlyIpMissing)
+        {
+            return new(ResolutionStatus.NeedsIpLearning, [], learning, variables);
+        }
+
+        return new(ResolutionStatus.Resolved, Order(instances), learning, variables);
+    }
+
+    /// <summary>
+    /// libvirt's order: root-chain rules first, then by rule priority; stable, so ties (and the combinations of one
+    /// rule) keep flattening order.
+    /// </summary>
+    private static ImmutableArray<RuleInstance> Order(List<(RuleInstance Instance, int Order)> instances)
+    {
+        var sorted = instances.ToArray();
+        Array.Sort(sorted, static (a, b) =>
+        {
+            var root = (b.Instance.IsRootChain ? 1 : 0) - (a.Instance.IsRootChain ? 1 : 0);
+            if (root != 0)
+            {
+                return root;
+            }
+            var priority = a.Instance.RulePriority.CompareTo(b.Instance.RulePriority);
+            return priority != 0 ? priority : a.Order.CompareTo(b.Order);
+        });
+        var result = ImmutableArray.CreateBuilder<RuleInstance>(sorted.Length);
+        foreach (var (instance, _) in sorted)
+        {
+            result.Add(instance);
+        }
+        return result.MoveToImmutable();
+    }
+
+    private static void Bind(
+        FlattenedRule flat, ImmutableArray<VariableAccess> accesses, AttributeValueParser parser, int ruleIndex,
+        List<(RuleInstance, int)> output, List<Diagnostic> problems, HashSet<(string, string, AttributeId)> badValues)
+    {
+        var rule = flat.Rule;
+        var filter = flat.Filter;
+        if (accesses.IsEmpty)
+        {
+            output.Add((new RuleInstance(filter.Name, filter.Chain, filter.Priority, rule.Priority, rule), ruleIndex * 1024));
+            return;
+        }
+
+        if (!VariableCombinations.TryExpand(accesses, flat.Variables, out var combinations, out var error))
+        {
+            problems.Add(Diagnostic.Error(VariableCombinations.CardinalityMismatchCode, $"Filter '{filter.Name}': {error}", DiagnosticCategory.InvalidArgument)
+                with { Filter = filter.Name });
+            return;
+        }
+
+        var schema = ProtocolSchema.Of(rule.Protocol);
+        var failed = false;
+        var built = new List<RuleInstance>(combinations.Count);
+        foreach (var combination in combinations)
+        {
+            var attributes = ImmutableArray.CreateBuilder<RuleAttribute>(rule.Attributes.Length);
+            foreach (var attribute in rule.Attributes)
+            {
+                if (attribute.Value.Variable is not { } access)
+                {
+                    attributes.Add(attribute);
+                    continue;
+                }
+                var text = combination[accesses.IndexOf(access)];
+                var spec = schema.Find(attribute.Id) ?? throw new InvalidOperationException($"{schema.ElementName} has no attribute {attribute.Id}.");
+                if (!parser(spec, text, out var typed, out var reason))
+                {
+                    failed = true;
+                    if (badValues.Add((access.Name, text, attribute.Id)))
+                    {
+                        problems.Add(Diagnostic.Error(InvalidVariableValueCode,
+                            $"Filter '{filter.Name}': value '{text}' of variable {access} is not valid for attribute '{spec.Name}' of <{schema.ElementName}>{(reason is null ? "" : ": " + reason)}.",
+                            DiagnosticCategory.InvalidArgument)
+                            with { Filter = filter.Name, Element = schema.ElementName, Attribute = spec.Name, Value = text });
+                    }
+                    continue;
+                }
+                attributes.Add(new RuleAttribute(attribute.Id, AttributeValue.Of(typed, attribute.Value.Negated)));
+            }
+            if (failed)
+            {
+                continue;
+            }
+            var bindings = ImmutableArray.CreateBuilder<VariableBinding>(accesses.Length);
+            for (var i = 0; i < accesses.Length; i++)
+            {
+                bindings.Add(new VariableBinding(accesses[i], combination[i]));
+            }
+            built.Add(new RuleInstance(filter.Name, filter.Chain, filter.Priority, rule.Priority, rule with { Attributes = attributes.MoveToImmutable() })
+            {
+                Bindings = bindings.MoveToImmutable(),
+                Combination = built.Count,
+                CombinationCount = combinations.Count,
+            });
+        }
+        if (!failed)
+        {
+            for (var i = 0; i < built.Count; i++)
+            {
+                output.Add((built[i], ruleIndex * 1024 + Math.Min(i, 1023)));
+            }
+        }
+    }
+
+    private static bool IsAvailable(VariableAccess access, ParameterSet variables) =>
+        variables.TryGetValue(access.Name, out var values) && values.Length > 0 &&
+        (access.Kind != VariableAccessKind.Element || access.Index < values.Length);
+
+    private static AttributeId AttributeUsing(FilterRule rule, VariableAccess access)
+    {
+        foreach (var a in rule.Attributes)
+        {
+            if (a.Value.Variable == access)
+            {
+                return a.Id;
+            }
+        }
+        throw new InvalidOperationException("The access is not used by the rule.");
+    }
+
+    private static Diagnostic MissingVariable(VariableAccess access, FlattenedRule where, AttributeId attribute, bool learningNone)
+    {
+        var spec = ProtocolSchema.Of(where.Rule.Protocol).Find(attribute);
+        var name = access.ToString()[1..];
+        var message = access.Kind == VariableAccessKind.Element && where.Variables.TryGetValue(access.Name, out var list)
+            ? $"Filter '{where.Filter.Name}': list element {name} is not available ({access.Name} has {list.Length} value(s)), used by attribute '{spec?.Name}'."
+            : $"Filter '{where.Filter.Name}': variable {name} is not defined, used by attribute '{spec?.Name}'.";
+        if (learningNone)
+        {
+            message += $" {ReservedVariables.IpLearning} is 'none', so the address is not learned.";
+        }
+        return Diagnostic.Error(UnresolvedVariableCode, message, DiagnosticCategory.InvalidArgument)
+            with { Filter = where.Filter.Name, Element = ProtocolSchema.Of(where.Rule.Protocol).ElementName, Attribute = spec?.Name, Value = name };
+    }
+
+    private static bool TryParseLearning(ParameterSet variables, out IpLearningMode mode, out string text)
+    {
+        mode = IpLearningMode.Any;
+        text = "any";
+        if (!variables.TryGetValue(ReservedVariables.IpLearning, out var values) || values.IsDefaultOrEmpty)
+        {
+            return true;
+        }
+        text = values[0];
+        switch (text.ToLowerInvariant())
+        {
+            case "any":
+                return true;
+            case "dhcp":
+                mode = IpLearningMode.Dhcp;
+                return true;
+            case "none":
+                mode = IpLearningMode.None;
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>A MAC address as libvirt prints it: lower-case, colon-separated.</summary>
+    public static string FormatMac(PhysicalAddress mac)
+    {
+        ArgumentNullException.ThrowIfNull(mac);
+        return string.Join(':', mac.GetAddressBytes().Select(b => b.ToString("x2", System.Globalization.CultureInfo.InvariantCulture)));
+    }
+}
