@@ -13,7 +13,7 @@
     CompatiblePSEditions = @('Core')
     PowerShellVersion    = '7.4'
     FormatsToProcess     = @('NwFilter.Format.ps1xml')
-    CmdletsToExport      = @()
+    CmdletsToExport = @('ConvertFrom-NwFilterXml', 'ConvertTo-NwFilterXml')
     FunctionsToExport    = @()
     VariablesToExport    = @()
     AliasesToExport      = @()

@@ -9,18 +9,21 @@ namespace NwFilter.Core.Backends;
 /// <param name="Arguments">The arguments, exactly as passed.</param>
 public sealed record FirewallCommand(string Program, ImmutableArray<string> Arguments)
 {
+    public string Program { get; internal init; } = Program;
+    public ImmutableArray<string> Arguments { get; internal init; } = Arguments;
+
     public const string Ebtables = "ebtables";
     public const string Iptables = "iptables";
     public const string Ip6tables = "ip6tables";
 
     /// <summary>True when a failure of this command is ignored (libvirt's cleanup steps).</summary>
-    public bool IgnoreErrors { get; init; }
+    public bool IgnoreErrors { get; internal init; }
 
     /// <summary>
     /// When set, the command is a query: its output decides further commands, which are appended to the end of the
     /// running transaction (libvirt's query callbacks).
     /// </summary>
-    public FirewallQuery? Query { get; init; }
+    public FirewallQuery? Query { get; internal init; }
 
     public bool Equals(FirewallCommand? other) =>
         other is not null && Program == other.Program && Arguments.SequenceEqual(other.Arguments) &&
@@ -57,11 +60,13 @@ public abstract record FirewallQuery
 /// <param name="Commands">The commands, in order (queries may append more at the end when run).</param>
 public sealed record FirewallTransaction(ImmutableArray<FirewallCommand> Commands)
 {
+    public ImmutableArray<FirewallCommand> Commands { get; internal init; } = Commands;
+
     /// <summary>True when every failure in the transaction is ignored.</summary>
-    public bool IgnoreErrors { get; init; }
+    public bool IgnoreErrors { get; internal init; }
 
     /// <summary>What undoes a partly applied transaction (errors ignored).</summary>
-    public ImmutableArray<FirewallCommand> Rollback { get; init; } = [];
+    public ImmutableArray<FirewallCommand> Rollback { get; internal init; } = [];
 
     public bool Equals(FirewallTransaction? other) =>
         other is not null && IgnoreErrors == other.IgnoreErrors && Commands.SequenceEqual(other.Commands) && Rollback.SequenceEqual(other.Rollback);
@@ -76,6 +81,11 @@ public sealed record FirewallTransaction(ImmutableArray<FirewallCommand> Command
 /// <param name="Transactions">The transactions, in order.</param>
 public sealed record FirewallPlan(string Backend, string Operation, string PortDevice, ImmutableArray<FirewallTransaction> Transactions)
 {
+    public string Backend { get; internal init; } = Backend;
+    public string Operation { get; internal init; } = Operation;
+    public string PortDevice { get; internal init; } = PortDevice;
+    public ImmutableArray<FirewallTransaction> Transactions { get; internal init; } = Transactions;
+
     /// <summary>The commands as planned (without query follow-ups), in order.</summary>
     public IEnumerable<FirewallCommand> PlannedCommands => Transactions.SelectMany(t => t.Commands);
 

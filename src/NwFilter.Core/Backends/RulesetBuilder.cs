@@ -30,10 +30,10 @@ public sealed record RulesetOptions
     public static RulesetOptions Default { get; } = new();
 
     /// <summary>How variables are resolved (the value parser).</summary>
-    public ResolveOptions Resolve { get; init; } = ResolveOptions.Default;
+    public ResolveOptions Resolve { get; internal init; } = ResolveOptions.Default;
 
     /// <summary>The host assumed when the plan's queries are expanded into <see cref="Ruleset.Commands"/>.</summary>
-    public SimulatedHost Host { get; init; } = SimulatedHost.Empty;
+    public SimulatedHost Host { get; internal init; } = SimulatedHost.Empty;
 }
 
 /// <summary>
@@ -45,6 +45,10 @@ public sealed record RulesetOptions
 /// <param name="Commands">Every command of <paramref name="Plan"/> in execution order, queries answered by the host.</param>
 public sealed record Ruleset(Resolution.Resolution Resolution, FirewallPlan? Plan, ImmutableArray<FirewallCommand> Commands)
 {
+    public Resolution.Resolution Resolution { get; internal init; } = Resolution;
+    public FirewallPlan? Plan { get; internal init; } = Plan;
+    public ImmutableArray<FirewallCommand> Commands { get; internal init; } = Commands;
+
     /// <summary>The resolved rule instances, in libvirt's order.</summary>
     public ImmutableArray<RuleInstance> Instances => Resolution.Instances;
 
