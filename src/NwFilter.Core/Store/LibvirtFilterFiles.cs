@@ -1,0 +1,298 @@
+using System.Collections.Immutable;
+using NwFilter.Core.Diagnostics;
+using NwFilter.Core.Model;
+using NwFilter.Core.Xml;
+
+namespace NwFilter.Core.Store;
+
+/// <summary>One filter document read for an import: the filter, or why it could not be read.</summary>
+/// <param name="Source">Where it came from: a file, or a stream and the line the document starts on.</param>
+/// <param name="Filter">The filter; null when the document did not parse.</param>
+/// <param name="Diagnostics">The reader's warnings, or the errors that refused the document.</param>
+public sealed record FilterDocument(string Source, FilterDefinition? Filter, ImmutableArray<Diagnostic> Diagnostics)
+{
+    public bool Succeeded => Filter is not null;
+}
+
+/// <summary>
+/// Moving filters between NwFilter and libvirt: a libvirt filter directory (<c>/etc/libvirt/nwfilter</c>: one
+/// <c>&lt;name&gt;.xml</c> per filter, the same XML), and the output of <c>virsh nwfilter-dumpxml</c>, which may be
+/// several filter documents one after the other (with comments or XML declarations between them).
+/// </summary>
+public static class LibvirtFilterFiles
+{
+    /// <summary>libvirt's system filter directory.</summary>
+    public const string SystemDirectory = "/etc/libvirt/nwfilter";
+
+    /// <summary>
+    /// Reads every <c>*.xml</c> of a libvirt filter directory. A file whose name does not match
+    /// its filter's name is reported (libvirt ignores such files too). Sorted by filter name (ordinal).
+    /// </summary>
+    public static ImmutableArray<FilterDocument> ReadDirectory(string directory, XmlReadOptions? options = null)
+    {
+        var result = ImmutableArray.CreateBuilder<FilterDocument>();
+        foreach (var path in System.IO.Directory.EnumerateFiles(directory, "*.xml").OrderBy(Path.GetFileNameWithoutExtension, StringComparer.Ordinal))
+        {
+            var document = ReadFile(path, options);
+            var expected = Path.GetFileNameWithoutExtension(path);
+            if (document.Filter is { } f && f.Name != expected)
+            {
+                document = new FilterDocument(path, null,
+                [
+                    Diagnostic.Error(
+                        StoreCodes.FilterFileNameMismatch,
+                        $"The file '{path}' holds the filter '{f.Name}', not '{expected}'.") with { Source = path, Filter = f.Name, Value = f.Name },
+                ]);
+            }
+            result.Add(document);
+        }
+        return result.ToImmutable();
+    }
+
+    /// <summary>Reads a file that holds one or more filter documents.</summary>
+    public static FilterDocument ReadFile(string path, XmlReadOptions? options = null)
+    {
+        var documents = ReadDocuments(File.ReadAllText(path), path, options);
+        return documents.Length == 1
+            ? documents[0]
+            : new FilterDocument(path, null,
+            [
+                Diagnostic.Error(
+                    StoreCodes.UnreadableDocument,
+                    documents.Length == 0 ? $"The file '{path}' holds no <filter> document." : $"The file '{path}' holds {documents.Length} filter documents; expected one.") with
+                {
+                    Source = path,
+                },
+            ]);
+    }
+
+    /// <summary>
+    /// Reads one or more <c>&lt;filter&gt;</c> documents that follow one another in <paramref name="text"/> (the output of
+    /// <c>virsh nwfilter-dumpxml</c> for several filters, or files concatenated). Text outside the documents may only
+    /// be whitespace, comments, XML declarations and processing instructions; anything else is reported.
+    /// </summary>
+    /// <param name="text">The stream's text.</param>
+    /// <param name="sourceName">Its name in diagnostics.</param>
+    /// <param name="options">How each document is read (<see cref="XmlReadOptions.SourceName"/> is set per document).</param>
+    public static ImmutableArray<FilterDocument> ReadDocuments(string text, string sourceName, XmlReadOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var result = ImmutableArray.CreateBuilder<FilterDocument>();
+        foreach (var segment in Split(text))
+        {
+            var source = segment.Line == 1 && segment.IsWholeText ? sourceName : $"{sourceName} (document at line {segment.Line})";
+            if (segment.Error is { } error)
+            {
+                result.Add(new FilterDocument(source, null,
+                [
+                    Diagnostic.Error(StoreCodes.UnreadableDocument, $"{source}: {error}") with { Source = sourceName, Line = segment.Line },
+                ]));
+                continue;
+            }
+            try
+            {
+                var read = NwFilterXmlReader.ReadFilter(segment.Text, (options ?? XmlReadOptions.Strict) with { SourceName = source });
+                result.Add(new FilterDocument(source, read.Value, read.Warnings));
+            }
+            catch (NwFilterException e)
+            {
+                result.Add(new FilterDocument(source, null, e.Diagnostics));
+            }
+        }
+        return result.ToImmutable();
+    }
+
+    /// <summary>
+    /// Writes each filter's canonical XML to <c>&lt;directory&gt;/&lt;name&gt;.xml</c> (atomically), creating the
+    /// directory; returns the paths written, in order.
+    /// </summary>
+    public static ImmutableArray<string> WriteDirectory(string directory, IEnumerable<FilterDefinition> filters)
+    {
+        ArgumentNullException.ThrowIfNull(filters);
+        System.IO.Directory.CreateDirectory(directory);
+        var written = ImmutableArray.CreateBuilder<string>();
+        foreach (var filter in filters)
+        {
+            var path = Path.Combine(directory, FilterNames.FileName(filter.Name));
+            AtomicFile.WriteAllText(path, NwFilterXmlWriter.Write(filter));
+            written.Add(path);
+        }
+        return written.ToImmutable();
+    }
+
+    /// <summary>One top-level element of a stream, with its first line (1-based), or what is wrong there.</summary>
+    internal sealed record Segment(string Text, int Line, bool IsWholeText, string? Error = null);
+
+    /// <summary>
+    /// Cuts a stream into its top-level elements. Between elements it skips whitespace, comments, XML declarations,
+    /// processing instructions and DOCTYPEs (which the reader then refuses if they are inside). An element ends at its
+    /// matching end tag, found by counting start and end tags outside comments, CDATA and quoted attribute values.
+    /// </summary>
+    internal static IEnumerable<Segment> Split(string text)
+    {
+        var pos = 0;
+        var segments = new List<Segment>();
+        var (counted, line) = (0, 1);
+        int LineAt(int target)
+        {
+            for (; counted < target; counted++)
+            {
+                if (text[counted] == '\n')
+                {
+                    line++;
+                }
+            }
+            return line;
+        }
+        while (true)
+        {
+            pos = SkipProlog(text, pos);
+            if (pos >= text.Length)
+            {
+                break;
+            }
+            var at = LineAt(pos);
+            if (text[pos] != '<')
+            {
+                var end = text.IndexOf('<', pos);
+                end = end < 0 ? text.Length : end;
+                segments.Add(new Segment(text[pos..end], at, false, $"unexpected text '{Shorten(text[pos..end].Trim())}' between documents"));
+                pos = end;
+                continue;
+            }
+            var close = FindElementEnd(text, pos);
+            if (close < 0)
+            {
+                segments.Add(new Segment(text[pos..], at, false, "the document is not complete (no end tag)"));
+                break;
+            }
+            segments.Add(new Segment(text[pos..close], at, false));
+            pos = close;
+        }
+        if (segments.Count == 1 && segments[0].Error is null)
+        {
+            // A single document: hand the reader the whole text, so its line numbers are the file's.
+            return [segments[0] with { Text = text, IsWholeText = true }];
+        }
+        return segments;
+    }
+
+    private static int SkipProlog(string text, int pos)
+    {
+        while (pos < text.Length)
+        {
+            if (char.IsWhiteSpace(text[pos]))
+            {
+                pos++;
+            }
+            else if (string.CompareOrdinal(text, pos, "<!--", 0, 4) == 0)
+            {
+                var end = text.IndexOf("-->", pos + 4, StringComparison.Ordinal);
+                pos = end < 0 ? text.Length : end + 3;
+            }
+            else if (string.CompareOrdinal(text, pos, "<?", 0, 2) == 0)
+            {
+                var end = text.IndexOf("?>", pos + 2, StringComparison.Ordinal);
+                pos = end < 0 ? text.Length : end + 2;
+            }
+            else if (pos == 0 && text[0] == '\uFEFF')
+            {
+                pos++;
+            }
+            else
+            {
+                break;
+            }
+        }
+        return pos;
+    }
+
+    /// <summary>The index just after the element starting at <paramref name="start"/>, or -1.</summary>
+    private static int FindElementEnd(string text, int start)
+    {
+        var depth = 0;
+        var pos = start;
+        while (pos < text.Length)
+        {
+            var lt = text.IndexOf('<', pos);
+            if (lt < 0)
+            {
+                return -1;
+            }
+            if (string.CompareOrdinal(text, lt, "<!--", 0, 4) == 0)
+            {
+                var end = text.IndexOf("-->", lt + 4, StringComparison.Ordinal);
+                if (end < 0)
+                {
+                    return -1;
+                }
+                pos = end + 3;
+                continue;
+            }
+            if (string.CompareOrdinal(text, lt, "<![CDATA[", 0, 9) == 0)
+            {
+                var end = text.IndexOf("]]>", lt + 9, StringComparison.Ordinal);
+                if (end < 0)
+                {
+                    return -1;
+                }
+                pos = end + 3;
+                continue;
+            }
+            if (string.CompareOrdinal(text, lt, "<?", 0, 2) == 0 || string.CompareOrdinal(text, lt, "<!", 0, 2) == 0)
+            {
+                var end = text.IndexOf('>', lt + 2);
+                if (end < 0)
+                {
+                    return -1;
+                }
+                pos = end + 1;
+                continue;
+            }
+            var isEnd = lt + 1 < text.Length && text[lt + 1] == '/';
+            // Find the tag's '>' outside quoted attribute values.
+            var i = lt + 1;
+            char quote = '\0';
+            for (; i < text.Length; i++)
+            {
+                var c = text[i];
+                if (quote != '\0')
+                {
+                    if (c == quote)
+                    {
+                        quote = '\0';
+                    }
+                }
+                else if (c is '\'' or '"')
+                {
+                    quote = c;
+                }
+                else if (c == '>')
+                {
+                    break;
+                }
+            }
+            if (i >= text.Length)
+            {
+                return -1;
+            }
+            var selfClosing = !isEnd && text[i - 1] == '/';
+            if (isEnd)
+            {
+                depth--;
+            }
+            else if (!selfClosing)
+            {
+                depth++;
+            }
+            pos = i + 1;
+            if (depth <= 0)
+            {
+                return pos;
+            }
+        }
+        return -1;
+    }
+
+    private static string Shorten(string s) => s.Length <= 40 ? s : s[..37] + "...";
+}

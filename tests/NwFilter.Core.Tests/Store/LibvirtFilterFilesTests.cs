@@ -1,0 +1,95 @@
+using NwFilter.Core.BuiltIn;
+using NwFilter.Core.Store;
+using NwFilter.Core.Tests.TestSupport;
+using NwFilter.Core.Xml;
+
+namespace NwFilter.Core.Tests.Store;
+
+public class LibvirtFilterFilesTests
+{
+    [Fact]
+    public void SplitCutsAStreamIntoItsDocuments()
+    {
+        var text = """
+            <!-- virsh nwfilter-dumpxml a -->
+            <filter name='a' chain='root'>
+              <!-- a comment with </filter> inside -->
+              <rule action='accept' direction='in' priority='500'/>
+            </filter>
+
+            <?xml version="1.0"?>
+            <filter name='b' chain='root'/>
+            <filter name="c"><rule action='drop' direction='out' priority='500'><all comment='x > y </filter>'/></rule></filter>
+            """;
+        var segments = LibvirtFilterFiles.Split(text).ToList();
+        Assert.Equal(3, segments.Count);
+        Assert.All(segments, s => Assert.Null(s.Error));
+        Assert.Equal([2, 8, 9], segments.Select(s => s.Line));
+        Assert.StartsWith("<filter name='a'", segments[0].Text, StringComparison.Ordinal);
+        Assert.EndsWith("</filter>", segments[0].Text, StringComparison.Ordinal);
+        Assert.Equal("<filter name='b' chain='root'/>", segments[1].Text);
+        Assert.EndsWith("</rule></filter>", segments[2].Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void SplitReportsTextBetweenDocumentsAndAnUnfinishedDocument()
+    {
+        var segments = LibvirtFilterFiles.Split("<filter name='a'/>\nerror: failed to get filter 'b'\n<filter name='c'>").ToList();
+        Assert.Equal(3, segments.Count);
+        Assert.Null(segments[0].Error);
+        Assert.Contains("unexpected text", segments[1].Error);
+        Assert.Equal(2, segments[1].Line);
+        Assert.Contains("not complete", segments[2].Error);
+    }
+
+    [Fact]
+    public void SingleDocumentIsHandedOverWhole()
+    {
+        var text = "<!-- header -->\n<filter name='a'/>\n";
+        var segment = Assert.Single(LibvirtFilterFiles.Split(text));
+        Assert.Equal(text, segment.Text);
+    }
+
+    [SkippableFact]
+    public void ReadsTheLiveDumpOfAllBuiltIns()
+    {
+        var dump = Corpus.Path("live-9.0", "00-all-builtin-filters.dumpxml.txt");
+        var documents = LibvirtFilterFiles.ReadDocuments(File.ReadAllText(dump), dump);
+        Assert.Equal(BuiltInFilters.Names, documents.Select(d => d.Filter!.Name).Order(StringComparer.Ordinal));
+        Assert.All(documents, d => Assert.NotNull(d.Filter!.Uuid));
+    }
+
+    [Fact]
+    public void ExportThenImportADirectoryRoundTrips()
+    {
+        using var dir = new TempDirectory();
+        var filters = BuiltInFilters.All.ToList();
+        var written = LibvirtFilterFiles.WriteDirectory(dir.Path, filters);
+        Assert.Equal(24, written.Length);
+        Assert.Equal(NwFilterXmlWriter.Write(filters[0]), File.ReadAllText(written[0]));
+
+        var read = LibvirtFilterFiles.ReadDirectory(dir.Path);
+        Assert.Equal(filters, read.Select(d => d.Filter!));
+    }
+
+    [Fact]
+    public void DirectoryFileWhoseNameDoesNotMatchIsReported()
+    {
+        using var dir = new TempDirectory();
+        File.WriteAllText(dir.Combine("x.xml"), "<filter name='y'/>");
+        var doc = Assert.Single(LibvirtFilterFiles.ReadDirectory(dir.Path));
+        Assert.False(doc.Succeeded);
+        Assert.Equal(StoreCodes.FilterFileNameMismatch, doc.Diagnostics[0].Code);
+    }
+
+    [Fact]
+    public void UnparsableDocumentIsReportedWithItsPlace()
+    {
+        var docs = LibvirtFilterFiles.ReadDocuments("<filter name='a'/>\n<filter name='b'><rule action='nope' direction='in'/></filter>\n", "dump.txt");
+        Assert.Equal(2, docs.Length);
+        Assert.True(docs[0].Succeeded);
+        Assert.False(docs[1].Succeeded);
+        Assert.Equal("dump.txt (document at line 2)", docs[1].Source);
+        Assert.NotEmpty(docs[1].Diagnostics);
+    }
+}
