@@ -34,28 +34,32 @@ public enum DiagnosticCategory
 /// <param name="Message">A sentence for a person, naming the place and the offending value.</param>
 public sealed record Diagnostic(DiagnosticSeverity Severity, string Code, string Message)
 {
-    public DiagnosticCategory Category { get; init; } = DiagnosticCategory.InvalidData;
+    public DiagnosticSeverity Severity { get; internal init; } = Severity;
+    public string Code { get; internal init; } = Code;
+    public string Message { get; internal init; } = Message;
+
+    public DiagnosticCategory Category { get; internal init; } = DiagnosticCategory.InvalidData;
 
     /// <summary>The file path or document name the problem is in, when known.</summary>
-    public string? Source { get; init; }
+    public string? Source { get; internal init; }
 
     /// <summary>1-based line in <see cref="Source"/>, when known.</summary>
-    public int? Line { get; init; }
+    public int? Line { get; internal init; }
 
     /// <summary>1-based column in <see cref="Source"/>, when known.</summary>
-    public int? Column { get; init; }
+    public int? Column { get; internal init; }
 
     /// <summary>The filter (or binding port) the problem belongs to, when known.</summary>
-    public string? Filter { get; init; }
+    public string? Filter { get; internal init; }
 
     /// <summary>The XML element, when the problem is in one.</summary>
-    public string? Element { get; init; }
+    public string? Element { get; internal init; }
 
     /// <summary>The XML attribute, when the problem is in one.</summary>
-    public string? Attribute { get; init; }
+    public string? Attribute { get; internal init; }
 
     /// <summary>The offending value, when there is one.</summary>
-    public string? Value { get; init; }
+    public string? Value { get; internal init; }
 
     public static Diagnostic Error(string code, string message, DiagnosticCategory category = DiagnosticCategory.InvalidData) =>
         new(DiagnosticSeverity.Error, code, message) { Category = category };

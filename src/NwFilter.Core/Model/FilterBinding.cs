@@ -10,15 +10,19 @@ namespace NwFilter.Core.Model;
 /// <param name="Filter">The top filter's name.</param>
 public sealed record FilterBinding(string PortDevice, PhysicalAddress MacAddress, string Filter)
 {
+    public string PortDevice { get; internal init; } = PortDevice;
+    public PhysicalAddress MacAddress { get; internal init; } = MacAddress;
+    public string Filter { get; internal init; } = Filter;
+
     /// <summary>The owner (VM) name.</summary>
-    public string OwnerName { get; init; } = "";
+    public string OwnerName { get; internal init; } = "";
 
     /// <summary>The owner (VM) UUID.</summary>
-    public Guid OwnerUuid { get; init; }
+    public Guid OwnerUuid { get; internal init; }
 
     /// <summary>The link device for macvtap, where traffic is watched; null otherwise.</summary>
-    public string? LinkDevice { get; init; }
+    public string? LinkDevice { get; internal init; }
 
     /// <summary>The parameters given to the top filter (MAC, IP, CTRL_IP_LEARNING, ...).</summary>
-    public ParameterSet Parameters { get; init; } = ParameterSet.Empty;
+    public ParameterSet Parameters { get; internal init; } = ParameterSet.Empty;
 }

@@ -9,20 +9,22 @@ namespace NwFilter.Core.Model;
 /// <param name="Name">The filter's name.</param>
 public sealed record FilterDefinition(string Name)
 {
+    public string Name { get; internal init; } = Name;
+
     /// <summary>The chain suffix every rule of this filter lands in (<c>root</c>, or one starting with mac, vlan, stp, arp, rarp, ipv4, ipv6).</summary>
     public const string RootChain = "root";
 
     /// <summary>The filter's UUID; null when the document had none (a store generates one on define).</summary>
-    public Guid? Uuid { get; init; }
+    public Guid? Uuid { get; internal init; }
 
     /// <summary>The chain suffix (<c>chain=</c>); <c>root</c> when absent.</summary>
-    public string Chain { get; init; } = RootChain;
+    public string Chain { get; internal init; } = RootChain;
 
     /// <summary>The chain priority in [-1000, 1000]: the given one, or the chain prefix's default.</summary>
-    public int Priority { get; init; }
+    public int Priority { get; internal init; }
 
     /// <summary>Rules and filter references, in document order.</summary>
-    public ImmutableArray<FilterEntry> Entries { get; init; } = [];
+    public ImmutableArray<FilterEntry> Entries { get; internal init; } = [];
 
     /// <summary>The rules, in document order.</summary>
     public IEnumerable<FilterRule> Rules => Entries.OfType<FilterRule>();
@@ -44,8 +46,10 @@ public abstract record FilterEntry;
 /// <param name="Filter">The referenced filter's name.</param>
 public sealed record FilterReference(string Filter) : FilterEntry
 {
+    public string Filter { get; internal init; } = Filter;
+
     /// <summary>The <c>&lt;parameter&gt;</c>s given to the referenced filter.</summary>
-    public ParameterSet Parameters { get; init; } = ParameterSet.Empty;
+    public ParameterSet Parameters { get; internal init; } = ParameterSet.Empty;
 }
 
 /// <summary>
@@ -56,17 +60,21 @@ public sealed record FilterReference(string Filter) : FilterEntry
 /// <param name="Protocol">The protocol element; <see cref="ProtocolKind.None"/> matches everything in the chain.</param>
 public sealed record FilterRule(RuleAction Action, RuleDirection Direction, ProtocolKind Protocol) : FilterEntry
 {
+    public RuleAction Action { get; internal init; } = Action;
+    public RuleDirection Direction { get; internal init; } = Direction;
+    public ProtocolKind Protocol { get; internal init; } = Protocol;
+
     /// <summary>The default rule priority (libvirt's MAX_RULE_PRIORITY / 2).</summary>
     public const int DefaultPriority = 500;
 
     /// <summary>The rule priority in [-1000, 1000]; lower runs first.</summary>
-    public int Priority { get; init; } = DefaultPriority;
+    public int Priority { get; internal init; } = DefaultPriority;
 
     /// <summary>False when written <c>statematch='false'</c>: no connection-state matching for this rule.</summary>
-    public bool StateMatch { get; init; } = true;
+    public bool StateMatch { get; internal init; } = true;
 
     /// <summary>The attributes that are present, in the protocol's table order.</summary>
-    public ImmutableArray<RuleAttribute> Attributes { get; init; } = [];
+    public ImmutableArray<RuleAttribute> Attributes { get; internal init; } = [];
 
     /// <summary>The value of an attribute, or <see cref="AttributeValue.Absent"/>.</summary>
     public AttributeValue this[AttributeId id]
@@ -94,4 +102,8 @@ public sealed record FilterRule(RuleAction Action, RuleDirection Direction, Prot
 /// <summary>One present attribute of a rule.</summary>
 /// <param name="Id">Which attribute.</param>
 /// <param name="Value">Its value (never absent).</param>
-public sealed record RuleAttribute(AttributeId Id, AttributeValue Value);
+public sealed record RuleAttribute(AttributeId Id, AttributeValue Value)
+{
+    public AttributeId Id { get; internal init; } = Id;
+    public AttributeValue Value { get; internal init; } = Value;
+}

@@ -13,17 +13,20 @@ namespace NwFilter.Core.Model;
 /// a prefix length for a mask, a symbolic name as written in canonical case.</param>
 public sealed record TypedValue(DataType Type, string Text)
 {
+    public DataType Type { get; internal init; } = Type;
+    public string Text { get; internal init; } = Text;
+
     /// <summary>The numeric meaning: numbers, a mask's prefix length, a symbolic name's value, a boolean as 0 or 1.</summary>
-    public ulong Number { get; init; }
+    public ulong Number { get; internal init; }
 
     /// <summary>The address of an IPv4 or IPv6 address value.</summary>
-    public IPAddress? Address { get; init; }
+    public IPAddress? Address { get; internal init; }
 
     /// <summary>The address of a MAC address or MAC mask value.</summary>
-    public PhysicalAddress? Mac { get; init; }
+    public PhysicalAddress? Mac { get; internal init; }
 
     /// <summary>True when the value was written as a symbolic name (<c>arp</c>, <c>Request</c>, <c>tcp</c>).</summary>
-    public bool IsSymbolic { get; init; }
+    public bool IsSymbolic { get; internal init; }
 
     public override string ToString() => Text;
 }
@@ -43,6 +46,10 @@ public enum VariableAccessKind
 /// <param name="Index">The iterator id (0..1000) or the element index.</param>
 public sealed record VariableAccess(string Name, VariableAccessKind Kind, int Index)
 {
+    public string Name { get; internal init; } = Name;
+    public VariableAccessKind Kind { get; internal init; } = Kind;
+    public int Index { get; internal init; } = Index;
+
     /// <summary>The canonical form: <c>$V</c> for iterator 0, <c>$V[@n]</c>, <c>$V[n]</c>.</summary>
     public override string ToString() => Kind switch
     {

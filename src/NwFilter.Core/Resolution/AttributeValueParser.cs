@@ -1,4 +1,3 @@
-using System.Diagnostics.CodeAnalysis;
 using NwFilter.Core.Model;
 using NwFilter.Core.Schema;
 
@@ -8,7 +7,7 @@ namespace NwFilter.Core.Resolution;
 /// Parses the text of a variable's value as a literal of one attribute (the same parsing the reader applies to a
 /// literal in a document), giving the canonical typed value or a reason.
 /// </summary>
-public delegate bool AttributeValueParser(AttributeSpec spec, string text, [NotNullWhen(true)] out TypedValue? value, out string? error);
+public delegate bool AttributeValueParser(AttributeSpec spec, string text, out TypedValue value, out string? error);
 
 /// <summary>How a filter tree is resolved.</summary>
 public sealed record ResolveOptions

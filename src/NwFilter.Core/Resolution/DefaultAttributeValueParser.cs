@@ -1,12 +1,11 @@
-using System.Diagnostics.CodeAnalysis;
 using NwFilter.Core.Model;
 using NwFilter.Core.Schema;
 
 namespace NwFilter.Core.Resolution;
 
-/// <summary>Forwards to the schema's value parser (the one the XML reader uses).</summary>
+/// <summary>The schema's value parser, the one the XML reader uses for literals.</summary>
 internal static class DefaultAttributeValueParser
 {
-    public static bool TryParse(AttributeSpec spec, string text, [NotNullWhen(true)] out TypedValue? value, out string? error) =>
-        throw new NotSupportedException("The schema value parser is not available yet (branch xml); pass ResolveOptions.ValueParser.");
+    public static bool TryParse(AttributeSpec spec, string text, out TypedValue value, out string? error) =>
+        ValueParser.TryParse(spec, text, out value, out error);
 }

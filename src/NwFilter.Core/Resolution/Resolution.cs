@@ -22,4 +22,10 @@ public enum ResolutionStatus
 /// rule's variables is its own instance, adjacent and in iteration order.</param>
 /// <param name="IpLearning">The learning mode (<c>CTRL_IP_LEARNING</c>, default <c>any</c>).</param>
 /// <param name="Variables">The top-level variable table used (the parameters plus the defaulted MAC).</param>
-public sealed record Resolution(ResolutionStatus Status, ImmutableArray<RuleInstance> Instances, IpLearningMode IpLearning, ParameterSet Variables);
+public sealed record Resolution(ResolutionStatus Status, ImmutableArray<RuleInstance> Instances, IpLearningMode IpLearning, ParameterSet Variables)
+{
+    public ResolutionStatus Status { get; internal init; } = Status;
+    public ImmutableArray<RuleInstance> Instances { get; internal init; } = Instances;
+    public IpLearningMode IpLearning { get; internal init; } = IpLearning;
+    public ParameterSet Variables { get; internal init; } = Variables;
+}

@@ -9,6 +9,9 @@ namespace NwFilter.Core.Resolution;
 /// <param name="Value">The canonical value bound.</param>
 public sealed record VariableBinding(VariableAccess Access, string Value)
 {
+    public VariableAccess Access { get; internal init; } = Access;
+    public string Value { get; internal init; } = Value;
+
     public override string ToString() => $"{Access}={Value}";
 }
 
@@ -23,14 +26,20 @@ public sealed record VariableBinding(VariableAccess Access, string Value)
 /// <param name="Rule">The rule, every variable bound to a validated literal.</param>
 public sealed record RuleInstance(string FilterName, string ChainSuffix, int ChainPriority, int RulePriority, FilterRule Rule)
 {
+    public string FilterName { get; internal init; } = FilterName;
+    public string ChainSuffix { get; internal init; } = ChainSuffix;
+    public int ChainPriority { get; internal init; } = ChainPriority;
+    public int RulePriority { get; internal init; } = RulePriority;
+    public FilterRule Rule { get; internal init; } = Rule;
+
     /// <summary>The variable values this instance was built from, in the rule's first-use order (empty without variables).</summary>
-    public ImmutableArray<VariableBinding> Bindings { get; init; } = [];
+    public ImmutableArray<VariableBinding> Bindings { get; internal init; } = [];
 
     /// <summary>Which combination of the rule's variables this is (0-based), in libvirt's iteration order.</summary>
-    public int Combination { get; init; }
+    public int Combination { get; internal init; }
 
     /// <summary>How many combinations the rule produced.</summary>
-    public int CombinationCount { get; init; } = 1;
+    public int CombinationCount { get; internal init; } = 1;
 
     /// <summary>True for rules of the root chain (they sort first).</summary>
     public bool IsRootChain => ChainSuffix == FilterDefinition.RootChain;

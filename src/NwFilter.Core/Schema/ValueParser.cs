@@ -41,13 +41,17 @@ public static class ValueParser
                 error = null;
                 return true;
             }
-            reason ??= why;
             if (outcome == Outcome.Rejected)
             {
                 // Parsed as this type but refused by the attribute's check: libvirt does not try further types.
-                reason = why;
+                // A symbol list is the better explanation only when the text was not a number.
+                if (!(type == DataType.String && reason is not null && text.Length > 0 && char.IsAsciiDigit(text[0])))
+                {
+                    reason = why;
+                }
                 break;
             }
+            reason ??= why;
         }
         value = null!;
         error = $"{spec.Name} has illegal value {text}" + (reason is null ? "" : $": {reason}");

@@ -35,6 +35,13 @@ internal abstract class DocumentParser
             var dtd = sourceText is not null ? sourceText.Contains("<!DOCTYPE", StringComparison.Ordinal) : ex.Message.Contains("DTD", StringComparison.Ordinal);
             var line = ex.LineNumber > 0 ? ex.LineNumber : (int?)null;
             var column = ex.LinePosition > 0 ? ex.LinePosition : (int?)null;
+            if (dtd && sourceText is not null)
+            {
+                var at = sourceText.IndexOf("<!DOCTYPE", StringComparison.Ordinal);
+                line = 1 + sourceText.AsSpan(0, at).Count('\n');
+                var lineStart = at == 0 ? 0 : sourceText.LastIndexOf('\n', at - 1) + 1;
+                column = at - lineStart + 1;
+            }
             Report(dtd
                 ? Diagnostic.Error(DtdProhibited, "The document has a document type declaration (DTD); DTDs and entities are not allowed") with { Line = line, Column = column }
                 : Diagnostic.Error(MalformedXml, "Malformed XML: " + ex.Message) with { Line = line, Column = column });

@@ -45,10 +45,9 @@ public sealed class ConvertFromNwFilterXmlCommand : NwFilterCmdlet
     private const string LiteralPathSet = "LiteralPath";
 
     private readonly StringBuilder _pending = new();
-    private bool _pendingHasRoot;
 
-    /// <summary>The XML text of one or more documents. Strings from the pipeline are joined into documents: a new
-    /// document starts at a line that opens an XML declaration or a root element after a complete one.</summary>
+    /// <summary>The XML text of one or more documents. Strings are joined until they form a whole document, so the
+    /// lines of Get-Content can be piped in; a string that follows a whole document starts the next one.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ParameterSetName = XmlSet)]
     [AllowEmptyString]
     public string[] Xml { get; set; } = [];
@@ -93,17 +92,49 @@ public sealed class ConvertFromNwFilterXmlCommand : NwFilterCmdlet
 
     private void Accumulate(string text)
     {
-        var trimmed = text.TrimStart();
-        if (_pendingHasRoot && (trimmed.StartsWith("<?xml", StringComparison.Ordinal) || StartsRoot(trimmed)))
+        if (_pending.Length > 0 && (IsCompleteDocument(_pending.ToString()) || StartsDocument(text) && IsCompleteDocument(text)))
         {
             Flush();
         }
         _pending.AppendLine(text);
-        _pendingHasRoot |= text.Contains("<filter", StringComparison.Ordinal);
     }
 
-    private static bool StartsRoot(string trimmed) =>
-        trimmed.StartsWith("<filter", StringComparison.Ordinal) || trimmed.StartsWith("<!DOCTYPE", StringComparison.Ordinal);
+    /// <summary>Whether a string opens a document of its own (a declaration or a root element), rather than a line of one.</summary>
+    private static bool StartsDocument(string text)
+    {
+        var t = text.AsSpan().TrimStart();
+        return t.StartsWith("<?xml") || t.StartsWith("<filter ") || t.StartsWith("<filter>") || t.StartsWith("<filter/>") ||
+            t.StartsWith("<filterbinding");
+    }
+
+    /// <summary>
+    /// Whether the text so far is a whole well-formed document (a prolog alone is not: its root element is missing),
+    /// so the next string starts another.
+    /// DTDs are ignored here, never processed: the reader refuses them when the document is read.
+    /// </summary>
+    private static bool IsCompleteDocument(string text)
+    {
+        if (!text.TrimEnd().EndsWith('>'))
+        {
+            return false;
+        }
+        try
+        {
+            using var reader = System.Xml.XmlReader.Create(new StringReader(text), new System.Xml.XmlReaderSettings
+            {
+                DtdProcessing = System.Xml.DtdProcessing.Ignore,
+                XmlResolver = null,
+            });
+            while (reader.Read())
+            {
+            }
+            return true;
+        }
+        catch (System.Xml.XmlException)
+        {
+            return false;
+        }
+    }
 
     private void Flush()
     {
@@ -113,7 +144,6 @@ public sealed class ConvertFromNwFilterXmlCommand : NwFilterCmdlet
         }
         var text = _pending.ToString();
         _pending.Clear();
-        _pendingHasRoot = false;
         if (!string.IsNullOrWhiteSpace(text))
         {
             Read(text, source: null, target: text);

@@ -1,0 +1,97 @@
+using System.Collections.Immutable;
+
+namespace NwFilter.Core.Backends;
+
+/// <summary>
+/// One command a backend runs: a firewall program and its exact arguments (argv[1..]), never passed through a shell.
+/// </summary>
+/// <param name="Program">The program: <c>ebtables</c>, <c>iptables</c>, <c>ip6tables</c> (<c>nft</c> later).</param>
+/// <param name="Arguments">The arguments, exactly as passed.</param>
+public sealed record FirewallCommand(string Program, ImmutableArray<string> Arguments)
+{
+    public string Program { get; internal init; } = Program;
+    public ImmutableArray<string> Arguments { get; internal init; } = Arguments;
+
+    public const string Ebtables = "ebtables";
+    public const string Iptables = "iptables";
+    public const string Ip6tables = "ip6tables";
+
+    /// <summary>True when a failure of this command is ignored (libvirt's cleanup steps).</summary>
+    public bool IgnoreErrors { get; internal init; }
+
+    /// <summary>
+    /// When set, the command is a query: its output decides further commands, which are appended to the end of the
+    /// running transaction (libvirt's query callbacks).
+    /// </summary>
+    public FirewallQuery? Query { get; internal init; }
+
+    public bool Equals(FirewallCommand? other) =>
+        other is not null && Program == other.Program && Arguments.SequenceEqual(other.Arguments) &&
+        IgnoreErrors == other.IgnoreErrors && Equals(Query, other.Query);
+
+    public override int GetHashCode()
+    {
+        var hash = new HashCode();
+        hash.Add(Program);
+        foreach (var a in Arguments)
+        {
+            hash.Add(a);
+        }
+        return hash.ToHashCode();
+    }
+
+    /// <summary>The command as one shell line, arguments quoted where a shell needs it.</summary>
+    public override string ToString() => CommandPrinter.ShellLine(this);
+}
+
+/// <summary>
+/// A query command's follow-up: given the command's output lines, the commands to append to the running transaction.
+/// Pure; the executor (live or dry-run) supplies the output.
+/// </summary>
+public abstract record FirewallQuery
+{
+    public abstract IEnumerable<FirewallCommand> FollowUp(IReadOnlyList<string> output);
+}
+
+/// <summary>
+/// A group of commands applied together (libvirt's firewall transaction). When a command fails and neither it nor the
+/// transaction ignores errors, the <see cref="Rollback"/> commands run and the plan stops.
+/// </summary>
+/// <param name="Commands">The commands, in order (queries may append more at the end when run).</param>
+public sealed record FirewallTransaction(ImmutableArray<FirewallCommand> Commands)
+{
+    public ImmutableArray<FirewallCommand> Commands { get; internal init; } = Commands;
+
+    /// <summary>True when every failure in the transaction is ignored.</summary>
+    public bool IgnoreErrors { get; internal init; }
+
+    /// <summary>What undoes a partly applied transaction (errors ignored).</summary>
+    public ImmutableArray<FirewallCommand> Rollback { get; internal init; } = [];
+
+    public bool Equals(FirewallTransaction? other) =>
+        other is not null && IgnoreErrors == other.IgnoreErrors && Commands.SequenceEqual(other.Commands) && Rollback.SequenceEqual(other.Rollback);
+
+    public override int GetHashCode() => HashCode.Combine(IgnoreErrors, Commands.Length, Rollback.Length);
+}
+
+/// <summary>A backend's plan for one operation on one interface: transactions applied in order.</summary>
+/// <param name="Backend">The backend that made it.</param>
+/// <param name="Operation">What it does (<c>ApplyNewRules</c>, <c>TearOldRules</c>, ...).</param>
+/// <param name="PortDevice">The interface.</param>
+/// <param name="Transactions">The transactions, in order.</param>
+public sealed record FirewallPlan(string Backend, string Operation, string PortDevice, ImmutableArray<FirewallTransaction> Transactions)
+{
+    public string Backend { get; internal init; } = Backend;
+    public string Operation { get; internal init; } = Operation;
+    public string PortDevice { get; internal init; } = PortDevice;
+    public ImmutableArray<FirewallTransaction> Transactions { get; internal init; } = Transactions;
+
+    /// <summary>The commands as planned (without query follow-ups), in order.</summary>
+    public IEnumerable<FirewallCommand> PlannedCommands => Transactions.SelectMany(t => t.Commands);
+
+    public bool Equals(FirewallPlan? other) =>
+        other is not null && Backend == other.Backend && Operation == other.Operation && PortDevice == other.PortDevice &&
+        Transactions.SequenceEqual(other.Transactions);
+
+    public override int GetHashCode() => HashCode.Combine(Backend, Operation, PortDevice, Transactions.Length);
+}

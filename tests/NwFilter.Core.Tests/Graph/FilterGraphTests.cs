@@ -1,0 +1,63 @@
+using NwFilter.Core.Diagnostics;
+using NwFilter.Core.Graph;
+using NwFilter.Core.Model;
+using static NwFilter.Core.Model.ProtocolKind;
+using static NwFilter.Core.Model.RuleAction;
+using static NwFilter.Core.Model.RuleDirection;
+using static NwFilter.Core.Tests.TestSupport.Build;
+
+namespace NwFilter.Core.Tests.Graph;
+
+public class FilterGraphTests
+{
+    [Fact]
+    public void FlatteningIsDepthFirstInDocumentOrder()
+    {
+        var leaf = Filter("leaf", Rule(Accept, Out, Arp, 1));
+        var middle = Filter("middle", "ipv4", -700, Rule(Accept, Out, Ip, 2), Ref("leaf"), Rule(Accept, Out, Ip, 3));
+        var top = Filter("top", Rule(Accept, Out, Mac, 0), Ref("middle"), Rule(Accept, Out, Mac, 4), Ref("leaf"));
+
+        var result = FilterGraph.Flatten(new InMemoryFilterSource(leaf, middle), top, ParameterSet.Empty);
+
+        Assert.Empty(result.Problems);
+        Assert.Equal([0, 2, 1, 3, 4, 1], result.Rules.Select(r => r.Rule.Priority));
+        Assert.Equal(["top", "middle", "leaf", "middle", "top", "leaf"], result.Rules.Select(r => r.Filter.Name));
+        Assert.Equal(["top", "middle", "leaf"], result.Rules[2].Path.ToArray());
+    }
+
+    [Fact]
+    public void EachMissingFilterIsReportedOncePerReferrer()
+    {
+        var top = Filter("top", Ref("gone"), Ref("gone"), Ref("other"));
+        var result = FilterGraph.Flatten(new InMemoryFilterSource(), top, ParameterSet.Empty);
+        Assert.Equal(["gone", "other"], result.Problems.Select(p => p.Value));
+        Assert.All(result.Problems, p => Assert.Equal(DiagnosticCategory.ObjectNotFound, p.Category));
+    }
+
+    [Fact]
+    public void DefiningAFilterThatClosesALoopIsAnError()
+    {
+        var b = Filter("b", Ref("c"));
+        var c = Filter("c", Ref("a"));
+        var candidate = Filter("a", Ref("b"));
+        var problems = FilterGraph.CheckDefinition(new InMemoryFilterSource(b, c), candidate);
+        var error = Assert.Single(problems);
+        Assert.Equal(DiagnosticSeverity.Error, error.Severity);
+        Assert.Contains("a -> b -> c -> a", error.Message);
+    }
+
+    [Fact]
+    public void DefiningAFilterWithUnknownReferencesWarns()
+    {
+        var problems = FilterGraph.CheckDefinition(new InMemoryFilterSource(), Filter("a", Ref("later"), Ref("a-self-free")));
+        Assert.All(problems, p => Assert.Equal(DiagnosticSeverity.Warning, p.Severity));
+        Assert.Equal(2, problems.Length);
+    }
+
+    [Fact]
+    public void ADirectSelfReferenceIsALoop()
+    {
+        var problems = FilterGraph.CheckDefinition(new InMemoryFilterSource(), Filter("a", Ref("a")));
+        Assert.Equal(DiagnosticSeverity.Error, Assert.Single(problems).Severity);
+    }
+}
