@@ -379,7 +379,7 @@ public sealed class FilterStoreTests : IDisposable
         var uuid = store.Define(Filter("a")).Filter.Uuid;
         store.Define(Filter("b", "a"));
         Assert.Equal(StoreCodes.UuidInUse, Assert.Single(store.Check(Filter("c") with { Uuid = uuid })).Code);
-        Assert.Contains(store.Check(Filter("a", "b")), d => d.Code == Graph.FilterGraph.ReferenceCycleCode);
+        Assert.Contains(store.Check(Filter("a", "b")), d => d.Code == NwFilter.Core.Graph.FilterGraph.ReferenceCycleCode);
         Assert.Equal(StoreCodes.InvalidFilterName, Assert.Single(store.Check(Filter("../x"))).Code);
         Assert.Equal(["a.xml", "b.xml"], FilesInStore());
     }
@@ -391,7 +391,7 @@ public sealed class FilterStoreTests : IDisposable
         File.WriteAllText(Path.Combine(_dir.Path, "broken.xml"), "<filter name='broken'><rule");
         var problems = store.Check(Filter("top", "broken"));
         Assert.NotEmpty(problems);
-        Assert.DoesNotContain(problems, p => p.Code == Graph.FilterGraph.FilterNotFoundCode);
+        Assert.DoesNotContain(problems, p => p.Code == NwFilter.Core.Graph.FilterGraph.FilterNotFoundCode);
         Assert.All(problems, p => Assert.EndsWith("broken.xml", p.Source, StringComparison.Ordinal));
     }
 
