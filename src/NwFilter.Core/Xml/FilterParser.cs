@@ -436,7 +436,7 @@ internal sealed class FilterParser(XmlReadOptions options) : DocumentParser(opti
         {
             StrictError(IpSetDropped,
                 hasSet
-                    ? $"libvirt drops ipset and ipsetflags given together on <{flags.Node.Name}> (only <all> keeps both; give ipset alone for 'src')"
+                    ? $"libvirt drops ipset and ipsetflags given together on <{flags.Node.Name}>: on this protocol an ipset is kept only when given alone (it then matches 'src'); <all> keeps both"
                     : $"libvirt drops ipsetflags without ipset on <{flags.Node.Name}>",
                 flags.Node, flags.Attr);
             values.Remove(AttributeId.IpSet);

@@ -134,7 +134,7 @@ public static class NwFilterXmlWriter
         foreach (var spec in schema.Attributes)
         {
             var value = rule[spec.Id];
-            if (!value.IsPresent || value.Negated != negated)
+            if (!value.IsPresent || value.Negated != negated || IsImpliedIpSetFlags(schema, rule, spec.Id, value))
             {
                 continue;
             }
@@ -151,6 +151,16 @@ public static class NwFilterXmlWriter
         }
         sb.Append("/>\n");
     }
+
+    /// <summary>
+    /// Where the ipset fixup applies, libvirt prints the <c>ipsetflags='src'</c> its reader added to a lone ipset, and
+    /// then refuses that very output when reading it back (a set given with flags is dropped): its own dump does not
+    /// survive a daemon restart. We leave those implied flags out, so the canonical form reads back to the same rule,
+    /// in libvirt as here.
+    /// </summary>
+    private static bool IsImpliedIpSetFlags(ProtocolSchema schema, FilterRule rule, AttributeId id, AttributeValue value) =>
+        id == AttributeId.IpSetFlags && schema.IpSetFixup && rule[AttributeId.IpSet].IsPresent &&
+        value.Kind == AttributeValueKind.Literal && value.Literal!.Text == "src" && !value.Negated;
 
     private static void AppendVariable(StringBuilder sb, VariableAccess v)
     {

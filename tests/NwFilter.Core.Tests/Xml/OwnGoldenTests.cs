@@ -34,14 +34,28 @@ public class OwnGoldenTests
     }
 
     [Fact]
-    public void IpSetFixupOutputReadsBackLikeLibvirtDoes()
+    public void IpSetGivenAloneKeepsItsImpliedSrcFlagThroughAReread()
     {
-        var written = File.ReadAllText(Repository.TestData("xml", "filters", "ipset-fixup.out.xml"));
+        var filter = NwFilterXmlReader.ReadFilter("<filter name='f'><rule action='accept' direction='in'><tcp ipset='web'/></rule></filter>").Value;
+        var rule = Assert.Single(filter.Rules);
+        Assert.Equal("src", rule[Core.Model.AttributeId.IpSetFlags].Text);
 
-        Assert.Throws<Diagnostics.NwFilterException>(() => NwFilterXmlReader.ReadFilter(written));
-        var lenient = NwFilterXmlReader.ReadFilter(written, XmlReadOptions.LenientDefault);
-        Assert.Equal(3, lenient.Warnings.Count(w => w.Code == XmlDiagnosticCodes.IpSetDropped));
-        Assert.DoesNotContain("ipset='web'", NwFilterXmlWriter.Write(lenient.Value));
+        var written = NwFilterXmlWriter.Write(filter);
+        Assert.Contains("<tcp ipset='web'/>", written);
+        var again = Assert.Single(NwFilterXmlReader.ReadFilter(written).Value.Rules);
+        Assert.Equal(rule, again);
+    }
+
+    [Fact]
+    public void IpSetWithExplicitFlagsOnTcpIsRefusedStrictlyAndDroppedLikeLibvirtWhenLenient()
+    {
+        const string Xml = "<filter name='f'><rule action='accept' direction='in'><tcp ipset='web' ipsetflags='src,dst'/></rule></filter>";
+
+        var e = Assert.Throws<Diagnostics.NwFilterException>(() => NwFilterXmlReader.ReadFilter(Xml));
+        Assert.Equal(XmlDiagnosticCodes.IpSetDropped, e.Primary.Code);
+        var lenient = NwFilterXmlReader.ReadFilter(Xml, XmlReadOptions.LenientDefault);
+        Assert.Contains(lenient.Warnings, w => w.Code == XmlDiagnosticCodes.IpSetDropped);
+        Assert.DoesNotContain("ipset", NwFilterXmlWriter.Write(lenient.Value));
     }
 
     [Theory]
