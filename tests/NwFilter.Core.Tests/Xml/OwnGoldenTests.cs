@@ -27,10 +27,7 @@ public class OwnGoldenTests
 
         Assert.Empty(result.Warnings.Where(w => w.Code != XmlDiagnosticCodes.InvalidAttributeValue));
         CompareWithGolden(Repository.TestData("xml", "filters", name + ".out.xml"), written);
-        if (!input.StartsWith("<!-- not-a-fixed-point:", StringComparison.Ordinal))
-        {
-            Assert.Equal(written, NwFilterXmlWriter.Write(NwFilterXmlReader.ReadFilter(written).Value));
-        }
+        Assert.Equal(written, NwFilterXmlWriter.Write(NwFilterXmlReader.ReadFilter(written).Value));
     }
 
     [Fact]
