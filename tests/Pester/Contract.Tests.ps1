@@ -23,6 +23,14 @@ BeforeAll {
     $Manifest = Import-PowerShellDataFile -LiteralPath (Join-Path $ModuleBase 'NwFilter.psd1')
     $SourceManifest = Import-PowerShellDataFile -LiteralPath (Join-Path $TestEnv.Root 'NwFilter.psd1')
 
+    function Test-DynamicParameter([string] $CommandName, [object] $Element) {
+        # StaticParameterBinder does not know dynamic parameters (New-NwFilterRule's protocol attributes): accept a
+        # name only if the cmdlet declares it as a dynamic parameter for some protocol.
+        if ($CommandName -ne 'New-NwFilterRule' -or $Element -isnot [System.Management.Automation.Language.CommandParameterAst]) { return $false }
+        $known = [Enum]::GetNames([NwFilter.Core.Model.AttributeId]) + @([NwFilter.Core.Schema.ProtocolSchema]::ByElementName.Values.Attributes.Name)
+        $Element.ParameterName -in $known
+    }
+
     function Get-HelpText([object] $HelpObject, [string] $Property) {
         # The text of a help object's paragraphs; '' when the property is missing (help made without MAML).
         $value = $HelpObject.PSObject.Properties[$Property]
@@ -139,4 +147,26 @@ Describe 'Help for <Name>' -ForEach $cmdletCases {
             Get-HelpText $example 'remarks' | Should -Not -BeNullOrEmpty
         }
     }
+
+    It 'has examples that parse and call NwFilter cmdlets only with parameters they have' {
+        $examples = @(if ($Help.PSObject.Properties['examples'] -and $Help.examples) { $Help.examples.example })
+        $callsItself = $false
+        foreach ($example in $examples) {
+            $code = Get-HelpText $example 'code'
+            $tokens = $null; $parseErrors = $null
+            $ast = [System.Management.Automation.Language.Parser]::ParseInput($code, [ref] $tokens, [ref] $parseErrors)
+            $parseErrors | Should -BeNullOrEmpty -Because "example code '$code' must parse"
+            $calls = $ast.FindAll({ param($n) $n -is [System.Management.Automation.Language.CommandAst] }, $true)
+            foreach ($call in $calls) {
+                $commandName = $call.GetCommandName()
+                if (-not $commandName -or -not $Module.ExportedCmdlets.ContainsKey($commandName)) { continue }
+                $callsItself = $callsItself -or $commandName -eq $Name
+                $binding = [System.Management.Automation.Language.StaticParameterBinder]::BindCommand($call, $true)
+                $unknown = @($binding.BindingExceptions.Values | Where-Object { $_.BindingException.ErrorId -ne 'NamedParameterNotFound' -or -not (Test-DynamicParameter $commandName $_.CommandElement) })
+                $unknown | ForEach-Object { "$($_.BindingException.Message)" } | Should -BeNullOrEmpty -Because "in '$code'"
+            }
+        }
+        $callsItself | Should -BeTrue -Because 'at least one example shows the cmdlet itself'
+    }
 }
+
