@@ -20,7 +20,15 @@ public sealed class PcapFrameSource : IFrameSource
         ArgumentNullException.ThrowIfNull(request);
         request.Validate();
         var capture = new PcapCapture(request);
-        await capture.Opened.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await capture.Opened.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            capture.Dispose(); // the thread may still open the device: make it stop once it has
+            throw;
+        }
         return capture;
     }
 

@@ -147,6 +147,29 @@ public sealed partial class LearnerLabTests
     }
 
     [SkippableFact]
+    public async Task AnyModeWithIPv6LearnsBothFamiliesFromTheVmsTraffic()
+    {
+        using var lab = NetnsLab.Create(1);
+        var vm = lab.Vms[0];
+        var sink = new RecordingSink();
+        var options = new IpLearnerOptions(vm.PortDevice, PhysicalAddress.Parse(vm.Mac.Replace(':', '-').ToUpperInvariant()), IpLearningMode.Any)
+        {
+            NamespaceName = lab.HostNamespace,
+            LearnIPv6 = true,
+        };
+        await using var learner = new IpLearner(options, sink: sink);
+        await learner.StartAsync();
+        Assert.True(lab.Ping(vm.Namespace, NetnsLab.BridgeIPv6));
+        Assert.True(lab.Ping(vm.Namespace, NetnsLab.BridgeIPv4));
+        await learner.Completion.WaitAsync(Wait);
+
+        Assert.Equal(IpLearningState.Learned, learner.State);
+        var last = sink.Changes.Last();
+        Assert.Equal([vm.IPv4], last.IPv4Values.ToArray());
+        Assert.Equal([IPAddress.Parse(vm.IPv6).ToString()], last.IPv6Values.ToArray());
+    }
+
+    [SkippableFact]
     public async Task DhcpModeLearnsTheLeaseOfDnsmasqThroughTheDhcpOnlyRulesThenExpiresRenewsAndReleasesIt()
     {
         using var lab = NetnsLab.Create(1);
