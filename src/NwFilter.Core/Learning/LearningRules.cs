@@ -33,13 +33,16 @@ public static class LearningRules
     /// While learning in <c>any</c> mode (libvirt's applyBasicRules): from the VM, frames with another source MAC are
     /// dropped, IPv4 and ARP pass, everything else is dropped; nothing is filtered towards the VM.
     /// </summary>
-    public static FirewallPlan BasicRules(string portDevice, PhysicalAddress mac)
+    public static FirewallPlan BasicRules(string portDevice, PhysicalAddress mac) =>
+        Plan("ApplyBasicRules", portDevice, [.. BasicBody(portDevice, mac), Rename(true, portDevice)]);
+
+    private static List<FirewallCommand> BasicBody(string portDevice, PhysicalAddress mac)
     {
         ChainNames.ValidatePortDevice(portDevice);
         ArgumentNullException.ThrowIfNull(mac);
         var ifname = portDevice;
         var chain = ChainNames.EbRoot(ChainNames.InTemp, ifname);
-        return Plan("ApplyBasicRules", ifname,
+        return
         [
             EbCreateRoot(ChainNames.InTemp, ifname),
             Eb(false, "-A", chain, "-s", "!", MacAddressText.Format(mac), "-j", "DROP"),
@@ -47,8 +50,7 @@ public static class LearningRules
             Eb(false, "-A", chain, "-p", "ARP", "-j", "ACCEPT"),
             Eb(false, "-A", chain, "-j", "DROP"),
             EbLinkRoot(true, ChainNames.InTemp, ifname),
-            Rename(true, ifname),
-        ]);
+        ];
     }
 
     /// <summary>
@@ -57,6 +59,17 @@ public static class LearningRules
     /// empty only from those servers. <paramref name="leaveTemporary"/> keeps the chains under their temporary names.
     /// </summary>
     public static FirewallPlan DhcpOnlyRules(string portDevice, PhysicalAddress mac, IEnumerable<IPAddress> dhcpServers, bool leaveTemporary = false)
+    {
+        var commands = DhcpOnlyBody(portDevice, mac, dhcpServers);
+        if (!leaveTemporary)
+        {
+            commands.Add(Rename(true, portDevice));
+            commands.Add(Rename(false, portDevice));
+        }
+        return Plan("ApplyDhcpOnlyRules", portDevice, commands);
+    }
+
+    private static List<FirewallCommand> DhcpOnlyBody(string portDevice, PhysicalAddress mac, IEnumerable<IPAddress> dhcpServers)
     {
         ChainNames.ValidatePortDevice(portDevice);
         ArgumentNullException.ThrowIfNull(mac);
@@ -85,12 +98,27 @@ public static class LearningRules
         commands.Add(Eb(false, "-A", outChain, "-j", "DROP"));
         commands.Add(EbLinkRoot(true, ChainNames.InTemp, ifname));
         commands.Add(EbLinkRoot(false, ChainNames.OutTemp, ifname));
-        if (!leaveTemporary)
+        return commands;
+    }
+
+    /// <summary>
+    /// The learning rules of <paramref name="mode"/> shaped like the backend's <c>ApplyNewRules</c> plan, for an
+    /// executor that builds every binding under temporary names and then swaps (<c>TearOldRules</c>): leftover
+    /// temporary chains are cleared (errors ignored), then the rules are built in <c>libvirt-J-IF</c> (and
+    /// <c>libvirt-P-IF</c>) and linked, with no teardown of the current rules and no renames. After the swap the port
+    /// holds exactly what libvirt's helper leaves.
+    /// </summary>
+    public static FirewallPlan AsNewRules(string portDevice, PhysicalAddress mac, IpLearningMode mode, IEnumerable<IPAddress>? dhcpServers = null)
+    {
+        var body = mode switch
         {
-            commands.Add(Rename(true, ifname));
-            commands.Add(Rename(false, ifname));
-        }
-        return Plan("ApplyDhcpOnlyRules", ifname, commands);
+            IpLearningMode.Any => BasicBody(portDevice, mac),
+            IpLearningMode.Dhcp => DhcpOnlyBody(portDevice, mac, dhcpServers ?? []),
+            _ => throw new ArgumentOutOfRangeException(nameof(mode), mode, "Only 'any' and 'dhcp' learn addresses."),
+        };
+        var cleanup = new FirewallTransaction([.. EbTearDown(ChainNames.InTemp, ChainNames.OutTemp, portDevice)]) { IgnoreErrors = true };
+        var build = new FirewallTransaction([.. body]) { Rollback = [.. EbTearDown(ChainNames.InTemp, ChainNames.OutTemp, portDevice)] };
+        return new FirewallPlan(EbIpTablesBackend.Instance.Name, nameof(IFirewallBackend.ApplyNewRules), portDevice, [cleanup, build]);
     }
 
     /// <summary>Everything to and from the VM is dropped (libvirt's applyDropAllRules, used when learning fails).</summary>

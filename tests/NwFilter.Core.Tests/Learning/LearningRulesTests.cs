@@ -89,6 +89,19 @@ public sealed class LearningRulesTests
     }
 
     [Fact]
+    public void AsNewRulesBuildsTheSameRulesUnderTemporaryNamesWithoutTeardownOrRenames()
+    {
+        var plan = LearningRules.AsNewRules("vnet3", Mac, IpLearningMode.Dhcp, [IPAddress.Parse("10.0.0.1")]);
+        Assert.Equal("ApplyNewRules", plan.Operation);
+        Assert.Equal(2, plan.Transactions.Length);
+        Assert.True(plan.Transactions[0].IgnoreErrors);
+        Assert.All(plan.Transactions[0].Commands, c => Assert.Contains(c.Arguments, a => a.Contains("-J-vnet3", StringComparison.Ordinal) || a.Contains("-P-vnet3", StringComparison.Ordinal)));
+        var direct = Build(LearningRules.DhcpOnlyRules("vnet3", Mac, [IPAddress.Parse("10.0.0.1")], leaveTemporary: true));
+        Assert.Equal(direct, Build(plan));
+        Assert.Equal(Build(LearningRules.BasicRules("vnet3", Mac))[..^1], Build(LearningRules.AsNewRules("vnet3", Mac, IpLearningMode.Any)));
+    }
+
+    [Fact]
     public void DropAllRulesDropBothWays()
     {
         Assert.Equal(
