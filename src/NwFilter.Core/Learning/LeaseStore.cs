@@ -13,8 +13,9 @@ using NwFilter.Core.Store;
 namespace NwFilter.Core.Learning;
 
 /// <summary>
-/// Learned addresses kept across restarts: one JSON file per port device, <c>&lt;state&gt;/leases/&lt;portdev&gt;.json</c>,
-/// replaced atomically (temporary file, fsync, rename) on every change. A file records the VM's MAC; a load for
+/// Learned addresses kept across restarts: one JSON file per port device, <c>&lt;portdev&gt;.json</c>, in a folder of the
+/// state directory beside the binding files (<c>leases/</c> for the host's own namespace, <c>netns/&lt;name&gt;/leases/</c>
+/// for a named one, as the binding store lays out <c>bindings/</c>), replaced atomically (temporary file, fsync, rename) on every change. A file records the VM's MAC; a load for
 /// another MAC (a new VM on a reused port name) finds nothing. libvirt keeps one appended file for all ports
 /// (<c>nwfilter.leases</c>); per-port files need no compaction and no lock between learners.
 /// </summary>
@@ -26,17 +27,31 @@ public sealed class LeaseStore
     /// <summary>The sub-directory of the state directory.</summary>
     public const string DirectoryName = "leases";
 
-    public LeaseStore(string stateDirectory)
+    /// <summary>The folder under the state directory that holds one folder per named namespace (as the binding store).</summary>
+    public const string NamespacesDirectoryName = "netns";
+
+    /// <summary>A store in <paramref name="directory"/> (the folder holding the lease files).</summary>
+    public LeaseStore(string directory)
     {
-        ArgumentException.ThrowIfNullOrEmpty(stateDirectory);
-        Directory = Path.Combine(Path.GetFullPath(stateDirectory), DirectoryName);
+        ArgumentException.ThrowIfNullOrEmpty(directory);
+        Directory = Path.GetFullPath(directory);
     }
 
-    /// <summary>The store under the state directory of <paramref name="location"/> (NWFILTER_STATE_DIR).</summary>
-    public static LeaseStore For(StoreLocation location)
+    /// <summary>
+    /// The store of <paramref name="networkNamespace"/> (null: the host's own) under the state directory of
+    /// <paramref name="location"/> (NWFILTER_STATE_DIR).
+    /// </summary>
+    public static LeaseStore Open(StoreLocation location, string? networkNamespace = null)
     {
         ArgumentNullException.ThrowIfNull(location);
-        return new LeaseStore(location.StateDirectory);
+        if (networkNamespace is not null && !Host.NetworkNamespace.IsValidName(networkNamespace))
+        {
+            throw new NwFilterException(Diagnostic.Error("InvalidNetworkNamespace",
+                $"'{networkNamespace}' is not a valid network namespace name.", DiagnosticCategory.InvalidArgument) with { Value = networkNamespace });
+        }
+        return new LeaseStore(networkNamespace is null
+            ? Path.Combine(location.StateDirectory, DirectoryName)
+            : Path.Combine(location.StateDirectory, NamespacesDirectoryName, networkNamespace, DirectoryName));
     }
 
     /// <summary>The directory holding the lease files.</summary>

@@ -20,13 +20,26 @@ public sealed class LeaseStoreTests
     public void SavedAddressesLoadBackUnderTheStateDirectory()
     {
         using var state = new TempDirectory();
-        var store = LeaseStore.For(new StoreLocation(state.Combine("config"), state.Path));
+        var store = LeaseStore.Open(new StoreLocation(state.Combine("config"), state.Path));
         LearnedAddress[] saved = [Lease("10.213.0.120", T0.AddMinutes(10)), Lease("10.213.0.121", null), Lease("fd00:213::9", null, AddressSource.Ndp)];
         store.Save("vnet0", Mac, IpLearningMode.Dhcp, saved);
 
         Assert.True(File.Exists(state.Combine("leases", "vnet0.json")));
         Assert.Equal(saved, store.Load("vnet0", Mac, T0.AddMinutes(1)));
         Assert.Empty(Directory.GetFiles(store.Directory, ".*")); // no temporary file left
+    }
+
+    [Fact]
+    public void EachNamedNamespaceHasItsOwnLeasesBesideItsBindings()
+    {
+        using var state = new TempDirectory();
+        var location = new StoreLocation(state.Combine("config"), state.Path);
+        var inNamespace = LeaseStore.Open(location, "lab-1");
+        Assert.Equal(state.Combine("netns", "lab-1", "leases"), inNamespace.Directory);
+        inNamespace.Save("vnet0", Mac, IpLearningMode.Any, [Lease("10.213.0.10", null, AddressSource.Arp)]);
+        Assert.Empty(LeaseStore.Open(location).Load("vnet0", Mac, T0));
+        Assert.Single(inNamespace.Load("vnet0", Mac, T0));
+        Assert.Throws<NwFilterException>(() => LeaseStore.Open(location, "../x"));
     }
 
     [Fact]
