@@ -13,7 +13,18 @@
     CompatiblePSEditions = @('Core')
     PowerShellVersion    = '7.4'
     FormatsToProcess     = @('NwFilter.Format.ps1xml')
-    CmdletsToExport = @('ConvertFrom-NwFilterXml', 'ConvertTo-NwFilterXml')
+    CmdletsToExport      = @(
+        'ConvertFrom-NwFilterXml',
+        'ConvertTo-NwFilterXml',
+        'Edit-NwFilter',
+        'Export-NwFilter',
+        'Get-NwFilter',
+        'Import-NwFilter',
+        'New-NwFilterRule',
+        'Remove-NwFilter',
+        'Set-NwFilter',
+        'Test-NwFilter'
+    )
     FunctionsToExport    = @()
     VariablesToExport    = @()
     AliasesToExport      = @()

@@ -206,6 +206,81 @@ public sealed class FilterStore : IFilterSource
     }
 
     /// <summary>
+    /// Every problem with <paramref name="candidate"/>, without writing anything: what <see cref="Define"/> would refuse
+    /// (an invalid name or value, a uuid conflict, a loop) and, for its whole reference tree with the candidate in
+    /// place of any stored filter of its name, every filter that is missing or unreadable (errors here: such a tree
+    /// cannot be instantiated). An empty result means the filter is usable as it is.
+    /// </summary>
+    public ImmutableArray<Diagnostic> Check(FilterDefinition candidate)
+    {
+        ArgumentNullException.ThrowIfNull(candidate);
+        var problems = ImmutableArray.CreateBuilder<Diagnostic>();
+        if (FilterNames.Check(candidate.Name) is { } badName)
+        {
+            problems.Add(badName);
+            return problems.ToImmutable();
+        }
+        FilterDefinition filter;
+        try
+        {
+            filter = NwFilterXmlReader.ReadFilter(NwFilterXmlWriter.Write(candidate), new XmlReadOptions { SourceName = $"filter '{candidate.Name}'" }).Value;
+        }
+        catch (NwFilterException e)
+        {
+            problems.AddRange(e.Diagnostics);
+            return problems.ToImmutable();
+        }
+
+        var view = new View(this);
+        var current = view.Get(filter.Name);
+        if (filter.Uuid is { } given)
+        {
+            if (given != current?.Uuid && view.UuidOwner(given) is { } owner && owner != filter.Name)
+            {
+                problems.Add(Diagnostic.Error(
+                    StoreCodes.UuidInUse, $"The uuid {given} of filter '{filter.Name}' belongs to the filter '{owner}'.",
+                    DiagnosticCategory.InvalidOperation) with { Filter = filter.Name, Element = "uuid", Value = given.ToString() });
+            }
+            else if (current is not null && current.Uuid != given)
+            {
+                problems.Add(Diagnostic.Error(
+                    StoreCodes.FilterExistsWithOtherUuid,
+                    $"The filter '{filter.Name}' exists with uuid {current.Uuid}, not {given}.",
+                    DiagnosticCategory.InvalidOperation) with { Filter = filter.Name, Element = "uuid", Value = given.ToString() });
+            }
+        }
+
+        var unreadable = new HashSet<string>(StringComparer.Ordinal);
+        var source = new CheckSource(name =>
+        {
+            if (name == filter.Name)
+            {
+                return filter;
+            }
+            try
+            {
+                return Find(name);
+            }
+            catch (NwFilterException e)
+            {
+                if (unreadable.Add(name))
+                {
+                    problems.AddRange(e.Diagnostics);
+                }
+                return null;
+            }
+        });
+        var flattened = FilterGraph.Flatten(source, filter, ParameterSet.Empty);
+        problems.AddRange(flattened.Problems.Where(p => !(p.Code == FilterGraph.FilterNotFoundCode && p.Value is { } v && unreadable.Contains(v))));
+        return problems.ToImmutable();
+    }
+
+    private sealed class CheckSource(Func<string, FilterDefinition?> find) : IFilterSource
+    {
+        public FilterDefinition? Find(string name) => find(name);
+    }
+
+    /// <summary>
     /// Removes a defined filter. Refuses an unknown name, a built-in that is not redefined, and a filter a binding
     /// uses (through <see cref="FilterStoreOptions.BindingUsage"/>); warns about filters that still reference it.
     /// </summary>
