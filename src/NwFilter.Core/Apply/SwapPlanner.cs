@@ -1,0 +1,145 @@
+using System.Collections.Immutable;
+using NwFilter.Core.Backends.EbIpTables;
+using NwFilter.Core.Host;
+
+namespace NwFilter.Core.Apply;
+
+/// <summary>
+/// Plans the one-transaction swap after a build (libvirt's tearOldRules, for all ports at once) and the teardown of
+/// ports (libvirt's allTeardown), from the modelled tables.
+/// </summary>
+internal static class SwapPlanner
+{
+    /// <summary>
+    /// The swap: per port, unlink and delete the old final chains, link the new ebtables roots, rename every temporary
+    /// chain to its final name (the iptables links made by the build follow the renames).
+    /// </summary>
+    public static SwapPlan Swap(BuildPlan build)
+    {
+        var state = build.After;
+        var ops = new List<SwapOp>();
+        foreach (var port in build.Ports)
+        {
+            var eb = state.Ebtables;
+            var oldChains = PortChains.EbtablesChains(eb, port, "IO").ToList();
+            var newChains = PortChains.EbtablesChains(eb, port, "JP").ToList();
+            ops.AddRange(DeleteRules(XtablesFamily.Ebtables, eb, ChainNames.PreRouting, r => r.Target == ChainNames.EbRoot(ChainNames.In, port)));
+            ops.AddRange(DeleteRules(XtablesFamily.Ebtables, eb, ChainNames.PostRouting, r => r.Target == ChainNames.EbRoot(ChainNames.Out, port)));
+            ops.AddRange(build.Links.Where(l => l.Port == port && eb.HasChain(l.Target)).Select(l => new AddLinkOp(l)));
+            ops.AddRange(oldChains.Select(c => new FlushChainOp(XtablesFamily.Ebtables, c)));
+            ops.AddRange(oldChains.Select(c => new DeleteChainOp(XtablesFamily.Ebtables, c)));
+            ops.AddRange(newChains.Select(c => new RenameChainOp(XtablesFamily.Ebtables, c, FinalName(c))));
+
+            foreach (var family in new[] { XtablesFamily.Iptables, XtablesFamily.Ip6tables })
+            {
+                var table = state.For(family);
+                foreach (var (baseChain, final, temp) in PortChains.IptablesTriples(port))
+                {
+                    if (table.HasChain(final))
+                    {
+                        ops.AddRange(DeleteRules(family, table, baseChain, r => r.Target == final));
+                        ops.Add(new FlushChainOp(family, final));
+                        ops.Add(new DeleteChainOp(family, final));
+                    }
+                    if (table.HasChain(temp))
+                    {
+                        ops.Add(new RenameChainOp(family, temp, final));
+                    }
+                }
+            }
+        }
+        return new SwapPlan(state, [.. ops]);
+    }
+
+    /// <summary>
+    /// The teardown of <paramref name="ports"/>: their links, their <c>libvirt-in-post</c> rule and all their chains,
+    /// final and temporary. With <paramref name="removeBaseChains"/>, the global <c>libvirt-in/-out/-in-post/-host-in</c>
+    /// chains go too when nothing else is left in them (the last binding was removed).
+    /// </summary>
+    public static SwapPlan Teardown(KernelState state, IReadOnlyCollection<string> ports, bool removeBaseChains)
+    {
+        var ops = new List<SwapOp>();
+        var eb = state.Ebtables;
+        foreach (var port in ports)
+        {
+            var roots = "IOJP".Select(p => ChainNames.EbRoot(p, port)).ToHashSet(StringComparer.Ordinal);
+            ops.AddRange(DeleteRules(XtablesFamily.Ebtables, eb, ChainNames.PreRouting, r => r.Target is { } t && roots.Contains(t)));
+            ops.AddRange(DeleteRules(XtablesFamily.Ebtables, eb, ChainNames.PostRouting, r => r.Target is { } t && roots.Contains(t)));
+            var chains = PortChains.EbtablesChains(eb, port, "IOJP").ToList();
+            var reached = chains.ToHashSet(StringComparer.Ordinal);
+            // Sub-chains a killed run left unreachable go as well, unless something else still jumps to them.
+            chains.AddRange(eb.Chains.Select(c => c.Name).Where(c => !reached.Contains(c) && PortChains.IsEbSubChainOf(c, port, "IOJP")
+                && !eb.Chains.Any(o => !reached.Contains(o.Name) && o.Name != c && o.Rules.Any(r => r.Target == c))));
+            ops.AddRange(chains.Select(c => new FlushChainOp(XtablesFamily.Ebtables, c)));
+            ops.AddRange(chains.Select(c => new DeleteChainOp(XtablesFamily.Ebtables, c)));
+
+            foreach (var family in new[] { XtablesFamily.Iptables, XtablesFamily.Ip6tables })
+            {
+                var table = state.For(family);
+                var own = PortChains.IptablesChains(table, port).ToHashSet(StringComparer.Ordinal);
+                foreach (var baseChain in new[] { ChainNames.VirtIn, ChainNames.VirtOut, ChainNames.HostIn })
+                {
+                    ops.AddRange(DeleteRules(family, table, baseChain, r => r.Target is { } t && own.Contains(t)));
+                }
+                ops.AddRange(DeleteRules(family, table, ChainNames.VirtInPost, r => PortChains.IsInPostRule(r, port)));
+                ops.AddRange(own.Select(c => new FlushChainOp(family, c)));
+                ops.AddRange(own.Select(c => new DeleteChainOp(family, c)));
+            }
+        }
+        if (removeBaseChains)
+        {
+            foreach (var family in new[] { XtablesFamily.Iptables, XtablesFamily.Ip6tables })
+            {
+                ops.AddRange(RemoveEmptyBaseChains(family, state.For(family), ops));
+            }
+        }
+        return new SwapPlan(state, [.. Deduplicate(ops)]);
+    }
+
+    private static IEnumerable<SwapOp> RemoveEmptyBaseChains(XtablesFamily family, XtablesTable table, List<SwapOp> planned)
+    {
+        var result = new List<SwapOp>();
+        foreach (var (chain, parent, _) in ChainNames.BaseChains)
+        {
+            if (!table.HasChain(chain))
+            {
+                continue;
+            }
+            var deleted = planned.OfType<DeleteRuleOp>().Where(d => d.Family == family && d.Chain == chain).Select(d => d.Index).Distinct().Count();
+            if (deleted != table.RulesOf(chain).Count)
+            {
+                continue; // something else (another port, another program) still uses it
+            }
+            result.AddRange(DeleteRules(family, table, parent, r => r.Target == chain));
+            result.Add(new DeleteChainOp(family, chain));
+        }
+        return result;
+    }
+
+    private static IEnumerable<SwapOp> DeleteRules(XtablesFamily family, XtablesTable table, string chain, Func<XtablesRule, bool> match)
+    {
+        var rules = table.RulesOf(chain);
+        for (var i = 0; i < rules.Count; i++)
+        {
+            if (match(rules[i]))
+            {
+                yield return new DeleteRuleOp(family, chain, i, rules[i]);
+            }
+        }
+    }
+
+    private static IEnumerable<SwapOp> Deduplicate(List<SwapOp> ops)
+    {
+        var seen = new HashSet<SwapOp>();
+        return ops.Where(seen.Add);
+    }
+
+    /// <summary>The final name of a temporary ebtables chain: <c>libvirt-J-IF</c> to <c>libvirt-I-IF</c>, <c>P-IF-arp</c> to <c>O-IF-arp</c>.</summary>
+    public static string FinalName(string temporary)
+    {
+        static char Final(char c) => c == ChainNames.InTemp ? ChainNames.In : c == ChainNames.OutTemp ? ChainNames.Out : c;
+        return temporary.StartsWith("libvirt-", StringComparison.Ordinal)
+            ? string.Concat("libvirt-", Final(temporary[8]).ToString(), temporary[9..])
+            : Final(temporary[0]) + temporary[1..];
+    }
+}
