@@ -47,7 +47,7 @@ public sealed partial class BindingManager
             var have = Footprint(actual, binding.PortDevice);
             var missing = MultisetExcept(want, have);
             var unexpected = MultisetExcept(have, want);
-            var status = have.Count == 0 && want.Count > 0 ? BindingDriftStatus.Missing
+            var status = !have.Any(l => l.Contains(": -A ", StringComparison.Ordinal)) && want.Count > 0 ? BindingDriftStatus.Missing
                 : want.SequenceEqual(have) ? BindingDriftStatus.InSync
                 : BindingDriftStatus.Drifted;
             var warnings = new List<Diagnostic>();

@@ -63,7 +63,7 @@ public enum BindingDriftStatus
     InSync,
     /// <summary>Some rules are missing, extra, or in another order.</summary>
     Drifted,
-    /// <summary>None of the binding's rules are in the kernel (a flushed firewall, a reboot).</summary>
+    /// <summary>The kernel holds no rule for the port (a flushed firewall, a reboot); empty chains may be left.</summary>
     Missing,
     /// <summary>The kernel holds NwFilter chains for a port that has no binding.</summary>
     Orphaned,

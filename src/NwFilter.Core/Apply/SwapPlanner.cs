@@ -21,8 +21,8 @@ internal static class SwapPlanner
         foreach (var port in build.Ports)
         {
             var eb = state.Ebtables;
-            var oldChains = PortChains.EbtablesChains(eb, port, "IO").ToList();
             var newChains = PortChains.EbtablesChains(eb, port, "JP").ToList();
+            var oldChains = WithUnreachable(eb, port, "IO", PortChains.EbtablesChains(eb, port, "IO").ToList());
             ops.AddRange(DeleteRules(XtablesFamily.Ebtables, eb, ChainNames.PreRouting, r => r.Target == ChainNames.EbRoot(ChainNames.In, port)));
             ops.AddRange(DeleteRules(XtablesFamily.Ebtables, eb, ChainNames.PostRouting, r => r.Target == ChainNames.EbRoot(ChainNames.Out, port)));
             ops.AddRange(build.Links.Where(l => l.Port == port && eb.HasChain(l.Target)).Select(l => new AddLinkOp(l)));
@@ -65,11 +65,7 @@ internal static class SwapPlanner
             var roots = "IOJP".Select(p => ChainNames.EbRoot(p, port)).ToHashSet(StringComparer.Ordinal);
             ops.AddRange(DeleteRules(XtablesFamily.Ebtables, eb, ChainNames.PreRouting, r => r.Target is { } t && roots.Contains(t)));
             ops.AddRange(DeleteRules(XtablesFamily.Ebtables, eb, ChainNames.PostRouting, r => r.Target is { } t && roots.Contains(t)));
-            var chains = PortChains.EbtablesChains(eb, port, "IOJP").ToList();
-            var reached = chains.ToHashSet(StringComparer.Ordinal);
-            // Sub-chains a killed run left unreachable go as well, unless something else still jumps to them.
-            chains.AddRange(eb.Chains.Select(c => c.Name).Where(c => !reached.Contains(c) && PortChains.IsEbSubChainOf(c, port, "IOJP")
-                && !eb.Chains.Any(o => !reached.Contains(o.Name) && o.Name != c && o.Rules.Any(r => r.Target == c))));
+            var chains = WithUnreachable(eb, port, "IOJP", PortChains.EbtablesChains(eb, port, "IOJP").ToList());
             ops.AddRange(chains.Select(c => new FlushChainOp(XtablesFamily.Ebtables, c)));
             ops.AddRange(chains.Select(c => new DeleteChainOp(XtablesFamily.Ebtables, c)));
 
@@ -94,6 +90,24 @@ internal static class SwapPlanner
             }
         }
         return new SwapPlan(state, [.. Deduplicate(ops)]);
+    }
+
+    /// <summary>
+    /// Adds the port's sub-chains of the given prefixes that no root reaches any more (a flushed root chain, a killed
+    /// run), unless a chain outside the set still jumps to them: they would block the new chains' names.
+    /// </summary>
+    private static List<string> WithUnreachable(XtablesTable eb, string port, string prefixes, List<string> reached)
+    {
+        var set = reached.ToHashSet(StringComparer.Ordinal);
+        foreach (var chain in eb.Chains.Select(c => c.Name).Where(c => !set.Contains(c) && PortChains.IsEbSubChainOf(c, port, prefixes)).ToList())
+        {
+            if (!eb.Chains.Any(o => !set.Contains(o.Name) && o.Name != chain && PortChains.IsEbSubChainOf(o.Name, port, prefixes) == false && o.Rules.Any(r => r.Target == chain)))
+            {
+                set.Add(chain);
+                reached.Add(chain);
+            }
+        }
+        return reached;
     }
 
     private static IEnumerable<SwapOp> RemoveEmptyBaseChains(XtablesFamily family, XtablesTable table, List<SwapOp> planned)

@@ -63,7 +63,9 @@ public sealed class BindingLab : IDisposable
     /// <summary>clean-traffic with the VM's own IPv4 address.</summary>
     public static FilterBinding CleanTraffic(LabVm vm) => Binding(vm, "clean-traffic", ("IP", vm.IPv4));
 
-    public BindingBatchResult Apply(params FilterBinding[] bindings)
+    public BindingBatchResult Apply(params FilterBinding[] bindings) => Apply((IReadOnlyList<FilterBinding>)bindings);
+
+    public BindingBatchResult Apply(IReadOnlyList<FilterBinding> bindings)
     {
         var result = Manager.ApplyAsync(bindings).GetAwaiter().GetResult();
         foreach (var item in result.Items)
