@@ -36,7 +36,7 @@ namespace NwFilter.Commands;
 /// <code>ConvertFrom-NwFilterXml -Path ./web.xml | Build-NwFilterRuleset -PortDevice vnet3 -MacAddress 52:54:00:00:00:03</code>
 /// <para>Compiles a filter that is not in the store yet.</para>
 /// </example>
-[Cmdlet(BuildVerb, "NwFilterRuleset", DefaultParameterSetName = NameSet)]
+[Cmdlet(BuildVerb, "NwFilterRuleset", DefaultParameterSetName = InputObjectSet)]
 [OutputType(typeof(Ruleset))]
 public sealed class BuildNwFilterRulesetCommand : NwFilterCmdlet
 {

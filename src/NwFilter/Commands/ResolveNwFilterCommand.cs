@@ -32,7 +32,7 @@ namespace NwFilter.Commands;
 /// <code>Resolve-NwFilter test-eth0 -MacAddress 52:54:00:7b:35:93 -Parameter @{ IP = '10.0.0.5', '10.0.0.6' } | Where-Object CombinationCount -gt 1</code>
 /// <para>Shows the rules that a list of two addresses multiplies.</para>
 /// </example>
-[Cmdlet(VerbsDiagnostic.Resolve, "NwFilter", DefaultParameterSetName = NameSet)]
+[Cmdlet(VerbsDiagnostic.Resolve, "NwFilter", DefaultParameterSetName = InputObjectSet)]
 [OutputType(typeof(RuleInstance))]
 public sealed class ResolveNwFilterCommand : NwFilterCmdlet
 {

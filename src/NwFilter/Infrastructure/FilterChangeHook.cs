@@ -33,11 +33,18 @@ internal static class FilterChangeHook
     public static NwFilterException? After(PSCmdlet cmdlet, FilterStore store, IReadOnlyList<(StoredFilter? Previous, DefineResult Result)> changes, CancellationToken cancellationToken)
     {
         var updated = changes.Where(c => c.Result.Outcome == DefineOutcome.Updated && c.Previous is not null).ToList();
-        if (updated.Count == 0)
-        {
-            return null;
-        }
-        var names = updated.Select(c => c.Result.Filter.Name).ToList();
+        return updated.Count == 0 ? null : Reinstantiate(cmdlet, store, [.. updated.Select(c => c.Result.Filter.Name)], () => Revert(store, updated), cancellationToken);
+    }
+
+    /// <summary>
+    /// After a removal that revealed a built-in filter (the redefinition went): the bindings using it change too.
+    /// On failure the redefinition is put back.
+    /// </summary>
+    public static NwFilterException? AfterRemove(PSCmdlet cmdlet, FilterStore store, UndefineResult result, CancellationToken cancellationToken) =>
+        result.Revealed is null ? null : Reinstantiate(cmdlet, store, [result.Removed.Name], () => Unchecked(store).Define(result.Removed.Definition), cancellationToken);
+
+    private static NwFilterException? Reinstantiate(PSCmdlet cmdlet, FilterStore store, List<string> names, Action revert, CancellationToken cancellationToken)
+    {
         var done = new List<BindingManager>();
         foreach (var ns in BindingAccess.NamespacesWithBindings())
         {
@@ -67,7 +74,7 @@ internal static class FilterChangeHook
             }
             catch (NwFilterException e)
             {
-                Revert(store, updated);
+                revert();
                 foreach (var previous in done)
                 {
                     try
@@ -90,10 +97,12 @@ internal static class FilterChangeHook
         return null;
     }
 
+    /// <summary>The same store without the in-use check: the bindings use these filters, and they are being put back.</summary>
+    private static FilterStore Unchecked(FilterStore store) => new(store.Directory, store.Options with { BindingUsage = NoBindingUsage.Instance });
+
     private static void Revert(FilterStore store, List<(StoredFilter? Previous, DefineResult Result)> updated)
     {
-        // The bindings use these filters: put them back without the in-use check.
-        var unchecked_ = new FilterStore(store.Directory, store.Options with { BindingUsage = NoBindingUsage.Instance });
+        var unchecked_ = Unchecked(store);
         foreach (var (previous, _) in updated)
         {
             if (previous!.Origin == FilterOrigin.BuiltIn)
