@@ -53,7 +53,7 @@ Describe 'Invoke-NwFilterBinding' {
     It 'replaces a binding and returns it with -PassThru' -Skip:$NoKernel {
         $b = Invoke-NwFilterBinding vnet0 52:54:00:00:00:10 test-eth0 -Parameter @{ IP = '10.1.0.10' } -Owner web1 -Confirm:$false -PassThru -Verbose 4>&1
         $verbose = $b | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }
-        "$($verbose[-1])" | Should -Match 'Applied 1 of 1 bindings in network namespace nwft-.*: 3 transactions'
+        "$($verbose[-1])" | Should -Match 'Applied 1 of 1 bindings in network namespace nwft-.*: 4 transactions'
         $binding = $b | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }
         $binding.Filter | Should -Be 'test-eth0'
         $binding.Owner | Should -Be 'web1'

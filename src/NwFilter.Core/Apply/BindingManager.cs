@@ -142,7 +142,7 @@ public sealed partial class BindingManager
                         results[c.Index] = new BindingResult(c.Binding.PortDevice, c.Binding, null);
                     }
                 }
-                warnings = await BridgeWarningsAsync(compiled.Select(c => (c.Binding.PortDevice, c.Ruleset)), cancellationToken).ConfigureAwait(false);
+                warnings = execution.Warnings.AddRange(await BridgeWarningsAsync(compiled.Select(c => (c.Binding.PortDevice, c.Ruleset)), cancellationToken).ConfigureAwait(false));
             }
             catch (NwFilterException e)
             {
@@ -275,7 +275,7 @@ public sealed partial class BindingManager
         {
             execution = await ExecuteAsync([.. compiled.Select(c => (c.Binding.PortDevice, c.Ruleset.Plan!))], progress, cancellationToken).ConfigureAwait(false);
         }
-        var warnings = await BridgeWarningsAsync(compiled.Select(c => (c.Binding.PortDevice, c.Ruleset)), cancellationToken).ConfigureAwait(false);
+        var warnings = execution.Warnings.AddRange(await BridgeWarningsAsync(compiled.Select(c => (c.Binding.PortDevice, c.Ruleset)), cancellationToken).ConfigureAwait(false));
         return new BindingBatchResult([.. compiled.Select(c => new BindingResult(c.Binding.PortDevice, c.Binding, null))], warnings, execution);
     }
 

@@ -61,5 +61,8 @@ public sealed record ExecutionPlan(ImmutableArray<PlannedTransaction> Transactio
 /// <param name="Elapsed">Wall time.</param>
 public sealed record ExecutionReport(ImmutableArray<PlannedTransaction> Transactions, int ProcessLaunches, TimeSpan Elapsed)
 {
+    /// <summary>Problems that left the new rules in force (such as a failed rename after the swap).</summary>
+    public ImmutableArray<Diagnostics.Diagnostic> Warnings { get; init; } = [];
+
     public static ExecutionReport None { get; } = new([], 0, TimeSpan.Zero);
 }

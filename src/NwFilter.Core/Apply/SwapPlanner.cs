@@ -11,10 +11,50 @@ namespace NwFilter.Core.Apply;
 internal static class SwapPlanner
 {
     /// <summary>
-    /// The swap: per port, unlink and delete the old final chains, link the new ebtables roots, rename every temporary
-    /// chain to its final name (the iptables links made by the build follow the renames).
+    /// The swap: per port, unlink and delete the old final chains and link the new ebtables roots (the iptables links
+    /// made by the build become live as the placeholders' links go). Then, as a second transaction, every temporary
+    /// chain is renamed to its final name (jumps follow renames): the kernel checks each rename against every pending
+    /// change of its transaction, so renames next to thousands of flushed rules cost seconds, and alone milliseconds.
+    /// Between the two the new rules are in force under their temporary names.
     /// </summary>
-    public static SwapPlan Swap(BuildPlan build)
+    public static (SwapPlan Swap, SwapPlan Rename) Swap(BuildPlan build)
+    {
+        var all = SwapAndRename(build);
+        return (new SwapPlan(build.After, [.. all.Where(o => o is not RenameChainOp)]), new SwapPlan(build.After, [.. all.OfType<RenameChainOp>()]));
+    }
+
+    /// <summary>
+    /// Finishes swaps whose rename transaction never ran (a killed run): a port whose temporary chains are linked while
+    /// no final chain exists gets them renamed, so the next build does not take them for leftovers.
+    /// </summary>
+    public static SwapPlan Repair(KernelState state)
+    {
+        var ops = new List<SwapOp>();
+        foreach (var port in PortChains.PortsWithChains(state))
+        {
+            var eb = state.Ebtables;
+            var linked = eb.RulesOf(ChainNames.PreRouting).Concat(eb.RulesOf(ChainNames.PostRouting))
+                .Any(r => r.Target == ChainNames.EbRoot(ChainNames.InTemp, port) || r.Target == ChainNames.EbRoot(ChainNames.OutTemp, port));
+            if (linked && !eb.HasChain(ChainNames.EbRoot(ChainNames.In, port)) && !eb.HasChain(ChainNames.EbRoot(ChainNames.Out, port)))
+            {
+                ops.AddRange(PortChains.EbtablesChains(eb, port, "JP").Where(c => !eb.HasChain(FinalName(c))).Select(c => new RenameChainOp(XtablesFamily.Ebtables, c, FinalName(c))));
+            }
+            foreach (var family in new[] { XtablesFamily.Iptables, XtablesFamily.Ip6tables })
+            {
+                var table = state.For(family);
+                foreach (var (baseChain, final, temp) in PortChains.IptablesTriples(port))
+                {
+                    if (table.HasChain(temp) && !table.HasChain(final) && table.RulesOf(baseChain).Any(r => r.Target == temp))
+                    {
+                        ops.Add(new RenameChainOp(family, temp, final));
+                    }
+                }
+            }
+        }
+        return new SwapPlan(state, [.. ops]);
+    }
+
+    private static List<SwapOp> SwapAndRename(BuildPlan build)
     {
         var state = build.After;
         var ops = new List<SwapOp>();
@@ -46,9 +86,15 @@ internal static class SwapPlanner
                         ops.Add(new RenameChainOp(family, temp, final));
                     }
                 }
+                // No rules of this family any more: its libvirt-in-post ACCEPT goes too (libvirt leaves it, so that the
+                // port's forwarded traffic is still accepted there; a fresh apply of the new filter would not have it).
+                if (!PortChains.IptablesTriples(port).Any(t => table.HasChain(t.Temp)))
+                {
+                    ops.AddRange(DeleteRules(family, table, ChainNames.VirtInPost, r => PortChains.IsInPostRule(r, port)));
+                }
             }
         }
-        return new SwapPlan(state, [.. ops]);
+        return ops;
     }
 
     /// <summary>

@@ -41,10 +41,14 @@ internal sealed class XtablesExecutor
                 result.Add(BuildTransaction(family, batch));
             }
         }
-        var swap = SwapPlanner.Swap(build);
+        var (swap, rename) = SwapPlanner.Swap(build);
         if (!swap.IsEmpty)
         {
-            result.Add(NftTransaction("swap: old rules to new in one transaction, every family", swap.Describe()));
+            result.Add(NftTransaction("swap: old rules out, new rules in, every family in one transaction", swap.Describe()));
+        }
+        if (!rename.IsEmpty)
+        {
+            result.Add(NftTransaction("rename: the new chains take their final names (jumps follow)", rename.Describe()));
         }
         return result.ToImmutable();
     }
@@ -63,8 +67,18 @@ internal sealed class XtablesExecutor
         var done = ImmutableArray.CreateBuilder<PlannedTransaction>();
         Progress?.Invoke("Reading the firewall");
         var state = await KernelState.ReadAsync(_runner, counter, cancellationToken).ConfigureAwait(false);
+        var warnings = ImmutableArray.CreateBuilder<Diagnostic>();
+        var repair = SwapPlanner.Repair(state);
+        if (!repair.IsEmpty)
+        {
+            var transaction = NftTransaction("repair: rename chains a killed run left under temporary names", repair.ToNft(new Dictionary<(XtablesFamily, string), IReadOnlyList<NftRuleLine>>()));
+            await RunAsync(counter, transaction, "finishing an earlier apply (renaming its chains)").ConfigureAwait(false);
+            done.Add(transaction);
+            state = repair.After();
+        }
         var build = BuildPlanner.Plan(state, ports);
         var built = new List<XtablesFamily>();
+        SwapPlan swap, rename = new(state, []);
         try
         {
             foreach (var family in KernelState.Families)
@@ -82,7 +96,7 @@ internal sealed class XtablesExecutor
             }
             cancellationToken.ThrowIfCancellationRequested();
 
-            var swap = SwapPlanner.Swap(build);
+            (swap, rename) = SwapPlanner.Swap(build);
             if (!swap.IsEmpty)
             {
                 Progress?.Invoke("Swapping old rules for new");
@@ -101,7 +115,24 @@ internal sealed class XtablesExecutor
             }
             throw;
         }
-        return new ExecutionReport(done.ToImmutable(), counter.Count, clock.Elapsed);
+
+        // The new rules are in force. A failure from here on changes nothing a packet sees: it is a warning.
+        if (!rename.IsEmpty)
+        {
+            Progress?.Invoke("Renaming the new chains");
+            var transaction = NftTransaction("rename", rename.ToNft(new Dictionary<(XtablesFamily, string), IReadOnlyList<NftRuleLine>>()));
+            try
+            {
+                await RunAsync(counter, transaction, "renaming the new chains to their final names").ConfigureAwait(false);
+                done.Add(transaction);
+            }
+            catch (NwFilterException e)
+            {
+                warnings.Add(Diagnostic.Warning(ApplyCodes.CleanupFailed,
+                    $"{e.Primary.Message} The new rules are in force under their temporary chain names; the next apply renames them."));
+            }
+        }
+        return new ExecutionReport(done.ToImmutable(), counter.Count, clock.Elapsed) { Warnings = warnings.ToImmutable() };
     }
 
     public async Task<ExecutionReport> RemoveAsync(IReadOnlyCollection<string> ports, Func<KernelState, bool> removeBaseChains, CancellationToken cancellationToken)

@@ -16,7 +16,7 @@ public sealed class BindingApplyKernelTests
         Assert.Contains("-A PREROUTING -i vnet0 -j libvirt-I-vnet0", save, StringComparison.Ordinal);
         Assert.Contains("-A POSTROUTING -o vnet0 -j libvirt-O-vnet0", save, StringComparison.Ordinal);
         Assert.DoesNotContain("J-vnet0", save, StringComparison.Ordinal);
-        Assert.True(result.Execution.ProcessLaunches <= 9, $"{result.Execution.ProcessLaunches} processes");
+        Assert.True(result.Execution.ProcessLaunches <= 10, $"{result.Execution.ProcessLaunches} processes");
 
         lab.Remove(vm.PortDevice);
         var after = lab.Save();

@@ -15,15 +15,16 @@ public sealed class BindingManagerKernelTests
         using var lab = BindingLab.Create(3);
         var result = lab.Apply([.. lab.Vms.Select(v => BindingLab.Binding(v, "test-eth0", ("IP", v.IPv4)))]);
         Assert.True(result.Execution.ProcessLaunches <= 12, $"{result.Execution.ProcessLaunches} processes for 3 bindings");
-        Assert.Equal(["ebtables-restore", "iptables-restore", "nft"], result.Execution.Transactions.Select(t => t.Program));
+        Assert.Equal(["ebtables-restore", "iptables-restore", "nft", "nft"], result.Execution.Transactions.Select(t => t.Program));
         Assert.Equal(["vnet0", "vnet1", "vnet2"], lab.Store.List().Bindings.Select(b => b.PortDevice));
 
-        // Replacing test-eth0 by clean-traffic removes the iptables chains; the libvirt-in-post rule stays, as in libvirt.
+        // Replacing test-eth0 by clean-traffic removes the iptables chains and (unlike libvirt) the libvirt-in-post rule.
         lab.Apply(BindingLab.CleanTraffic(lab.Vms[1]));
         var save = lab.Save();
         Assert.DoesNotContain("FI-vnet1", save, StringComparison.Ordinal);
         Assert.Contains("FI-vnet0", save, StringComparison.Ordinal);
-        Assert.Contains("-A libvirt-in-post -m physdev --physdev-in vnet1 -j ACCEPT", save, StringComparison.Ordinal);
+        Assert.DoesNotContain("--physdev-in vnet1", save, StringComparison.Ordinal);
+        Assert.Contains("-A libvirt-in-post -m physdev --physdev-in vnet0 -j ACCEPT", save, StringComparison.Ordinal);
         Assert.DoesNotContain("J-vnet", save, StringComparison.Ordinal);
         Assert.Equal("clean-traffic", lab.Store.Get("vnet1")!.Filter);
 
@@ -78,7 +79,7 @@ public sealed class BindingManagerKernelTests
         var changed = new InMemoryFilterSource([.. NwFilter.Core.BuiltIn.BuiltInFilters.All, open]);
         var result = lab.Manager.ReinstantiateAsync(changed, ["test-eth0"]).GetAwaiter().GetResult();
         Assert.Equal(["vnet0", "vnet1"], result.Items.Select(i => i.PortDevice));
-        Assert.Equal(3, result.Execution.Transactions.Length);
+        Assert.Equal(4, result.Execution.Transactions.Length);
         Assert.True(lab.Lab.TcpConnect(vm2.Namespace, vm0.Namespace, vm0.IPv4, 8080));
         Assert.True(lab.Lab.TcpConnect(vm2.Namespace, vm1.Namespace, vm1.IPv4, 8080));
 

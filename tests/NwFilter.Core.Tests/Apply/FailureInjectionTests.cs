@@ -86,4 +86,32 @@ public sealed class FailureInjectionTests
         Assert.DoesNotContain("vnet0", lab.Save(), StringComparison.Ordinal);
         Assert.NotEqual(before, after);
     }
+
+    [SkippableFact]
+    public void DyingBetweenSwapAndRenameLeavesTheNewRulesInForceAndTheNextApplyFinishesTheRename()
+    {
+        using var lab = BindingLab.Create(2);
+        var (vm0, vm1) = (lab.Vms[0], lab.Vms[1]);
+        lab.Apply(BindingLab.CleanTraffic(vm0));
+        var nftTransactions = 0;
+        lab.NewManager(inner => new FaultyRunner(inner, (_, r) =>
+            r.Program == "nft" && r.StandardInput is not null && ++nftTransactions == 2 ? Fault.Crash : Fault.None));
+        var result = lab.Manager.ApplyAsync([BindingLab.Binding(vm0, "test-eth0", ("IP", vm0.IPv4))]).GetAwaiter().GetResult();
+        Assert.True(result.Items[0].Succeeded, "the swap committed: the binding is applied");
+        Assert.Contains(result.Warnings, w => w.Code == ApplyCodes.CleanupFailed);
+
+        var save = lab.Save();
+        Assert.Contains("-A PREROUTING -i vnet0 -j libvirt-J-vnet0", save, StringComparison.Ordinal);
+        Assert.DoesNotContain("libvirt-I-vnet0", save, StringComparison.Ordinal);
+        Assert.False(lab.Lab.TcpConnect(vm1.Namespace, vm0.Namespace, vm0.IPv4, 8080, TimeSpan.FromSeconds(1)), "test-eth0 is in force");
+        Assert.True(lab.Lab.TcpConnect(vm1.Namespace, vm0.Namespace, vm0.IPv4, 22));
+
+        lab.NewManager();
+        Assert.Equal(BindingDriftStatus.Drifted, lab.Manager.TestAsync().GetAwaiter().GetResult().Single().Status);
+        var repaired = lab.Apply(BindingLab.CleanTraffic(vm0));
+        Assert.StartsWith("repair", repaired.Execution.Transactions[0].Step, StringComparison.Ordinal);
+        Assert.DoesNotContain("J-vnet0", lab.Save(), StringComparison.Ordinal);
+        Assert.True(lab.Lab.TcpConnect(vm1.Namespace, vm0.Namespace, vm0.IPv4, 8080), "clean-traffic is in force again");
+        Assert.Equal(BindingDriftStatus.InSync, lab.Manager.TestAsync().GetAwaiter().GetResult().Single().Status);
+    }
 }

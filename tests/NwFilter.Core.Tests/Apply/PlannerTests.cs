@@ -17,11 +17,18 @@ public sealed class PlannerTests
     private static FirewallPlan Plan(string filter, string port = "vnet0") =>
         RulesetBuilder.Build(Filters, filter, port, Mac, Build.Params(("IP", "10.0.0.5"))).Plan!;
 
+    /// <summary>The tables after the swap and the rename transactions.</summary>
+    private static KernelState Applied(BuildPlan build)
+    {
+        var (swap, rename) = SwapPlanner.Swap(build);
+        return new SwapPlan(swap.After(), rename.Ops).After();
+    }
+
     [Fact]
     public void AFirstApplyBuildsInertChainsAndSwapsThemInOneNftScript()
     {
         var plan = XtablesExecutor.PlanApply(KernelState.Empty(), [("vnet0", Plan("test-eth0"))]);
-        Assert.Equal(["ebtables-restore", "iptables-restore", "nft"], plan.Select(t => t.Program));
+        Assert.Equal(["ebtables-restore", "iptables-restore", "nft", "nft"], plan.Select(t => t.Program));
 
         var eb = plan[0].Input;
         Assert.StartsWith("*nat\n", eb, StringComparison.Ordinal);
@@ -38,7 +45,7 @@ public sealed class PlannerTests
         Assert.Contains("-N FI-vnet0", ipt);
         Assert.Contains("-I FORWARD 1 -j libvirt-in", ipt);
 
-        var swap = plan[2].Input;
+        var swap = plan[2].Input + plan[3].Input;
         Assert.Contains("add rule bridge nat PREROUTING iifname \"vnet0\" counter jump libvirt-J-vnet0\n", swap, StringComparison.Ordinal);
         Assert.Contains("delete chain ip filter FI-vnet0\n", swap, StringComparison.Ordinal);
         Assert.Contains("rename chain ip filter FJ-vnet0 FI-vnet0\n", swap, StringComparison.Ordinal);
@@ -53,7 +60,9 @@ public sealed class PlannerTests
     {
         var ports = Enumerable.Range(0, 50).Select(i => ($"vnet{i}", Plan("clean-traffic", $"vnet{i}"))).ToList();
         var plan = XtablesExecutor.PlanApply(KernelState.Empty(), ports);
-        Assert.Equal(["ebtables-restore", "nft"], plan.Select(t => t.Program));
+        Assert.Equal(["ebtables-restore", "nft", "nft"], plan.Select(t => t.Program));
+        Assert.DoesNotContain("rename", plan[1].Input, StringComparison.Ordinal);
+        Assert.Contains("rename chain bridge nat libvirt-J-vnet49 libvirt-I-vnet49\n", plan[2].Input, StringComparison.Ordinal);
         Assert.Contains("-N libvirt-J-vnet49\n", plan[0].Input, StringComparison.Ordinal);
     }
 
@@ -62,18 +71,18 @@ public sealed class PlannerTests
     {
         var state = KernelState.Empty();
         var first = BuildPlanner.Plan(state, [("vnet0", Plan("test-eth0"))]);
-        var applied = SwapPlanner.Swap(first).After();
+        var applied = Applied(first);
         Assert.True(applied.Ebtables.HasChain("libvirt-I-vnet0"));
         Assert.False(applied.Ebtables.HasChain("libvirt-J-vnet0"));
         Assert.Equal("FI-vnet0", Assert.Single(applied.Iptables.RulesOf("libvirt-in")).Target);
 
         var second = BuildPlanner.Plan(applied, [("vnet0", Plan("clean-traffic"))]);
         Assert.Null(second.Batch(XtablesFamily.Iptables)); // clean-traffic has no iptables rules
-        var swap = SwapPlanner.Swap(second);
-        var after = swap.After();
+        var swap = SwapPlanner.Swap(second).Swap;
+        var after = Applied(second);
         Assert.False(after.Iptables.HasChain("FI-vnet0"));
         Assert.Empty(after.Iptables.RulesOf("libvirt-in"));
-        Assert.Single(after.Iptables.RulesOf("libvirt-in-post"));
+        Assert.Empty(after.Iptables.RulesOf("libvirt-in-post"));
         Assert.Single(after.Ebtables.RulesOf("PREROUTING"));
         Assert.Contains(swap.Ops, o => o is DeleteRuleOp { Chain: "PREROUTING" });
     }
@@ -81,7 +90,7 @@ public sealed class PlannerTests
     [Fact]
     public void TeardownOfTheLastPortRemovesTheBaseChainsAndTheirHooks()
     {
-        var state = SwapPlanner.Swap(BuildPlanner.Plan(KernelState.Empty(), [("vnet0", Plan("test-eth0")), ("vnet1", Plan("test-eth0", "vnet1"))])).After();
+        var state = Applied(BuildPlanner.Plan(KernelState.Empty(), [("vnet0", Plan("test-eth0")), ("vnet1", Plan("test-eth0", "vnet1"))]));
         var one = SwapPlanner.Teardown(state, ["vnet0"], removeBaseChains: true).After();
         Assert.True(one.Iptables.HasChain("libvirt-in"), "vnet1 still uses the base chains");
         Assert.DoesNotContain(one.Ebtables.Chains, c => c.Name.Contains("vnet0", StringComparison.Ordinal));
@@ -95,7 +104,7 @@ public sealed class PlannerTests
     [Fact]
     public void TheBuildRollbackDeletesWhatTheBuildAddedAndNothingElse()
     {
-        var state = SwapPlanner.Swap(BuildPlanner.Plan(KernelState.Empty(), [("vnet1", Plan("test-eth0", "vnet1"))])).After();
+        var state = Applied(BuildPlanner.Plan(KernelState.Empty(), [("vnet1", Plan("test-eth0", "vnet1"))]));
         var build = BuildPlanner.Plan(state, [("vnet0", Plan("test-eth0"))]);
         var rollback = BuildPlanner.Rollback(build, XtablesFamily.Iptables)!.Text;
         Assert.Contains("-D libvirt-in -m physdev --physdev-in vnet0 -g FJ-vnet0\n", rollback, StringComparison.Ordinal);
@@ -109,8 +118,8 @@ public sealed class PlannerTests
     [Fact]
     public void TheSwapScriptChecksEachDeletedRuleAgainstTheListing()
     {
-        var state = SwapPlanner.Swap(BuildPlanner.Plan(KernelState.Empty(), [("vnet0", Plan("clean-traffic"))])).After();
-        var swap = SwapPlanner.Swap(BuildPlanner.Plan(state, [("vnet0", Plan("clean-traffic"))]));
+        var state = Applied(BuildPlanner.Plan(KernelState.Empty(), [("vnet0", Plan("clean-traffic"))]));
+        var swap = SwapPlanner.Swap(BuildPlanner.Plan(state, [("vnet0", Plan("clean-traffic"))])).Swap;
         var pre = new NftRuleLine("iifname \"vnet0\" counter packets 0 bytes 0 jump libvirt-I-vnet0", 7);
         var post = new NftRuleLine("oifname \"vnet0\" counter packets 0 bytes 0 jump libvirt-O-vnet0", 9);
         var script = swap.ToNft(new Dictionary<(XtablesFamily, string), IReadOnlyList<NftRuleLine>>
@@ -143,5 +152,18 @@ public sealed class PlannerTests
             """);
         Assert.Equal([3UL, 12UL], rules.Select(r => r.Handle));
         Assert.EndsWith("jump libvirt-I-v1", rules[1].Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ARunKilledBetweenSwapAndRenameIsFinishedFirst()
+    {
+        var build = BuildPlanner.Plan(KernelState.Empty(), [("vnet0", Plan("test-eth0"))]);
+        var swapped = SwapPlanner.Swap(build).Swap.After();
+        Assert.True(swapped.Ebtables.HasChain("libvirt-J-vnet0"));
+        var repair = SwapPlanner.Repair(swapped);
+        Assert.Contains(repair.Ops, o => o is RenameChainOp { From: "libvirt-J-vnet0", To: "libvirt-I-vnet0" });
+        Assert.Contains(repair.Ops, o => o is RenameChainOp { Family: XtablesFamily.Iptables, From: "FJ-vnet0", To: "FI-vnet0" });
+        Assert.True(SwapPlanner.Repair(repair.After()).IsEmpty);
+        Assert.True(SwapPlanner.Repair(build.After).IsEmpty, "chains of a killed build are leftovers, not renamed");
     }
 }
