@@ -48,7 +48,7 @@ internal static class ApplyErrors
     {
         var status = result.TimedOut ? "was killed (timed out)"
             : result.ExitCode == ProcessResult.NotStartedExitCode ? "could not be started"
-            : result.ExitCode < 0 || result.ExitCode > 128 ? $"was killed (exit {result.ExitCode})"
+            : result.ExitCode is > 128 and < 160 ? $"was killed (signal {result.ExitCode - 128})"
             : $"exited with {result.ExitCode}";
         var message = $"{Char.ToUpperInvariant(step[0])}{step[1..]} failed: {Describe(result.Request)} {status}";
         var error = result.StandardError.Trim();

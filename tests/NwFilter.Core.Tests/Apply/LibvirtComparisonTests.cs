@@ -7,7 +7,8 @@ using NwFilter.Core.Xml;
 namespace NwFilter.Core.Tests.Apply;
 
 /// <summary>
-/// What NwFilter installs for libvirt 9.0's captured bindings (corpus live-9.0) against what libvirt left, compared as
+/// What NwFilter installs for libvirt 9.0's captured bindings (corpus live-9.0, and tests/data/libvirt-live for the seed's
+/// test-eth0) against what libvirt left, compared as
 /// the save tools print them. The one difference, by design (docs/design/libvirt-differences.md): when the last
 /// binding goes, NwFilter also removes the global libvirt-in/-out/-in-post/-host-in chains, which libvirt keeps.
 /// </summary>
@@ -34,6 +35,23 @@ public sealed class LibvirtComparisonTests
         Assert.Equal(LibvirtCapture.Save("03-after-delete.ebtables-save.txt"), lab.Save("ebtables-save", "nat"));
         var libvirtAfter = Counterless(LibvirtCapture.Save("03-after-delete.iptables-save.txt"));
         Assert.Contains(":libvirt-in -", libvirtAfter, StringComparison.Ordinal);
+        Assert.Equal("*filter\n:INPUT ACCEPT\n:FORWARD ACCEPT\n:OUTPUT ACCEPT\nCOMMIT\n", lab.Save("iptables-save", "filter"));
+    }
+
+    [SkippableFact]
+    public void TestEth0InstallsWhatLibvirtInstalled()
+    {
+        using var lab = BindingLab.Create(1);
+        var data = Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "data", "libvirt-live");
+        string Capture(string file) => Counterless(LibvirtCapture.WithoutComments(File.ReadAllText(Path.Combine(data, file))));
+
+        lab.Apply(NwFilterXmlReader.ReadBinding(File.ReadAllText(Path.Combine(data, "test-eth0-vnet0.binding.xml"))).Value);
+        Assert.Equal(Capture("test-eth0-vnet0.ebtables-save.txt"), lab.Save("ebtables-save", "nat"));
+        Assert.Equal(Capture("test-eth0-vnet0.iptables-save.txt"), lab.Save("iptables-save", "filter"));
+
+        lab.Remove("vnet0");
+        Assert.Equal(Capture("test-eth0-after-delete.ebtables-save.txt"), lab.Save("ebtables-save", "nat"));
+        Assert.Contains(":libvirt-in -", Capture("test-eth0-after-delete.iptables-save.txt"), StringComparison.Ordinal); // libvirt keeps them
         Assert.Equal("*filter\n:INPUT ACCEPT\n:FORWARD ACCEPT\n:OUTPUT ACCEPT\nCOMMIT\n", lab.Save("iptables-save", "filter"));
     }
 
