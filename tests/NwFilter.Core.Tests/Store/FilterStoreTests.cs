@@ -352,6 +352,49 @@ public sealed class FilterStoreTests : IDisposable
         Assert.Empty(FilesInStore());
     }
 
+    [Fact]
+    public void CheckFindsNothingWrongWithAUsableFilter()
+    {
+        var store = NewStore();
+        Assert.Empty(store.Check(Filter("web", "clean-traffic")));
+        Assert.All(BuiltInFilters.All, f => Assert.Empty(store.Check(f)));
+    }
+
+    [Fact]
+    public void CheckReportsAMissingFilterAnywhereInTheTreeAsAnError()
+    {
+        var store = NewStore();
+        store.Define(Filter("middle", "leaf-missing"));
+        var problem = Assert.Single(store.Check(Filter("top", "middle")));
+        Assert.Equal(DiagnosticSeverity.Error, problem.Severity);
+        Assert.Equal("middle", problem.Filter);
+        Assert.Equal("leaf-missing", problem.Value);
+        Assert.DoesNotContain("top.xml", FilesInStore());
+    }
+
+    [Fact]
+    public void CheckReportsWhatDefineWouldRefuseWithoutWriting()
+    {
+        var store = NewStore();
+        var uuid = store.Define(Filter("a")).Filter.Uuid;
+        store.Define(Filter("b", "a"));
+        Assert.Equal(StoreCodes.UuidInUse, Assert.Single(store.Check(Filter("c") with { Uuid = uuid })).Code);
+        Assert.Contains(store.Check(Filter("a", "b")), d => d.Code == NwFilter.Core.Graph.FilterGraph.ReferenceCycleCode);
+        Assert.Equal(StoreCodes.InvalidFilterName, Assert.Single(store.Check(Filter("../x"))).Code);
+        Assert.Equal(["a.xml", "b.xml"], FilesInStore());
+    }
+
+    [Fact]
+    public void CheckReportsAnUnreadableReferencedFileOnce()
+    {
+        var store = NewStore();
+        File.WriteAllText(Path.Combine(_dir.Path, "broken.xml"), "<filter name='broken'><rule");
+        var problems = store.Check(Filter("top", "broken"));
+        Assert.NotEmpty(problems);
+        Assert.DoesNotContain(problems, p => p.Code == NwFilter.Core.Graph.FilterGraph.FilterNotFoundCode);
+        Assert.All(problems, p => Assert.EndsWith("broken.xml", p.Source, StringComparison.Ordinal));
+    }
+
     private sealed class FakeBindingUsage : Dictionary<string, string[]>, IBindingUsage
     {
         public IReadOnlyList<string> FindBindingsUsing(string filterName) => TryGetValue(filterName, out var b) ? b : [];
