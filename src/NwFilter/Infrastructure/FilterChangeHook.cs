@@ -48,16 +48,21 @@ internal static class FilterChangeHook
         var done = new List<BindingManager>();
         foreach (var ns in BindingAccess.NamespacesWithBindings())
         {
+            var bindings = BindingStore.Open(StoreLocation.Resolve(), ns);
+            if (!bindings.List().Bindings.Any(b => BindingManager.Uses(store, b.Filter, names)))
+            {
+                continue;
+            }
             if (ns is not null && !File.Exists(Path.Combine("/run/netns", ns)))
             {
-                cmdlet.WriteWarning($"Bindings are stored for network namespace {ns}, which does not exist any more; they were not re-applied.");
+                cmdlet.WriteWarning($"Bindings that use {string.Join(", ", names)} are stored for network namespace {ns}, which does not exist any more; they were not re-applied.");
                 continue;
             }
             var manager = new BindingManager(new BindingManagerOptions
             {
                 NetworkNamespace = ns,
                 Filters = store,
-                Store = BindingStore.Open(StoreLocation.Resolve(), ns),
+                Store = bindings,
             });
             try
             {
