@@ -71,6 +71,19 @@ Describe 'Get-NwFilterBinding' {
         $other.CompletionMatches.CompletionText | Should -Be @('vnet9')
     }
 
+    It 'pipes into the binding cmdlets by property name' {
+        # -WhatIf against a namespace that does not exist: parameters bind, nothing is read or changed.
+        $env:NWFILTER_NETNS = "nwfilter-absent-$PID"
+        try {
+            Get-NwFilterBinding -NetworkNamespace lab7 | Invoke-NwFilterBinding -NetworkNamespace "nwfilter-absent-$PID" -WhatIf -ErrorVariable errs 6>$null
+            $errs | Should -BeNullOrEmpty
+        }
+        finally { $env:NWFILTER_NETNS = $null }
+        $ruleset = Get-NwFilterBinding vnet0 | Build-NwFilterRuleset
+        "$ruleset" | Should -Match 'J-vnet0-ipv4-ip -p ipv4 --ip-source 10.0.0.6 -j RETURN'
+
+    }
+
     It 'counts the bindings as uses of their filters' {
         Set-NwFilter -Name test-eth0 -FilterRef clean-traffic
         { Remove-NwFilter test-eth0 -ErrorAction Stop } | Should -Throw -ErrorId 'FilterInUse,NwFilter.Commands.RemoveNwFilterCommand'

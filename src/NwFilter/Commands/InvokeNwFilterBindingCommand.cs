@@ -98,7 +98,8 @@ public sealed class InvokeNwFilterBindingCommand : NwFilterCmdlet
 
     /// <summary>The network namespace whose firewall gets the rules (default: NWFILTER_NETNS, else the host's own).</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
-    [ValidateNotNullOrEmpty]
+    [AllowNull]
+    [AllowEmptyString]
     public string? NetworkNamespace { get; set; }
 
     /// <summary>Return each binding applied.</summary>

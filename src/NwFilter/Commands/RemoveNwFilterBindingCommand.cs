@@ -46,7 +46,8 @@ public sealed class RemoveNwFilterBindingCommand : NwFilterCmdlet
 
     /// <summary>The network namespace whose bindings to remove (default: NWFILTER_NETNS, else the host's own).</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
-    [ValidateNotNullOrEmpty]
+    [AllowNull]
+    [AllowEmptyString]
     public string? NetworkNamespace { get; set; }
 
     protected override void ProcessRecord()
