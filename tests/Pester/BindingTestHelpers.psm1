@@ -23,7 +23,12 @@ function New-NwFilterTestNamespace {
     # Creates a namespace with a bridge br0 and veth ports vnet0..vnet<Ports-1> (peers left in the same namespace,
     # down: no traffic is needed), and points NWFILTER_NETNS at it. Returns its name, or $null when kernel tests cannot run.
     param([int] $Ports = 2)
-    if (-not (Test-NwFilterKernelTests)) { return $null }
+    $script:PreviousNetns = $env:NWFILTER_NETNS
+    if (-not (Test-NwFilterKernelTests)) {
+        # A namespace that does not exist: a test that is not skipped can never reach the host's own firewall.
+        $env:NWFILTER_NETNS = "nwft-absent-$PID"
+        return $null
+    }
     $id = -join ((48..57) + (97..122) | Get-Random -Count 6 | ForEach-Object { [char] $_ })
     $name = "nwft-$id-$PID-host"
     & ip netns add $name
@@ -31,7 +36,6 @@ function New-NwFilterTestNamespace {
     $batch = @('link set lo up', 'link add br0 type bridge') + @(0..($Ports - 1) | ForEach-Object { "link add vnet$_ type veth peer name peer$_"; "link set vnet$_ master br0" })
     $batch -join "`n" | & ip -n $name -batch - | Out-Null
     if ($LASTEXITCODE -ne 0) { & ip netns delete $name; throw "setting up $name failed" }
-    $script:PreviousNetns = $env:NWFILTER_NETNS
     $env:NWFILTER_NETNS = $name
     $name
 }

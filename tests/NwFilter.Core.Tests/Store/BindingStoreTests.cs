@@ -5,7 +5,7 @@ using NwFilter.Core.Model;
 using NwFilter.Core.Store;
 using NwFilter.Core.Tests.TestSupport;
 
-namespace NwFilter.Core.Tests.Apply;
+namespace NwFilter.Core.Tests.Store;
 
 public sealed class BindingStoreTests
 {
