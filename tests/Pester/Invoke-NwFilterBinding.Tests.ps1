@@ -60,6 +60,25 @@ Describe 'Invoke-NwFilterBinding' {
         Get-NwFilterTestSave $Lab | Should -Match '-A FO-vnet0 -p tcp -m tcp --dport 22'
     }
 
+    It 'keeps the previous rules when a firewall tool fails, and says which' -Skip:$NoKernel {
+        $before = Get-NwFilterTestSave $Lab
+        $shim = New-Item -ItemType Directory -Force (Join-Path $TestEnv.TempDir 'shim')
+        $tool = Join-Path $shim 'iptables-restore'
+        Set-Content -LiteralPath $tool -Value "#!/bin/sh`necho 'iptables-restore: injected failure' >&2`nexit 4"
+        & chmod +x $tool
+        $path = $env:PATH
+        try {
+            $env:PATH = "$shim$([IO.Path]::PathSeparator)$path"
+            Invoke-NwFilterBinding vnet2 52:54:00:00:00:12 test-eth0 -Parameter @{ IP = '10.1.0.12' } -Confirm:$false -ErrorVariable errs -ErrorAction SilentlyContinue
+        }
+        finally { $env:PATH = $path }
+        $errs[0].FullyQualifiedErrorId | Should -Be 'FirewallApplyFailed,NwFilter.Commands.InvokeNwFilterBindingCommand'
+        $errs[0].CategoryInfo.Category | Should -Be 'ResourceUnavailable'
+        "$($errs[0])" | Should -BeLike "*'iptables-restore --noflush'*exited with 4: iptables-restore: injected failure*previous rules stay in force*"
+        Get-NwFilterTestSave $Lab | Should -Be $before
+        (Get-NwFilterBinding vnet2).Filter | Should -Be 'clean-traffic'
+    }
+
     It 'applies what Get-NwFilterBinding outputs again' -Skip:$NoKernel {
         Get-NwFilterBinding | Invoke-NwFilterBinding -Confirm:$false -PassThru | Should -HaveCount 2
     }
