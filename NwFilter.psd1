@@ -14,16 +14,23 @@
     PowerShellVersion    = '7.4'
     FormatsToProcess     = @('NwFilter.Format.ps1xml')
     CmdletsToExport      = @(
+        'Build-NwFilterRuleset',
         'ConvertFrom-NwFilterXml',
         'ConvertTo-NwFilterXml',
         'Edit-NwFilter',
         'Export-NwFilter',
         'Get-NwFilter',
+        'Get-NwFilterBinding',
         'Import-NwFilter',
+        'Invoke-NwFilterBinding',
         'New-NwFilterRule',
         'Remove-NwFilter',
+        'Remove-NwFilterBinding',
+        'Resolve-NwFilter',
+        'Restore-NwFilterBinding',
         'Set-NwFilter',
-        'Test-NwFilter'
+        'Test-NwFilter',
+        'Test-NwFilterBinding'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -1,53 +1,153 @@
 # The NwFilter demonstration, run by `build.ps1 -Task Demo` against the module as laid out in out/NwFilter.
-# It works in a throw-away filter store, so it never changes the host's /etc/nwfilter.
+#
+#  1. The filters: the built-in clean-traffic and no-arp-spoofing, and the seed's test-eth0 (demo/filters), as objects
+#     and as libvirt XML.
+#  2. As root with the firewall tools: a throw-away lab of network namespaces (a host with bridge br0, two VMs on veth
+#     ports vnet0 and vnet1), test-eth0 bound to vnet0 and clean-traffic to vnet1, the rules installed, real packets
+#     (the VMs' own traffic passes, forged packets are dropped), then everything removed again.
+#     Otherwise: the exact plan Invoke-NwFilterBinding would run (-WhatIf).
+# Nothing outside the demo's own namespaces and temporary folders is touched.
+[CmdletBinding()]
+param(
+    # Show the plan (-WhatIf) even when running as root.
+    [switch] $PlanOnly
+)
 Set-StrictMode -Version Latest
 $ErrorActionPreference = 'Stop'
-$PSStyle.OutputRendering = 'PlainText'
-
-function Write-Step([string] $Text) { "`n=== $Text ===" }
+$PSNativeCommandUseErrorActionPreference = $false
 
 $module = Import-Module (Join-Path $PSScriptRoot '../out/NwFilter/NwFilter.psd1') -PassThru -Force
-"NwFilter $($module.Version): $(@(Get-Command -Module NwFilter).Count) cmdlets"
+$work = Join-Path ([IO.Path]::GetTempPath()) "nwfilter-demo-$PID"
+$previous = @{ NWFILTER_CONFIG_DIR = $env:NWFILTER_CONFIG_DIR; NWFILTER_STATE_DIR = $env:NWFILTER_STATE_DIR; NWFILTER_NETNS = $env:NWFILTER_NETNS }
+$env:NWFILTER_CONFIG_DIR = Join-Path $work 'config'
+$env:NWFILTER_STATE_DIR = Join-Path $work 'state'
 
-$work = Join-Path ([IO.Path]::GetTempPath()) ('nwfilter-demo-' + [guid]::NewGuid().ToString('N').Substring(0, 8))
-$saved = $env:NWFILTER_CONFIG_DIR, $env:NWFILTER_STATE_DIR
-$env:NWFILTER_CONFIG_DIR = New-Item -ItemType Directory -Path (Join-Path $work 'config') | ForEach-Object FullName
-$env:NWFILTER_STATE_DIR = New-Item -ItemType Directory -Path (Join-Path $work 'state') | ForEach-Object FullName
+function Show([string] $Title) { Write-Host ''; Write-Host "== $Title" -ForegroundColor Cyan }
+function Note([string] $Text) { Write-Host "   $Text" }
+
+function Test-KernelDemo {
+    if (-not $IsLinux -or (& id -u) -ne '0') { return 'not running as root' }
+    $missing = @('ip', 'ebtables-restore', 'iptables-restore', 'nft', 'busybox', 'ping') |
+        Where-Object { -not (Get-Command $_ -CommandType Application -ErrorAction SilentlyContinue) }
+    if ($missing) { return "missing $($missing -join ', ')" }
+    $null
+}
+
+function Invoke-Ip([string] $Namespace, [string[]] $Lines) {
+    $options = if ($Namespace) { @('-n', $Namespace) } else { @() }
+    $Lines -join "`n" | & ip @options -batch - 2>&1 | Out-Null
+    if ($LASTEXITCODE -ne 0) { throw "ip -batch failed in $Namespace" }
+}
+
+function In([string] $Namespace) { , @('ip', 'netns', 'exec', $Namespace) }
+
+function Test-Ping([string] $Namespace, [string] $Address, [string[]] $Extra = @()) {
+    $out = & ip netns exec $Namespace ping -n -q -c 3 -i 0.2 -W 1 @Extra $Address 2>&1
+    $received = if ("$out" -match '(\d+) (packets )?received') { [int] $Matches[1] } else { 0 }
+    "$received of 3 replies"
+}
+
+function Test-Tcp([string] $From, [string] $To, [string] $Address, [int] $Port) {
+    $listener = Start-Process -FilePath ip -ArgumentList @('netns', 'exec', $To, 'busybox', 'nc', '-l', '-p', $Port) -PassThru -RedirectStandardOutput (Join-Path $work "nc-$Port.out")
+    try {
+        Start-Sleep -Milliseconds 300
+        'hello' | & ip netns exec $From busybox nc -w 1 $Address $Port 2>&1 | Out-Null
+        Start-Sleep -Milliseconds 200
+        if ((Get-Content -Raw (Join-Path $work "nc-$Port.out") -ErrorAction SilentlyContinue) -match 'hello') { 'connects' } else { 'is dropped' }
+    }
+    finally { Stop-Process -Id $listener.Id -Force -ErrorAction SilentlyContinue }
+}
+
 try {
-    Write-Step "The seed's example filters as objects: built-ins no-arp-spoofing and clean-traffic, and test-eth0 from its XML file"
-    $testEth0 = ConvertFrom-NwFilterXml -Path (Join-Path $PSScriptRoot 'filters/test-eth0.xml')
-    @(Get-NwFilter -Name no-arp-spoofing, clean-traffic) + $testEth0 | Format-Table | Out-String -Width 160
+    New-Item -ItemType Directory -Force -Path $env:NWFILTER_CONFIG_DIR, $env:NWFILTER_STATE_DIR | Out-Null
+    "NwFilter $($module.Version): $(@(Get-Command -Module NwFilter).Count) cmdlets"
 
-    Write-Step 'clean-traffic refers to other filters; each has its own chain and priority'
-    Get-NwFilter -Name clean-traffic | ForEach-Object References | ForEach-Object { Get-NwFilter -Name $_.Filter } |
-        Format-Table | Out-String -Width 160
+    Show 'The filters: built-in clean-traffic and no-arp-spoofing, and the seed''s test-eth0'
+    Set-NwFilter -Path (Join-Path $PSScriptRoot 'filters/test-eth0.xml')
+    Get-NwFilter clean-traffic, no-arp-spoofing, test-eth0 | Format-Table -AutoSize | Out-String -Width 120
+    Note 'test-eth0 as libvirt XML (virsh nwfilter-dumpxml prints the same):'
+    Get-NwFilter test-eth0 | ConvertTo-NwFilterXml
+    Note 'no-arp-spoofing as libvirt XML:'
+    Get-NwFilter no-arp-spoofing | ConvertTo-NwFilterXml
 
-    Write-Step "The seed's no-arp-spoofing filter as libvirt's canonical XML"
-    Get-NwFilter -Name no-arp-spoofing | ConvertTo-NwFilterXml
-
-    Write-Step 'test-eth0 as canonical XML: comments dropped, priorities and chain made explicit'
-    $testEth0 | ConvertTo-NwFilterXml
-
-    Write-Step 'The same filter built with cmdlets alone, stored, and listed'
-    Set-NwFilter -Name test-eth0 -FilterRef clean-traffic -Rule @(
+    Show 'The same test-eth0 built with cmdlets alone, without writing XML'
+    $built = Set-NwFilter -Name test-eth0-built -FilterRef clean-traffic -PassThru -Rule @(
         New-NwFilterRule -Action accept -Direction in -Protocol tcp -DstPortStart 22
         New-NwFilterRule -Action accept -Direction in -Protocol tcp -DstPortStart 80
         New-NwFilterRule -Action accept -Direction out -Protocol icmp
         New-NwFilterRule -Action drop -Direction inout -Protocol all
-    ) -PassThru | Format-Table | Out-String -Width 160
-    $same = (Get-NwFilter test-eth0 | ConvertTo-NwFilterXml) -replace '(?m)^  <uuid>.*\n', ''
-    $fromFile = ($testEth0 | ConvertTo-NwFilterXml) -replace '(?m)^  <uuid>.*\n', ''
-    "Built with cmdlets equals the seed's XML (uuid aside): $($same -eq $fromFile)"
+    )
+    $canonical = { param($f) (ConvertTo-NwFilterXml $f) -replace "name='[^']*'", '' -replace '(?m)^  <uuid>.*\n', '' }
+    Note "Equal to the seed's XML, name and uuid aside: $((& $canonical $built) -eq (& $canonical (Get-NwFilter test-eth0)))"
 
-    Write-Step 'A typo in an attribute is refused, naming the place, instead of silently widening the rule'
+    Show 'A typo in an attribute name is refused, naming the place, rather than silently widening the rule'
     "<filter name='typo'><rule action='accept' direction='in'><tcp dstporttstart='22'/></rule></filter>" |
         ConvertFrom-NwFilterXml -ErrorAction SilentlyContinue -ErrorVariable problems | Out-Null
-    $problems | ForEach-Object { "$($_.FullyQualifiedErrorId): $($_.Exception.Message)" }
+    $problems | ForEach-Object { Note "$($_.FullyQualifiedErrorId): $($_.Exception.Message)" }
 
-    Write-Step 'Test-NwFilter checks a filter with its whole reference tree'
-    Test-NwFilter -Name test-eth0 | Format-List | Out-String -Width 160
+    Show 'What test-eth0 resolves to for a VM with MAC 52:54:00:de:00:10 and IP 10.214.0.10'
+    Resolve-NwFilter test-eth0 -MacAddress 52:54:00:de:00:10 -Parameter @{ IP = '10.214.0.10' } | Format-Table | Out-String -Width 140
+
+    $why = if ($PlanOnly) { '-PlanOnly' } else { Test-KernelDemo }
+    if ($why) {
+        # As root, -PlanOnly aims at a namespace that does not exist, so not even the host's firewall is read.
+        if ($PlanOnly) { $env:NWFILTER_NETNS = "nwfdemo-$PID-none" }
+        Show "The plan, without applying it (${why}: -WhatIf)"
+        Invoke-NwFilterBinding -PortDevice vnet0 -MacAddress 52:54:00:de:00:10 -Filter test-eth0 -Parameter @{ IP = '10.214.0.10' } -WhatIf
+        return
+    }
+
+    Show 'A throw-away lab: namespace host with bridge br0 (10.214.0.1), VMs web (vnet0) and db (vnet1)'
+    $lab = "nwfdemo-$PID"
+    $hostNs, $web, $db = "$lab-host", "$lab-web", "$lab-db"
+    Invoke-Ip $null @("netns add $hostNs", "netns add $web", "netns add $db")
+    Invoke-Ip $hostNs @('link set lo up', 'link add br0 type bridge stp_state 0 forward_delay 0', 'addr add 10.214.0.1/24 dev br0',
+        "link add vnet0 type veth peer name eth0 netns $web", "link add vnet1 type veth peer name eth0 netns $db",
+        'link set vnet0 master br0', 'link set vnet1 master br0', 'link set vnet0 up', 'link set vnet1 up', 'link set br0 up')
+    Invoke-Ip $web @('link set lo up', 'link set eth0 address 52:54:00:de:00:10', 'addr add 10.214.0.10/24 dev eth0', 'link set eth0 up')
+    Invoke-Ip $db @('link set lo up', 'link set eth0 address 52:54:00:de:00:11', 'addr add 10.214.0.11/24 dev eth0', 'link set eth0 up')
+    & ip netns exec $hostNs sysctl -q -w net.bridge.bridge-nf-call-iptables=1 net.bridge.bridge-nf-call-ip6tables=1
+    $env:NWFILTER_NETNS = $hostNs
+    Note "NWFILTER_NETNS=${hostNs}: the binding cmdlets drive that namespace's firewall."
+    Note "Before binding: db pings web: $(Test-Ping $db 10.214.0.10); TCP 8080 to web $(Test-Tcp $db $web 10.214.0.10 8080)."
+
+    Show 'Binding test-eth0 to vnet0 (web) and clean-traffic to vnet1 (db), together'
+    @(
+        [pscustomobject]@{ PortDevice = 'vnet0'; MacAddress = '52:54:00:de:00:10'; Filter = 'test-eth0'; Parameter = @{ IP = '10.214.0.10' }; Owner = 'web' }
+        [pscustomobject]@{ PortDevice = 'vnet1'; MacAddress = '52:54:00:de:00:11'; Filter = 'clean-traffic'; Parameter = @{ IP = '10.214.0.11' }; Owner = 'db' }
+    ) | Invoke-NwFilterBinding -Confirm:$false -Verbose
+    Get-NwFilterBinding | Format-Table -AutoSize | Out-String -Width 120
+    Note 'vnet1''s binding as libvirt XML (virsh nwfilter-binding-dumpxml):'
+    Get-NwFilterBinding vnet1 | ConvertTo-NwFilterXml
+
+    Show 'The rules installed (libvirt''s chains, as ebtables-save and iptables-save print them)'
+    & ip netns exec $hostNs ebtables-save -t nat | Where-Object { $_ -match 'vnet1' }
+    & ip netns exec $hostNs iptables-save -t filter | Where-Object { $_ -match 'vnet0' -and $_ -notmatch '^#' }
+    Test-NwFilterBinding | Format-Table -AutoSize | Out-String -Width 120
+
+    Show 'Real packets'
+    Note "db (clean-traffic) pings the host with its own MAC and IP:   $(Test-Ping $db 10.214.0.1)"
+    & ip -n $db link set eth0 address 52:54:00:66:66:66
+    Note "db pings the host with a forged source MAC:                 $(Test-Ping $db 10.214.0.1)  (dropped)"
+    & ip -n $db link set eth0 address 52:54:00:de:00:11
+    & ip -n $hostNs neigh flush dev br0
+    & ip -n $db addr add 10.214.0.99/32 dev eth0
+    Note "db pings the host from a forged source IP 10.214.0.99:      $(Test-Ping $db 10.214.0.1 @('-I', '10.214.0.99'))  (dropped)"
+    & ip -n $db addr del 10.214.0.99/32 dev eth0
+    Note "db pings the host with its own MAC and IP again:            $(Test-Ping $db 10.214.0.1)"
+    Note "web (test-eth0): TCP 22 from db $(Test-Tcp $db $web 10.214.0.10 22); TCP 80 $(Test-Tcp $db $web 10.214.0.10 80); TCP 8080 $(Test-Tcp $db $web 10.214.0.10 8080)"
+    Note "web pings db: $(Test-Ping $web 10.214.0.11); db pings web: $(Test-Ping $db 10.214.0.10) (test-eth0 lets ICMP out only)"
+
+    Show 'Removing both bindings: one nft transaction; no NwFilter chain is left'
+    Get-NwFilterBinding | Remove-NwFilterBinding -Confirm:$false
+    $left = @(& ip netns exec $hostNs ebtables-save; & ip netns exec $hostNs iptables-save) -match 'libvirt|vnet'
+    Note "NwFilter rules left: $($left.Count). db pings web again: $(Test-Ping $db 10.214.0.10)"
 }
 finally {
-    $env:NWFILTER_CONFIG_DIR, $env:NWFILTER_STATE_DIR = $saved
-    Remove-Item -LiteralPath $work -Recurse -Force -ErrorAction SilentlyContinue
+    if (Get-Variable -Name lab -ErrorAction SilentlyContinue) {
+        foreach ($ns in "$lab-host", "$lab-web", "$lab-db") { & ip netns delete $ns 2>$null }
+        Note "Deleted the lab's namespaces."
+    }
+    foreach ($name in $previous.Keys) { [Environment]::SetEnvironmentVariable($name, $previous[$name]) }
+    if (Test-Path -LiteralPath $work) { Remove-Item -LiteralPath $work -Recurse -Force }
 }

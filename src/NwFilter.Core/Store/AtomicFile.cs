@@ -18,7 +18,10 @@ internal static class AtomicFile
 
     private static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false);
 
-    internal static void WriteAllText(string path, string content)
+    /// <param name="path">The file.</param>
+    /// <param name="content">Its new content.</param>
+    /// <param name="durable">False skips the fsyncs, for runtime state (under /run) that a reboot discards anyway.</param>
+    internal static void WriteAllText(string path, string content, bool durable = true)
     {
         var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
         var temp = Path.Combine(directory, $"{TempPrefix}{Path.GetFileName(path)}.{Guid.NewGuid():N}{TempSuffix}");
@@ -38,7 +41,7 @@ internal static class AtomicFile
             {
                 var bytes = Utf8.GetBytes(content);
                 stream.Write(bytes);
-                stream.Flush(flushToDisk: true);
+                stream.Flush(flushToDisk: durable);
             }
             File.Move(temp, path, overwrite: true);
         }
@@ -47,18 +50,24 @@ internal static class AtomicFile
             TryDelete(temp);
             throw;
         }
-        SyncDirectory(directory);
+        if (durable)
+        {
+            SyncDirectory(directory);
+        }
     }
 
     /// <summary>Deletes a file and syncs its directory; true when it existed.</summary>
-    internal static bool Delete(string path)
+    internal static bool Delete(string path, bool durable = true)
     {
         if (!File.Exists(path))
         {
             return false;
         }
         File.Delete(path);
-        SyncDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        if (durable)
+        {
+            SyncDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        }
         return true;
     }
 

@@ -148,7 +148,12 @@ public sealed class EditNwFilterCommand : NwFilterCmdlet
         }
         try
         {
+            var previous = FilterChangeHook.Before(store, filter.Name);
             var result = store.Define(filter, CancellationToken);
+            if (FilterChangeHook.After(this, store, [(previous, result)], CancellationToken) is { } failed)
+            {
+                return failed;
+            }
             WriteWarnings(result.Warnings);
             WriteVerbose($"{result.Outcome} filter '{result.Filter.Name}'.");
             if (PassThru)

@@ -131,7 +131,14 @@ public sealed class ImportNwFilterCommand : NwFilterCmdlet
             return;
         }
 
+        var previous = selected.Select(s => FilterChangeHook.Before(store, s.Filter.Name)).ToList();
         var results = store.DefineMany(selected.Select(s => s.Filter), skipUnchanged: true, CancellationToken);
+        var changes = results.Select((r, i) => (previous[i], r.Result)).Where(c => c.Result is not null).Select(c => (c.Item1, c.Result!)).ToList();
+        if (FilterChangeHook.After(this, store, changes, CancellationToken) is { } failed)
+        {
+            WriteError(failed, selected.Count == 1 ? selected[0].Source : "import");
+            return;
+        }
         for (var i = 0; i < results.Length; i++)
         {
             var (result, source) = (results[i], selected[i].Source);

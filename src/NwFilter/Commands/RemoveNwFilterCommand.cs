@@ -96,6 +96,11 @@ public sealed class RemoveNwFilterCommand : NwFilterCmdlet
         try
         {
             var result = _store.Undefine(name, CancellationToken);
+            if (FilterChangeHook.AfterRemove(this, _store, result, CancellationToken) is { } failed)
+            {
+                WriteError(failed, target);
+                return;
+            }
             WriteWarnings(result.Warnings);
             WriteVerbose(result.Revealed is null
                 ? $"Removed filter '{name}'."

@@ -244,7 +244,13 @@ public sealed class SetNwFilterCommand : NwFilterCmdlet
         }
         try
         {
+            var previous = FilterChangeHook.Before(_store, filter.Name);
             var result = _store.Define(filter, CancellationToken);
+            if (FilterChangeHook.After(this, _store, [(previous, result)], CancellationToken) is { } failed)
+            {
+                WriteError(failed, target);
+                return;
+            }
             WriteWarnings(result.Warnings);
             WriteVerbose($"{result.Outcome} filter '{result.Filter.Name}' ({result.Filter.Uuid}).");
             if (PassThru)

@@ -9,8 +9,8 @@ namespace NwFilter.Commands.Infrastructure;
 /// </summary>
 internal static class FilterStoreAccess
 {
-    /// <summary>Which bindings use a filter; the binding cmdlets' store sets it. None until then.</summary>
-    internal static IBindingUsage BindingUsage { get; set; } = NoBindingUsage.Instance;
+    /// <summary>Which bindings use a filter: those stored under the state directory, in every network namespace.</summary>
+    internal static IBindingUsage BindingUsage { get; set; } = new StateDirectoryBindingUsage();
 
     /// <summary>The current user's filter store.</summary>
     internal static FilterStore Open() =>

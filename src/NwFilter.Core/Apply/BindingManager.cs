@@ -1,0 +1,331 @@
+using System.Collections.Immutable;
+using NwFilter.Core.Backends;
+using NwFilter.Core.Diagnostics;
+using NwFilter.Core.Graph;
+using NwFilter.Core.Host;
+using NwFilter.Core.Model;
+using NwFilter.Core.Resolution;
+using NwFilter.Core.Store;
+
+namespace NwFilter.Core.Apply;
+
+/// <summary>
+/// Bindings on a real firewall (libvirt's nwfilter-binding-create/-delete and daemon restart): compiles each binding's
+/// filter tree, applies many together through <see cref="XtablesExecutor"/> (one build transaction per family, one swap
+/// transaction for all), keeps them in a <see cref="BindingStore"/>, removes, restores, re-instantiates them after a
+/// filter change (all or none), and compares the kernel with the store.
+/// </summary>
+/// <remarks>
+/// Everything runs through <see cref="BindingManagerOptions.HostRunner"/>, so the manager can drive any network
+/// namespace (tests use lab namespaces; the cmdlets take -NetworkNamespace or NWFILTER_NETNS). Operations on one
+/// namespace are serialised by the binding store's lock, held from reading the firewall to writing the files.
+/// </remarks>
+public sealed partial class BindingManager
+{
+    private readonly BindingManagerOptions _options;
+
+    public BindingManager(BindingManagerOptions? options = null)
+    {
+        _options = options ?? new BindingManagerOptions();
+        NetworkNamespace = _options.NetworkNamespace;
+        if (NetworkNamespace is not null && !Host.NetworkNamespace.IsValidName(NetworkNamespace))
+        {
+            throw new NwFilterException(Diagnostic.Error(ApplyCodes.InvalidNetworkNamespace,
+                $"'{NetworkNamespace}' is not a valid network namespace name.", DiagnosticCategory.InvalidArgument) with { Value = NetworkNamespace });
+        }
+        HostRunner = _options.HostRunner ?? (NetworkNamespace is null ? _options.Runner : new NamespacedProcessRunner(_options.Runner, NetworkNamespace));
+        Filters = _options.Filters ?? FilterStore.Open();
+        Store = _options.Store ?? BindingStore.Open(StoreLocation.Resolve(), NetworkNamespace);
+    }
+
+    /// <summary>The namespace whose firewall is driven; null for the host's own.</summary>
+    public string? NetworkNamespace { get; }
+
+    public IProcessRunner HostRunner { get; }
+
+    public IFilterSource Filters { get; }
+
+    public BindingStore Store { get; }
+
+    /// <summary>
+    /// Compiles a binding: its filter tree resolved with its parameters and MAC, planned by the backend. Throws
+    /// <see cref="NwFilterException"/> for unknown filters, unbound variables, and a missing IP (learning comes later).
+    /// </summary>
+    public Ruleset Compile(FilterBinding binding, IFilterSource? filters = null)
+    {
+        ArgumentNullException.ThrowIfNull(binding);
+        var ruleset = RulesetBuilder.Build(filters ?? Filters, binding.Filter, binding.PortDevice, binding.MacAddress, binding.Parameters, _options.Backend);
+        if (ruleset.NeedsIpLearning)
+        {
+            // The seam for IP address learning (next issue): start the learner here and apply its basic rules instead.
+            throw new NwFilterException(Diagnostic.Error(ApplyCodes.IpLearningUnavailable,
+                $"The filter '{binding.Filter}' of port {binding.PortDevice} needs the variable IP, which was not given, and IP address learning " +
+                $"(CTRL_IP_LEARNING={ruleset.Resolution.IpLearning.ToString().ToLowerInvariant()}) is not available yet. Give the VM's address, " +
+                "for example -Parameter @{ IP = '10.0.0.5' } (an array for several).", DiagnosticCategory.InvalidArgument)
+                with { Filter = binding.Filter, Value = binding.PortDevice });
+        }
+        return ruleset;
+    }
+
+    /// <summary>Reads the firewall for planning; when it cannot be read (not root, tools missing), an empty one is assumed.</summary>
+    public async Task<FirewallSnapshot> ReadFirewallAsync(CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            return new FirewallSnapshot(await KernelState.ReadAsync(HostRunner, new ProcessCounter(), cancellationToken).ConfigureAwait(false), null);
+        }
+        catch (NwFilterException e)
+        {
+            return new FirewallSnapshot(KernelState.Empty(), e.Primary.Message);
+        }
+    }
+
+    /// <summary>The exact transactions applying <paramref name="bindings"/> would run on the firewall of <paramref name="snapshot"/>.</summary>
+    public ExecutionPlan PlanApply(FirewallSnapshot snapshot, IReadOnlyList<FilterBinding> bindings)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        var compiled = bindings.Select(b => (b.PortDevice, Compile(b).Plan!)).ToList();
+        return new ExecutionPlan(XtablesExecutor.PlanApply(snapshot.State, compiled), snapshot.UnreadableReason is not null, snapshot.UnreadableReason);
+    }
+
+    /// <summary>The exact transaction removing the bindings of <paramref name="portDevices"/> would run.</summary>
+    public ExecutionPlan PlanRemove(FirewallSnapshot snapshot, IReadOnlyCollection<string> portDevices)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        var remaining = Store.List().Bindings.Count(b => !portDevices.Contains(b.PortDevice));
+        return new ExecutionPlan(XtablesExecutor.PlanRemove(snapshot.State, portDevices, remaining == 0), snapshot.UnreadableReason is not null, snapshot.UnreadableReason);
+    }
+
+    /// <summary>
+    /// Creates or replaces bindings and applies their rules together: every binding that compiles is built in one
+    /// transaction per family and swapped in one transaction for all. A binding that does not compile gets its own
+    /// error and the others go ahead; a firewall failure fails them all and leaves the previous rules in force.
+    /// </summary>
+    public async Task<BindingBatchResult> ApplyAsync(IReadOnlyList<FilterBinding> bindings, Action<BindingProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(bindings);
+        var results = new BindingResult?[bindings.Count];
+        var compiled = new List<(int Index, FilterBinding Binding, Ruleset Ruleset)>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < bindings.Count; i++)
+        {
+            var binding = bindings[i];
+            progress?.Invoke(new BindingProgress($"Compiling {binding.PortDevice} ({i + 1} of {bindings.Count})", bindings.Count == 0 ? 0 : 40 * i / bindings.Count));
+            if (!seen.Add(binding.PortDevice))
+            {
+                results[i] = new BindingResult(binding.PortDevice, binding, new NwFilterException(Diagnostic.Error(ApplyCodes.DuplicatePortDevice,
+                    $"The port device {binding.PortDevice} is given more than once; only its first binding is applied.", DiagnosticCategory.InvalidArgument)));
+                continue;
+            }
+            try
+            {
+                compiled.Add((i, binding, Compile(binding)));
+            }
+            catch (NwFilterException e)
+            {
+                results[i] = new BindingResult(binding.PortDevice, binding, e);
+            }
+        }
+
+        var execution = ExecutionReport.None;
+        var warnings = ImmutableArray<Diagnostic>.Empty;
+        if (compiled.Count > 0)
+        {
+            try
+            {
+                using (Store.Lock(_options.LockTimeout, cancellationToken))
+                {
+                    execution = await ExecuteAsync(compiled.Select(c => (c.Binding.PortDevice, c.Ruleset.Plan!)).ToList(), progress, cancellationToken).ConfigureAwait(false);
+                    foreach (var c in compiled)
+                    {
+                        Store.Save(c.Binding);
+                        results[c.Index] = new BindingResult(c.Binding.PortDevice, c.Binding, null);
+                    }
+                }
+                warnings = execution.Warnings.AddRange(await BridgeWarningsAsync(compiled.Select(c => (c.Binding.PortDevice, c.Ruleset)), cancellationToken).ConfigureAwait(false));
+            }
+            catch (NwFilterException e)
+            {
+                foreach (var c in compiled)
+                {
+                    results[c.Index] ??= new BindingResult(c.Binding.PortDevice, c.Binding, e);
+                }
+            }
+        }
+        progress?.Invoke(new BindingProgress("Done", 100));
+        return new BindingBatchResult([.. results.Select(r => r!)], warnings, execution);
+    }
+
+    /// <summary>
+    /// Removes bindings: their rules go in one transaction over every family, then their files. When no binding is
+    /// left, the global base chains go too. A port without a binding gets <see cref="ApplyCodes.BindingNotFound"/>.
+    /// </summary>
+    public async Task<BindingBatchResult> RemoveAsync(IReadOnlyList<string> portDevices, Action<BindingProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(portDevices);
+        var results = new BindingResult?[portDevices.Count];
+        var execution = ExecutionReport.None;
+        using (Store.Lock(_options.LockTimeout, cancellationToken))
+        {
+            var stored = Store.List().Bindings.ToDictionary(b => b.PortDevice, StringComparer.Ordinal);
+            var found = new List<(int Index, FilterBinding Binding)>();
+            for (var i = 0; i < portDevices.Count; i++)
+            {
+                if (stored.TryGetValue(portDevices[i], out var binding) && found.All(f => f.Binding.PortDevice != portDevices[i]))
+                {
+                    found.Add((i, binding));
+                }
+                else
+                {
+                    results[i] = new BindingResult(portDevices[i], null, NotFound(portDevices[i]));
+                }
+            }
+            if (found.Count > 0)
+            {
+                var ports = found.Select(f => f.Binding.PortDevice).ToHashSet(StringComparer.Ordinal);
+                var last = stored.Keys.All(ports.Contains);
+                try
+                {
+                    var executor = new XtablesExecutor(HostRunner) { Progress = s => progress?.Invoke(new BindingProgress(s, -1)) };
+                    execution = await executor.RemoveAsync(ports, _ => last, cancellationToken).ConfigureAwait(false);
+                    foreach (var (index, binding) in found)
+                    {
+                        Store.Delete(binding.PortDevice);
+                        results[index] = new BindingResult(binding.PortDevice, binding, null);
+                    }
+                }
+                catch (NwFilterException e)
+                {
+                    foreach (var (index, binding) in found)
+                    {
+                        results[index] = new BindingResult(binding.PortDevice, binding, e);
+                    }
+                }
+            }
+        }
+        return new BindingBatchResult([.. results.Select(r => r!)], [], execution);
+    }
+
+    /// <summary>
+    /// Re-applies stored bindings (after a firewall flush, a firewalld reload, a reboot): all of them, or those of
+    /// <paramref name="portDevices"/>. Restoring all also removes NwFilter chains of ports that have no binding.
+    /// </summary>
+    public async Task<BindingBatchResult> RestoreAsync(IReadOnlyCollection<string>? portDevices = null, Action<BindingProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var (stored, problems) = Store.List();
+        var selected = portDevices is null ? stored : [.. stored.Where(b => portDevices.Contains(b.PortDevice))];
+        var missing = portDevices?.Where(p => stored.All(b => b.PortDevice != p)).Select(p => new BindingResult(p, null, NotFound(p))) ?? [];
+        var result = await ApplyAsync(selected, progress, cancellationToken).ConfigureAwait(false);
+        var warnings = result.Warnings.AddRange(problems.Select(p => p with { Severity = DiagnosticSeverity.Warning }));
+        var execution = result.Execution;
+        if (portDevices is null)
+        {
+            using (Store.Lock(_options.LockTimeout, cancellationToken))
+            {
+                var state = await KernelState.ReadAsync(HostRunner, new ProcessCounter(), cancellationToken).ConfigureAwait(false);
+                var orphans = PortChains.PortsWithChains(state).Where(p => stored.All(b => b.PortDevice != p)).ToList();
+                if (orphans.Count > 0)
+                {
+                    var executor = new XtablesExecutor(HostRunner);
+                    var removed = await executor.RemoveAsync(orphans, _ => stored.IsEmpty, cancellationToken).ConfigureAwait(false);
+                    execution = execution with { Transactions = execution.Transactions.AddRange(removed.Transactions), ProcessLaunches = execution.ProcessLaunches + removed.ProcessLaunches + 3 };
+                    warnings = warnings.Add(Diagnostic.Warning("OrphanedRulesRemoved", $"Removed the NwFilter chains of {string.Join(", ", orphans)}, which have no binding."));
+                }
+            }
+        }
+        return new BindingBatchResult([.. result.Items, .. missing], warnings, execution);
+    }
+
+    /// <summary>
+    /// After filters changed (<paramref name="changedFilters"/>, now as in <paramref name="filters"/>), re-applies every
+    /// binding whose filter tree includes one of them, directly or through references, in one go: all bindings are
+    /// compiled first and built together; if any fails, nothing changes and the exception lists every failure.
+    /// </summary>
+    public async Task<BindingBatchResult> ReinstantiateAsync(IFilterSource filters, IReadOnlyCollection<string> changedFilters, Action<BindingProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(filters);
+        ArgumentNullException.ThrowIfNull(changedFilters);
+        var affected = Store.List().Bindings.Where(b => Uses(filters, b.Filter, changedFilters) || Uses(Filters, b.Filter, changedFilters)).ToList();
+        if (affected.Count == 0)
+        {
+            return new BindingBatchResult([], [], ExecutionReport.None);
+        }
+        var compiled = new List<(FilterBinding Binding, Ruleset Ruleset)>();
+        var errors = new List<Diagnostic>();
+        foreach (var binding in affected)
+        {
+            try
+            {
+                compiled.Add((binding, Compile(binding, filters)));
+            }
+            catch (NwFilterException e)
+            {
+                errors.AddRange(e.Diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error).Select(d => d with { Message = $"binding {binding.PortDevice}: {d.Message}" }));
+            }
+        }
+        if (errors.Count > 0)
+        {
+            errors.Insert(0, Diagnostic.Error(ApplyCodes.ReinstantiationFailed,
+                $"The change cannot be applied to the bindings that use it ({string.Join(", ", affected.Select(a => a.PortDevice))}); nothing was changed.",
+                DiagnosticCategory.InvalidOperation));
+            throw new NwFilterException(errors);
+        }
+        ExecutionReport execution;
+        using (Store.Lock(_options.LockTimeout, cancellationToken))
+        {
+            execution = await ExecuteAsync([.. compiled.Select(c => (c.Binding.PortDevice, c.Ruleset.Plan!))], progress, cancellationToken).ConfigureAwait(false);
+        }
+        var warnings = execution.Warnings.AddRange(await BridgeWarningsAsync(compiled.Select(c => (c.Binding.PortDevice, c.Ruleset)), cancellationToken).ConfigureAwait(false));
+        return new BindingBatchResult([.. compiled.Select(c => new BindingResult(c.Binding.PortDevice, c.Binding, null))], warnings, execution);
+    }
+
+    /// <summary>True when the tree of <paramref name="top"/> in <paramref name="filters"/> includes a filter of <paramref name="names"/>.</summary>
+    public static bool Uses(IFilterSource filters, string top, IReadOnlyCollection<string> names)
+    {
+        ArgumentNullException.ThrowIfNull(filters);
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var stack = new Stack<string>([top]);
+        while (stack.Count > 0)
+        {
+            var name = stack.Pop();
+            if (!seen.Add(name))
+            {
+                continue;
+            }
+            if (names.Contains(name))
+            {
+                return true;
+            }
+            foreach (var reference in filters.Find(name)?.References ?? [])
+            {
+                stack.Push(reference.Filter);
+            }
+        }
+        return false;
+    }
+
+    private Task<ExecutionReport> ExecuteAsync(IReadOnlyList<(string Port, FirewallPlan Plan)> plans, Action<BindingProgress>? progress, CancellationToken cancellationToken)
+    {
+        var step = 0;
+        var executor = new XtablesExecutor(HostRunner) { Progress = s => progress?.Invoke(new BindingProgress(s, Math.Min(95, 40 + 12 * step++))) };
+        return executor.ApplyAsync(plans, cancellationToken);
+    }
+
+    private async Task<ImmutableArray<Diagnostic>> BridgeWarningsAsync(IEnumerable<(string Port, Ruleset Ruleset)> rulesets, CancellationToken cancellationToken)
+    {
+        var list = rulesets.ToList();
+        var v4 = list.Where(r => r.Ruleset.Instances.Any(i => i.Layer == ProtocolLayer.IPv4)).Select(r => r.Port).ToList();
+        var v6 = list.Where(r => r.Ruleset.Instances.Any(i => i.Layer == ProtocolLayer.IPv6)).Select(r => r.Port).ToList();
+        if (v4.Count == 0 && v6.Count == 0)
+        {
+            return [];
+        }
+        var status = await BridgeNetfilterStatus.ProbeAsync(HostRunner, cancellationToken).ConfigureAwait(false);
+        return [.. new[] { status.Warn(false, v4, NetworkNamespace), status.Warn(true, v6, NetworkNamespace) }.OfType<Diagnostic>()];
+    }
+
+    private NwFilterException NotFound(string port) =>
+        new(Diagnostic.Error(ApplyCodes.BindingNotFound,
+            $"No binding for port device '{port}'" + (NetworkNamespace is null ? "." : $" in network namespace {NetworkNamespace}."),
+            DiagnosticCategory.ObjectNotFound) with { Value = port });
+}

@@ -1,0 +1,113 @@
+using System.Collections.Immutable;
+using NwFilter.Core.Backends;
+using NwFilter.Core.Diagnostics;
+using NwFilter.Core.Host;
+using NwFilter.Core.Model;
+using NwFilter.Core.Store;
+
+namespace NwFilter.Core.Apply;
+
+/// <summary>How a <see cref="BindingManager"/> reaches the host, the filters and the bindings.</summary>
+public sealed record BindingManagerOptions
+{
+    /// <summary>The network namespace whose firewall holds the rules; null for the host's own.</summary>
+    public string? NetworkNamespace { get; init; }
+
+    /// <summary>Runs programs in the caller's namespace (namespace administration; the base of the other runners).</summary>
+    public IProcessRunner Runner { get; init; } = ProcessRunner.Default;
+
+    /// <summary>Runs the firewall tools where the rules go. Default: <see cref="Runner"/>, inside
+    /// <see cref="NetworkNamespace"/> when one is named. Tests put failure-injecting decorators here.</summary>
+    public IProcessRunner? HostRunner { get; init; }
+
+    /// <summary>Where filters are looked up. Default: the current user's filter store.</summary>
+    public Graph.IFilterSource? Filters { get; init; }
+
+    /// <summary>Where bindings are kept. Default: the store of <see cref="NetworkNamespace"/> under the state directory.</summary>
+    public BindingStore? Store { get; init; }
+
+    /// <summary>How long to wait for another writer of the same namespace's bindings.</summary>
+    public TimeSpan LockTimeout { get; init; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>The firewall backend.</summary>
+    public FirewallBackendKind Backend { get; init; } = FirewallBackendKind.EbIpTables;
+}
+
+/// <summary>The outcome for one binding of a batch.</summary>
+/// <param name="PortDevice">The port device.</param>
+/// <param name="Binding">The binding, when one was given or stored.</param>
+/// <param name="Error">Why it failed; null when it succeeded.</param>
+public sealed record BindingResult(string PortDevice, FilterBinding? Binding, NwFilterException? Error)
+{
+    public bool Succeeded => Error is null;
+}
+
+/// <summary>The outcome of a batch: one result per binding, warnings for all, and what ran.</summary>
+/// <param name="Items">One result per binding, in input order.</param>
+/// <param name="Warnings">Warnings such as <see cref="ApplyCodes.BridgeNetfilterOff"/>.</param>
+/// <param name="Execution">The transactions run and the processes launched.</param>
+public sealed record BindingBatchResult(ImmutableArray<BindingResult> Items, ImmutableArray<Diagnostic> Warnings, ExecutionReport Execution)
+{
+    public IEnumerable<BindingResult> Failed => Items.Where(i => !i.Succeeded);
+}
+
+/// <summary>A step of a long operation, for progress bars.</summary>
+/// <param name="Status">What is being done.</param>
+/// <param name="Percent">How far, 0 to 100; -1 when unknown.</param>
+public sealed record BindingProgress(string Status, int Percent);
+
+/// <summary>How the firewall compares with a stored binding.</summary>
+public enum BindingDriftStatus
+{
+    /// <summary>The kernel holds exactly the rules the binding needs.</summary>
+    InSync,
+    /// <summary>Some rules are missing, extra, or in another order.</summary>
+    Drifted,
+    /// <summary>The kernel holds no rule for the port (a flushed firewall, a reboot); empty chains may be left.</summary>
+    Missing,
+    /// <summary>The kernel holds NwFilter chains for a port that has no binding.</summary>
+    Orphaned,
+}
+
+/// <summary>The drift of one port: what the store says against what the kernel holds.</summary>
+/// <param name="PortDevice">The port device.</param>
+/// <param name="Filter">The binding's filter; null for an orphan.</param>
+/// <param name="Status">In sync, drifted, missing or orphaned.</param>
+/// <param name="MissingRules">Rules the binding needs that the kernel lacks (<c>family: -A CHAIN ...</c>, save format).</param>
+/// <param name="UnexpectedRules">Rules the kernel holds for the port that the binding does not make.</param>
+/// <param name="Warnings">Warnings, such as bridge netfilter hooks that are off.</param>
+public sealed record BindingDrift(
+    string PortDevice,
+    string? Filter,
+    BindingDriftStatus Status,
+    ImmutableArray<string> MissingRules,
+    ImmutableArray<string> UnexpectedRules,
+    ImmutableArray<Diagnostic> Warnings)
+{
+    public string PortDevice { get; internal init; } = PortDevice;
+    public string? Filter { get; internal init; } = Filter;
+    public BindingDriftStatus Status { get; internal init; } = Status;
+    public ImmutableArray<string> MissingRules { get; internal init; } = MissingRules;
+    public ImmutableArray<string> UnexpectedRules { get; internal init; } = UnexpectedRules;
+    public ImmutableArray<Diagnostic> Warnings { get; internal init; } = Warnings;
+
+    /// <summary>The network namespace checked; null for the host's own.</summary>
+    public string? NetworkNamespace { get; internal init; }
+
+    public bool InSync => Status == BindingDriftStatus.InSync;
+}
+
+/// <summary>The firewall as read for planning (or an empty one assumed when it could not be read).</summary>
+public sealed class FirewallSnapshot
+{
+    internal FirewallSnapshot(KernelState state, string? unreadableReason)
+    {
+        State = state;
+        UnreadableReason = unreadableReason;
+    }
+
+    internal KernelState State { get; }
+
+    /// <summary>Why the firewall could not be read (then an empty one is assumed); null when it was read.</summary>
+    public string? UnreadableReason { get; }
+}

@@ -1,0 +1,68 @@
+using System.Collections.Immutable;
+using System.Text;
+using NwFilter.Core.Host;
+
+namespace NwFilter.Core.Apply;
+
+/// <summary>One transaction an apply or removal runs: a restore file or an nft script, fed to one process.</summary>
+/// <param name="Step">What it does: <c>build</c> (new rules under temporary names, inert), <c>swap</c> (old to new in one
+/// kernel transaction over every family), <c>teardown</c>.</param>
+/// <param name="Program">The program, such as <c>ebtables-restore</c> or <c>nft</c>.</param>
+/// <param name="Arguments">Its arguments.</param>
+/// <param name="Input">What it reads on standard input.</param>
+public sealed record PlannedTransaction(string Step, string Program, ImmutableArray<string> Arguments, string Input)
+{
+    public string Step { get; internal init; } = Step;
+    public string Program { get; internal init; } = Program;
+    public ImmutableArray<string> Arguments { get; internal init; } = Arguments;
+    public string Input { get; internal init; } = Input;
+
+    /// <summary>The transaction as a shell here-document.</summary>
+    public override string ToString() =>
+        $"# {Step}\n{CommandLine.Format(Program, Arguments)} <<'EOF'\n{Input}{(Input.EndsWith('\n') ? "" : "\n")}EOF\n";
+}
+
+/// <summary>
+/// What an apply or a removal will do, transaction by transaction: the exact restore files and nft script, read
+/// against the firewall as it is now (or, when it cannot be read, against a firewall without NwFilter's chains).
+/// </summary>
+/// <param name="Transactions">The transactions, in order.</param>
+/// <param name="AssumedEmpty">True when the firewall could not be read and an empty one was assumed.</param>
+/// <param name="Reason">Why it could not be read, when <paramref name="AssumedEmpty"/>.</param>
+public sealed record ExecutionPlan(ImmutableArray<PlannedTransaction> Transactions, bool AssumedEmpty, string? Reason)
+{
+    public ImmutableArray<PlannedTransaction> Transactions { get; internal init; } = Transactions;
+    public bool AssumedEmpty { get; internal init; } = AssumedEmpty;
+    public string? Reason { get; internal init; } = Reason;
+
+    public override string ToString()
+    {
+        var text = new StringBuilder();
+        if (AssumedEmpty)
+        {
+            text.Append("# The firewall could not be read").Append(Reason is null ? "" : $" ({Reason})")
+                .Append("; this plan assumes it holds none of NwFilter's chains.\n");
+        }
+        if (Transactions.IsEmpty)
+        {
+            text.Append("# Nothing to do.\n");
+        }
+        foreach (var t in Transactions)
+        {
+            text.Append(t);
+        }
+        return text.ToString();
+    }
+}
+
+/// <summary>What an apply or a removal did: the transactions it ran and how many processes it launched.</summary>
+/// <param name="Transactions">The transactions that committed, in order (a failed one is not listed).</param>
+/// <param name="ProcessLaunches">Every process launched: reads, transactions, handle listings.</param>
+/// <param name="Elapsed">Wall time.</param>
+public sealed record ExecutionReport(ImmutableArray<PlannedTransaction> Transactions, int ProcessLaunches, TimeSpan Elapsed)
+{
+    /// <summary>Problems that left the new rules in force (such as a failed rename after the swap).</summary>
+    public ImmutableArray<Diagnostics.Diagnostic> Warnings { get; init; } = [];
+
+    public static ExecutionReport None { get; } = new([], 0, TimeSpan.Zero);
+}

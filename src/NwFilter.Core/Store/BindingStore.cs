@@ -1,0 +1,179 @@
+using System.Collections.Immutable;
+using NwFilter.Core.Diagnostics;
+using NwFilter.Core.Host;
+using NwFilter.Core.Model;
+using NwFilter.Core.Xml;
+
+namespace NwFilter.Core.Store;
+
+/// <summary>
+/// The bindings applied in one network namespace: one file per port device, <c>&lt;portdev&gt;.xml</c>, holding libvirt's
+/// <c>&lt;filterbinding&gt;</c> XML exactly (what <c>virsh nwfilter-binding-dumpxml</c> prints), under the state
+/// directory: <c>bindings/</c> for the host's own namespace, <c>netns/&lt;name&gt;/bindings/</c> for a named one.
+/// </summary>
+/// <remarks>
+/// Writes are atomic (temporary file and rename; no fsync: like libvirt's <c>/run/libvirt/nwfilter-binding</c> this is
+/// runtime state, gone at reboot with the rules it describes). <see cref="Lock"/> serialises the writers of one
+/// namespace: the binding manager holds it from reading the firewall to writing the files.
+/// </remarks>
+public sealed class BindingStore
+{
+    /// <summary>The folder under the state directory for bindings of the host's own namespace.</summary>
+    public const string DirectoryName = "bindings";
+
+    /// <summary>The folder under the state directory that holds one folder per named namespace.</summary>
+    public const string NamespacesDirectoryName = "netns";
+
+    public BindingStore(string directory, string? networkNamespace = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(directory);
+        Directory = Path.GetFullPath(directory);
+        NetworkNamespace = networkNamespace;
+    }
+
+    /// <summary>The store of <paramref name="networkNamespace"/> (null: the host's own) under <paramref name="location"/>.</summary>
+    public static BindingStore Open(StoreLocation location, string? networkNamespace)
+    {
+        ArgumentNullException.ThrowIfNull(location);
+        if (networkNamespace is not null && !Host.NetworkNamespace.IsValidName(networkNamespace))
+        {
+            throw new NwFilterException(Diagnostic.Error(Apply.ApplyCodes.InvalidNetworkNamespace,
+                $"'{networkNamespace}' is not a valid network namespace name.", DiagnosticCategory.InvalidArgument) with { Value = networkNamespace });
+        }
+        var directory = networkNamespace is null
+            ? Path.Combine(location.StateDirectory, DirectoryName)
+            : Path.Combine(location.StateDirectory, NamespacesDirectoryName, networkNamespace, DirectoryName);
+        return new BindingStore(directory, networkNamespace);
+    }
+
+    public string Directory { get; }
+
+    /// <summary>The namespace these bindings are applied in; null for the host's own.</summary>
+    public string? NetworkNamespace { get; }
+
+    public string PathOf(string portDevice) => Path.Combine(Directory, portDevice + ".xml");
+
+    /// <summary>The binding of a port device, or null.</summary>
+    public FilterBinding? Get(string portDevice)
+    {
+        Backends.EbIpTables.ChainNames.ValidatePortDevice(portDevice);
+        var path = PathOf(portDevice);
+        return File.Exists(path) ? Read(path) : null;
+    }
+
+    /// <summary>Every stored binding, by port device; unreadable files are reported, not returned.</summary>
+    public (ImmutableArray<FilterBinding> Bindings, ImmutableArray<Diagnostic> Problems) List()
+    {
+        if (!System.IO.Directory.Exists(Directory))
+        {
+            return ([], []);
+        }
+        var bindings = new List<FilterBinding>();
+        var problems = ImmutableArray.CreateBuilder<Diagnostic>();
+        foreach (var path in System.IO.Directory.EnumerateFiles(Directory, "*.xml").Order(StringComparer.Ordinal))
+        {
+            if (AtomicFile.IsTempFile(Path.GetFileName(path)))
+            {
+                continue;
+            }
+            try
+            {
+                bindings.Add(Read(path));
+            }
+            catch (NwFilterException e)
+            {
+                problems.AddRange(e.Diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error));
+            }
+        }
+        return ([.. bindings.OrderBy(b => b.PortDevice, StringComparer.Ordinal)], problems.ToImmutable());
+    }
+
+    /// <summary>Writes (creates or replaces) a binding.</summary>
+    public void Save(FilterBinding binding)
+    {
+        ArgumentNullException.ThrowIfNull(binding);
+        Backends.EbIpTables.ChainNames.ValidatePortDevice(binding.PortDevice);
+        EnsureDirectory();
+        AtomicFile.WriteAllText(PathOf(binding.PortDevice), NwFilterXmlWriter.Write(binding), durable: false);
+    }
+
+    /// <summary>Deletes a binding's file; true when it existed.</summary>
+    public bool Delete(string portDevice)
+    {
+        Backends.EbIpTables.ChainNames.ValidatePortDevice(portDevice);
+        return AtomicFile.Delete(PathOf(portDevice), durable: false);
+    }
+
+    /// <summary>The writers' lock of this namespace's bindings (held across firewall changes and file writes).</summary>
+    public IDisposable Lock(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        EnsureDirectory();
+        return StoreLock.Acquire(Directory, timeout, cancellationToken);
+    }
+
+    /// <summary>The port devices whose binding's top filter is <paramref name="filterName"/>.</summary>
+    public IReadOnlyList<string> FindBindingsUsing(string filterName) =>
+        [.. List().Bindings.Where(b => b.Filter == filterName).Select(b => b.PortDevice)];
+
+    private static FilterBinding Read(string path)
+    {
+        string xml;
+        try
+        {
+            xml = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new NwFilterException(Diagnostic.Error(Apply.ApplyCodes.UnreadableBindingFile, $"Cannot read the binding file {path}: {e.Message}",
+                DiagnosticCategory.ResourceUnavailable) with { Source = path }, e);
+        }
+        FilterBinding binding;
+        try
+        {
+            binding = NwFilterXmlReader.ReadBinding(xml, new XmlReadOptions { SourceName = path }).Value;
+        }
+        catch (NwFilterException e)
+        {
+            throw new NwFilterException(e.Diagnostics.Select(d => d with { Code = Apply.ApplyCodes.UnreadableBindingFile, Message = $"binding file: {d.Message}" }), e);
+        }
+        var expected = Path.GetFileNameWithoutExtension(path);
+        if (binding.PortDevice != expected)
+        {
+            throw new NwFilterException(Diagnostic.Error(Apply.ApplyCodes.UnreadableBindingFile,
+                $"The binding file {path} is for port device '{binding.PortDevice}', not '{expected}'.") with { Source = path });
+        }
+        return binding;
+    }
+
+    private void EnsureDirectory() => System.IO.Directory.CreateDirectory(Directory);
+}
+
+/// <summary>
+/// Which bindings use a filter, over every namespace's bindings under the state directory (resolved on each call, so
+/// <c>NWFILTER_STATE_DIR</c> may change between calls). The filter store asks it before removing a filter.
+/// </summary>
+public sealed class StateDirectoryBindingUsage : IBindingUsage
+{
+    private readonly Func<StoreLocation> _location;
+
+    public StateDirectoryBindingUsage(Func<StoreLocation>? location = null) => _location = location ?? StoreLocation.Resolve;
+
+    public IReadOnlyList<string> FindBindingsUsing(string filterName)
+    {
+        var state = _location().StateDirectory;
+        var result = new List<string>(BindingStore.Open(_location(), null).FindBindingsUsing(filterName));
+        var namespaces = Path.Combine(state, BindingStore.NamespacesDirectoryName);
+        if (System.IO.Directory.Exists(namespaces))
+        {
+            foreach (var dir in System.IO.Directory.EnumerateDirectories(namespaces).Order(StringComparer.Ordinal))
+            {
+                var name = Path.GetFileName(dir);
+                if (NetworkNamespace.IsValidName(name))
+                {
+                    result.AddRange(BindingStore.Open(_location(), name).FindBindingsUsing(filterName).Select(p => $"{p} (network namespace {name})"));
+                }
+            }
+        }
+        return result;
+    }
+}

@@ -1,0 +1,80 @@
+using System.Management.Automation;
+using NwFilter.Commands.Completers;
+using NwFilter.Commands.Infrastructure;
+using NwFilter.Core.Apply;
+using NwFilter.Core.Diagnostics;
+using NwFilter.Core.Model;
+using NwFilter.Core.Store;
+
+namespace NwFilter.Commands;
+
+/// <summary>
+/// Gets the network filter bindings: which filter is bound to which VM port device, with which parameters.
+/// </summary>
+/// <remarks>
+/// Get-NwFilterBinding lists the stored bindings, as virsh nwfilter-binding-list does, as FilterBinding objects with
+/// PortDevice, MacAddress, Filter, Parameter (alias of Parameters), Owner (alias of OwnerName), OwnerUuid,
+/// LinkDevice and NetworkNamespace. Piped to ConvertTo-NwFilterXml they give libvirt's filterbinding XML (virsh
+/// nwfilter-binding-dumpxml), and piped to Invoke-NwFilterBinding they apply again.
+///
+/// Bindings are kept under the state directory (NWFILTER_STATE_DIR), one set per network namespace: -NetworkNamespace
+/// (or NWFILTER_NETNS) selects one. Reading them needs no root. -PortDevice takes wildcards; a name without
+/// wildcards that has no binding is an error (BindingNotFound). Test-NwFilterBinding compares them with the firewall.
+/// </remarks>
+/// <example>
+/// <code>Get-NwFilterBinding</code>
+/// <para>Lists every binding of the host's own network namespace.</para>
+/// </example>
+/// <example>
+/// <code>Get-NwFilterBinding vnet0 | ConvertTo-NwFilterXml</code>
+/// <para>Prints the binding of vnet0 as libvirt's filterbinding XML.</para>
+/// </example>
+[Cmdlet(VerbsCommon.Get, "NwFilterBinding")]
+[OutputType(typeof(FilterBinding))]
+public sealed class GetNwFilterBindingCommand : NwFilterCmdlet
+{
+    /// <summary>The port devices whose bindings to get. Wildcards are allowed; the default is every binding.</summary>
+    [Parameter(Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [SupportsWildcards]
+    [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(PortDeviceCompleter))]
+    public string[] PortDevice { get; set; } = ["*"];
+
+    /// <summary>The network namespace whose bindings to get (default: NWFILTER_NETNS, else the host's own).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? NetworkNamespace { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        var ns = BindingAccess.Namespace(NetworkNamespace);
+        (System.Collections.Immutable.ImmutableArray<FilterBinding> Bindings, System.Collections.Immutable.ImmutableArray<Diagnostic> Problems) listing;
+        try
+        {
+            listing = BindingStore.Open(StoreLocation.Resolve(), ns).List();
+        }
+        catch (NwFilterException e)
+        {
+            WriteError(e, ns);
+            return;
+        }
+        foreach (var problem in listing.Problems)
+        {
+            WriteError(problem, problem.Source);
+        }
+        foreach (var name in PortDevice)
+        {
+            var pattern = WildcardPattern.Get(name, WildcardOptions.CultureInvariant);
+            var found = listing.Bindings.Where(b => pattern.IsMatch(b.PortDevice)).ToList();
+            if (found.Count == 0 && !WildcardPattern.ContainsWildcardCharacters(name))
+            {
+                WriteError(Diagnostic.Error(ApplyCodes.BindingNotFound,
+                    $"No binding for port device '{name}'" + (ns is null ? "." : $" in network namespace {ns}."), DiagnosticCategory.ObjectNotFound), name);
+            }
+            foreach (var binding in found)
+            {
+                WriteObject(BindingAccess.ForOutput(binding, ns));
+            }
+        }
+    }
+}

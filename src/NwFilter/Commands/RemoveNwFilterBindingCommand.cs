@@ -1,0 +1,103 @@
+using System.Management.Automation;
+using NwFilter.Commands.Completers;
+using NwFilter.Commands.Infrastructure;
+using NwFilter.Core.Apply;
+using NwFilter.Core.Diagnostics;
+
+namespace NwFilter.Commands;
+
+/// <summary>
+/// Removes network filter bindings: their rules leave the firewall and their files the store.
+/// </summary>
+/// <remarks>
+/// Remove-NwFilterBinding does what virsh nwfilter-binding-delete does: everything the binding installed goes (its
+/// ebtables, iptables and ip6tables chains, the links to them and its libvirt-in-post rule) in ONE nft transaction over
+/// every family, so the port never keeps half of its rules. When the last binding of the namespace goes, the global
+/// libvirt-in, libvirt-out, libvirt-in-post and libvirt-host-in chains go too (libvirt keeps them): no NwFilter chain is
+/// left. If the transaction fails, nothing is removed and the binding stays.
+///
+/// Port devices come from -PortDevice or the pipeline (by property name, as Get-NwFilterBinding outputs them); all are
+/// removed together. A port device without a binding is an error (BindingNotFound). -WhatIf prints the exact nft
+/// script. Changing the firewall needs root.
+/// </remarks>
+/// <example>
+/// <code>Remove-NwFilterBinding -PortDevice vnet0</code>
+/// <para>Removes the binding of vnet0 and its rules (asks for confirmation first).</para>
+/// </example>
+/// <example>
+/// <code>Get-NwFilterBinding | Remove-NwFilterBinding -Confirm:$false</code>
+/// <para>Removes every binding; no NwFilter chain is left in the firewall.</para>
+/// </example>
+/// <example>
+/// <code>Remove-NwFilterBinding vnet0 -WhatIf</code>
+/// <para>Shows the nft script that would remove the rules of vnet0.</para>
+/// </example>
+[Cmdlet(VerbsCommon.Remove, "NwFilterBinding", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
+[OutputType(typeof(void))]
+public sealed class RemoveNwFilterBindingCommand : NwFilterCmdlet
+{
+    private readonly Dictionary<string, (BindingManager Manager, List<string> Ports)> _batches = new(StringComparer.Ordinal);
+
+    /// <summary>The port devices whose bindings to remove.</summary>
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(PortDeviceCompleter))]
+    public string[] PortDevice { get; set; } = [];
+
+    /// <summary>The network namespace whose bindings to remove (default: NWFILTER_NETNS, else the host's own).</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [AllowNull]
+    [AllowEmptyString]
+    public string? NetworkNamespace { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        var ns = BindingAccess.Namespace(NetworkNamespace);
+        if (!_batches.TryGetValue(ns ?? "", out var entry))
+        {
+            try
+            {
+                _batches[ns ?? ""] = entry = (BindingAccess.Open(ns), []);
+            }
+            catch (NwFilterException e)
+            {
+                WriteError(e, ns);
+                return;
+            }
+        }
+        foreach (var port in PortDevice)
+        {
+            var target = ns is null ? $"port {port}" : $"port {port} in network namespace {ns}";
+            string description;
+            try
+            {
+                description = BindingAccess.IsWhatIf(this)
+                    ? $"Remove the binding and rules of {target}. The plan:\n" +
+                      entry.Manager.PlanRemove(entry.Manager.ReadFirewallAsync(CancellationToken).GetAwaiter().GetResult(), [.. entry.Ports, port])
+                    : $"Remove the binding and rules of {target}.";
+            }
+            catch (NwFilterException e)
+            {
+                WriteError(e, port);
+                continue;
+            }
+            if (ShouldProcess(description, $"Remove the binding and rules of {target}?", "Remove-NwFilterBinding"))
+            {
+                entry.Ports.Add(port);
+            }
+        }
+    }
+
+    protected override void EndProcessing()
+    {
+        foreach (var (manager, ports) in _batches.Values.Where(b => b.Ports.Count > 0))
+        {
+            var result = BindingAccess.RunWithProgress(this, "Removing network filter bindings", progress => manager.RemoveAsync(ports, progress, CancellationToken));
+            foreach (var item in result.Items.Where(i => i.Error is not null))
+            {
+                WriteError(item.Error!, item.PortDevice);
+            }
+            WriteVerbose($"Removed {result.Items.Count(i => i.Succeeded)} of {result.Items.Length} bindings: {result.Execution.ProcessLaunches} processes, {result.Execution.Elapsed.TotalMilliseconds:0} ms.");
+        }
+    }
+}

@@ -1,0 +1,89 @@
+using System.Management.Automation;
+using NwFilter.Commands.Completers;
+using NwFilter.Commands.Infrastructure;
+using NwFilter.Core.Apply;
+using NwFilter.Core.Diagnostics;
+
+namespace NwFilter.Commands;
+
+/// <summary>
+/// Compares the firewall with the stored bindings and reports the drift of each port device.
+/// </summary>
+/// <remarks>
+/// Test-NwFilterBinding reads the firewall (ebtables, iptables and ip6tables) and, for each stored binding, compares
+/// the rules the kernel holds for the port device with the rules the binding needs now. The needed rules are made by
+/// applying the bindings in a scratch network namespace (created and deleted on the way) and reading them back with
+/// the same save tools, so both sides are in the tools' own words.
+///
+/// Each BindingDrift has a Status: InSync; Drifted (MissingRules and UnexpectedRules list the differences in save
+/// format, family first); Missing (no rule of the port is left: a flushed firewall, a restart); Orphaned (NwFilter
+/// chains for a port device without a binding, when all bindings are tested). Warnings tell when the bridge netfilter
+/// hooks are off, so that iptables rules, though present, do not apply. Restore-NwFilterBinding repairs drift.
+///
+/// Reading the firewall needs root.
+/// </remarks>
+/// <example>
+/// <code>Test-NwFilterBinding</code>
+/// <para>Reports every binding's drift, and NwFilter chains that belong to no binding.</para>
+/// </example>
+/// <example>
+/// <code>Test-NwFilterBinding vnet0 | Select-Object -ExpandProperty MissingRules</code>
+/// <para>Lists the rules of vnet0 that are missing from the firewall.</para>
+/// </example>
+[Cmdlet(VerbsDiagnostic.Test, "NwFilterBinding")]
+[OutputType(typeof(BindingDrift))]
+public sealed class TestNwFilterBindingCommand : NwFilterCmdlet
+{
+    private readonly List<string> _ports = [];
+    private bool _all;
+
+    /// <summary>The port devices to test. Wildcards are allowed; the default is every binding (and orphaned chains).</summary>
+    [Parameter(Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [SupportsWildcards]
+    [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(PortDeviceCompleter))]
+    public string[] PortDevice { get; set; } = ["*"];
+
+    /// <summary>The network namespace to test (default: NWFILTER_NETNS, else the host's own).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? NetworkNamespace { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        var stored = Core.Store.BindingStore.Open(Core.Store.StoreLocation.Resolve(), BindingAccess.Namespace(NetworkNamespace)).List().Bindings;
+        foreach (var name in PortDevice)
+        {
+            _all |= name == "*";
+            var pattern = WildcardPattern.Get(name, WildcardOptions.CultureInvariant);
+            var found = stored.Where(b => pattern.IsMatch(b.PortDevice)).Select(b => b.PortDevice).ToList();
+            if (found.Count == 0 && !WildcardPattern.ContainsWildcardCharacters(name))
+            {
+                WriteError(Diagnostic.Error(ApplyCodes.BindingNotFound, $"No binding for port device '{name}'.", DiagnosticCategory.ObjectNotFound), name);
+            }
+            _ports.AddRange(found.Where(p => !_ports.Contains(p)));
+        }
+    }
+
+    protected override void EndProcessing()
+    {
+        if (_ports.Count == 0 && !_all)
+        {
+            return;
+        }
+        var manager = BindingAccess.Open(BindingAccess.Namespace(NetworkNamespace));
+        try
+        {
+            var drift = manager.TestAsync(_all ? null : _ports, CancellationToken).GetAwaiter().GetResult();
+            foreach (var d in drift)
+            {
+                WriteWarnings(d.Warnings);
+                WriteObject(d);
+            }
+        }
+        catch (NwFilterException e)
+        {
+            WriteError(e, manager.NetworkNamespace ?? "firewall");
+        }
+    }
+}

@@ -1,0 +1,99 @@
+using System.Collections.Concurrent;
+using System.Management.Automation;
+using NwFilter.Core.Apply;
+using NwFilter.Core.Model;
+using NwFilter.Core.Store;
+
+namespace NwFilter.Commands.Infrastructure;
+
+/// <summary>
+/// How the binding cmdlets reach the firewall and the binding store. The network namespace is -NetworkNamespace, else
+/// the NWFILTER_NETNS environment variable, else the host's own; the store lives under the state directory
+/// (NWFILTER_STATE_DIR), one folder per namespace.
+/// </summary>
+internal static class BindingAccess
+{
+    /// <summary>The environment variable naming the network namespace the binding cmdlets drive by default.</summary>
+    public const string NamespaceVariable = "NWFILTER_NETNS";
+
+    /// <summary>The namespace to use: the parameter when given, else NWFILTER_NETNS, else null (the host's own).</summary>
+    public static string? Namespace(string? parameter) =>
+        !string.IsNullOrEmpty(parameter) ? parameter
+        : Environment.GetEnvironmentVariable(NamespaceVariable) is { Length: > 0 } fromEnvironment ? fromEnvironment
+        : null;
+
+    public static BindingManager Open(string? networkNamespace) => new(new BindingManagerOptions
+    {
+        NetworkNamespace = networkNamespace,
+        Filters = FilterStoreAccess.Open(),
+        Store = BindingStore.Open(StoreLocation.Resolve(), networkNamespace),
+    });
+
+    /// <summary>A binding for output: Owner and Parameter alias OwnerName and Parameters, so output pipes back into the cmdlets.</summary>
+    public static PSObject ForOutput(FilterBinding binding, string? networkNamespace)
+    {
+        var o = new PSObject(binding);
+        o.Properties.Add(new PSAliasProperty("Owner", nameof(FilterBinding.OwnerName)));
+        o.Properties.Add(new PSAliasProperty("Parameter", nameof(FilterBinding.Parameters)));
+        o.Properties.Add(new PSNoteProperty("NetworkNamespace", networkNamespace));
+        return o;
+    }
+
+    /// <summary>
+    /// Runs core work on the thread pool while this (pipeline) thread turns its progress reports into Write-Progress
+    /// records, as cmdlets may only write from the pipeline thread.
+    /// </summary>
+    public static T RunWithProgress<T>(Cmdlet cmdlet, string activity, Func<Action<BindingProgress>, Task<T>> work)
+    {
+        using var queue = new BlockingCollection<BindingProgress>();
+        var task = Task.Run(async () =>
+        {
+            try
+            {
+                return await work(p => queue.Add(p)).ConfigureAwait(false);
+            }
+            finally
+            {
+                queue.CompleteAdding();
+            }
+        });
+        var record = new ProgressRecord(Math.Abs(activity.GetHashCode(StringComparison.Ordinal) % 1000) + 1, activity, "Starting");
+        foreach (var p in queue.GetConsumingEnumerable())
+        {
+            record.StatusDescription = p.Status;
+            record.PercentComplete = p.Percent;
+            cmdlet.WriteProgress(record);
+        }
+        record.RecordType = ProgressRecordType.Completed;
+        cmdlet.WriteProgress(record);
+        return task.GetAwaiter().GetResult();
+    }
+
+    /// <summary>True when the command runs with -WhatIf (given, or from $WhatIfPreference).</summary>
+    public static bool IsWhatIf(PSCmdlet cmdlet) =>
+        cmdlet.MyInvocation.BoundParameters.TryGetValue("WhatIf", out var value)
+            ? value is SwitchParameter s ? s.IsPresent : LanguagePrimitives.IsTrue(value)
+            : LanguagePrimitives.IsTrue(cmdlet.GetVariableValue("WhatIfPreference"));
+
+    /// <summary>The namespaces that have a binding folder under the state directory (null first: the host's own).</summary>
+    public static IEnumerable<string?> NamespacesWithBindings()
+    {
+        var state = StoreLocation.Resolve().StateDirectory;
+        if (Directory.Exists(Path.Combine(state, BindingStore.DirectoryName)))
+        {
+            yield return null;
+        }
+        var named = Path.Combine(state, BindingStore.NamespacesDirectoryName);
+        if (Directory.Exists(named))
+        {
+            foreach (var dir in Directory.EnumerateDirectories(named).Order(StringComparer.Ordinal))
+            {
+                var name = Path.GetFileName(dir);
+                if (Core.Host.NetworkNamespace.IsValidName(name))
+                {
+                    yield return name;
+                }
+            }
+        }
+    }
+}

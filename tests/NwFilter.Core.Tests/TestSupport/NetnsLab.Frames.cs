@@ -1,0 +1,59 @@
+using System.Globalization;
+using System.Net;
+using NwFilter.Core.Host;
+
+namespace NwFilter.Core.Tests.TestSupport;
+
+/// <summary>Hand-made Ethernet frames sent from a VM through a raw packet socket, and whether they arrive.</summary>
+public sealed partial class NetnsLab
+{
+    // AF_PACKET (17) / SOCK_RAW (3) socket bound by sockaddr_ll to the interface; sends the frame COUNT times, GAP seconds apart.
+    private const string FrameSender =
+        "my ($if, $hex, $count, $gap) = @ARGV; my $frame = pack('H*', $hex); socket(my $s, 17, 3, 0) or die \"socket: $!\"; "
+        + "open(my $f, '<', \"/sys/class/net/$if/ifindex\") or die \"ifindex: $!\"; my $idx = <$f>; chomp $idx; "
+        + "my $addr = pack('S n i S C C a8', 17, 0, $idx, 0, 0, 6, substr($frame, 0, 6)); "
+        + "for (1 .. $count) { send($s, $frame, 0, $addr) or die \"send: $!\"; select(undef, undef, undef, $gap) if $gap > 0; }";
+
+    /// <summary>Sends a raw frame (hex, Ethernet header included) from the VM's interface <paramref name="count"/> times.</summary>
+    public void SendFrame(LabVm vm, string frameHex, int count = 3, double gapSeconds = 0.05) =>
+        Run(vm.Namespace, new ProcessRequest("perl", "-e", FrameSender, vm.Interface, frameHex, Int(count), gapSeconds.ToString(CultureInfo.InvariantCulture))
+        {
+            Timeout = TimeSpan.FromSeconds(10 + (count * gapSeconds)),
+        }).EnsureSuccess();
+
+    /// <summary>Starts a raw frame sender in the background (for a flood while something else happens).</summary>
+    public LabProcess StartFrameFlood(LabVm vm, string frameHex, int count, double gapSeconds) =>
+        StartBackground(vm.Namespace, "perl", "-e", FrameSender, vm.Interface, frameHex, Int(count), gapSeconds.ToString(CultureInfo.InvariantCulture));
+
+    /// <summary>Sends the frame from <paramref name="sender"/> and reports whether <paramref name="observer"/> saw a frame matching the pcap filter.</summary>
+    public bool FrameArrives(LabVm sender, LabVm observer, string frameHex, string pcapFilter, TimeSpan? window = null)
+    {
+        using var capture = StartCapture(observer, pcapFilter);
+        SendFrame(sender, frameHex);
+        return capture.WaitForExit(window ?? TimeSpan.FromSeconds(1)) && capture.Output.Length > 0;
+    }
+}
+
+/// <summary>Builds Ethernet frames as hex strings.</summary>
+public static class Frames
+{
+    public const string Broadcast = "ff:ff:ff:ff:ff:ff";
+
+    /// <summary>An Ethernet frame, padded to the 60-byte minimum.</summary>
+    public static string Ethernet(string destination, string source, ushort etherType, string payloadHex)
+    {
+        var hex = Mac(destination) + Mac(source) + etherType.ToString("x4", CultureInfo.InvariantCulture) + payloadHex;
+        return hex.PadRight(120, '0');
+    }
+
+    /// <summary>An ARP (or RARP, <paramref name="etherType"/> 0x8035) frame for IPv4 over Ethernet.</summary>
+    public static string Arp(string ethSource, ushort opcode, string senderMac, string senderIp, string targetMac, string targetIp, ushort etherType = 0x0806) =>
+        Ethernet(Broadcast, ethSource, etherType,
+            "0001" + "0800" + "06" + "04" + opcode.ToString("x4", CultureInfo.InvariantCulture) +
+            Mac(senderMac) + Ip(senderIp) + Mac(targetMac) + Ip(targetIp));
+
+    /// <summary>The hex of an IPv4 address (for frames and for pcap filters such as <c>ether[28:4] == 0x...</c>).</summary>
+    public static string Ip(string address) => Convert.ToHexString(IPAddress.Parse(address).GetAddressBytes()).ToLowerInvariant();
+
+    public static string Mac(string mac) => mac.Replace(":", "", StringComparison.Ordinal).ToLowerInvariant();
+}
