@@ -61,6 +61,16 @@ Describe 'ConvertFrom-NwFilterXml' {
             @($read).Count | Should -Be $files.Count
         }
 
+        It 'reads every document of a file that holds several, as virsh nwfilter-dumpxml of several filters prints' {
+            $path = Join-Path $TestDrive 'dump.txt'
+            Set-Content -LiteralPath $path -Value @("<filter name='one' chain='root'/>", '', "<filter name='two' chain='ipv4'>", '</filter>', '<filter name=''bad'' chain=''nope''/>')
+            $read = ConvertFrom-NwFilterXml -LiteralPath $path -ErrorVariable errs -ErrorAction SilentlyContinue
+            $read.Name | Should -Be @('one', 'two')
+            $errs.Count | Should -Be 1
+            $errs[0].FullyQualifiedErrorId | Should -Be 'InvalidChainName,NwFilter.Commands.ConvertFromNwFilterXmlCommand'
+            $errs[0].Exception.Message | Should -Match 'document at line 5'
+        }
+
         It 'reports a missing file as ObjectNotFound and goes on with the rest' {
             $good = Join-Path $Data 'filters/mac.xml'
             $out = ConvertFrom-NwFilterXml -LiteralPath (Join-Path $TestDrive 'nope.xml'), $good -ErrorVariable errs -ErrorAction SilentlyContinue

@@ -46,8 +46,8 @@ public sealed class ConvertFromNwFilterXmlCommand : NwFilterCmdlet
 
     private readonly StringBuilder _pending = new();
 
-    /// <summary>The XML text of one or more documents. Strings are joined until they form a whole document, so the
-    /// lines of Get-Content can be piped in; a string that follows a whole document starts the next one.</summary>
+    /// <summary>The XML text of one or more documents, one after another. Strings from the pipeline are joined first,
+    /// so the lines of Get-Content can be piped in.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ParameterSetName = XmlSet)]
     [AllowEmptyString]
     public string[] Xml { get; set; } = [];
@@ -73,7 +73,7 @@ public sealed class ConvertFromNwFilterXmlCommand : NwFilterCmdlet
             case XmlSet:
                 foreach (var text in Xml)
                 {
-                    Accumulate(text);
+                    _pending.AppendLine(text);
                 }
                 break;
             case PathSet:
@@ -88,65 +88,11 @@ public sealed class ConvertFromNwFilterXmlCommand : NwFilterCmdlet
         }
     }
 
-    protected override void EndProcessing() => Flush();
-
-    private void Accumulate(string text)
+    protected override void EndProcessing()
     {
-        if (_pending.Length > 0 && (IsCompleteDocument(_pending.ToString()) || StartsDocument(text) && IsCompleteDocument(text)))
+        if (_pending.Length > 0)
         {
-            Flush();
-        }
-        _pending.AppendLine(text);
-    }
-
-    /// <summary>Whether a string opens a document of its own (a declaration or a root element), rather than a line of one.</summary>
-    private static bool StartsDocument(string text)
-    {
-        var t = text.AsSpan().TrimStart();
-        return t.StartsWith("<?xml") || t.StartsWith("<filter ") || t.StartsWith("<filter>") || t.StartsWith("<filter/>") ||
-            t.StartsWith("<filterbinding");
-    }
-
-    /// <summary>
-    /// Whether the text so far is a whole well-formed document (a prolog alone is not: its root element is missing),
-    /// so the next string starts another.
-    /// DTDs are ignored here, never processed: the reader refuses them when the document is read.
-    /// </summary>
-    private static bool IsCompleteDocument(string text)
-    {
-        if (!text.TrimEnd().EndsWith('>'))
-        {
-            return false;
-        }
-        try
-        {
-            using var reader = System.Xml.XmlReader.Create(new StringReader(text), new System.Xml.XmlReaderSettings
-            {
-                DtdProcessing = System.Xml.DtdProcessing.Ignore,
-                XmlResolver = null,
-            });
-            while (reader.Read())
-            {
-            }
-            return true;
-        }
-        catch (System.Xml.XmlException)
-        {
-            return false;
-        }
-    }
-
-    private void Flush()
-    {
-        if (_pending.Length == 0)
-        {
-            return;
-        }
-        var text = _pending.ToString();
-        _pending.Clear();
-        if (!string.IsNullOrWhiteSpace(text))
-        {
-            Read(text, source: null, target: text);
+            ReadDocuments(_pending.ToString(), sourceName: null);
         }
     }
 
@@ -162,7 +108,31 @@ public sealed class ConvertFromNwFilterXmlCommand : NwFilterCmdlet
             WriteError(new ErrorRecord(e, "FileReadFailed", ErrorCategory.ReadError, file));
             return;
         }
-        Read(text, file, file);
+        ReadDocuments(text, file);
+    }
+
+    /// <summary>
+    /// Reads each document of a text that may hold several, one after another (virsh nwfilter-dumpxml of several
+    /// filters, or files concatenated); a text of one document goes to the reader whole, so its errors keep their lines.
+    /// </summary>
+    private void ReadDocuments(string text, string? sourceName)
+    {
+        var segments = XmlDocumentStream.Split(text).ToList();
+        if (segments.Count <= 1)
+        {
+            Read(text, sourceName, (object?)sourceName ?? text);
+            return;
+        }
+        foreach (var segment in segments)
+        {
+            var source = $"{sourceName ?? "XML"} (document at line {segment.Line})";
+            if (segment.Error is { } error)
+            {
+                WriteError(Diagnostic.Error(XmlDiagnosticCodes.MalformedXml, $"{source}: {error}") with { Source = sourceName, Line = segment.Line }, (object?)sourceName ?? segment.Text);
+                continue;
+            }
+            Read(segment.Text, source, (object?)sourceName ?? segment.Text);
+        }
     }
 
     private void Read(string text, string? source, object target)
