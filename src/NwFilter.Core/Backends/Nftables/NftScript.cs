@@ -60,6 +60,9 @@ public sealed record NftScript(ImmutableArray<string> Statements, ImmutableArray
 
     public bool IsEmpty => Statements.IsEmpty;
 
+    /// <summary>The state NwFilter's tables are in once the script has committed (what a fresh read would show).</summary>
+    public NftState Result { get; internal init; } = NftState.Empty;
+
     /// <summary>The script text: every statement on its own line.</summary>
     public string Text
     {

@@ -49,11 +49,12 @@ public static class NftScriptPlanner
                 }
             }
             outcomes.AddRange(byPort.Keys.Where(state.Ports.ContainsKey).Select(p => Removed(state, p)));
-            return new NftScript([.. statements], outcomes.ToImmutable());
+            return new NftScript([.. statements], outcomes.ToImmutable()) { Result = NftState.Empty };
         }
 
         var needInet = after.Values.Any(x => x);
         Scaffold(state, statements, needInet);
+        var resultPorts = state.Ports.RemoveRange(byPort.Keys);
 
         var ids = new IdAllocator(state.UsedIds);
         var creates = new List<string>();
@@ -79,8 +80,10 @@ public static class NftScriptPlanner
             var ruleset = WithMarks(change.Ruleset!, id);
             foreach (var chain in ruleset.Chains)
             {
-                creates.Add($"add chain {TableOf(chain.Family)} {Chain(change.PortDevice, id, generation, chain.Role)}");
+                // create, not add: a chain that exists already means the state read is stale, and fails the transaction.
+                creates.Add($"create chain {TableOf(chain.Family)} {Chain(change.PortDevice, id, generation, chain.Role)}");
             }
+            resultPorts = resultPorts.SetItem(change.PortDevice, [new NftPortGeneration(id, generation, [.. ruleset.Chains.Select(c => (c.Family, c.Role))])]);
             foreach (var chain in ruleset.Chains)
             {
                 var name = Chain(change.PortDevice, id, generation, chain.Role);
@@ -96,11 +99,20 @@ public static class NftScriptPlanner
         statements.AddRange(creates);
         statements.AddRange(elements);
         statements.AddRange(deletes);
-        if (!needInet && state.HasTable(NftFamily.Inet))
+        var baseChains = state.BaseChains.Union(BaseChainsOf(NftFamily.Bridge));
+        var foreign = state.ForeignChains;
+        if (needInet)
+        {
+            baseChains = baseChains.Union(BaseChainsOf(NftFamily.Inet));
+        }
+        else if (state.HasTable(NftFamily.Inet))
         {
             statements.Add($"delete table {Inet}");
+            baseChains = baseChains.Except(BaseChainsOf(NftFamily.Inet));
+            foreign = [.. foreign.Where(f => !f.StartsWith(InetFamily + " ", StringComparison.Ordinal))];
         }
-        return new NftScript([.. statements], outcomes.ToImmutable());
+        var result = new NftState { BaseChains = baseChains, Ports = resultPorts, ForeignChains = foreign };
+        return new NftScript([.. statements], outcomes.ToImmutable()) { Result = result };
     }
 
     /// <summary>
@@ -119,6 +131,10 @@ public static class NftScriptPlanner
     }
 
     private static string TableOf(NftFamily family) => family == NftFamily.Bridge ? Bridge : Inet;
+
+    private static IEnumerable<(NftFamily, string)> BaseChainsOf(NftFamily family) => family == NftFamily.Bridge
+        ? [(family, BridgePrerouting), (family, BridgeForward), (family, BridgePostrouting)]
+        : [(family, InetForward), (family, InetInput)];
 
     private static NftPortOutcome Removed(NftState state, string port) =>
         new(port, 0, 0, [.. state.Ports[port].Select(x => x.Generation)]);

@@ -9,21 +9,35 @@ namespace NwFilter.Core.Backends.Nftables;
 
 /// <summary>What an apply did.</summary>
 /// <param name="Script">The transaction committed (empty when there was nothing to do).</param>
-/// <param name="ProcessLaunches">Processes launched: one listing, and one <c>nft -f</c> unless there was nothing to do.</param>
+/// <param name="ProcessLaunches">Processes launched: a listing unless the state was known, and one <c>nft -f</c> unless
+/// there was nothing to do (two more when a known state had gone stale).</param>
 /// <param name="Elapsed">Wall time.</param>
 public sealed record NftApplyReport(NftScript Script, int ProcessLaunches, TimeSpan Elapsed)
 {
     public NftScript Script { get; internal init; } = Script;
     public int ProcessLaunches { get; internal init; } = ProcessLaunches;
     public TimeSpan Elapsed { get; internal init; } = Elapsed;
+
+    /// <summary>Wall time of the <c>nft -f</c> that committed.</summary>
+    public TimeSpan TransactionElapsed { get; internal init; }
+
+    /// <summary>True when the state known from the last apply was stale: the transaction failed, and was planned again on a fresh read.</summary>
+    public bool Replanned { get; internal init; }
 }
 
 /// <summary>
 /// Applies port changes to a network namespace's nftables in ONE transaction: one <c>nft -j list chains</c> to learn
 /// the ports' ids and generations, then one <c>nft -f -</c> with the whole script (docs/design/nftables.md). nft commits
 /// all of it or nothing, across the bridge and inet tables, so a failure leaves the previous rules in force and no
-/// packet ever sees a port half-updated. Calls on one namespace must not overlap (the binding store's lock does that).
+/// packet ever sees a port half-updated.
 /// </summary>
+/// <remarks>
+/// After a commit the applier knows the state (the script's <see cref="NftScript.Result"/>) and plans the next change
+/// on it without listing again. A state gone stale (someone else changed the tables) can only make the transaction fail
+/// (per-port chains are made with <c>create</c>, elements keyed by port and id refuse another value), never commit
+/// something wrong: then the applier reads the state and plans once more. Calls on one instance are serialised; two
+/// processes driving one namespace must not overlap (the binding store's lock does that).
+/// </remarks>
 public sealed partial class NftablesApplier
 {
     /// <summary>The nft program.</summary>
@@ -31,6 +45,8 @@ public sealed partial class NftablesApplier
 
     private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(5);
     private readonly IProcessRunner _runner;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private NftState? _known;
 
     /// <summary>An applier whose nft runs through <paramref name="runner"/>, inside <paramref name="networkNamespace"/> when given.</summary>
     public NftablesApplier(IProcessRunner runner, string? networkNamespace = null)
@@ -59,20 +75,61 @@ public sealed partial class NftablesApplier
     public async Task<NftScript> PlanAsync(IReadOnlyList<NftPortChange> changes, CancellationToken cancellationToken = default) =>
         NftScriptPlanner.Plan(await ReadStateAsync(cancellationToken).ConfigureAwait(false), changes);
 
+    /// <summary>Forgets the state known from the last apply: the next apply lists the chains first.</summary>
+    public void Invalidate() => _known = null;
+
     /// <summary>Creates, replaces and removes ports' rules, all in one transaction.</summary>
     public async Task<NftApplyReport> ApplyAsync(IReadOnlyList<NftPortChange> changes, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(changes);
-        var clock = Stopwatch.StartNew();
-        var state = await ReadStateAsync(cancellationToken).ConfigureAwait(false);
-        var script = NftScriptPlanner.Plan(state, changes);
-        if (script.IsEmpty)
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
         {
-            return new NftApplyReport(script, 1, clock.Elapsed);
+            var clock = Stopwatch.StartNew();
+            var launches = 0;
+            var known = _known;
+            _known = null; // unknown until this apply ends well
+            var state = known;
+            if (state is null)
+            {
+                state = await ReadStateAsync(cancellationToken).ConfigureAwait(false);
+                launches++;
+            }
+            var script = NftScriptPlanner.Plan(state, changes);
+            var replanned = false;
+            var transaction = TimeSpan.Zero;
+            if (!script.IsEmpty)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                try
+                {
+                    launches++;
+                    transaction = await TimedRunAsync(script).ConfigureAwait(false);
+                }
+                catch (NwFilterException e) when (known is not null && e.Primary.Code == NftablesCodes.NftFailed)
+                {
+                    // The state known from the last apply was stale: read it and plan again, once.
+                    replanned = true;
+                    state = await ReadStateAsync(cancellationToken).ConfigureAwait(false);
+                    script = NftScriptPlanner.Plan(state, changes);
+                    launches += script.IsEmpty ? 1 : 2;
+                    transaction = script.IsEmpty ? TimeSpan.Zero : await TimedRunAsync(script).ConfigureAwait(false);
+                }
+            }
+            _known = script.IsEmpty ? state : script.Result;
+            return new NftApplyReport(script, launches, clock.Elapsed) { TransactionElapsed = transaction, Replanned = replanned };
         }
-        cancellationToken.ThrowIfCancellationRequested();
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private async Task<TimeSpan> TimedRunAsync(NftScript script)
+    {
+        var clock = Stopwatch.StartNew();
         await RunScriptAsync(script, check: false).ConfigureAwait(false);
-        return new NftApplyReport(script, 2, clock.Elapsed);
+        return clock.Elapsed;
     }
 
     /// <summary>Removes the ports' rules (their chains and map elements); the last port takes the tables with it.</summary>

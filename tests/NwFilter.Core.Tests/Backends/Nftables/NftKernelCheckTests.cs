@@ -10,12 +10,19 @@ public sealed class NftKernelFixture : IDisposable
 {
     private readonly Lazy<NftLab> _lab = new(() => NftLab.Create(2));
 
+    /// <summary>The lab, its NwFilter tables deleted (whatever an earlier test left) and the applier's known state forgotten.</summary>
     public NftLab Lab
     {
         get
         {
             LabPrerequisites.Require();
-            return _lab.Value;
+            var lab = _lab.Value;
+            foreach (var family in new[] { "bridge", "inet" })
+            {
+                lab.Lab.RunInHost("nft", "delete", "table", family, "nwfilter");
+            }
+            lab.Applier.Invalidate();
+            return lab;
         }
     }
 
@@ -93,12 +100,38 @@ public sealed class NftKernelCheckTests(NftKernelFixture fixture, ITestOutputHel
     }
 
     [SkippableFact]
+    public void AnApplierWhoseKnownStateWentStaleReadsAgainAndStillCommitsTheRightThing()
+    {
+        var lab = fixture.Lab;
+        var (vm0, vm1) = (lab.Vms[0], lab.Vms[1]);
+        var mine = new NftablesApplier(Core.Host.ProcessRunner.Default, lab.Lab.HostNamespace);
+        var first = mine.ApplyAsync([NftPortChange.Set(NftLab.Ruleset(vm0, "test-eth0"))]).GetAwaiter().GetResult();
+        var second = mine.ApplyAsync([NftPortChange.Set(NftLab.Ruleset(vm1, "test-eth0"))]).GetAwaiter().GetResult();
+        Assert.Equal(1, second.ProcessLaunches); // no listing: the state after the first commit is known
+
+        // Someone else replaces vm0 behind its back (generation 2): its next replace of vm0 plans generation 2 too and fails ...
+        lab.Applier.ApplyAsync([NftPortChange.Set(NftLab.Ruleset(vm0, "clean-traffic"))]).GetAwaiter().GetResult();
+        var third = mine.ApplyAsync([NftPortChange.Set(NftLab.Ruleset(vm0, "test-eth0"))]).GetAwaiter().GetResult();
+
+        // ... then reads the state and commits generation 3, with vm0's id unchanged.
+        Assert.True(third.Replanned);
+        Assert.Equal(3, third.ProcessLaunches); // the failed attempt, the listing, the transaction
+        var state = lab.State();
+        Assert.Equal((first.Script.Ports[0].Id, 3), (state.Current("vnet0")!.Id, state.Current("vnet0")!.Generation));
+        Assert.Single(state.Ports["vnet0"]);
+        Assert.Contains("vnet0/1/3/FI", lab.Ruleset(), StringComparison.Ordinal);
+
+        mine.RemoveAsync(["vnet0", "vnet1"]).GetAwaiter().GetResult();
+        Assert.DoesNotContain("nwfilter", lab.Ruleset(), StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public void RemovingOnePortLeavesNoneOfItsChainsAndTheLastTakesTheTables()
     {
         var lab = fixture.Lab;
         var (vm0, vm1) = (lab.Vms[0], lab.Vms[1]);
         var both = lab.Apply(NftLab.Ruleset(vm0, "test-eth0"), NftLab.Ruleset(vm1, "clean-traffic"));
-        Assert.Equal(2, both.ProcessLaunches);
+        Assert.InRange(both.ProcessLaunches, 1, 2);
         Assert.Contains("vnet0/", lab.Ruleset(), StringComparison.Ordinal);
 
         lab.Remove(vm0);

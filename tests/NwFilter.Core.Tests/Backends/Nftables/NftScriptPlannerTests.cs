@@ -19,7 +19,7 @@ public class NftScriptPlannerTests
         foreach (var statement in scripts.SelectMany(s => s.Statements))
         {
             var w = statement.Split(' ');
-            if (w[0] == "add" && w[1] == "chain")
+            if (w[0] is "add" or "create" && w[1] == "chain")
             {
                 chains.RemoveAll(c => c.Family == w[2] && c.Name == w[4]);
                 chains.Add((w[2], w[4], statement.Contains("hook", StringComparison.Ordinal)));
@@ -49,7 +49,7 @@ public class NftScriptPlannerTests
         var second = NftScriptPlanner.Plan(state, [NftPortChange.Set(TestEth0("vnet0", 3))]);
         var s = second.Statements;
         Assert.DoesNotContain(s, x => x.StartsWith("add table", StringComparison.Ordinal) || x.Contains("hook", StringComparison.Ordinal));
-        Assert.Contains("add chain bridge nwfilter vnet0/1/2/I", s);
+        Assert.Contains("create chain bridge nwfilter vnet0/1/2/I", s);
         var repoint = new[]
         {
             "add element bridge nwfilter from-vm { \"vnet0\" : jump vnet0/1/1/I }",
@@ -61,13 +61,31 @@ public class NftScriptPlannerTests
         // Every statement that adds comes before the first that deletes a chain, and every old chain is deleted.
         var firstDelete = s.IndexOf(s.First(x => x.StartsWith("delete chain", StringComparison.Ordinal)));
         Assert.True(s.Take(firstDelete).All(x => !x.StartsWith("delete chain", StringComparison.Ordinal)));
-        Assert.Equal(first.Statements.Count(x => x.StartsWith("add chain", StringComparison.Ordinal) && !x.Contains("hook", StringComparison.Ordinal)),
+        Assert.Equal(first.Statements.Count(x => x.StartsWith("create chain", StringComparison.Ordinal)),
             s.Count(x => x.StartsWith("delete chain", StringComparison.Ordinal) && x.Contains("/1/1/", StringComparison.Ordinal)));
-        Assert.DoesNotContain(s.Skip(firstDelete), x => x.StartsWith("add", StringComparison.Ordinal));
+        Assert.DoesNotContain(s.Skip(firstDelete), x => x.StartsWith("add", StringComparison.Ordinal) || x.StartsWith("create", StringComparison.Ordinal));
 
         var third = After(first, second);
         Assert.Equal(2, third.Current("vnet0")!.Generation);
         Assert.Single(third.Ports["vnet0"]);
+    }
+
+    [Fact]
+    public void ThePlannedResultIsWhatAFreshReadShowsAfterwards()
+    {
+        var first = NftScriptPlanner.Plan(NftState.Empty, [NftPortChange.Set(TestEth0("vnet0")), NftPortChange.Set(CleanTraffic("vnet1", 3))]);
+        var second = NftScriptPlanner.Plan(first.Result, [NftPortChange.Set(CleanTraffic("vnet0")), NftPortChange.Remove("vnet1"), NftPortChange.Set(TestEth0("vnet2", 4))]);
+        foreach (var (result, simulated) in new[] { (first.Result, After(first)), (second.Result, After(first, second)) })
+        {
+            Assert.Equal(simulated.BaseChains.Order(), result.BaseChains.Order());
+            Assert.Equal(simulated.Ports.Keys.Order(StringComparer.Ordinal), result.Ports.Keys.Order(StringComparer.Ordinal));
+            foreach (var (port, generations) in simulated.Ports)
+            {
+                var (expected, actual) = (generations.Single(), result.Ports[port].Single());
+                Assert.Equal((expected.Id, expected.Generation), (actual.Id, actual.Generation));
+                Assert.Equal(expected.Chains.Order(), actual.Chains.Order());
+            }
+        }
     }
 
     [Fact]
@@ -119,7 +137,7 @@ public class NftScriptPlannerTests
         var state = After(NftScriptPlanner.Plan(NftState.Empty, [NftPortChange.Set(TestEth0("vnet0")), NftPortChange.Set(CleanTraffic("vnet1", 3))]));
         var script = NftScriptPlanner.Plan(state, [NftPortChange.Set(CleanTraffic("vnet0"))]);
         Assert.Equal("delete table inet nwfilter", script.Statements[^1]);
-        Assert.DoesNotContain(script.Statements, x => x.StartsWith("add chain inet", StringComparison.Ordinal));
+        Assert.DoesNotContain(script.Statements, x => x.StartsWith("create chain inet", StringComparison.Ordinal));
         Assert.False(After(NftScriptPlanner.Plan(NftState.Empty, [NftPortChange.Set(TestEth0("vnet0")), NftPortChange.Set(CleanTraffic("vnet1", 3))]), script)
             .HasTable(NftFamily.Inet));
     }
@@ -151,7 +169,7 @@ public class NftScriptPlannerTests
         // A stray chain of generation 1 beside a complete generation 2 (drift): the next replace deletes both.
         var drifted = After(first, new NftScript(["add chain bridge nwfilter vnet0/1/2/I", "add chain bridge nwfilter vnet0/1/2/O"], []));
         var script = NftScriptPlanner.Plan(drifted, [NftPortChange.Set(CleanTraffic("vnet0"))]);
-        Assert.Contains("add chain bridge nwfilter vnet0/1/3/I", script.Statements);
+        Assert.Contains("create chain bridge nwfilter vnet0/1/3/I", script.Statements);
         Assert.Contains("delete chain bridge nwfilter vnet0/1/1/I-mac", script.Statements);
         Assert.Contains("delete chain bridge nwfilter vnet0/1/2/O", script.Statements);
     }
