@@ -21,7 +21,7 @@ public sealed class NftScenario : IScenario
 {
     public string Name => "nft";
 
-    public string Description => "nftables backend on the kernel (root): nft [N,N,...=1,10,100,1000] [filter=clean-traffic]";
+    public string Description => "nftables backend on the kernel (root): nft [N,N,...=1,10,100,1000] [filter=clean-traffic] [process|lib]";
 
     private const string Wrapper = "bench-filter";
 
@@ -29,23 +29,24 @@ public sealed class NftScenario : IScenario
     {
         var counts = (args.Length > 0 ? args[0] : "1,10,100,1000").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
         var filter = args.Length > 1 ? args[1] : "clean-traffic";
+        var inProcess = args.Length > 2 && args[2] == "lib";
         if (Environment.UserName != "root")
         {
             Console.Error.WriteLine("the nft scenario needs root (it builds a network namespace)");
             return 3;
         }
-        Console.WriteLine($"nft scenario, filter {filter}, {Measure.Machine}");
+        Console.WriteLine($"nft scenario, filter {filter}, {(inProcess ? "in-process libnftables" : "nft -f processes")}, {Measure.Machine}");
         Console.WriteLine("| ports | compile all | apply all, 1 transaction (nft -f) | apply as N changes, per change | replace 1 of N, cold (warm) | update filter used by all | read state | remove all |");
         Console.WriteLine("|---|---|---|---|---|---|---|---|");
-        RunOne(1, filter, print: false); // warm-up: JIT, nft's first run
+        RunOne(1, filter, inProcess, print: false); // warm-up: JIT, nft's first run
         foreach (var n in counts)
         {
-            RunOne(n, filter, print: true);
+            RunOne(n, filter, inProcess, print: true);
         }
         return 0;
     }
 
-    private static void RunOne(int n, string filter, bool print)
+    private static void RunOne(int n, string filter, bool inProcess, bool print)
     {
         var ns = $"nwfbench-nft-{Environment.ProcessId}-{n}";
         var runner = ProcessRunner.Default;
@@ -58,7 +59,8 @@ public sealed class NftScenario : IScenario
                 batch.Append(CultureInfo.InvariantCulture, $"link add vnet{i} type veth peer name peer{i}\nlink set vnet{i} master br0\nlink set vnet{i} up\n");
             }
             Ip(runner, batch.ToString(), ["-n", ns]);
-            var applier = new NftablesApplier(runner, ns);
+            using var library = inProcess ? new LibNftablesRunner(ns) : null;
+            var applier = library is null ? new NftablesApplier(runner, ns) : new NftablesApplier(library);
 
             var v1 = Source(filter, extraRule: false);
             var v2 = Source(filter, extraRule: true);
