@@ -135,6 +135,27 @@ public sealed partial class NftTestEth0PacketTests(Xunit.Abstractions.ITestOutpu
         Assert.True(lab.Lab.TcpConnect(vm1.Namespace, vm0.Namespace, vm0.IPv4, 8080), "removed: 8080 is open again");
     }
 
+    [SkippableFact]
+    public void Ipv6LayerFourRulesActThroughBrNetfilterToo()
+    {
+        using var lab = NftLab.Create(2);
+        var (vm0, vm1) = (lab.Vms[0], lab.Vms[1]);
+        const string Filter = """
+            <filter name='udp6-in'>
+              <rule action='accept' direction='in'><udp-ipv6 dstportstart='5353'/></rule>
+              <rule action='accept' direction='inout'><icmpv6/></rule>
+              <rule action='drop' direction='inout'><all-ipv6/></rule>
+            </filter>
+            """;
+        lab.Apply(NftTestFilters.CompileXml(Filter, vm0.PortDevice, vm0.Mac));
+
+        Assert.True(lab.Lab.UdpDelivered(vm1.Namespace, vm0.Namespace, vm0.IPv6, 5353), "UDP/IPv6 to 5353 reaches the VM");
+        Assert.False(lab.Lab.UdpDelivered(vm1.Namespace, vm0.Namespace, vm0.IPv6, 5354, TimeSpan.FromSeconds(1)), "UDP/IPv6 to 5354 does not");
+        Assert.False(lab.Lab.UdpDelivered(vm0.Namespace, vm1.Namespace, vm1.IPv6, 5353, TimeSpan.FromSeconds(1)), "the VM sends no UDP/IPv6");
+        Assert.True(lab.Lab.Ping(vm1.Namespace, vm0.IPv6, timeout: TimeSpan.FromSeconds(3)), "ICMPv6 passes both ways");
+        Assert.True(lab.Lab.UdpDelivered(vm1.Namespace, vm0.Namespace, vm0.IPv4, 5354), "IPv4 is not touched by IPv6 rules");
+    }
+
     [GeneratedRegex(@"(\d+) packets transmitted, (\d+) received")]
     private static partial Regex PingSummary();
 
