@@ -12,6 +12,9 @@ public enum FirewallBackendKind
 {
     /// <summary>ebtables + iptables + ip6tables, as libvirt's ebiptables driver.</summary>
     EbIpTables,
+
+    /// <summary>Native nftables: tables <c>bridge nwfilter</c> and <c>inet nwfilter</c>, one transaction per change.</summary>
+    Nftables,
 }
 
 /// <summary>Looks up a backend by kind.</summary>
@@ -20,6 +23,7 @@ public static class FirewallBackends
     public static IFirewallBackend Get(FirewallBackendKind kind) => kind switch
     {
         FirewallBackendKind.EbIpTables => EbIpTablesBackend.Instance,
+        FirewallBackendKind.Nftables => Nftables.NftablesBackend.Instance,
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown firewall backend."),
     };
 }

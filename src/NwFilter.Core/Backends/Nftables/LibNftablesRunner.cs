@@ -1,0 +1,254 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text;
+using NwFilter.Core.Host;
+
+namespace NwFilter.Core.Backends.Nftables;
+
+/// <summary>
+/// Runs the applier's two nft requests (<c>nft -j list chains</c>, <c>nft [-c] -f -</c>) in this process through
+/// libnftables, with one long-lived context per network namespace: no process launch, no exit-time netlink wait, the
+/// library's cache kept between commands (PERFORMANCE.md). Use it as the applier's runner:
+/// <c>new NftablesApplier(new LibNftablesRunner("ns"))</c> (the namespace goes to the runner, not the applier).
+/// </summary>
+/// <remarks>
+/// The sharp edges (PERFORMANCE.md) and how they are met:
+/// <list type="bullet">
+/// <item>the library is imported as <c>libnftables.so.1</c> exactly;</item>
+/// <item>every call is serialised process-wide (one context used from several threads crashed), and each context lives
+/// on its own thread that entered the namespace with setns(2) before creating it, so its netlink socket and anything
+/// it resolves belong to that namespace;</item>
+/// <item>output and error are buffered by the library and read as pointers, copied, never freed by the marshaller;</item>
+/// <item>the dry-run flag is a one-byte C bool; output flags are read, changed and written back whole;</item>
+/// <item>scripts are passed as a memfd path, not a buffer, so an error names its line (in a buffer every error is line 1);</item>
+/// <item>the library exits the process when it cannot open netlink: the context is only created as root, after the
+/// namespace file opened; values reaching it are validated literals (a malformed address would make it resolve names);</item>
+/// <item>found here: the context's cache takes in what a dry run (<c>-c</c>) or a failed transaction did, as if it had
+/// committed (after checking a script that deletes the inet table, the next real script fails with "No such file or
+/// directory; did you mean table nwfilter in family bridge?"). After either, the context is replaced by a fresh one.</item>
+/// </list>
+/// </remarks>
+public sealed partial class LibNftablesRunner : IProcessRunner, IDisposable
+{
+    private const string Library = "libnftables.so.1";
+    private const int CloneNewNet = 0x40000000;
+    private const uint OutputJson = 1 << 4; // NFT_CTX_OUTPUT_JSON
+    private static readonly object CallLock = new();
+
+    private readonly BlockingCollection<Action> _work = [];
+    private readonly Thread _thread;
+    private IntPtr _context;
+
+    /// <summary>A context in the namespace <paramref name="networkNamespace"/> (null: this process's own namespace).</summary>
+    public LibNftablesRunner(string? networkNamespace = null)
+    {
+        if (networkNamespace is not null && !Host.NetworkNamespace.IsValidName(networkNamespace))
+        {
+            throw new ArgumentException($"'{networkNamespace}' is not a valid network namespace name.", nameof(networkNamespace));
+        }
+        NetworkNamespace = networkNamespace;
+        var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _thread = new Thread(() => Loop(ready)) { IsBackground = true, Name = "libnftables " + (networkNamespace ?? "(own namespace)") };
+        _thread.Start();
+        ready.Task.GetAwaiter().GetResult();
+    }
+
+    public string? NetworkNamespace { get; }
+
+    /// <summary>True when libnftables.so.1 can be loaded here.</summary>
+    public static bool IsAvailable => NativeLibrary.TryLoad(Library, out var handle) && Free(handle);
+
+    private static bool Free(IntPtr handle)
+    {
+        NativeLibrary.Free(handle);
+        return true;
+    }
+
+    public Task<ProcessResult> RunAsync(ProcessRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        cancellationToken.ThrowIfCancellationRequested();
+        var result = new TaskCompletionSource<ProcessResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _work.Add(() =>
+        {
+            try
+            {
+                result.SetResult(Execute(request));
+            }
+            catch (Exception e)
+            {
+                result.SetException(e);
+            }
+        }, cancellationToken);
+        return result.Task;
+    }
+
+    public void Dispose()
+    {
+        if (_work.IsAddingCompleted)
+        {
+            return;
+        }
+        _work.CompleteAdding();
+        _thread.Join();
+        _work.Dispose();
+    }
+
+    private void Loop(TaskCompletionSource ready)
+    {
+        try
+        {
+            if (NetworkNamespace is not null)
+            {
+                using var handle = File.OpenHandle(Path.Combine("/run/netns", NetworkNamespace));
+                if (Native.setns((int)handle.DangerousGetHandle(), CloneNewNet) != 0)
+                {
+                    throw new InvalidOperationException($"setns into {NetworkNamespace} failed (errno {Marshal.GetLastPInvokeError()}).");
+                }
+            }
+            if (Native.geteuid() != 0)
+            {
+                throw new UnauthorizedAccessException("libnftables needs root: it would exit the process when it cannot open netlink.");
+            }
+            NewContext();
+            ready.SetResult();
+        }
+        catch (Exception e)
+        {
+            ready.SetException(e);
+            return;
+        }
+        foreach (var item in _work.GetConsumingEnumerable())
+        {
+            item();
+        }
+        lock (CallLock)
+        {
+            Native.nft_ctx_free(_context);
+            _context = IntPtr.Zero;
+        }
+    }
+
+    /// <summary>(Re)creates the context, on the namespace thread: its netlink socket opens in the namespace.</summary>
+    private void NewContext()
+    {
+        lock (CallLock)
+        {
+            if (_context != IntPtr.Zero)
+            {
+                Native.nft_ctx_free(_context);
+            }
+            _context = Native.nft_ctx_new(0);
+            Native.nft_ctx_buffer_output(_context);
+            Native.nft_ctx_buffer_error(_context);
+        }
+    }
+
+    /// <summary>Interprets the requests the applier makes; anything else is refused as a program that cannot start.</summary>
+    private ProcessResult Execute(ProcessRequest request)
+    {
+        var clock = Stopwatch.StartNew();
+        var args = request.Arguments;
+        if (request.Program != NftablesApplier.NftProgram)
+        {
+            return new ProcessResult(request, ProcessResult.NotStartedExitCode, "", $"{request.Program}: not run by libnftables", clock.Elapsed);
+        }
+        if (args.SequenceEqual(["-j", "list", "chains"]))
+        {
+            var (code, output, error) = Command("list chains", json: true, dryRun: false);
+            return new ProcessResult(request, code, output, error, clock.Elapsed);
+        }
+        var check = args.SequenceEqual(["-c", "-f", "-"]);
+        if ((check || args.SequenceEqual(["-f", "-"])) && request.StandardInput is { } script)
+        {
+            var (code, output, error) = Script(script, check);
+            if (check || code != 0)
+            {
+                NewContext(); // its cache now holds what the check or the failed transaction did
+            }
+            return new ProcessResult(request, code, output, error, clock.Elapsed);
+        }
+        return new ProcessResult(request, ProcessResult.NotStartedExitCode, "", $"nft {string.Join(' ', args)}: not supported by the libnftables runner", clock.Elapsed);
+    }
+
+    private (int Code, string Output, string Error) Command(string command, bool json, bool dryRun)
+    {
+        lock (CallLock)
+        {
+            var flags = Native.nft_ctx_output_get_flags(_context);
+            Native.nft_ctx_output_set_flags(_context, json ? flags | OutputJson : flags & ~OutputJson);
+            Native.nft_ctx_set_dry_run(_context, dryRun);
+            var code = Native.nft_run_cmd_from_buffer(_context, command);
+            return (code == 0 ? 0 : 1, Copy(Native.nft_ctx_get_output_buffer(_context)), Copy(Native.nft_ctx_get_error_buffer(_context)));
+        }
+    }
+
+    private (int Code, string Output, string Error) Script(string script, bool dryRun)
+    {
+        var fd = Native.memfd_create("nwfilter-nft", 0);
+        if (fd < 0)
+        {
+            return (ProcessResult.NotStartedExitCode, "", $"memfd_create failed (errno {Marshal.GetLastPInvokeError()})");
+        }
+        using var handle = new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true);
+        RandomAccess.Write(handle, Encoding.UTF8.GetBytes(script), 0);
+        lock (CallLock)
+        {
+            Native.nft_ctx_output_set_flags(_context, Native.nft_ctx_output_get_flags(_context) & ~OutputJson);
+            Native.nft_ctx_set_dry_run(_context, dryRun);
+            var code = Native.nft_run_cmd_from_filename(_context, $"/proc/self/fd/{fd}");
+            Native.nft_ctx_set_dry_run(_context, false);
+            var error = Copy(Native.nft_ctx_get_error_buffer(_context)).Replace($"/proc/self/fd/{fd}:", "-:", StringComparison.Ordinal);
+            return (code == 0 ? 0 : 1, Copy(Native.nft_ctx_get_output_buffer(_context)), error);
+        }
+    }
+
+    /// <summary>A library-owned C string, copied (the library frees it on the next call).</summary>
+    private static string Copy(IntPtr text) => text == IntPtr.Zero ? "" : Marshal.PtrToStringUTF8(text) ?? "";
+
+    private static class Native
+    {
+        [DllImport(Library)]
+        public static extern IntPtr nft_ctx_new(uint flags);
+
+        [DllImport(Library)]
+        public static extern void nft_ctx_free(IntPtr ctx);
+
+        [DllImport(Library)]
+        public static extern int nft_ctx_buffer_output(IntPtr ctx);
+
+        [DllImport(Library)]
+        public static extern int nft_ctx_buffer_error(IntPtr ctx);
+
+        [DllImport(Library)]
+        public static extern IntPtr nft_ctx_get_output_buffer(IntPtr ctx);
+
+        [DllImport(Library)]
+        public static extern IntPtr nft_ctx_get_error_buffer(IntPtr ctx);
+
+        [DllImport(Library)]
+        public static extern uint nft_ctx_output_get_flags(IntPtr ctx);
+
+        [DllImport(Library)]
+        public static extern void nft_ctx_output_set_flags(IntPtr ctx, uint flags);
+
+        [DllImport(Library)]
+        public static extern void nft_ctx_set_dry_run(IntPtr ctx, [MarshalAs(UnmanagedType.U1)] bool dry);
+
+        [DllImport(Library)]
+        public static extern int nft_run_cmd_from_buffer(IntPtr ctx, [MarshalAs(UnmanagedType.LPUTF8Str)] string buffer);
+
+        [DllImport(Library)]
+        public static extern int nft_run_cmd_from_filename(IntPtr ctx, [MarshalAs(UnmanagedType.LPUTF8Str)] string filename);
+
+        [DllImport("libc", SetLastError = true)]
+        public static extern int setns(int fd, int nstype);
+
+        [DllImport("libc", SetLastError = true)]
+        public static extern int memfd_create([MarshalAs(UnmanagedType.LPUTF8Str)] string name, uint flags);
+
+        [DllImport("libc")]
+        public static extern uint geteuid();
+    }
+}
