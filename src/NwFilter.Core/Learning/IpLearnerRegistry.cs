@@ -28,6 +28,9 @@ public sealed class IpLearnerRegistry : IAsyncDisposable
     /// <summary>The lease store the learners use.</summary>
     public LeaseStore? Store => store;
 
+    /// <summary>The clock the learners use (lease ends are read against it).</summary>
+    public TimeProvider Clock => clock ?? TimeProvider.System;
+
     /// <summary>The learners held, in no particular order.</summary>
     public IReadOnlyCollection<IpLearner> Learners => [.. learners.Values];
 
@@ -98,6 +101,17 @@ public sealed class IpLearnerRegistry : IAsyncDisposable
         {
             gate.Release();
         }
+    }
+
+    /// <summary>
+    /// Stops <paramref name="learner"/> and forgets it if it is still the learner of its port (a newer one started in
+    /// the meantime is left alone). Does not wait for it to end, so a learner's own sink may call it.
+    /// </summary>
+    public void Retire(IpLearner learner)
+    {
+        ArgumentNullException.ThrowIfNull(learner);
+        learners.TryRemove(new KeyValuePair<string, IpLearner>(learner.PortDevice, learner));
+        _ = learner.StopAsync();
     }
 
     /// <summary>Stops every learner (leases stay stored, for the next start).</summary>

@@ -1,0 +1,114 @@
+using System.Net;
+using NwFilter.Core.Apply;
+using NwFilter.Core.BuiltIn;
+using NwFilter.Core.Diagnostics;
+using NwFilter.Core.Graph;
+using NwFilter.Core.Learning;
+using NwFilter.Core.Model;
+using NwFilter.Core.Resolution;
+using NwFilter.Core.Store;
+using NwFilter.Core.Tests.TestSupport;
+
+namespace NwFilter.Core.Tests.Apply;
+
+/// <summary>How the binding manager plans for bindings that learn their IP (no kernel: plans against an empty firewall).</summary>
+public sealed class BindingManagerLearningTests : IDisposable
+{
+    private readonly TempDirectory state = new("nwfilter-learnplan");
+    private readonly LeaseStore leases;
+    private readonly ManualTimeProvider clock = new();
+
+    public BindingManagerLearningTests() => leases = new LeaseStore(state.Combine("leases"));
+
+    public void Dispose() => state.Dispose();
+
+    private BindingManager Manager(bool learning = true) => new(new BindingManagerOptions
+    {
+        NetworkNamespace = "nwft-absent",
+        Filters = new InMemoryFilterSource(BuiltInFilters.All),
+        Store = new BindingStore(state.Combine("bindings"), "nwft-absent"),
+        Learners = learning ? new IpLearnerRegistry(leases, new FakeFrameSource(), clock) : null,
+    });
+
+    private static FilterBinding Binding(params (string Name, string Value)[] parameters) =>
+        new("vnet0", LearningPackets.VmMac, "clean-traffic") { Parameters = Build.Params(parameters) };
+
+    private static string Plan(BindingManager manager, FilterBinding binding) =>
+        manager.PlanApply(new FirewallSnapshot(KernelState.Empty(), null), [binding]).ToString();
+
+    [Fact]
+    public void WithoutLearnersAMissingIpIsRefused()
+    {
+        var error = Assert.Throws<NwFilterException>(() => Manager(learning: false).Compile(Binding()));
+        Assert.Equal(ApplyCodes.IpLearningUnavailable, error.Primary.Code);
+        Assert.Contains("-Parameter @{ IP =", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ABindingWaitingForItsIpIsPlannedWithTheLearningRulesOfItsMode()
+    {
+        var manager = Manager();
+        Assert.True(manager.Compile(Binding()).NeedsIpLearning);
+
+        var any = Plan(manager, Binding());
+        Assert.Contains("-A libvirt-J-vnet0 -s ! 52:54:00:d5:00:10 -j DROP", any, StringComparison.Ordinal);
+        Assert.Contains("-A libvirt-J-vnet0 -p ARP -j ACCEPT", any, StringComparison.Ordinal);
+        Assert.DoesNotContain("iptables-restore", any, StringComparison.Ordinal);
+
+        var dhcp = Plan(manager, Binding(("CTRL_IP_LEARNING", "dhcp"), ("DHCPSERVER", "10.213.0.1")));
+        Assert.Contains("--ip-src 10.213.0.1 --ip-sport 67 --ip-dport 68 -j ACCEPT", dhcp, StringComparison.Ordinal);
+        Assert.Contains("-A libvirt-P-vnet0 -j DROP", dhcp, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void StoredLeasesAreAppliedDirectlyAsTheIpVariableAndExpiredOnesAreNot()
+    {
+        var manager = Manager();
+        var now = clock.GetUtcNow();
+        leases.Save("vnet0", LearningPackets.VmMac, IpLearningMode.Dhcp,
+        [
+            new LearnedAddress(IPAddress.Parse("10.213.0.120"), AddressSource.Dhcp, now, now.AddMinutes(5), LearningPackets.Server),
+            new LearnedAddress(IPAddress.Parse("10.213.0.121"), AddressSource.Dhcp, now, now.AddMinutes(10), LearningPackets.Server),
+        ]);
+        var dhcp = Binding(("CTRL_IP_LEARNING", "dhcp"));
+        var plan = Plan(manager, dhcp);
+        Assert.Contains("--ip-source 10.213.0.120 -j RETURN", plan, StringComparison.Ordinal);
+        Assert.Contains("--ip-source 10.213.0.121 -j RETURN", plan, StringComparison.Ordinal);
+
+        clock.Advance(TimeSpan.FromMinutes(7));
+        plan = Plan(manager, dhcp);
+        Assert.DoesNotContain("10.213.0.120", plan, StringComparison.Ordinal);
+        Assert.Contains("--ip-source 10.213.0.121 -j RETURN", plan, StringComparison.Ordinal);
+
+        // In any mode one address is used; a lease of another MAC (a new VM on the port) is not.
+        Assert.Contains("--ip-source 10.213.0.121 -j RETURN", Plan(manager, Binding()), StringComparison.Ordinal);
+        var other = Binding() with { MacAddress = LearningPackets.OtherMac };
+        Assert.Contains("-s ! 52:54:00:d5:00:11 -j DROP", Plan(manager, other), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TheLearningStatusSaysHowABindingLearnsAndWhatIsKnown()
+    {
+        var manager = Manager();
+        Assert.Null(manager.GetLearningStatus(Binding(("IP", "10.213.0.5"))));
+        Assert.Null(manager.GetLearningStatus(new FilterBinding("vnet0", LearningPackets.VmMac, "allow-arp")));
+
+        var any = manager.GetLearningStatus(Binding())!;
+        Assert.Equal((IpLearningMode.Any, IpLearningState.NotStarted, false), (any.Mode, any.State, any.Listening));
+        Assert.Empty(any.Addresses);
+
+        leases.Save("vnet0", LearningPackets.VmMac, IpLearningMode.Any,
+            [new LearnedAddress(IPAddress.Parse("10.213.0.7"), AddressSource.IPv4Packet, clock.GetUtcNow(), null, null)]);
+        Assert.Equal(IpLearningState.Learned, manager.GetLearningStatus(Binding())!.State);
+        var dhcp = manager.GetLearningStatus(Binding(("CTRL_IP_LEARNING", "dhcp")))!;
+        Assert.Equal((IpLearningMode.Dhcp, IpLearningState.NotStarted), (dhcp.Mode, dhcp.State));
+        Assert.Equal("10.213.0.7", Assert.Single(dhcp.Addresses).Address.ToString());
+    }
+
+    [Fact]
+    public void ADhcpServerThatIsNotAnIPv4AddressIsRefused()
+    {
+        var error = Assert.Throws<NwFilterException>(() => Manager().Compile(Binding(("CTRL_IP_LEARNING", "dhcp"), ("DHCPSERVER", "fd00::1"))));
+        Assert.Equal("InvalidDhcpServer", error.Primary.Code);
+    }
+}
