@@ -57,7 +57,8 @@ internal static class BindingAccess
         var status = manager.GetLearningStatus(binding);
         o.Properties.Add(new PSNoteProperty("LearningMode", status?.Mode));
         o.Properties.Add(new PSNoteProperty("LearningState", status?.State));
-        o.Properties.Add(new PSNoteProperty("LearnedAddress", status is null ? Array.Empty<LearnedAddress>() : status.Addresses.ToArray()));
+        // A collection rather than an array: an array's own Address method would hide $b.LearnedAddress.Address.
+        o.Properties.Add(new PSNoteProperty("LearnedAddress", (status?.Addresses ?? []).ToList().AsReadOnly()));
         o.Properties.Add(new PSNoteProperty("LearningJob", status is null ? null : NwFilterLearningJob.Of(manager.Learners?.Get(binding.PortDevice))));
         return o;
     }

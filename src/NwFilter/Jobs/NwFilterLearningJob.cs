@@ -52,7 +52,7 @@ public sealed class NwFilterLearningJob : Job
     public IpLearningState LearningState => _learner.State;
 
     /// <summary>The addresses the learner holds now.</summary>
-    public LearnedAddress[] LearnedAddress => [.. _learner.Addresses];
+    public IReadOnlyList<LearnedAddress> LearnedAddress => _learner.Addresses.ToList().AsReadOnly();
 
     public override bool HasMoreData => Output.Count > 0 || Error.Count > 0 || Warning.Count > 0;
 
