@@ -83,6 +83,7 @@ Describe 'NwFilterLearningJob' {
         (Get-Job -Name vnet0).State | Should -Be 'Stopped'
         (Get-NwFilterBinding vnet0).LearningState | Should -Be 'Stopped'
         Get-NwFilterTestSave $Lab.Host | Should -Match '--ip-src 10.213.0.10 -j RETURN'
+        (Test-NwFilterBinding vnet0).Status | Should -Be 'InSync'
     }
 
     It 'Restore-NwFilterBinding applies the stored lease at once and snoops again in a new job' -Skip:$NoLab {

@@ -237,7 +237,7 @@ public sealed partial class BindingManager
     /// Re-instantiates a learner's binding on every change of its addresses. The first call of a learner that restored
     /// the very addresses its binding was just applied with changes nothing (the rules are in force).
     /// </summary>
-    private sealed class ReinstantiationSink(BindingManager manager, string appliedKey) : IAddressSink
+    internal sealed class ReinstantiationSink(BindingManager manager, string appliedKey) : IAddressSink
     {
         public Task AddressesChangedAsync(IpLearner learner, AddressChange change, CancellationToken cancellationToken)
         {

@@ -38,8 +38,9 @@ namespace NwFilter.Commands;
 /// command returns at once: the learner runs as a background job of type NwFilterLearningJob, named after the port
 /// device, in this session (Get-Job, Receive-Job for its events). When it learns an address the binding is applied
 /// again with IP set to it; expired or released leases are removed the same way. Learned addresses are kept under the
-/// state directory; Restore-NwFilterBinding applies them again and restarts learning. The job ends with the session:
-/// to learn without one, run Restore-NwFilterBinding -Wait as a service.
+/// state directory; Restore-NwFilterBinding applies them again and restarts learning. Stop-Job stops learning and
+/// leaves the port's current rules in force; Remove-NwFilterBinding ends the job and removes the rules. The job ends
+/// with the session: to learn without one, run Restore-NwFilterBinding -Wait as a service.
 ///
 /// -WhatIf prints the exact plan: the restore files and the nft script, read against the firewall as it is (as a user
 /// who cannot read it, against one without NwFilter's chains). Changing the firewall needs root. -NetworkNamespace

@@ -17,21 +17,38 @@ public sealed class BindingManagerLearningTests : IDisposable
     private readonly TempDirectory state = new("nwfilter-learnplan");
     private readonly LeaseStore leases;
     private readonly ManualTimeProvider clock = new();
+    private readonly FakeFrameSource source = new();
+    private readonly List<IpLearnerRegistry> registries = [];
 
     public BindingManagerLearningTests() => leases = new LeaseStore(state.Combine("leases"));
 
-    public void Dispose() => state.Dispose();
-
-    private BindingManager Manager(bool learning = true) => new(new BindingManagerOptions
+    public void Dispose()
     {
-        NetworkNamespace = "nwft-absent",
-        Filters = new InMemoryFilterSource(BuiltInFilters.All),
-        Store = new BindingStore(state.Combine("bindings"), "nwft-absent"),
-        Learners = learning ? new IpLearnerRegistry(leases, new FakeFrameSource(), clock) : null,
-    });
+        foreach (var registry in registries)
+        {
+            registry.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+        state.Dispose();
+    }
+
+    private BindingManager Manager(bool learning = true)
+    {
+        var learners = learning ? new IpLearnerRegistry(leases, source, clock) : null;
+        if (learners is not null)
+        {
+            registries.Add(learners);
+        }
+        return new BindingManager(new BindingManagerOptions
+        {
+            NetworkNamespace = "nwft-absent",
+            Filters = new InMemoryFilterSource(BuiltInFilters.All),
+            Store = new BindingStore(state.Combine("bindings"), "nwft-absent"),
+            Learners = learners,
+        });
+    }
 
     private static FilterBinding Binding(params (string Name, string Value)[] parameters) =>
-        new("vnet0", LearningPackets.VmMac, "clean-traffic") { Parameters = Build.Params(parameters) };
+        new("vnet0", LearningPackets.VmMac, "clean-traffic") { OwnerName = "vm0", OwnerUuid = Guid.NewGuid(), Parameters = Build.Params(parameters) };
 
     private static string Plan(BindingManager manager, FilterBinding binding) =>
         manager.PlanApply(new FirewallSnapshot(KernelState.Empty(), null), [binding]).ToString();
@@ -103,6 +120,46 @@ public sealed class BindingManagerLearningTests : IDisposable
         var dhcp = manager.GetLearningStatus(Binding(("CTRL_IP_LEARNING", "dhcp")))!;
         Assert.Equal((IpLearningMode.Dhcp, IpLearningState.NotStarted), (dhcp.Mode, dhcp.State));
         Assert.Equal("10.213.0.7", Assert.Single(dhcp.Addresses).Address.ToString());
+    }
+
+    [Theory]
+    [InlineData(false, "the binding was removed: learning ends")]
+    [InlineData(true, "the binding no longer learns its address in dhcp mode: learning ends")]
+    public async Task ALearnerWhoseBindingWentAwayEndsAtItsNextChangeWithoutTouchingTheFirewall(bool storedWithIp, string why)
+    {
+        // The binding was removed, or replaced by one that gives IP, by another process (whose learner this is not).
+        var manager = Manager();
+        if (storedWithIp)
+        {
+            manager.Store.Save(Binding(("IP", "10.213.0.5"), ("CTRL_IP_LEARNING", "dhcp")));
+        }
+        var learner = await manager.Learners!.StartAsync(new IpLearnerOptions("vnet0", LearningPackets.VmMac, IpLearningMode.Dhcp),
+            new BindingManager.ReinstantiationSink(manager, ""));
+        source.Send(LearningPackets.DhcpReply(DhcpMessageType.Ack, "10.213.0.120", 600));
+        var ended = await Task.WhenAny(learner.Completion, Task.Delay(TimeSpan.FromSeconds(10))) == learner.Completion;
+        if (!ended)
+        {
+            Assert.Fail($"{learner}: {string.Join("; ", Drain(learner))}");
+        }
+
+        Assert.Equal(IpLearningState.Stopped, learner.State);
+        var events = new List<IpLearningEvent>();
+        await foreach (var e in learner.Events.ReadAllAsync())
+        {
+            events.Add(e);
+        }
+        Assert.Equal(why, Assert.Single(events.OfType<LearningWarning>()).Message);
+        Assert.DoesNotContain(events, e => e is ReinstantiationSucceeded or ReinstantiationFailed or AddressSinkFailed);
+    }
+
+    private static List<IpLearningEvent> Drain(IpLearner learner)
+    {
+        var list = new List<IpLearningEvent>();
+        while (learner.Events.TryRead(out var e))
+        {
+            list.Add(e);
+        }
+        return list;
     }
 
     [Fact]
