@@ -74,7 +74,7 @@ Describe 'NwFilterLearningJob' {
         $b = Get-NwFilterBinding vnet0
         $b.LearningState | Should -Be 'Learned'
         $b.LearnedAddress.Address.ToString() | Should -Be '10.213.0.10'
-        $b | Out-String -Width 160 | Should -Match 'dhcp: Learned +10.213.0.10'
+        $b | Out-String -Width 160 | Should -Match 'vnet0 +52:54:00:d5:00:10 +clean-traffic +vnet0 +dhcp Learned 10.213.0.10 +CTRL_IP_LEARNING=dhcp'
         Get-NwFilterTestSave $Lab.Host | Should -Match '-A I-vnet0-ipv4-ip -p IPv4 --ip-src 10.213.0.10 -j RETURN'
     }
 
@@ -109,6 +109,18 @@ Describe 'NwFilterLearningJob' {
         $learned = Receive-Job $job | Where-Object { $_ -is [NwFilter.Core.Learning.AddressLearned] }
         $learned.Address.Source | Should -Be 'IPv4Packet'
         (Get-NwFilterBinding vnet1).LearnedAddress.Address.ToString() | Should -Be $vm.IPv4
+    }
+
+    It 'says IpLearningFailed when the port device cannot be captured on, and keeps the binding with its learning rules' -Skip:$NoLab {
+        Invoke-NwFilterBinding vnet9 52:54:00:d5:00:99 clean-traffic -Confirm:$false -ErrorVariable errs -ErrorAction SilentlyContinue
+        $errs | Should -HaveCount 1
+        $errs[0].FullyQualifiedErrorId | Should -Be 'IpLearningFailed,NwFilter.Commands.InvokeNwFilterBindingCommand'
+        $errs[0].CategoryInfo.Category | Should -Be 'ResourceUnavailable'
+        "$($errs[0])" | Should -BeLike "*vnet9*learning rules*no such device*Restore-NwFilterBinding*"
+        Get-Job -Name vnet9 -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        (Get-NwFilterBinding vnet9).LearningState | Should -Be 'NotStarted'
+        Get-NwFilterTestSave $Lab.Host | Should -Match '-A libvirt-I-vnet9 -s ! 52:54:00:d5:00:99 -j DROP'
+        Remove-NwFilterBinding vnet9 -Confirm:$false
     }
 
     It 'Remove-NwFilterBinding ends the job and removes every rule; Remove-Job removes the jobs' -Skip:$NoLab {

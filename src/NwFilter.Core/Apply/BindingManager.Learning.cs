@@ -138,8 +138,8 @@ public sealed partial class BindingManager
             {
                 Error = new NwFilterException(Diagnostic.Error(ApplyCodes.IpLearningFailed,
                     $"The binding of {prepared.Binding.PortDevice} is in place with its " +
-                    (step.Addresses.IsEmpty ? "learning rules" : "learned addresses") + $", but learning could not start: {e.Primary.Message} " +
-                    "Restore-NwFilterBinding starts it again (for example once the port device exists).", DiagnosticCategory.ResourceUnavailable)
+                    (step.Addresses.IsEmpty ? "learning rules" : "learned addresses") + $", but learning could not start: {e.Primary.Message.TrimEnd('.')}. " +
+                    "Restore-NwFilterBinding starts it again once the port device exists and is up.", DiagnosticCategory.ResourceUnavailable)
                     with { Value = prepared.Binding.PortDevice }, e),
             };
         }
