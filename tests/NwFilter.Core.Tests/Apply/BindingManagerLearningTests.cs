@@ -3,6 +3,7 @@ using NwFilter.Core.Apply;
 using NwFilter.Core.BuiltIn;
 using NwFilter.Core.Diagnostics;
 using NwFilter.Core.Graph;
+using NwFilter.Core.Host;
 using NwFilter.Core.Learning;
 using NwFilter.Core.Model;
 using NwFilter.Core.Resolution;
@@ -31,7 +32,7 @@ public sealed class BindingManagerLearningTests : IDisposable
         state.Dispose();
     }
 
-    private BindingManager Manager(bool learning = true)
+    private BindingManager Manager(bool learning = true, IProcessRunner? hostRunner = null)
     {
         var learners = learning ? new IpLearnerRegistry(leases, source, clock) : null;
         if (learners is not null)
@@ -41,6 +42,7 @@ public sealed class BindingManagerLearningTests : IDisposable
         return new BindingManager(new BindingManagerOptions
         {
             NetworkNamespace = "nwft-absent",
+            HostRunner = hostRunner,
             Filters = new InMemoryFilterSource(BuiltInFilters.All),
             Store = new BindingStore(state.Combine("bindings"), "nwft-absent"),
             Learners = learners,
@@ -150,6 +152,56 @@ public sealed class BindingManagerLearningTests : IDisposable
         }
         Assert.Equal(why, Assert.Single(events.OfType<LearningWarning>()).Message);
         Assert.DoesNotContain(events, e => e is ReinstantiationSucceeded or ReinstantiationFailed or AddressSinkFailed);
+    }
+
+    [Theory]
+    [InlineData(IpLearningMode.Any)]
+    [InlineData(IpLearningMode.Dhcp)]
+    public async Task AFailedReinstantiationIsReportedOnceAndEndsAnyModeButNotSnooping(IpLearningMode mode)
+    {
+        // Every firewall tool fails: the re-instantiation cannot even read the tables.
+        var manager = Manager(hostRunner: new FailingRunner());
+        var binding = Binding(("CTRL_IP_LEARNING", mode.ToString()));
+        manager.Store.Save(binding);
+        var learner = await manager.Learners!.StartAsync(new IpLearnerOptions("vnet0", LearningPackets.VmMac, mode),
+            new BindingManager.ReinstantiationSink(manager, ""));
+        source.Send(LearningPackets.DhcpReply(DhcpMessageType.Ack, "10.213.0.120", 600));
+
+        var failed = await NextAsync<ReinstantiationFailed>(learner);
+        Assert.Equal(["10.213.0.120"], failed.IP.ToArray());
+        Assert.Equal("clean-traffic", failed.Filter);
+        Assert.StartsWith("Reading the firewall failed", failed.Reason, StringComparison.Ordinal);
+        if (mode == IpLearningMode.Any)
+        {
+            await learner.Completion.WaitAsync(TimeSpan.FromSeconds(10));
+            Assert.Equal(IpLearningState.Failed, learner.State);
+        }
+        else
+        {
+            Assert.Equal(IpLearningState.Learned, learner.State); // still snooping: the next change tries again
+            Assert.False(learner.Completion.IsCompleted);
+        }
+        Assert.DoesNotContain(Drain(learner), e => e is AddressSinkFailed);
+    }
+
+    private static async Task<T> NextAsync<T>(IpLearner learner) where T : IpLearningEvent
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await foreach (var e in learner.Events.ReadAllAsync(timeout.Token))
+        {
+            if (e is T wanted)
+            {
+                return wanted;
+            }
+        }
+        throw new Xunit.Sdk.XunitException($"no {typeof(T).Name}");
+    }
+
+    /// <summary>A host where every program fails.</summary>
+    private sealed class FailingRunner : IProcessRunner
+    {
+        public Task<ProcessResult> RunAsync(ProcessRequest request, CancellationToken cancellationToken = default) =>
+            Task.FromResult(new ProcessResult(request, 1, "", $"{request.Program}: injected failure", TimeSpan.Zero));
     }
 
     private static List<IpLearningEvent> Drain(IpLearner learner)
