@@ -103,17 +103,6 @@ public sealed class IpLearnerRegistry : IAsyncDisposable
         }
     }
 
-    /// <summary>
-    /// Stops <paramref name="learner"/> and forgets it if it is still the learner of its port (a newer one started in
-    /// the meantime is left alone). Does not wait for it to end, so a learner's own sink may call it.
-    /// </summary>
-    public void Retire(IpLearner learner)
-    {
-        ArgumentNullException.ThrowIfNull(learner);
-        learners.TryRemove(new KeyValuePair<string, IpLearner>(learner.PortDevice, learner));
-        _ = learner.StopAsync();
-    }
-
     /// <summary>Stops every learner (leases stay stored, for the next start).</summary>
     public async ValueTask DisposeAsync()
     {

@@ -70,6 +70,10 @@ internal sealed class LearningService
         {
             var learners = _manager.Learners?.Learners.Count ?? 0;
             _manager.Learners?.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            foreach (var job in _jobs)
+            {
+                job.Finished.WaitOne(TimeSpan.FromSeconds(5)); // its last events are in its output once it has finished
+            }
             if (!stopping.IsCancellationRequested)
             {
                 WriteEvents(CancellationToken.None);
