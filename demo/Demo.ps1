@@ -4,7 +4,8 @@
 #     and as libvirt XML.
 #  2. As root with the firewall tools: a throw-away lab of network namespaces (a host with bridge br0, two VMs on veth
 #     ports vnet0 and vnet1), test-eth0 bound to vnet0 and clean-traffic to vnet1, the rules installed, real packets
-#     (the VMs' own traffic passes, forged packets are dropped), then everything removed again.
+#     (the VMs' own traffic passes, forged packets are dropped); then, with dnsmasq on the bridge, db's binding learns
+#     its address by DHCP snooping (a learning job, its events), and everything is removed again.
 #     Otherwise: the exact plan Invoke-NwFilterBinding would run (-WhatIf).
 # Nothing outside the demo's own namespaces and temporary folders is touched.
 [CmdletBinding()]
@@ -138,12 +139,44 @@ try {
     Note "web (test-eth0): TCP 22 from db $(Test-Tcp $db $web 10.214.0.10 22); TCP 80 $(Test-Tcp $db $web 10.214.0.10 80); TCP 8080 $(Test-Tcp $db $web 10.214.0.10 8080)"
     Note "web pings db: $(Test-Ping $web 10.214.0.11); db pings web: $(Test-Ping $db 10.214.0.10) (test-eth0 lets ICMP out only)"
 
+    if (Get-Command dnsmasq -CommandType Application -ErrorAction SilentlyContinue) {
+        Show 'IP address learning: db without a configured address, clean-traffic with CTRL_IP_LEARNING=dhcp, dnsmasq on br0'
+        $dnsmasq = Start-Process -FilePath ip -PassThru -RedirectStandardError (Join-Path $work 'dnsmasq.err') -ArgumentList @(
+            'netns', 'exec', $hostNs, 'dnsmasq', '--keep-in-foreground', '--conf-file=/dev/null', '--port=0', '--user=root', '--group=root',
+            '--interface=br0', '--bind-interfaces', "--dhcp-leasefile=$(Join-Path $work 'leases')", "--pid-file=$(Join-Path $work 'dnsmasq.pid')",
+            '--dhcp-range=10.214.0.100,10.214.0.150,255.255.255.0,2m', '--dhcp-host=52:54:00:de:00:11,10.214.0.11')
+        Start-Sleep -Milliseconds 500
+        & ip -n $db addr flush dev eth0
+        Invoke-NwFilterBinding vnet1 52:54:00:de:00:11 clean-traffic -Parameter @{ CTRL_IP_LEARNING = 'dhcp'; DHCPSERVER = '10.214.0.1' } -Confirm:$false
+        Get-Job -Name vnet1 | Format-Table -AutoSize | Out-String -Width 120
+        Note 'Until a lease is acknowledged, vnet1 only passes DHCP (from 10.214.0.1):'
+        & ip netns exec $hostNs ebtables-save -t nat | Where-Object { $_ -match '^-A libvirt-[IO]-vnet1' } | ForEach-Object { Note $_ }
+        $lease = "$(& ip netns exec $db busybox udhcpc -i eth0 -f -q -n -t 5 -T 1 -s /bin/true 2>&1)" -replace '.*lease of (\S+) obtained.*', '$1'
+        Note "db runs busybox udhcpc and gets $lease. The job's events (Receive-Job):"
+        $events = @()
+        foreach ($i in 1..50) {
+            $events += @(Receive-Job -Name vnet1)
+            if ($events | Where-Object { $_ -is [NwFilter.Core.Apply.ReinstantiationSucceeded] }) { break }
+            Start-Sleep -Milliseconds 100
+        }
+        $events | Format-Table -AutoSize | Out-String -Width 140
+        Get-NwFilterBinding vnet1 | Format-Table -AutoSize | Out-String -Width 140
+        & ip -n $db addr add 10.214.0.11/24 dev eth0
+        Note "db pings the host from its leased address:                   $(Test-Ping $db 10.214.0.1)"
+        & ip -n $db addr add 10.214.0.99/32 dev eth0
+        Note "db pings the host from a forged source IP 10.214.0.99:       $(Test-Ping $db 10.214.0.1 @('-I', '10.214.0.99'))  (dropped)"
+        & ip -n $db addr del 10.214.0.99/32 dev eth0
+    }
+
     Show 'Removing both bindings: one nft transaction; no NwFilter chain is left'
     Get-NwFilterBinding | Remove-NwFilterBinding -Confirm:$false
     $left = @(& ip netns exec $hostNs ebtables-save; & ip netns exec $hostNs iptables-save) -match 'libvirt|vnet'
     Note "NwFilter rules left: $($left.Count). db pings web again: $(Test-Ping $db 10.214.0.10)"
+    Get-Job | Where-Object PSJobTypeName -EQ NwFilterLearningJob | Format-Table -AutoSize | Out-String -Width 120
 }
 finally {
+    Get-Job | Where-Object PSJobTypeName -EQ NwFilterLearningJob | Remove-Job -Force
+    if (Get-Variable -Name dnsmasq -ErrorAction SilentlyContinue) { Stop-Process -Id $dnsmasq.Id -Force -ErrorAction SilentlyContinue }
     if (Get-Variable -Name lab -ErrorAction SilentlyContinue) {
         foreach ($ns in "$lab-host", "$lab-web", "$lab-db") { & ip netns delete $ns 2>$null }
         Note "Deleted the lab's namespaces."

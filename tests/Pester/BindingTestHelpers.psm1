@@ -56,6 +56,77 @@ function Get-NwFilterTestSave {
     ($text -join "`n") -replace ' \[0:0\]', ''
 }
 
+function New-NwFilterLearningLab {
+    # A lab for learning tests, shaped as the xunit one: namespace nwft-<id>-<pid>-host with bridge br0
+    # (10.213.0.1/24) and one namespace nwft-<id>-<pid>-vm<N> per VM, joined by a veth pair (vnet<N> on the bridge,
+    # eth0 with MAC 52:54:00:d5:00:1<N> and no address in the VM). dnsmasq on br0 leases each VM 10.213.0.1<N> for two
+    # minutes. Points NWFILTER_NETNS at the host namespace. Returns the lab, or $null when kernel tests cannot run here.
+    param([int] $Vms = 1)
+    $script:PreviousNetns = $env:NWFILTER_NETNS
+    if (-not (Test-NwFilterKernelTests) -or -not (Get-Command dnsmasq, busybox -CommandType Application -ErrorAction SilentlyContinue)) {
+        $env:NWFILTER_NETNS = "nwft-absent-$PID"
+        return $null
+    }
+    $id = -join ((48..57) + (97..122) | Get-Random -Count 6 | ForEach-Object { [char] $_ })
+    $hostNs = "nwft-$id-$PID-host"
+    $vmList = @(0..($Vms - 1) | ForEach-Object {
+            [pscustomobject]@{ Namespace = "nwft-$id-$PID-vm$_"; PortDevice = "vnet$_"; Mac = '52:54:00:d5:00:{0:x2}' -f (16 + $_); IPv4 = "10.213.0.$(10 + $_)" }
+        })
+    $dir = Join-Path ([IO.Path]::GetTempPath()) "nwfilter-lab-$id"
+    $lab = [pscustomobject]@{ Host = $hostNs; Vms = $vmList; Directory = $dir; Dnsmasq = $null }
+    try {
+        $null = New-Item -ItemType Directory -Force $dir
+        (@($hostNs) + $vmList.Namespace | ForEach-Object { "netns add $_" }) -join "`n" | & ip -batch - | Out-Null
+        if ($LASTEXITCODE -ne 0) { throw 'ip netns add failed' }
+        $batch = @('link set lo up', 'link add br0 type bridge stp_state 0 forward_delay 0', 'addr add 10.213.0.1/24 dev br0') +
+            @($vmList | ForEach-Object { "link add $($_.PortDevice) type veth peer name eth0 netns $($_.Namespace)"; "link set $($_.PortDevice) master br0"; "link set $($_.PortDevice) up" }) +
+            @('link set br0 up')
+        $batch -join "`n" | & ip -n $hostNs -batch - | Out-Null
+        if ($LASTEXITCODE -ne 0) { throw "setting up $hostNs failed" }
+        foreach ($vm in $vmList) {
+            "link set lo up`nlink set eth0 address $($vm.Mac)`nlink set eth0 up" | & ip -n $vm.Namespace -batch - | Out-Null
+            if ($LASTEXITCODE -ne 0) { throw "setting up $($vm.Namespace) failed" }
+        }
+        $hosts = @($vmList | ForEach-Object { "--dhcp-host=$($_.Mac),$($_.IPv4)" })
+        $lab.Dnsmasq = Start-Process -FilePath ip -PassThru -RedirectStandardError (Join-Path $dir 'dnsmasq.err') -RedirectStandardOutput (Join-Path $dir 'dnsmasq.out') -ArgumentList (@(
+                'netns', 'exec', $hostNs, 'dnsmasq', '--keep-in-foreground', '--conf-file=/dev/null', '--port=0', '--user=root', '--group=root',
+                '--interface=br0', '--bind-interfaces', '--dhcp-authoritative', "--dhcp-leasefile=$(Join-Path $dir 'leases')",
+                "--pid-file=$(Join-Path $dir 'pid')", '--dhcp-range=10.213.0.10,10.213.0.99,255.255.255.0,2m') + $hosts)
+        $deadline = [DateTime]::UtcNow.AddSeconds(10)
+        while (-not (& ip netns exec $hostNs ss -Hlun 'sport = :67')) {
+            if ([DateTime]::UtcNow -gt $deadline) { throw 'dnsmasq does not listen' }
+            Start-Sleep -Milliseconds 50
+        }
+        $env:NWFILTER_NETNS = $hostNs
+        $lab
+    }
+    catch {
+        Remove-NwFilterLearningLab $lab
+        throw
+    }
+}
+
+function Remove-NwFilterLearningLab {
+    # Kills everything in the lab's namespaces (dnsmasq, clients) and deletes them.
+    param([AllowNull()] [object] $Lab)
+    $env:NWFILTER_NETNS = $script:PreviousNetns
+    if (-not $Lab) { return }
+    foreach ($ns in @($Lab.Host) + @($Lab.Vms.Namespace)) {
+        foreach ($p in @(& ip netns pids $ns 2>$null)) { if ($p) { & kill -KILL $p 2>$null } }
+        & ip netns delete $ns 2>$null
+    }
+    if ($Lab.Dnsmasq) { $Lab.Dnsmasq.WaitForExit(5000) | Out-Null }
+    if (Test-Path -LiteralPath $Lab.Directory) { Remove-Item -LiteralPath $Lab.Directory -Recurse -Force }
+}
+
+function Invoke-NwFilterLabDhcp {
+    # Runs busybox udhcpc once in a VM of the lab (the address is not configured); returns the leased address or $null.
+    [OutputType([string])]
+    param([Parameter(Mandatory)] [object] $Vm)
+    $out = (& ip netns exec $Vm.Namespace busybox udhcpc -i eth0 -f -q -n -t 10 -T 1 -s /bin/true 2>&1) -join "`n"
+    if ($out -match 'lease of (\S+) obtained') { $Matches[1] }
+}
+
 function Invoke-NwFilterInChild {
     # Runs a script in a child pwsh with the laid-out module imported and returns everything it printed: -WhatIf
     # messages go to the host, not to a stream, so only a child's output shows them.
@@ -67,4 +138,5 @@ function Invoke-NwFilterInChild {
     (& $exe @pre -NoProfile -NonInteractive -Command "`$ErrorActionPreference = 'Stop'; Import-Module '$manifest'; $Script" 2>&1) -join "`n"
 }
 
-Export-ModuleMember -Function Test-NwFilterKernelTests, New-NwFilterTestNamespace, Remove-NwFilterTestNamespace, Get-NwFilterTestSave, Invoke-NwFilterInChild
+Export-ModuleMember -Function Test-NwFilterKernelTests, New-NwFilterTestNamespace, Remove-NwFilterTestNamespace, Get-NwFilterTestSave, Invoke-NwFilterInChild,
+    New-NwFilterLearningLab, Remove-NwFilterLearningLab, Invoke-NwFilterLabDhcp

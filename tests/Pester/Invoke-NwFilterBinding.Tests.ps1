@@ -27,11 +27,23 @@ Describe 'Invoke-NwFilterBinding' {
         Get-NwFilterBinding -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
     }
 
-    It 'refuses a filter that needs IP without one, naming the way out' {
-        Invoke-NwFilterBinding vnet0 $Mac clean-traffic -Confirm:$false -ErrorVariable errs -ErrorAction SilentlyContinue
-        $errs[0].FullyQualifiedErrorId | Should -Be 'IpLearningUnavailable,NwFilter.Commands.InvokeNwFilterBindingCommand'
+    It 'refuses a filter that needs IP without one when CTRL_IP_LEARNING is none' {
+        Invoke-NwFilterBinding vnet0 $Mac clean-traffic -Parameter @{ CTRL_IP_LEARNING = 'None' } -Confirm:$false -ErrorVariable errs -ErrorAction SilentlyContinue
+        $errs[0].FullyQualifiedErrorId | Should -Be 'UnresolvedVariable,NwFilter.Commands.InvokeNwFilterBindingCommand'
         $errs[0].TargetObject | Should -Be 'vnet0'
-        "$($errs[0])" | Should -BeLike "*-Parameter @{ IP =*"
+        "$($errs[0])" | Should -BeLike "*CTRL_IP_LEARNING is 'none', so the address is not learned*"
+        Get-Job | Should -BeNullOrEmpty
+    }
+
+    It 'refuses a DHCPSERVER that is not an IPv4 address' {
+        Invoke-NwFilterBinding vnet0 $Mac clean-traffic -Parameter @{ CTRL_IP_LEARNING = 'dhcp'; DHCPSERVER = 'fd00::1' } -Confirm:$false -ErrorVariable errs -ErrorAction SilentlyContinue
+        $errs[0].FullyQualifiedErrorId | Should -Be 'InvalidDhcpServer,NwFilter.Commands.InvokeNwFilterBindingCommand'
+    }
+
+    It 'shows the learning rules as the plan of a binding that learns its IP, with -WhatIf' {
+        $out = Invoke-NwFilterInChild "Invoke-NwFilterBinding vnet0 $Mac clean-traffic -WhatIf"
+        $out | Should -Match '-A libvirt-J-vnet0 -s ! 52:54:00:7b:35:93 -j DROP'
+        $out | Should -Not -Match 'iptables-restore'
     }
 
     It 'writes FilterNotFound for an unknown filter and binds the others of the pipeline' -Skip:$NoKernel {

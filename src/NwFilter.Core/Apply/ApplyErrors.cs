@@ -15,8 +15,11 @@ public static class ApplyCodes
     /// <summary>The firewall changed between reading it and swapping (another program changed the chains).</summary>
     public const string FirewallChangedConcurrently = "FirewallChangedConcurrently";
 
-    /// <summary>A filter needs $IP, none was given, and IP address learning is not available yet.</summary>
+    /// <summary>A filter needs $IP, none was given, and IP address learning is off (no learner registry).</summary>
     public const string IpLearningUnavailable = "IpLearningUnavailable";
+
+    /// <summary>The binding is in place with its learning rules, but its learner could not start (no such port device).</summary>
+    public const string IpLearningFailed = "IpLearningFailed";
 
     /// <summary>No binding exists for the port device.</summary>
     public const string BindingNotFound = "BindingNotFound";

@@ -26,13 +26,14 @@ public sealed partial class BindingManager
         var actual = await KernelState.ReadAsync(HostRunner, new ProcessCounter(), cancellationToken).ConfigureAwait(false);
         var bridge = await BridgeNetfilterStatus.ProbeAsync(HostRunner, cancellationToken).ConfigureAwait(false);
 
-        var compiled = new List<(FilterBinding Binding, Ruleset Ruleset)>();
+        var compiled = new List<(FilterBinding Binding, Ruleset Ruleset, FirewallPlan Plan)>();
         var reports = new List<BindingDrift>();
         foreach (var binding in selected)
         {
             try
             {
-                compiled.Add((binding, Compile(binding)));
+                var prepared = Prepare(binding);
+                compiled.Add((binding, prepared.Ruleset, prepared.Plan));
             }
             catch (NwFilterException e)
             {
@@ -41,7 +42,7 @@ public sealed partial class BindingManager
             }
         }
         var expected = compiled.Count == 0 ? KernelState.Empty() : await ExpectedStateAsync(compiled, cancellationToken).ConfigureAwait(false);
-        foreach (var (binding, ruleset) in compiled)
+        foreach (var (binding, ruleset, _) in compiled)
         {
             var want = Footprint(expected, binding.PortDevice);
             var have = Footprint(actual, binding.PortDevice);
@@ -81,7 +82,7 @@ public sealed partial class BindingManager
     }
 
     /// <summary>Applies the compiled bindings in a new scratch namespace and reads the tables back.</summary>
-    private async Task<KernelState> ExpectedStateAsync(List<(FilterBinding Binding, Ruleset Ruleset)> compiled, CancellationToken cancellationToken)
+    private async Task<KernelState> ExpectedStateAsync(List<(FilterBinding Binding, Ruleset Ruleset, FirewallPlan Plan)> compiled, CancellationToken cancellationToken)
     {
         await SweepScratchNamespacesAsync().ConfigureAwait(false);
         var name = string.Create(CultureInfo.InvariantCulture, $"{ScratchPrefix}{Environment.ProcessId}-{Random.Shared.Next():x8}");
@@ -93,7 +94,7 @@ public sealed partial class BindingManager
         try
         {
             var scratch = new NamespacedProcessRunner(_options.Runner, name);
-            await new XtablesExecutor(scratch).ApplyAsync([.. compiled.Select(c => (c.Binding.PortDevice, c.Ruleset.Plan!))], cancellationToken).ConfigureAwait(false);
+            await new XtablesExecutor(scratch).ApplyAsync([.. compiled.Select(c => (c.Binding.PortDevice, c.Plan))], cancellationToken).ConfigureAwait(false);
             return await KernelState.ReadAsync(scratch, new ProcessCounter(), cancellationToken).ConfigureAwait(false);
         }
         finally

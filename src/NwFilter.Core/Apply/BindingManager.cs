@@ -49,23 +49,11 @@ public sealed partial class BindingManager
 
     /// <summary>
     /// Compiles a binding: its filter tree resolved with its parameters and MAC, planned by the backend. Throws
-    /// <see cref="NwFilterException"/> for unknown filters, unbound variables, and a missing IP (learning comes later).
+    /// <see cref="NwFilterException"/> for unknown filters and unbound variables. A binding that waits for its IP gets
+    /// the addresses already learned, or a ruleset that <see cref="Ruleset.NeedsIpLearning"/> (its port then carries the
+    /// learning rules); without <see cref="Learners"/> it is refused (<see cref="ApplyCodes.IpLearningUnavailable"/>).
     /// </summary>
-    public Ruleset Compile(FilterBinding binding, IFilterSource? filters = null)
-    {
-        ArgumentNullException.ThrowIfNull(binding);
-        var ruleset = RulesetBuilder.Build(filters ?? Filters, binding.Filter, binding.PortDevice, binding.MacAddress, binding.Parameters, _options.Backend);
-        if (ruleset.NeedsIpLearning)
-        {
-            // The seam for IP address learning (next issue): start the learner here and apply its basic rules instead.
-            throw new NwFilterException(Diagnostic.Error(ApplyCodes.IpLearningUnavailable,
-                $"The filter '{binding.Filter}' of port {binding.PortDevice} needs the variable IP, which was not given, and IP address learning " +
-                $"(CTRL_IP_LEARNING={ruleset.Resolution.IpLearning.ToString().ToLowerInvariant()}) is not available yet. Give the VM's address, " +
-                "for example -Parameter @{ IP = '10.0.0.5' } (an array for several).", DiagnosticCategory.InvalidArgument)
-                with { Filter = binding.Filter, Value = binding.PortDevice });
-        }
-        return ruleset;
-    }
+    public Ruleset Compile(FilterBinding binding, IFilterSource? filters = null) => Prepare(binding, filters).Ruleset;
 
     /// <summary>Reads the firewall for planning; when it cannot be read (not root, tools missing), an empty one is assumed.</summary>
     public async Task<FirewallSnapshot> ReadFirewallAsync(CancellationToken cancellationToken = default)
@@ -84,7 +72,7 @@ public sealed partial class BindingManager
     public ExecutionPlan PlanApply(FirewallSnapshot snapshot, IReadOnlyList<FilterBinding> bindings)
     {
         ArgumentNullException.ThrowIfNull(snapshot);
-        var compiled = bindings.Select(b => (b.PortDevice, Compile(b).Plan!)).ToList();
+        var compiled = bindings.Select(b => (b.PortDevice, Prepare(b).Plan)).ToList();
         return new ExecutionPlan(XtablesExecutor.PlanApply(snapshot.State, compiled), snapshot.UnreadableReason is not null, snapshot.UnreadableReason);
     }
 
@@ -105,7 +93,7 @@ public sealed partial class BindingManager
     {
         ArgumentNullException.ThrowIfNull(bindings);
         var results = new BindingResult?[bindings.Count];
-        var compiled = new List<(int Index, FilterBinding Binding, Ruleset Ruleset)>();
+        var compiled = new List<(int Index, FilterBinding Binding, PreparedBinding Prepared)>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < bindings.Count; i++)
         {
@@ -119,7 +107,7 @@ public sealed partial class BindingManager
             }
             try
             {
-                compiled.Add((i, binding, Compile(binding)));
+                compiled.Add((i, binding, Prepare(binding)));
             }
             catch (NwFilterException e)
             {
@@ -133,16 +121,21 @@ public sealed partial class BindingManager
         {
             try
             {
+                await StopReplacedLearnersAsync(compiled.Select(c => c.Prepared)).ConfigureAwait(false);
                 using (Store.Lock(_options.LockTimeout, cancellationToken))
                 {
-                    execution = await ExecuteAsync(compiled.Select(c => (c.Binding.PortDevice, c.Ruleset.Plan!)).ToList(), progress, cancellationToken).ConfigureAwait(false);
+                    execution = await ExecuteAsync(compiled.Select(c => (c.Binding.PortDevice, c.Prepared.Plan)).ToList(), progress, cancellationToken).ConfigureAwait(false);
                     foreach (var c in compiled)
                     {
                         Store.Save(c.Binding);
                         results[c.Index] = new BindingResult(c.Binding.PortDevice, c.Binding, null);
                     }
                 }
-                warnings = execution.Warnings.AddRange(await BridgeWarningsAsync(compiled.Select(c => (c.Binding.PortDevice, c.Ruleset)), cancellationToken).ConfigureAwait(false));
+                foreach (var c in compiled)
+                {
+                    results[c.Index] = await StartLearningAsync(c.Prepared, results[c.Index]!, cancellationToken).ConfigureAwait(false);
+                }
+                warnings = execution.Warnings.AddRange(await BridgeWarningsAsync(compiled.Select(c => (c.Binding.PortDevice, c.Prepared.Ruleset)), cancellationToken).ConfigureAwait(false));
             }
             catch (NwFilterException e)
             {
@@ -165,6 +158,14 @@ public sealed partial class BindingManager
         ArgumentNullException.ThrowIfNull(portDevices);
         var results = new BindingResult?[portDevices.Count];
         var execution = ExecutionReport.None;
+        if (Learners is not null)
+        {
+            // Before the lock: a learner's sink may be waiting for it.
+            foreach (var port in portDevices.Distinct(StringComparer.Ordinal))
+            {
+                await Learners.StopAsync(port).ConfigureAwait(false);
+            }
+        }
         using (Store.Lock(_options.LockTimeout, cancellationToken))
         {
             var stored = Store.List().Bindings.ToDictionary(b => b.PortDevice, StringComparer.Ordinal);
@@ -191,6 +192,7 @@ public sealed partial class BindingManager
                     foreach (var (index, binding) in found)
                     {
                         Store.Delete(binding.PortDevice);
+                        Learners?.Store?.Delete(binding.PortDevice);
                         results[index] = new BindingResult(binding.PortDevice, binding, null);
                     }
                 }
@@ -250,13 +252,13 @@ public sealed partial class BindingManager
         {
             return new BindingBatchResult([], [], ExecutionReport.None);
         }
-        var compiled = new List<(FilterBinding Binding, Ruleset Ruleset)>();
+        var compiled = new List<(FilterBinding Binding, PreparedBinding Prepared)>();
         var errors = new List<Diagnostic>();
         foreach (var binding in affected)
         {
             try
             {
-                compiled.Add((binding, Compile(binding, filters)));
+                compiled.Add((binding, Prepare(binding, filters)));
             }
             catch (NwFilterException e)
             {
@@ -273,9 +275,9 @@ public sealed partial class BindingManager
         ExecutionReport execution;
         using (Store.Lock(_options.LockTimeout, cancellationToken))
         {
-            execution = await ExecuteAsync([.. compiled.Select(c => (c.Binding.PortDevice, c.Ruleset.Plan!))], progress, cancellationToken).ConfigureAwait(false);
+            execution = await ExecuteAsync([.. compiled.Select(c => (c.Binding.PortDevice, c.Prepared.Plan))], progress, cancellationToken).ConfigureAwait(false);
         }
-        var warnings = execution.Warnings.AddRange(await BridgeWarningsAsync(compiled.Select(c => (c.Binding.PortDevice, c.Ruleset)), cancellationToken).ConfigureAwait(false));
+        var warnings = execution.Warnings.AddRange(await BridgeWarningsAsync(compiled.Select(c => (c.Binding.PortDevice, c.Prepared.Ruleset)), cancellationToken).ConfigureAwait(false));
         return new BindingBatchResult([.. compiled.Select(c => new BindingResult(c.Binding.PortDevice, c.Binding, null))], warnings, execution);
     }
 

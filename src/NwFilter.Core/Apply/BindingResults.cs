@@ -31,6 +31,13 @@ public sealed record BindingManagerOptions
 
     /// <summary>The firewall backend.</summary>
     public FirewallBackendKind Backend { get; init; } = FirewallBackendKind.EbIpTables;
+
+    /// <summary>
+    /// The learners of this namespace's bindings, kept for the life of the process (one registry per namespace and state
+    /// directory, shared by every manager of it). Null: IP address learning is off, and a binding whose filter needs IP
+    /// without one is refused (<see cref="ApplyCodes.IpLearningUnavailable"/>).
+    /// </summary>
+    public Learning.IpLearnerRegistry? Learners { get; init; }
 }
 
 /// <summary>The outcome for one binding of a batch.</summary>
@@ -40,6 +47,9 @@ public sealed record BindingManagerOptions
 public sealed record BindingResult(string PortDevice, FilterBinding? Binding, NwFilterException? Error)
 {
     public bool Succeeded => Error is null;
+
+    /// <summary>The learner watching the port, when the binding learns its address (started now or kept running).</summary>
+    public Learning.IpLearner? Learner { get; init; }
 }
 
 /// <summary>The outcome of a batch: one result per binding, warnings for all, and what ran.</summary>

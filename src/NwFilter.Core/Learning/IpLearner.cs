@@ -368,6 +368,10 @@ public sealed class IpLearner : IAsyncDisposable, IDisposable
         {
             throw;
         }
+        catch (AddressChangeRejectedException)
+        {
+            return false; // the sink reported its failure as an event of its own
+        }
         catch (Exception e)
         {
             Report(new AddressSinkFailed(PortDevice, clock.GetUtcNow(), change, e));

@@ -28,6 +28,9 @@ public sealed class IpLearnerRegistry : IAsyncDisposable
     /// <summary>The lease store the learners use.</summary>
     public LeaseStore? Store => store;
 
+    /// <summary>The clock the learners use (lease ends are read against it).</summary>
+    public TimeProvider Clock => clock ?? TimeProvider.System;
+
     /// <summary>The learners held, in no particular order.</summary>
     public IReadOnlyCollection<IpLearner> Learners => [.. learners.Values];
 

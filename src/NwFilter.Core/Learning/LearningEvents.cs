@@ -175,3 +175,25 @@ public interface IAddressSink
 {
     Task AddressesChangedAsync(IpLearner learner, AddressChange change, CancellationToken cancellationToken);
 }
+
+/// <summary>
+/// Thrown by an <see cref="IAddressSink"/> that could not take a change and has already reported why, as an event of
+/// its own (the binding layer's re-instantiation failure): the learner treats the change as failed (in <c>any</c> mode
+/// it ends <see cref="IpLearningState.Failed"/>) without adding an <see cref="AddressSinkFailed"/>.
+/// </summary>
+public sealed class AddressChangeRejectedException : Exception
+{
+    public AddressChangeRejectedException()
+    {
+    }
+
+    public AddressChangeRejectedException(string message)
+        : base(message)
+    {
+    }
+
+    public AddressChangeRejectedException(string message, Exception? innerException)
+        : base(message, innerException)
+    {
+    }
+}

@@ -14,7 +14,10 @@ namespace NwFilter.Commands;
 /// <remarks>
 /// Get-NwFilterBinding lists the stored bindings, as virsh nwfilter-binding-list does, as FilterBinding objects with
 /// PortDevice, MacAddress, Filter, Parameter (alias of Parameters), Owner (alias of OwnerName), OwnerUuid,
-/// LinkDevice and NetworkNamespace. Piped to ConvertTo-NwFilterXml they give libvirt's filterbinding XML (virsh
+/// LinkDevice and NetworkNamespace. A binding that learns its IP address (its filter uses $IP and no IP is given) also
+/// has LearningMode (any or dhcp), LearningState (Learning, Learned, Stopped, Failed, or NotStarted when no learner
+/// of this session watches the port), LearnedAddress (the learned addresses, with their lease ends) and LearningJob
+/// (the job of this session that learns it). Piped to ConvertTo-NwFilterXml they give libvirt's filterbinding XML (virsh
 /// nwfilter-binding-dumpxml), and piped to Invoke-NwFilterBinding they apply again.
 ///
 /// Bindings are kept under the state directory (NWFILTER_STATE_DIR), one set per network namespace: -NetworkNamespace
@@ -24,6 +27,10 @@ namespace NwFilter.Commands;
 /// <example>
 /// <code>Get-NwFilterBinding</code>
 /// <para>Lists every binding of the host's own network namespace.</para>
+/// </example>
+/// <example>
+/// <code>Get-NwFilterBinding | Where-Object LearningMode | Select-Object PortDevice, LearningState, LearnedAddress</code>
+/// <para>Lists the bindings that learn their IP address, where their learning stands and what was learned.</para>
 /// </example>
 /// <example>
 /// <code>Get-NwFilterBinding vnet0 | ConvertTo-NwFilterXml</code>
@@ -49,9 +56,11 @@ public sealed class GetNwFilterBindingCommand : NwFilterCmdlet
     {
         var ns = BindingAccess.Namespace(NetworkNamespace);
         (System.Collections.Immutable.ImmutableArray<FilterBinding> Bindings, System.Collections.Immutable.ImmutableArray<Diagnostic> Problems) listing;
+        BindingManager manager;
         try
         {
-            listing = BindingStore.Open(StoreLocation.Resolve(), ns).List();
+            manager = BindingAccess.Open(ns);
+            listing = manager.Store.List();
         }
         catch (NwFilterException e)
         {
@@ -73,7 +82,7 @@ public sealed class GetNwFilterBindingCommand : NwFilterCmdlet
             }
             foreach (var binding in found)
             {
-                WriteObject(BindingAccess.ForOutput(binding, ns));
+                WriteObject(BindingAccess.ForOutput(binding, manager));
             }
         }
     }

@@ -27,9 +27,20 @@ namespace NwFilter.Commands;
 /// chains are removed again, and the error names the tool and the failing line.
 ///
 /// A binding whose filter does not compile (an unknown filter, a variable without a value) gets its own error and the
-/// others are applied. A filter that needs IP without one is refused for now (IpLearningUnavailable): give the address
-/// with -Parameter @{ IP = '...' }. When the bridge's netfilter hooks are off (net.bridge.bridge-nf-call-iptables=0)
-/// the iptables rules would never see bridged traffic, and a warning says so.
+/// others are applied. When the bridge's netfilter hooks are off (net.bridge.bridge-nf-call-iptables=0) the iptables
+/// rules would never see bridged traffic, and a warning says so.
+///
+/// A filter that uses $IP (clean-traffic does) with no IP among the parameters makes the binding learn the VM's
+/// address, as libvirt does, according to its CTRL_IP_LEARNING parameter: 'any' (the default) learns from the first
+/// IPv4 packet, ARP or DHCP reply of the VM; 'dhcp' snoops DHCP and uses every acknowledged lease (from the servers in
+/// DHCPSERVER only, when given); 'none' refuses the binding. The port first gets the learning rules (in 'any' mode
+/// only the VM's MAC, ARP and IPv4 pass; in 'dhcp' mode only DHCP), and a learner listens on the port device. The
+/// command returns at once: the learner runs as a background job of type NwFilterLearningJob, named after the port
+/// device, in this session (Get-Job, Receive-Job for its events). When it learns an address the binding is applied
+/// again with IP set to it; expired or released leases are removed the same way. Learned addresses are kept under the
+/// state directory; Restore-NwFilterBinding applies them again and restarts learning. Stop-Job stops learning and
+/// leaves the port's current rules in force; Remove-NwFilterBinding ends the job and removes the rules. The job ends
+/// with the session: to learn without one, run Restore-NwFilterBinding -Wait as a service.
 ///
 /// -WhatIf prints the exact plan: the restore files and the nft script, read against the firewall as it is (as a user
 /// who cannot read it, against one without NwFilter's chains). Changing the firewall needs root. -NetworkNamespace
@@ -43,6 +54,11 @@ namespace NwFilter.Commands;
 /// <example>
 /// <code>Invoke-NwFilterBinding vnet0 52:54:00:7b:35:93 test-eth0 -Parameter @{ IP = '10.0.0.5' } -WhatIf</code>
 /// <para>Shows the restore files and the nft script that binding test-eth0 would run, without changing anything.</para>
+/// </example>
+/// <example>
+/// <code>Invoke-NwFilterBinding vnet0 52:54:00:7b:35:93 clean-traffic -Parameter @{ CTRL_IP_LEARNING = 'dhcp'; DHCPSERVER = '10.0.0.1' } -Confirm:$false; Get-Job vnet0 | Receive-Job</code>
+/// <para>Binds clean-traffic without an address: only DHCP from 10.0.0.1 passes until the VM gets a lease, then the
+/// binding is applied with the leased address. Get-Job shows the learning job; Receive-Job its events so far.</para>
 /// </example>
 /// <example>
 /// <code>Import-Csv ./vms.csv | ForEach-Object { [pscustomobject]@{ PortDevice = $_.Port; MacAddress = $_.Mac; Filter = 'clean-traffic'; Parameter = @{ IP = $_.Ip } } } | Invoke-NwFilterBinding -Confirm:$false</code>
@@ -102,7 +118,7 @@ public sealed class InvokeNwFilterBindingCommand : NwFilterCmdlet
     [AllowEmptyString]
     public string? NetworkNamespace { get; set; }
 
-    /// <summary>Return each binding applied.</summary>
+    /// <summary>Return each binding applied (with LearningJob, the job learning its IP, when it learns one).</summary>
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
@@ -152,9 +168,17 @@ public sealed class InvokeNwFilterBindingCommand : NwFilterCmdlet
                 {
                     WriteError(error, item.PortDevice);
                 }
-                else if (PassThru)
+                else
                 {
-                    WriteObject(BindingAccess.ForOutput(item.Binding!, manager.NetworkNamespace));
+                    if (BindingAccess.TrackLearning(this, item, manager.NetworkNamespace) is { } job)
+                    {
+                        WriteVerbose($"Learning the IP address of {item.PortDevice} ({job.LearningMode.ToString().ToLowerInvariant()}) in job {job.Id} '{job.Name}': " +
+                            "see Get-Job and Receive-Job.");
+                    }
+                    if (PassThru)
+                    {
+                        WriteObject(BindingAccess.ForOutput(item.Binding!, manager));
+                    }
                 }
             }
             WriteVerbose($"Applied {result.Items.Count(i => i.Succeeded)} of {result.Items.Length} bindings{Where(manager)}: " +

@@ -19,6 +19,10 @@ namespace NwFilter.Commands;
 /// Port devices come from -PortDevice or the pipeline (by property name, as Get-NwFilterBinding outputs them); all are
 /// removed together. A port device without a binding is an error (BindingNotFound). -WhatIf prints the exact nft
 /// script. Changing the firewall needs root.
+///
+/// A binding that learns its IP address stops learning first: its NwFilterLearningJob ends (Stopped; Remove-Job
+/// removes it from the session) and its learned addresses are forgotten. (Stop-Job alone stops learning but keeps the
+/// binding and its rules.)
 /// </remarks>
 /// <example>
 /// <code>Remove-NwFilterBinding -PortDevice vnet0</code>

@@ -17,6 +17,18 @@ namespace NwFilter.Commands;
 ///
 /// It is safe to run at any time: bindings whose rules are in place are rebuilt and swapped without a gap.
 /// Test-NwFilterBinding tells whether it is needed. Changing the firewall needs root.
+///
+/// Bindings that learn their IP address (a filter using $IP, no IP given) get the addresses learned before, kept under
+/// the state directory, at once: an 'any'-mode binding that learned its address needs no learning again; a 'dhcp'-mode
+/// binding gets its unexpired leases and DHCP snooping starts again; a binding that has learned nothing gets the
+/// learning rules and a learner. Each learner runs as a job of this session (Get-Job; the job type is
+/// NwFilterLearningJob, its name the port device), which ends with the session.
+///
+/// -Wait makes the command the learning service: after restoring, it keeps running until Ctrl+C or SIGTERM and writes
+/// every learner's events to the output (one line each when piped to ForEach-Object ToString). It also watches the
+/// binding store: bindings created or changed by other processes (a script that ran Invoke-NwFilterBinding and ended)
+/// are taken over and learned, and learning stops for bindings removed elsewhere. When it ends it stops learning; the
+/// rules in force stay. contrib/systemd/nwfilter-learning.service runs it as a systemd service.
 /// </remarks>
 /// <example>
 /// <code>Restore-NwFilterBinding -Confirm:$false</code>
@@ -26,8 +38,13 @@ namespace NwFilter.Commands;
 /// <code>Test-NwFilterBinding | Where-Object Status -ne InSync | Restore-NwFilterBinding -Confirm:$false -PassThru</code>
 /// <para>Re-applies only the bindings whose rules drifted, and lists them.</para>
 /// </example>
+/// <example>
+/// <code>pwsh -NoProfile -Command 'Import-Module NwFilter; Restore-NwFilterBinding -Wait -Confirm:$false | ForEach-Object ToString'</code>
+/// <para>Runs the learning service in the foreground (as the systemd unit does): restores every binding, learns the
+/// addresses of those that need one, and prints one line per event until Ctrl+C or SIGTERM.</para>
+/// </example>
 [Cmdlet(VerbsData.Restore, "NwFilterBinding", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
-[OutputType(typeof(FilterBinding))]
+[OutputType(typeof(FilterBinding), typeof(Core.Learning.IpLearningEvent))]
 public sealed class RestoreNwFilterBindingCommand : NwFilterCmdlet
 {
     private readonly List<string> _ports = [];
@@ -45,9 +62,16 @@ public sealed class RestoreNwFilterBindingCommand : NwFilterCmdlet
     [ValidateNotNullOrEmpty]
     public string? NetworkNamespace { get; set; }
 
-    /// <summary>Return each binding restored.</summary>
+    /// <summary>Return each binding restored (with LearningJob, the job learning its IP, when it learns one).</summary>
     [Parameter]
     public SwitchParameter PassThru { get; set; }
+
+    /// <summary>
+    /// Keep running after restoring: write the learners' events, take over bindings other processes create, until
+    /// Ctrl+C or SIGTERM (the learning service).
+    /// </summary>
+    [Parameter]
+    public SwitchParameter Wait { get; set; }
 
     protected override void ProcessRecord()
     {
@@ -83,6 +107,7 @@ public sealed class RestoreNwFilterBindingCommand : NwFilterCmdlet
             return;
         }
         var manager = BindingAccess.Open(BindingAccess.Namespace(NetworkNamespace));
+        var service = Wait ? new LearningService(this, manager) : null;
         var result = BindingAccess.RunWithProgress(this, "Restoring network filter bindings",
             progress => manager.RestoreAsync(_all ? null : _ports, progress, CancellationToken));
         WriteWarnings(result.Warnings);
@@ -92,10 +117,15 @@ public sealed class RestoreNwFilterBindingCommand : NwFilterCmdlet
             {
                 WriteError(error, item.PortDevice);
             }
-            else if (PassThru)
+            if (BindingAccess.TrackLearning(this, item, manager.NetworkNamespace) is { } job)
             {
-                WriteObject(BindingAccess.ForOutput(item.Binding!, manager.NetworkNamespace));
+                service?.Add(job);
+            }
+            if (item.Error is null && PassThru)
+            {
+                WriteObject(BindingAccess.ForOutput(item.Binding!, manager));
             }
         }
+        service?.Run(CancellationToken);
     }
 }

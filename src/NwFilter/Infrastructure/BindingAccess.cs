@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using System.Management.Automation;
+using NwFilter.Commands.Jobs;
 using NwFilter.Core.Apply;
+using NwFilter.Core.Learning;
 using NwFilter.Core.Model;
 using NwFilter.Core.Store;
 
@@ -16,6 +18,10 @@ internal static class BindingAccess
     /// <summary>The environment variable naming the network namespace the binding cmdlets drive by default.</summary>
     public const string NamespaceVariable = "NWFILTER_NETNS";
 
+    // The learners live as long as the process (the session): one registry per lease folder, that is per state
+    // directory and network namespace, shared by every command.
+    private static readonly ConcurrentDictionary<string, IpLearnerRegistry> Registries = new(StringComparer.Ordinal);
+
     /// <summary>The namespace to use: the parameter when given, else NWFILTER_NETNS, else null (the host's own).</summary>
     public static string? Namespace(string? parameter) =>
         !string.IsNullOrEmpty(parameter) ? parameter
@@ -27,16 +33,52 @@ internal static class BindingAccess
         NetworkNamespace = networkNamespace,
         Filters = FilterStoreAccess.Open(),
         Store = BindingStore.Open(StoreLocation.Resolve(), networkNamespace),
+        Learners = Learners(networkNamespace),
     });
 
-    /// <summary>A binding for output: Owner and Parameter alias OwnerName and Parameters, so output pipes back into the cmdlets.</summary>
-    public static PSObject ForOutput(FilterBinding binding, string? networkNamespace)
+    /// <summary>The learners of a namespace's bindings in this process (made on first use).</summary>
+    public static IpLearnerRegistry Learners(string? networkNamespace)
+    {
+        var leases = LeaseStore.Open(StoreLocation.Resolve(), networkNamespace);
+        return Registries.GetOrAdd(leases.Directory, _ => new IpLearnerRegistry(leases));
+    }
+
+    /// <summary>
+    /// A binding for output: Owner and Parameter alias OwnerName and Parameters, so output pipes back into the cmdlets;
+    /// a binding that learns its IP also says how (LearningMode), where it stands (LearningState), what it learned
+    /// (LearnedAddress) and which job of this session learns it (LearningJob).
+    /// </summary>
+    public static PSObject ForOutput(FilterBinding binding, BindingManager manager)
     {
         var o = new PSObject(binding);
         o.Properties.Add(new PSAliasProperty("Owner", nameof(FilterBinding.OwnerName)));
         o.Properties.Add(new PSAliasProperty("Parameter", nameof(FilterBinding.Parameters)));
-        o.Properties.Add(new PSNoteProperty("NetworkNamespace", networkNamespace));
+        o.Properties.Add(new PSNoteProperty("NetworkNamespace", manager.NetworkNamespace));
+        var status = manager.GetLearningStatus(binding);
+        o.Properties.Add(new PSNoteProperty("LearningMode", status?.Mode));
+        o.Properties.Add(new PSNoteProperty("LearningState", status?.State));
+        // A collection rather than an array: an array's own Address method would hide $b.LearnedAddress.Address.
+        o.Properties.Add(new PSNoteProperty("LearnedAddress", (status?.Addresses ?? []).ToList().AsReadOnly()));
+        o.Properties.Add(new PSNoteProperty("LearningJob", status is null ? null : NwFilterLearningJob.Of(manager.Learners?.Get(binding.PortDevice))));
         return o;
+    }
+
+    /// <summary>
+    /// The job of a binding's learner, added to the session's job repository (Get-Job) when it is not there yet; null
+    /// when the binding has no learner.
+    /// </summary>
+    public static NwFilterLearningJob? TrackLearning(PSCmdlet cmdlet, BindingResult item, string? networkNamespace)
+    {
+        if (item.Learner is not { } learner)
+        {
+            return null;
+        }
+        var job = NwFilterLearningJob.For(learner, networkNamespace, $"{cmdlet.MyInvocation.MyCommand.Name} {learner.PortDevice}");
+        if (cmdlet.JobRepository.GetJob(job.InstanceId) is null)
+        {
+            cmdlet.JobRepository.Add(job);
+        }
+        return job;
     }
 
     /// <summary>

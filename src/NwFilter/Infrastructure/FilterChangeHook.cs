@@ -63,6 +63,7 @@ internal static class FilterChangeHook
                 NetworkNamespace = ns,
                 Filters = store,
                 Store = bindings,
+                Learners = BindingAccess.Learners(ns),
             });
             try
             {

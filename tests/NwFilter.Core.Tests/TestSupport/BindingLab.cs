@@ -33,6 +33,12 @@ public sealed class BindingLab : IDisposable
 
     public BindingManager Manager { get; private set; }
 
+    /// <summary>The learners the next <see cref="NewManager"/> gets (null: learning off).</summary>
+    public NwFilter.Core.Learning.IpLearnerRegistry? Learners { get; set; }
+
+    /// <summary>A lease store in the lab's state directory.</summary>
+    public NwFilter.Core.Learning.LeaseStore Leases => new(_state.Combine("leases"));
+
     public IReadOnlyList<LabVm> Vms => Lab.Vms;
 
     /// <summary>The seed's custom filter (tests/data/compiler/test-eth0.xml).</summary>
@@ -49,6 +55,7 @@ public sealed class BindingLab : IDisposable
             HostRunner = decorate is null ? Lab.HostRunner : decorate(Lab.HostRunner),
             Filters = Filters,
             Store = Store,
+            Learners = Learners,
         });
 
     /// <summary>A binding of a lab VM's port with its own MAC and the given parameters.</summary>
@@ -93,6 +100,7 @@ public sealed class BindingLab : IDisposable
 
     public void Dispose()
     {
+        Learners?.DisposeAsync().AsTask().GetAwaiter().GetResult();
         Lab.Dispose();
         _state.Dispose();
     }
