@@ -19,9 +19,10 @@ public enum Fault
 public sealed class FaultyRunner(IProcessRunner inner, Func<int, ProcessRequest, Fault> decide) : IProcessRunner
 {
     // A tool with input is fed its first 64 bytes, then nothing for 3 s, and killed after 0.3 s: in the middle of
-    // reading its transaction. A tool without input is killed at once.
+    // reading its transaction. A tool without input is killed before it can finish: it stops itself before exec, so a
+    // fast tool (iptables-save) cannot win the race against the kill.
     private const string KillWhileReading = "( dd bs=64 count=1 2>/dev/null; sleep 3; cat ) | \"$@\" & p=$!; sleep 0.3; kill -9 $p; wait $p";
-    private const string KillAtOnce = "\"$@\" & p=$!; kill -9 $p; wait $p";
+    private const string KillAtOnce = "sh -c 'kill -STOP $$; exec \"$@\"' sh \"$@\" & p=$!; kill -9 $p; wait $p";
 
     private readonly object _gate = new();
     private bool _dead;
