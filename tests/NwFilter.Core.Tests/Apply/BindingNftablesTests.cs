@@ -126,6 +126,54 @@ public sealed class BindingNftablesKernelTests
         lab.Remove(vm0.PortDevice, vm1.PortDevice);
     }
 
+    [SkippableFact]
+    public void AFailedNftTransactionFailsOnlyTheNftablesBindingsOfTheBatch()
+    {
+        using var lab = BindingLab.Create(2);
+        var (vm0, vm1) = (lab.Vms[0], lab.Vms[1]);
+        lab.NewManager(inner => new FaultyRunner(inner, (_, r) =>
+            r.Program == "nft" && r.StandardInput?.Contains("nwfilter", StringComparison.Ordinal) == true ? Fault.Fail : Fault.None));
+        var result = lab.Manager.ApplyAsync([Nft(BindingLab.CleanTraffic(vm0)), BindingLab.CleanTraffic(vm1)]).GetAwaiter().GetResult();
+
+        Assert.Equal(NwFilter.Core.Backends.Nftables.NftablesCodes.NftFailed, result.Items[0].Error?.Primary.Code);
+        Assert.True(result.Items[1].Succeeded, result.Items[1].Error?.Message);
+        Assert.Equal([vm1.PortDevice], lab.Store.List().Bindings.Select(b => b.PortDevice));
+        Assert.Contains("I-vnet1", lab.Save("ebtables-save", "nat"), StringComparison.Ordinal);
+        Assert.DoesNotContain("nwfilter", Ruleset(lab), StringComparison.Ordinal);
+        lab.NewManager();
+        lab.Remove(vm1.PortDevice);
+    }
+
+    [SkippableFact]
+    public void WhenTheOldBackendsRulesCannotBeRemovedTheNewOnesAreInForceAndRestoreRemovesTheOld()
+    {
+        using var lab = BindingLab.Create(2);
+        var (vm0, vm1) = (lab.Vms[0], lab.Vms[1]);
+        lab.Apply(BindingLab.CleanTraffic(vm0));
+        // The ebtables teardown (an nft transaction on the xtables tables) fails; the nwfilter transaction runs.
+        lab.NewManager(inner => new FaultyRunner(inner, (_, r) =>
+            r.Program == "nft" && r.StandardInput is { } input && !input.Contains("nwfilter", StringComparison.Ordinal) ? Fault.Fail : Fault.None));
+        var result = lab.Manager.ApplyAsync([Nft(BindingLab.CleanTraffic(vm0))]).GetAwaiter().GetResult();
+
+        Assert.True(result.Items[0].Succeeded, result.Items[0].Error?.Message);
+        Assert.Contains(result.Warnings, w => w.Code == ApplyCodes.OldBackendRulesRemain && w.Message.Contains("vnet0", StringComparison.Ordinal));
+        Assert.Equal(FirewallBackendKind.Nftables, lab.Store.Get(vm0.PortDevice)!.Backend);
+        Assert.Contains("vnet0/", Ruleset(lab), StringComparison.Ordinal);
+        Assert.Contains("I-vnet0", lab.Save("ebtables-save", "nat"), StringComparison.Ordinal);
+        Assert.False(lab.Lab.SpoofedMacArrives(vm0, vm1, "52:54:00:66:66:66"));
+
+        lab.NewManager();
+        var drift = Test(lab).Single();
+        Assert.Equal(BindingDriftStatus.Drifted, drift.Status);
+        Assert.Contains(drift.UnexpectedRules, r => r.StartsWith("ebtables: ", StringComparison.Ordinal));
+        var restored = lab.Manager.RestoreAsync().GetAwaiter().GetResult();
+        Assert.Contains(restored.Warnings, w => w.Code == "OrphanedRulesRemoved");
+        Assert.DoesNotContain("vnet0", lab.Save("ebtables-save", "nat"), StringComparison.Ordinal);
+        Assert.Equal(BindingDriftStatus.InSync, Test(lab).Single().Status);
+        lab.Remove(vm0.PortDevice);
+        Assert.DoesNotContain("nwfilter", Ruleset(lab), StringComparison.Ordinal);
+    }
+
     private static string Ruleset(BindingLab lab) => lab.Lab.RunInHostChecked("nft", "list", "ruleset").StandardOutput;
 
     private static IReadOnlyList<BindingDrift> Test(BindingLab lab) => lab.Manager.TestAsync().GetAwaiter().GetResult();
