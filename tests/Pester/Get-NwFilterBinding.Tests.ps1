@@ -54,7 +54,7 @@ Describe 'Get-NwFilterBinding' {
     }
 
     It 'shows a table with the owner and the parameters' {
-        Get-NwFilterBinding vnet0 | Format-Table | Out-String -Width 160 | Should -Match 'vnet0\s+52:54:00:aa:bb:cc\s+clean-traffic\s+web1\s+IP=\[10.0.0.5,10.0.0.6\]'
+        Get-NwFilterBinding vnet0 | Format-Table | Out-String -Width 160 | Should -Match 'vnet0\s+52:54:00:aa:bb:cc\s+clean-traffic\s+web1\s+EbIpTables\s+IP=\[10.0.0.5,10.0.0.6\]'
     }
 
     It 'writes BindingNotFound for a port device without a binding' {

@@ -74,7 +74,7 @@ Describe 'NwFilterLearningJob' {
         $b = Get-NwFilterBinding vnet0
         $b.LearningState | Should -Be 'Learned'
         $b.LearnedAddress.Address.ToString() | Should -Be '10.213.0.10'
-        $b | Out-String -Width 160 | Should -Match 'vnet0 +52:54:00:d5:00:10 +clean-traffic +vnet0 +dhcp Learned 10.213.0.10 +CTRL_IP_LEARNING=dhcp'
+        $b | Out-String -Width 160 | Should -Match 'vnet0 +52:54:00:d5:00:10 +clean-traffic +vnet0 +EbIpTables +dhcp Learned 10.213.0.10 +CTRL_IP_LEARNING=dhcp'
         Get-NwFilterTestSave $Lab.Host | Should -Match '-A I-vnet0-ipv4-ip -p IPv4 --ip-src 10.213.0.10 -j RETURN'
     }
 

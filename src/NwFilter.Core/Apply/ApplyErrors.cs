@@ -18,6 +18,18 @@ public static class ApplyCodes
     /// <summary>A filter needs $IP, none was given, and IP address learning is off (no learner registry).</summary>
     public const string IpLearningUnavailable = "IpLearningUnavailable";
 
+    /// <summary>
+    /// A binding with the nftables backend needs IP address learning (its filter uses $IP and none was given): the
+    /// learning rules exist for ebtables only, so such a binding must give IP or use the EbIpTables backend.
+    /// </summary>
+    public const string IpLearningNeedsEbIpTables = "IpLearningNeedsEbIpTables";
+
+    /// <summary>
+    /// A port changed backend and its new rules are in force, but the old backend's rules could not be removed (both
+    /// filter the port until Restore-NwFilterBinding removes the old ones).
+    /// </summary>
+    public const string OldBackendRulesRemain = "OldBackendRulesRemain";
+
     /// <summary>The binding is in place with its learning rules, but its learner could not start (no such port device).</summary>
     public const string IpLearningFailed = "IpLearningFailed";
 

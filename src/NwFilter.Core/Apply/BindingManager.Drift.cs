@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using System.Globalization;
 using NwFilter.Core.Backends;
 using NwFilter.Core.Backends.EbIpTables;
+using NwFilter.Core.Backends.Nftables;
 using NwFilter.Core.Diagnostics;
 using NwFilter.Core.Host;
 using NwFilter.Core.Model;
@@ -24,6 +25,8 @@ public sealed partial class BindingManager
         var (stored, problems) = Store.List();
         var selected = portDevices is null ? stored : [.. stored.Where(b => portDevices.Contains(b.PortDevice))];
         var actual = await KernelState.ReadAsync(HostRunner, new ProcessCounter(), cancellationToken).ConfigureAwait(false);
+        // NwFilter's nftables tables; without nft (and no nftables binding) there are none.
+        var actualNft = NftFootprint.Parse(await ListNftAsync(HostRunner, required: selected.Any(b => b.Backend == FirewallBackendKind.Nftables), cancellationToken).ConfigureAwait(false));
         var bridge = await BridgeNetfilterStatus.ProbeAsync(HostRunner, cancellationToken).ConfigureAwait(false);
 
         var compiled = new List<(FilterBinding Binding, Ruleset Ruleset, FirewallPlan Plan)>();
@@ -37,18 +40,23 @@ public sealed partial class BindingManager
             }
             catch (NwFilterException e)
             {
-                var lines = Footprint(actual, binding.PortDevice);
+                var lines = Footprint(actual, binding.PortDevice).Concat(NftFootprint.Of(actualNft, binding.PortDevice, out _));
                 reports.Add(new BindingDrift(binding.PortDevice, binding.Filter, BindingDriftStatus.Drifted, [], [.. lines], [.. e.Diagnostics.Select(d => d with { Severity = DiagnosticSeverity.Warning })]));
             }
         }
-        var expected = compiled.Count == 0 ? KernelState.Empty() : await ExpectedStateAsync(compiled, cancellationToken).ConfigureAwait(false);
+        var (expected, expectedNft) = compiled.Count == 0 ? (KernelState.Empty(), []) : await ExpectedStateAsync(compiled, cancellationToken).ConfigureAwait(false);
         foreach (var (binding, ruleset, _) in compiled)
         {
-            var want = Footprint(expected, binding.PortDevice);
-            var have = Footprint(actual, binding.PortDevice);
+            // A port's rules in the other backend are unexpected (left over from a backend change).
+            var nftBinding = binding.Backend == FirewallBackendKind.Nftables;
+            var want = nftBinding ? NftFootprint.Of(expectedNft, binding.PortDevice, out _) : Footprint(expected, binding.PortDevice);
+            var haveEb = Footprint(actual, binding.PortDevice);
+            var haveNft = NftFootprint.Of(actualNft, binding.PortDevice, out var hasNftChains);
+            var have = nftBinding ? [.. haveNft, .. haveEb] : haveEb.Concat(haveNft).ToList();
             var missing = MultisetExcept(want, have);
             var unexpected = MultisetExcept(have, want);
-            var status = !have.Any(l => l.Contains(": -A ", StringComparison.Ordinal)) && want.Count > 0 ? BindingDriftStatus.Missing
+            var present = nftBinding ? hasNftChains : haveEb.Any(l => l.Contains(": -A ", StringComparison.Ordinal));
+            var status = !present && want.Count > 0 ? BindingDriftStatus.Missing
                 : want.SequenceEqual(have) ? BindingDriftStatus.InSync
                 : BindingDriftStatus.Drifted;
             var warnings = new List<Diagnostic>();
@@ -69,9 +77,9 @@ public sealed partial class BindingManager
         }
         if (portDevices is null)
         {
-            foreach (var orphan in PortChains.PortsWithChains(actual).Where(p => stored.All(b => b.PortDevice != p)))
+            foreach (var orphan in PortChains.PortsWithChains(actual).Concat(NftFootprint.Ports(actualNft)).Distinct(StringComparer.Ordinal).Where(p => stored.All(b => b.PortDevice != p)))
             {
-                reports.Add(new BindingDrift(orphan, null, BindingDriftStatus.Orphaned, [], [.. Footprint(actual, orphan)], []));
+                reports.Add(new BindingDrift(orphan, null, BindingDriftStatus.Orphaned, [], [.. Footprint(actual, orphan), .. NftFootprint.Of(actualNft, orphan, out _)], []));
             }
         }
         foreach (var problem in problems)
@@ -81,8 +89,9 @@ public sealed partial class BindingManager
         return [.. reports.OrderBy(r => r.PortDevice, StringComparer.Ordinal).Select(r => r with { NetworkNamespace = NetworkNamespace })];
     }
 
-    /// <summary>Applies the compiled bindings in a new scratch namespace and reads the tables back.</summary>
-    private async Task<KernelState> ExpectedStateAsync(List<(FilterBinding Binding, Ruleset Ruleset, FirewallPlan Plan)> compiled, CancellationToken cancellationToken)
+    /// <summary>Applies the compiled bindings in a new scratch namespace, each by its backend, and reads the tables back.</summary>
+    private async Task<(KernelState State, Dictionary<string, List<(string Block, List<string> Lines)>> Nft)> ExpectedStateAsync(
+        List<(FilterBinding Binding, Ruleset Ruleset, FirewallPlan Plan)> compiled, CancellationToken cancellationToken)
     {
         await SweepScratchNamespacesAsync().ConfigureAwait(false);
         var name = string.Create(CultureInfo.InvariantCulture, $"{ScratchPrefix}{Environment.ProcessId}-{Random.Shared.Next():x8}");
@@ -94,13 +103,53 @@ public sealed partial class BindingManager
         try
         {
             var scratch = new NamespacedProcessRunner(_options.Runner, name);
-            await new XtablesExecutor(scratch).ApplyAsync([.. compiled.Select(c => (c.Binding.PortDevice, c.Plan))], cancellationToken).ConfigureAwait(false);
-            return await KernelState.ReadAsync(scratch, new ProcessCounter(), cancellationToken).ConfigureAwait(false);
+            var eb = compiled.Where(c => c.Binding.Backend == FirewallBackendKind.EbIpTables).ToList();
+            var nft = compiled.Where(c => c.Binding.Backend == FirewallBackendKind.Nftables).ToList();
+            if (eb.Count > 0)
+            {
+                await new XtablesExecutor(scratch).ApplyAsync([.. eb.Select(c => (c.Binding.PortDevice, c.Plan))], cancellationToken).ConfigureAwait(false);
+            }
+            var nftListing = "";
+            if (nft.Count > 0)
+            {
+                await new NftablesApplier(scratch).ApplyAsync([.. nft.Select(c => NftPortChange.Set(NftablesCompiler.Compile(c.Binding.PortDevice, c.Ruleset.Instances)))], cancellationToken)
+                    .ConfigureAwait(false);
+                nftListing = await ListNftAsync(scratch, required: true, cancellationToken).ConfigureAwait(false);
+            }
+            var state = eb.Count > 0 ? await KernelState.ReadAsync(scratch, new ProcessCounter(), cancellationToken).ConfigureAwait(false) : KernelState.Empty();
+            return (state, NftFootprint.Parse(nftListing));
         }
         finally
         {
             await _options.Runner.RunAsync(new ProcessRequest(Host.NetworkNamespace.IpProgram, "netns", "delete", name) { Timeout = TimeSpan.FromSeconds(30) }, CancellationToken.None).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// <c>nft list ruleset</c> where <paramref name="runner"/> runs; when nft cannot run and nothing needs it, an empty
+    /// listing (a host without nft has no nftables bindings).
+    /// </summary>
+    private static async Task<string> ListNftAsync(IProcessRunner runner, bool required, CancellationToken cancellationToken)
+    {
+        var request = new ProcessRequest(NftablesApplier.NftProgram, "list", "ruleset") { Timeout = TimeSpan.FromMinutes(2) };
+        ProcessResult result;
+        try
+        {
+            result = await runner.RunAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (!required && e is not OperationCanceledException)
+        {
+            return "";
+        }
+        if (!result.Succeeded)
+        {
+            if (!required)
+            {
+                return "";
+            }
+            throw ApplyErrors.ToolFailed("reading NwFilter's nftables tables", result, null, null);
+        }
+        return result.StandardOutput;
     }
 
     /// <summary>Deletes scratch namespaces whose creating process is gone.</summary>

@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Net.Sockets;
 using NwFilter.Core.Backends;
+using NwFilter.Core.Backends.Nftables;
 using NwFilter.Core.Diagnostics;
 using NwFilter.Core.Graph;
 using NwFilter.Core.Learning;
@@ -54,7 +55,12 @@ public sealed partial class BindingManager
     }
 
     /// <summary>What applying one binding means: its ruleset, the plan to apply, and its learning when it learns.</summary>
-    internal sealed record PreparedBinding(FilterBinding Binding, Ruleset Ruleset, FirewallPlan Plan, LearningStep? Learning);
+    /// <remarks>For a binding with the nftables backend, <see cref="Nft"/> holds its compiled port ruleset (and
+    /// <see cref="Plan"/> the nftables backend's per-statement view, unused by the executors).</remarks>
+    internal sealed record PreparedBinding(FilterBinding Binding, Ruleset Ruleset, FirewallPlan Plan, LearningStep? Learning)
+    {
+        public NftPortRuleset? Nft { get; init; }
+    }
 
     /// <summary>
     /// The learning side of a prepared binding: the learner's options, the addresses the plan uses (empty: the learning
@@ -70,10 +76,21 @@ public sealed partial class BindingManager
     {
         ArgumentNullException.ThrowIfNull(binding);
         var source = filters ?? Filters;
-        var ruleset = RulesetBuilder.Build(source, binding.Filter, binding.PortDevice, binding.MacAddress, binding.Parameters, _options.Backend);
+        var ruleset = RulesetBuilder.Build(source, binding.Filter, binding.PortDevice, binding.MacAddress, binding.Parameters, binding.Backend);
         if (!ruleset.NeedsIpLearning)
         {
-            return new PreparedBinding(binding, ruleset, ruleset.Plan!, null);
+            return binding.Backend == FirewallBackendKind.Nftables
+                ? new PreparedBinding(binding, ruleset, ruleset.Plan!, null) { Nft = NftablesCompiler.Compile(binding.PortDevice, ruleset.Instances) }
+                : new PreparedBinding(binding, ruleset, ruleset.Plan!, null);
+        }
+        if (binding.Backend != FirewallBackendKind.EbIpTables)
+        {
+            // The learning rules (LearningRules) exist in ebtables form only: refuse rather than half-support learning.
+            throw new NwFilterException(Diagnostic.Error(ApplyCodes.IpLearningNeedsEbIpTables,
+                $"The filter '{binding.Filter}' of port {binding.PortDevice} needs the variable IP, which was not given, and IP address learning " +
+                "works with the EbIpTables backend only (its learning rules have no nftables form). Give the VM's address, for example " +
+                "-Parameter @{ IP = '10.0.0.5' }, or use -Backend EbIpTables.", DiagnosticCategory.InvalidArgument)
+                with { Filter = binding.Filter, Value = binding.PortDevice });
         }
         if (Learners is null)
         {
@@ -161,8 +178,12 @@ public sealed partial class BindingManager
                 {
                     throw EndLearning(learner, clock, binding is null ? "the binding was removed" : "the binding now has another MAC address", cancellationToken);
                 }
+                if (binding.Backend != FirewallBackendKind.EbIpTables)
+                {
+                    throw EndLearning(learner, clock, "the binding now uses the nftables backend", cancellationToken);
+                }
                 filter = binding.Filter;
-                var ruleset = RulesetBuilder.Build(Filters, binding.Filter, port, binding.MacAddress, binding.Parameters, _options.Backend);
+                var ruleset = RulesetBuilder.Build(Filters, binding.Filter, port, binding.MacAddress, binding.Parameters, binding.Backend);
                 if (!ruleset.NeedsIpLearning || ruleset.Resolution.IpLearning != learner.Mode)
                 {
                     throw EndLearning(learner, clock, $"the binding no longer learns its address in {learner.Mode.ToString().ToLowerInvariant()} mode", cancellationToken);
@@ -170,7 +191,7 @@ public sealed partial class BindingManager
                 var plan = HasIPv4(change.Addresses)
                     ? CompileWith(binding, change.Addresses, Filters).Plan!
                     : LearningRules.AsNewRules(port, binding.MacAddress, learner.Mode, learner.Options.DhcpServers);
-                report = await ExecuteAsync([(port, plan)], null, cancellationToken).ConfigureAwait(false);
+                report = await ExecuteXtablesAsync([(port, plan)], null, cancellationToken).ConfigureAwait(false);
             }
             learner.Report(new ReinstantiationSucceeded(port, clock.GetUtcNow(), filter, change.IPv4Values, change.IPv6Values, report.ProcessLaunches, report.Elapsed));
         }
@@ -198,7 +219,7 @@ public sealed partial class BindingManager
         {
             parameters = parameters.With(ReservedVariables.IPv6, v6);
         }
-        return RulesetBuilder.Build(filters, binding.Filter, binding.PortDevice, binding.MacAddress, parameters, _options.Backend);
+        return RulesetBuilder.Build(filters, binding.Filter, binding.PortDevice, binding.MacAddress, parameters, binding.Backend);
     }
 
     private ImmutableArray<LearnedAddress> StoredAddresses(string port, System.Net.NetworkInformation.PhysicalAddress mac, IpLearningMode mode, bool learnIPv6)

@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using NwFilter.Core.Backends;
+using NwFilter.Core.Backends.Nftables;
 using NwFilter.Core.Diagnostics;
 using NwFilter.Core.Graph;
 using NwFilter.Core.Host;
@@ -11,8 +12,9 @@ namespace NwFilter.Core.Apply;
 
 /// <summary>
 /// Bindings on a real firewall (libvirt's nwfilter-binding-create/-delete and daemon restart): compiles each binding's
-/// filter tree, applies many together through <see cref="XtablesExecutor"/> (one build transaction per family, one swap
-/// transaction for all), keeps them in a <see cref="BindingStore"/>, removes, restores, re-instantiates them after a
+/// filter tree, applies many together by backend: EbIpTables bindings through <see cref="XtablesExecutor"/> (one build
+/// transaction per family, one swap transaction for all), nftables bindings through <see cref="NftablesApplier"/> (one
+/// nft transaction for all; see BindingManager.Backends.cs for the order when a port changes backend), keeps them in a <see cref="BindingStore"/>, removes, restores, re-instantiates them after a
 /// filter change (all or none), and compares the kernel with the store.
 /// </summary>
 /// <remarks>
@@ -55,16 +57,20 @@ public sealed partial class BindingManager
     /// </summary>
     public Ruleset Compile(FilterBinding binding, IFilterSource? filters = null) => Prepare(binding, filters).Ruleset;
 
-    /// <summary>Reads the firewall for planning; when it cannot be read (not root, tools missing), an empty one is assumed.</summary>
+    /// <summary>
+    /// Reads the firewall for planning (ebtables/iptables, and NwFilter's nftables chains); what cannot be read (not root,
+    /// tools missing) is assumed empty.
+    /// </summary>
     public async Task<FirewallSnapshot> ReadFirewallAsync(CancellationToken cancellationToken = default)
     {
+        var (nft, nftReason) = await TryReadNftAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            return new FirewallSnapshot(await KernelState.ReadAsync(HostRunner, new ProcessCounter(), cancellationToken).ConfigureAwait(false), null);
+            return new FirewallSnapshot(await KernelState.ReadAsync(HostRunner, new ProcessCounter(), cancellationToken).ConfigureAwait(false), null, nft, nftReason);
         }
         catch (NwFilterException e)
         {
-            return new FirewallSnapshot(KernelState.Empty(), e.Primary.Message);
+            return new FirewallSnapshot(KernelState.Empty(), e.Primary.Message, nft, nftReason);
         }
     }
 
@@ -72,16 +78,78 @@ public sealed partial class BindingManager
     public ExecutionPlan PlanApply(FirewallSnapshot snapshot, IReadOnlyList<FilterBinding> bindings)
     {
         ArgumentNullException.ThrowIfNull(snapshot);
-        var compiled = bindings.Select(b => (b.PortDevice, Prepare(b).Plan)).ToList();
-        return new ExecutionPlan(XtablesExecutor.PlanApply(snapshot.State, compiled), snapshot.UnreadableReason is not null, snapshot.UnreadableReason);
+        ArgumentNullException.ThrowIfNull(bindings);
+        var prepared = bindings.Select(b => Prepare(b)).ToList();
+        var stored = Store.List().Bindings.ToDictionary(b => b.PortDevice, b => b.Backend, StringComparer.Ordinal);
+        var eb = prepared.Where(p => p.Binding.Backend == FirewallBackendKind.EbIpTables).ToList();
+        var nft = prepared.Where(p => p.Binding.Backend == FirewallBackendKind.Nftables).ToList();
+        var leavingNft = eb.Select(p => p.Binding.PortDevice).Where(p => stored.GetValueOrDefault(p, FirewallBackendKind.EbIpTables) == FirewallBackendKind.Nftables).ToList();
+        var leavingEb = nft.Select(p => p.Binding.PortDevice).Where(p => stored.TryGetValue(p, out var b) && b == FirewallBackendKind.EbIpTables).ToList();
+        var transactions = ImmutableArray.CreateBuilder<PlannedTransaction>();
+        var reasons = new List<string>();
+        if (eb.Count > 0 || leavingEb.Count > 0)
+        {
+            if (snapshot.UnreadableReason is { } r)
+            {
+                reasons.Add(r);
+            }
+        }
+        if (eb.Count > 0)
+        {
+            transactions.AddRange(XtablesExecutor.PlanApply(snapshot.State, [.. eb.Select(p => (p.Binding.PortDevice, p.Plan))]));
+        }
+        if (nft.Count > 0 || leavingNft.Count > 0)
+        {
+            if (snapshot.NftUnreadableReason is { } r)
+            {
+                reasons.Add(r);
+            }
+            var script = NftScriptPlanner.Plan(snapshot.Nft, [.. nft.Select(p => NftPortChange.Set(p.Nft!)), .. leavingNft.Select(NftPortChange.Remove)]);
+            if (!script.IsEmpty)
+            {
+                transactions.Add(NftScriptTransaction(script));
+            }
+        }
+        if (leavingEb.Count > 0)
+        {
+            var remaining = stored.Any(kv => kv.Value == FirewallBackendKind.EbIpTables && !leavingEb.Contains(kv.Key)) || eb.Count > 0;
+            transactions.AddRange(XtablesExecutor.PlanRemove(snapshot.State, leavingEb, !remaining));
+        }
+        return new ExecutionPlan(transactions.ToImmutable(), reasons.Count > 0, reasons.Count == 0 ? null : string.Join("; ", reasons));
     }
 
     /// <summary>The exact transaction removing the bindings of <paramref name="portDevices"/> would run.</summary>
     public ExecutionPlan PlanRemove(FirewallSnapshot snapshot, IReadOnlyCollection<string> portDevices)
     {
         ArgumentNullException.ThrowIfNull(snapshot);
-        var remaining = Store.List().Bindings.Count(b => !portDevices.Contains(b.PortDevice));
-        return new ExecutionPlan(XtablesExecutor.PlanRemove(snapshot.State, portDevices, remaining == 0), snapshot.UnreadableReason is not null, snapshot.UnreadableReason);
+        ArgumentNullException.ThrowIfNull(portDevices);
+        var stored = Store.List().Bindings;
+        var nftPorts = stored.Where(b => b.Backend == FirewallBackendKind.Nftables && portDevices.Contains(b.PortDevice)).Select(b => b.PortDevice).ToList();
+        var ebPorts = portDevices.Where(p => !nftPorts.Contains(p)).ToList();
+        var transactions = ImmutableArray.CreateBuilder<PlannedTransaction>();
+        var reasons = new List<string>();
+        if (ebPorts.Count > 0)
+        {
+            var remaining = stored.Count(b => b.Backend == FirewallBackendKind.EbIpTables && !portDevices.Contains(b.PortDevice));
+            transactions.AddRange(XtablesExecutor.PlanRemove(snapshot.State, ebPorts, remaining == 0));
+            if (snapshot.UnreadableReason is { } r)
+            {
+                reasons.Add(r);
+            }
+        }
+        if (nftPorts.Count > 0)
+        {
+            var script = NftScriptPlanner.Plan(snapshot.Nft, [.. nftPorts.Select(NftPortChange.Remove)]);
+            if (!script.IsEmpty)
+            {
+                transactions.Add(NftScriptTransaction(script));
+            }
+            if (snapshot.NftUnreadableReason is { } r)
+            {
+                reasons.Add(r);
+            }
+        }
+        return new ExecutionPlan(transactions.ToImmutable(), reasons.Count > 0, reasons.Count == 0 ? null : string.Join("; ", reasons));
     }
 
     /// <summary>
@@ -124,18 +192,25 @@ public sealed partial class BindingManager
                 await StopReplacedLearnersAsync(compiled.Select(c => c.Prepared)).ConfigureAwait(false);
                 using (Store.Lock(_options.LockTimeout, cancellationToken))
                 {
-                    execution = await ExecuteAsync(compiled.Select(c => (c.Binding.PortDevice, c.Prepared.Plan)).ToList(), progress, cancellationToken).ConfigureAwait(false);
+                    var batch = await ExecuteAsync([.. compiled.Select(c => c.Prepared)], progress, cancellationToken).ConfigureAwait(false);
+                    execution = batch.Report;
                     foreach (var c in compiled)
                     {
+                        if (batch.NftFailure is { } failed && c.Binding.Backend == FirewallBackendKind.Nftables)
+                        {
+                            results[c.Index] = new BindingResult(c.Binding.PortDevice, c.Binding, failed);
+                            continue;
+                        }
                         Store.Save(c.Binding);
                         results[c.Index] = new BindingResult(c.Binding.PortDevice, c.Binding, null);
                     }
                 }
-                foreach (var c in compiled)
+                foreach (var c in compiled.Where(c => results[c.Index]!.Succeeded))
                 {
                     results[c.Index] = await StartLearningAsync(c.Prepared, results[c.Index]!, cancellationToken).ConfigureAwait(false);
                 }
-                warnings = execution.Warnings.AddRange(await BridgeWarningsAsync(compiled.Select(c => (c.Binding.PortDevice, c.Prepared.Ruleset)), cancellationToken).ConfigureAwait(false));
+                warnings = execution.Warnings.AddRange(await BridgeWarningsAsync(
+                    compiled.Where(c => results[c.Index]!.Succeeded).Select(c => (c.Binding.PortDevice, c.Prepared.Ruleset)), cancellationToken).ConfigureAwait(false));
             }
             catch (NwFilterException e)
             {
@@ -183,24 +258,41 @@ public sealed partial class BindingManager
             }
             if (found.Count > 0)
             {
-                var ports = found.Select(f => f.Binding.PortDevice).ToHashSet(StringComparer.Ordinal);
-                var last = stored.Keys.All(ports.Contains);
-                try
+                // Each backend removes its own bindings' rules (each in one transaction); one failing leaves the other's done.
+                foreach (var kind in new[] { FirewallBackendKind.EbIpTables, FirewallBackendKind.Nftables })
                 {
-                    var executor = new XtablesExecutor(HostRunner) { Progress = s => progress?.Invoke(new BindingProgress(s, -1)) };
-                    execution = await executor.RemoveAsync(ports, _ => last, cancellationToken).ConfigureAwait(false);
-                    foreach (var (index, binding) in found)
+                    var group = found.Where(f => f.Binding.Backend == kind).ToList();
+                    if (group.Count == 0)
                     {
-                        Store.Delete(binding.PortDevice);
-                        Learners?.Store?.Delete(binding.PortDevice);
-                        results[index] = new BindingResult(binding.PortDevice, binding, null);
+                        continue;
                     }
-                }
-                catch (NwFilterException e)
-                {
-                    foreach (var (index, binding) in found)
+                    var ports = group.Select(f => f.Binding.PortDevice).ToHashSet(StringComparer.Ordinal);
+                    try
                     {
-                        results[index] = new BindingResult(binding.PortDevice, binding, e);
+                        if (kind == FirewallBackendKind.EbIpTables)
+                        {
+                            var last = stored.Values.Where(b => b.Backend == FirewallBackendKind.EbIpTables).All(b => ports.Contains(b.PortDevice));
+                            var executor = new XtablesExecutor(HostRunner) { Progress = s => progress?.Invoke(new BindingProgress(s, -1)) };
+                            execution = Merge(execution, await executor.RemoveAsync(ports, _ => last, cancellationToken).ConfigureAwait(false));
+                        }
+                        else
+                        {
+                            progress?.Invoke(new BindingProgress("Removing the nftables rules", -1));
+                            execution = Merge(execution, FromNft(await Applier().RemoveAsync(ports, cancellationToken).ConfigureAwait(false)));
+                        }
+                        foreach (var (index, binding) in group)
+                        {
+                            Store.Delete(binding.PortDevice);
+                            Learners?.Store?.Delete(binding.PortDevice);
+                            results[index] = new BindingResult(binding.PortDevice, binding, null);
+                        }
+                    }
+                    catch (NwFilterException e)
+                    {
+                        foreach (var (index, binding) in group)
+                        {
+                            results[index] = new BindingResult(binding.PortDevice, binding, e);
+                        }
                     }
                 }
             }
@@ -224,14 +316,24 @@ public sealed partial class BindingManager
         {
             using (Store.Lock(_options.LockTimeout, cancellationToken))
             {
+                // Orphans per backend: ebtables/iptables chains of ports without an EbIpTables binding (none, or one that moved to
+                // nftables), and nftables chains of ports without an nftables binding.
                 var state = await KernelState.ReadAsync(HostRunner, new ProcessCounter(), cancellationToken).ConfigureAwait(false);
-                var orphans = PortChains.PortsWithChains(state).Where(p => stored.All(b => b.PortDevice != p)).ToList();
+                var orphans = PortChains.PortsWithChains(state)
+                    .Where(p => !stored.Any(b => b.PortDevice == p && b.Backend == FirewallBackendKind.EbIpTables)).ToList();
                 if (orphans.Count > 0)
                 {
                     var executor = new XtablesExecutor(HostRunner);
-                    var removed = await executor.RemoveAsync(orphans, _ => stored.IsEmpty, cancellationToken).ConfigureAwait(false);
+                    var lastEb = stored.All(b => b.Backend != FirewallBackendKind.EbIpTables);
+                    var removed = await executor.RemoveAsync(orphans, _ => lastEb, cancellationToken).ConfigureAwait(false);
                     execution = execution with { Transactions = execution.Transactions.AddRange(removed.Transactions), ProcessLaunches = execution.ProcessLaunches + removed.ProcessLaunches + 3 };
-                    warnings = warnings.Add(Diagnostic.Warning("OrphanedRulesRemoved", $"Removed the NwFilter chains of {string.Join(", ", orphans)}, which have no binding."));
+                    warnings = warnings.Add(Diagnostic.Warning("OrphanedRulesRemoved", $"Removed the NwFilter chains of {string.Join(", ", orphans)}, which have no EbIpTables binding."));
+                }
+                var (nftRemoved, nftOrphans) = await RemoveNftOrphansAsync(stored, cancellationToken).ConfigureAwait(false);
+                if (!nftOrphans.IsEmpty)
+                {
+                    execution = Merge(execution, nftRemoved);
+                    warnings = warnings.Add(Diagnostic.Warning("OrphanedRulesRemoved", $"Removed the NwFilter nftables chains of {string.Join(", ", nftOrphans)}, which have no nftables binding."));
                 }
             }
         }
@@ -275,7 +377,17 @@ public sealed partial class BindingManager
         ExecutionReport execution;
         using (Store.Lock(_options.LockTimeout, cancellationToken))
         {
-            execution = await ExecuteAsync([.. compiled.Select(c => (c.Binding.PortDevice, c.Prepared.Plan))], progress, cancellationToken).ConfigureAwait(false);
+            var batch = await ExecuteAsync([.. compiled.Select(c => c.Prepared)], progress, cancellationToken).ConfigureAwait(false);
+            if (batch.NftFailure is { } failed)
+            {
+                // The EbIpTables step committed before the nftables transaction failed: say exactly what holds.
+                var eb = compiled.Where(c => c.Binding.Backend == FirewallBackendKind.EbIpTables).Select(c => c.Binding.PortDevice);
+                var nft = compiled.Where(c => c.Binding.Backend == FirewallBackendKind.Nftables).Select(c => c.Binding.PortDevice);
+                throw new NwFilterException([Diagnostic.Error(ApplyCodes.ReinstantiationFailed,
+                    $"The change is in force for the EbIpTables bindings ({string.Join(", ", eb)}), but the nftables transaction failed: the " +
+                    $"nftables bindings ({string.Join(", ", nft)}) keep their previous rules.", DiagnosticCategory.InvalidOperation), .. failed.Diagnostics]);
+            }
+            execution = batch.Report;
         }
         var warnings = execution.Warnings.AddRange(await BridgeWarningsAsync(compiled.Select(c => (c.Binding.PortDevice, c.Prepared.Ruleset)), cancellationToken).ConfigureAwait(false));
         return new BindingBatchResult([.. compiled.Select(c => new BindingResult(c.Binding.PortDevice, c.Binding, null))], warnings, execution);
@@ -304,13 +416,6 @@ public sealed partial class BindingManager
             }
         }
         return false;
-    }
-
-    private Task<ExecutionReport> ExecuteAsync(IReadOnlyList<(string Port, FirewallPlan Plan)> plans, Action<BindingProgress>? progress, CancellationToken cancellationToken)
-    {
-        var step = 0;
-        var executor = new XtablesExecutor(HostRunner) { Progress = s => progress?.Invoke(new BindingProgress(s, Math.Min(95, 40 + 12 * step++))) };
-        return executor.ApplyAsync(plans, cancellationToken);
     }
 
     private async Task<ImmutableArray<Diagnostic>> BridgeWarningsAsync(IEnumerable<(string Port, Ruleset Ruleset)> rulesets, CancellationToken cancellationToken)

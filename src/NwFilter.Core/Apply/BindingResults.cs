@@ -29,9 +29,6 @@ public sealed record BindingManagerOptions
     /// <summary>How long to wait for another writer of the same namespace's bindings.</summary>
     public TimeSpan LockTimeout { get; init; } = TimeSpan.FromMinutes(2);
 
-    /// <summary>The firewall backend.</summary>
-    public FirewallBackendKind Backend { get; init; } = FirewallBackendKind.EbIpTables;
-
     /// <summary>
     /// The learners of this namespace's bindings, kept for the life of the process (one registry per namespace and state
     /// directory, shared by every manager of it). Null: IP address learning is off, and a binding whose filter needs IP
@@ -110,14 +107,22 @@ public sealed record BindingDrift(
 /// <summary>The firewall as read for planning (or an empty one assumed when it could not be read).</summary>
 public sealed class FirewallSnapshot
 {
-    internal FirewallSnapshot(KernelState state, string? unreadableReason)
+    internal FirewallSnapshot(KernelState state, string? unreadableReason, Backends.Nftables.NftState? nft = null, string? nftUnreadableReason = null)
     {
         State = state;
         UnreadableReason = unreadableReason;
+        Nft = nft ?? Backends.Nftables.NftState.Empty;
+        NftUnreadableReason = nftUnreadableReason;
     }
 
     internal KernelState State { get; }
 
-    /// <summary>Why the firewall could not be read (then an empty one is assumed); null when it was read.</summary>
+    /// <summary>NwFilter's nftables chains (the nftables backend's state).</summary>
+    internal Backends.Nftables.NftState Nft { get; }
+
+    /// <summary>Why the ebtables/iptables firewall could not be read (then an empty one is assumed); null when it was read.</summary>
     public string? UnreadableReason { get; }
+
+    /// <summary>Why NwFilter's nftables chains could not be read (then none are assumed); null when they were read.</summary>
+    public string? NftUnreadableReason { get; }
 }

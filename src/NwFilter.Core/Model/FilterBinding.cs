@@ -1,4 +1,5 @@
 using System.Net.NetworkInformation;
+using NwFilter.Core.Backends;
 
 namespace NwFilter.Core.Model;
 
@@ -25,4 +26,11 @@ public sealed record FilterBinding(string PortDevice, PhysicalAddress MacAddress
 
     /// <summary>The parameters given to the top filter (MAC, IP, CTRL_IP_LEARNING, ...).</summary>
     public ParameterSet Parameters { get; internal init; } = ParameterSet.Empty;
+
+    /// <summary>
+    /// The firewall backend that applies the binding's rules. Kept in the binding XML as libvirt's unmerged nftables
+    /// series does (<c>&lt;backend name='nftables'/&gt;</c> after <c>&lt;filterref&gt;</c>); the default
+    /// (<see cref="FirewallBackendKind.EbIpTables"/>, libvirt's 'iptables') is not written.
+    /// </summary>
+    public FirewallBackendKind Backend { get; internal init; } = FirewallBackendKind.EbIpTables;
 }

@@ -1,4 +1,5 @@
 using System.Net.NetworkInformation;
+using NwFilter.Core.Backends;
 using NwFilter.Core.Model;
 using NwFilter.Core.Schema;
 using static NwFilter.Core.Xml.XmlDiagnosticCodes;
@@ -27,7 +28,7 @@ internal sealed class BindingParser(XmlReadOptions options) : DocumentParser(opt
         CheckNoText(root);
         foreach (var c in root.Children)
         {
-            if (c.Name is not ("owner" or "portdev" or "linkdev" or "mac" or "filterref"))
+            if (c.Name is not ("owner" or "portdev" or "linkdev" or "mac" or "filterref" or "backend"))
             {
                 UnknownChild(root, c);
             }
@@ -158,6 +159,31 @@ internal sealed class BindingParser(XmlReadOptions options) : DocumentParser(opt
             parameters = ReadParameters(refNode);
         }
 
+        // libvirt's unmerged nftables series: <backend name='iptables|nftables'/> after <filterref>.
+        var backend = FirewallBackendKind.EbIpTables;
+        if (SingleChild(root, "backend") is { } backendNode)
+        {
+            Leaf(backendNode, "name");
+            var name = backendNode.AttributeValue("name");
+            switch (name)
+            {
+                case "iptables":
+                    break;
+                case "nftables":
+                    backend = FirewallBackendKind.Nftables;
+                    break;
+                case null or "":
+                    Error(MissingAttribute, "filter binding backend has no name (expected 'iptables' or 'nftables')", backendNode, "name", name);
+                    break;
+                default:
+                    StrictError(InvalidAttributeValue,
+                        $"Unknown filter binding backend '{name}': expected 'iptables' (ebtables, iptables, ip6tables) or 'nftables'" +
+                        (Options.Lenient ? "; the binding uses 'iptables'" : ""),
+                        backendNode, "name", name);
+                    break;
+            }
+        }
+
         if (HasErrors || portdev is null || mac is null || filter is null || ownerName is null)
         {
             return null;
@@ -168,6 +194,7 @@ internal sealed class BindingParser(XmlReadOptions options) : DocumentParser(opt
             OwnerUuid = ownerUuid,
             LinkDevice = linkdev,
             Parameters = parameters,
+            Backend = backend,
         };
     }
 

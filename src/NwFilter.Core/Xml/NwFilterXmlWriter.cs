@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using NwFilter.Core.Backends;
 using NwFilter.Core.Model;
 using NwFilter.Core.Schema;
 
@@ -75,6 +76,10 @@ public static class NwFilterXmlWriter
         }
         sb.Append("  <mac address='").Append(TextParsers.FormatMac(binding.MacAddress.GetAddressBytes())).Append("'/>\n");
         WriteReference(sb, "  ", binding.Filter, binding.Parameters);
+        if (binding.Backend == FirewallBackendKind.Nftables)
+        {
+            sb.Append("  <backend name='nftables'/>\n");
+        }
         sb.Append("</filterbinding>\n");
         return sb.ToString();
     }

@@ -14,7 +14,7 @@ namespace NwFilter.Commands;
 /// <remarks>
 /// Get-NwFilterBinding lists the stored bindings, as virsh nwfilter-binding-list does, as FilterBinding objects with
 /// PortDevice, MacAddress, Filter, Parameter (alias of Parameters), Owner (alias of OwnerName), OwnerUuid,
-/// LinkDevice and NetworkNamespace. A binding that learns its IP address (its filter uses $IP and no IP is given) also
+/// LinkDevice, Backend (EbIpTables or Nftables: which firewall backend applies its rules) and NetworkNamespace. A binding that learns its IP address (its filter uses $IP and no IP is given) also
 /// has LearningMode (any or dhcp), LearningState (Learning, Learned, Stopped, Failed, or NotStarted when no learner
 /// of this session watches the port), LearnedAddress (the learned addresses, with their lease ends) and LearningJob
 /// (the job of this session that learns it). Piped to ConvertTo-NwFilterXml they give libvirt's filterbinding XML (virsh
@@ -31,6 +31,10 @@ namespace NwFilter.Commands;
 /// <example>
 /// <code>Get-NwFilterBinding | Where-Object LearningMode | Select-Object PortDevice, LearningState, LearnedAddress</code>
 /// <para>Lists the bindings that learn their IP address, where their learning stands and what was learned.</para>
+/// </example>
+/// <example>
+/// <code>Get-NwFilterBinding | Where-Object Backend -eq Nftables</code>
+/// <para>Lists the bindings whose rules the native nftables backend applies.</para>
 /// </example>
 /// <example>
 /// <code>Get-NwFilterBinding vnet0 | ConvertTo-NwFilterXml</code>

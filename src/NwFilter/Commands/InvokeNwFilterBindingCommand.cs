@@ -15,12 +15,19 @@ namespace NwFilter.Commands;
 /// </summary>
 /// <remarks>
 /// Invoke-NwFilterBinding does what virsh nwfilter-binding-create does: it compiles the filter for the port device with
-/// the MAC address and parameters, applies the rules with ebtables, iptables and ip6tables, and keeps the binding as
-/// libvirt's filterbinding XML under the state directory (NWFILTER_STATE_DIR; /run/nwfilter for root). A port device
-/// that already has a binding gets the new one in its place.
+/// the MAC address and parameters, applies the rules with ebtables, iptables and ip6tables (or, with -Backend Nftables,
+/// natively with nft), and keeps the binding as libvirt's filterbinding XML under the state directory
+/// (NWFILTER_STATE_DIR; /run/nwfilter for root). A port device that already has a binding gets the new one in its place.
+///
+/// -Backend Nftables applies the rules through NwFilter's own nftables tables (bridge nwfilter, and inet nwfilter for
+/// layer-4 rules), all nftables bindings of a batch in one nft transaction; the binding XML records it as
+/// &lt;backend name='nftables'/&gt;, and Get-NwFilterBinding shows it in the Backend column. Replacing a binding by one with
+/// the other backend applies the new rules first and removes the port's old rules after, so the port is never
+/// unfiltered. The nftables backend refuses what it cannot express (ipset, gratuitous ARP matching, comments with a
+/// double quote), and a binding that would learn its IP address (IP learning is EbIpTables only): give IP.
 ///
 /// Bindings from the pipeline (by property name: PortDevice, MacAddress, Filter, Parameter, Owner, OwnerUuid,
-/// LinkDevice) are applied together, with few processes however many there are: the firewall is read once (one save
+/// LinkDevice, Backend) are applied together, with few processes however many there are: the firewall is read once (one save
 /// per family), every new rule is built under temporary chain names in one restore transaction per family, and one
 /// nft transaction then swaps old for new across ebtables, iptables and ip6tables at once. At no moment is a port
 /// unfiltered or filtered by a mix of old and new rules. If a step fails, the previous rules stay in force, the new
@@ -59,6 +66,10 @@ namespace NwFilter.Commands;
 /// <code>Invoke-NwFilterBinding vnet0 52:54:00:7b:35:93 clean-traffic -Parameter @{ CTRL_IP_LEARNING = 'dhcp'; DHCPSERVER = '10.0.0.1' } -Confirm:$false; Get-Job vnet0 | Receive-Job</code>
 /// <para>Binds clean-traffic without an address: only DHCP from 10.0.0.1 passes until the VM gets a lease, then the
 /// binding is applied with the leased address. Get-Job shows the learning job; Receive-Job its events so far.</para>
+/// </example>
+/// <example>
+/// <code>Invoke-NwFilterBinding vnet0 52:54:00:7b:35:93 clean-traffic -Parameter @{ IP = '10.0.0.5' } -Backend Nftables -Confirm:$false</code>
+/// <para>Binds clean-traffic to vnet0 with native nftables rules (one nft transaction); -WhatIf prints the nft script.</para>
 /// </example>
 /// <example>
 /// <code>Import-Csv ./vms.csv | ForEach-Object { [pscustomobject]@{ PortDevice = $_.Port; MacAddress = $_.Mac; Filter = 'clean-traffic'; Parameter = @{ IP = $_.Ip } } } | Invoke-NwFilterBinding -Confirm:$false</code>
@@ -108,8 +119,9 @@ public sealed class InvokeNwFilterBindingCommand : NwFilterCmdlet
     [Parameter(ValueFromPipelineByPropertyName = true)]
     public string? LinkDevice { get; set; }
 
-    /// <summary>The firewall backend: EbIpTables (ebtables, iptables and ip6tables, as libvirt).</summary>
-    [Parameter]
+    /// <summary>The firewall backend: EbIpTables (ebtables, iptables and ip6tables, as libvirt; the default) or Nftables
+    /// (native nft, NwFilter's own tables, one transaction). Recorded in the binding.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
     public FirewallBackendKind Backend { get; set; } = FirewallBackendKind.EbIpTables;
 
     /// <summary>The network namespace whose firewall gets the rules (default: NWFILTER_NETNS, else the host's own).</summary>
@@ -130,6 +142,7 @@ public sealed class InvokeNwFilterBindingCommand : NwFilterCmdlet
             OwnerUuid = OwnerUuid != Guid.Empty ? OwnerUuid : NameBasedUuid.Create(NameBasedUuid.BuiltInFilterNamespace, "owner:" + (Owner ?? PortDevice)),
             LinkDevice = string.IsNullOrEmpty(LinkDevice) ? null : LinkDevice,
             Parameters = Parameter,
+            Backend = Backend,
         };
         try
         {

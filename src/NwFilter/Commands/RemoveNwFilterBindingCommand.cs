@@ -14,7 +14,9 @@ namespace NwFilter.Commands;
 /// ebtables, iptables and ip6tables chains, the links to them and its libvirt-in-post rule) in ONE nft transaction over
 /// every family, so the port never keeps half of its rules. When the last binding of the namespace goes, the global
 /// libvirt-in, libvirt-out, libvirt-in-post and libvirt-host-in chains go too (libvirt keeps them): no NwFilter chain is
-/// left. If the transaction fails, nothing is removed and the binding stays.
+/// left. If the transaction fails, nothing is removed and the binding stays. A binding with the nftables backend loses
+/// its chains and map elements in one nft transaction of its own (all such bindings together); when the last one goes,
+/// NwFilter's nftables tables go too.
 ///
 /// Port devices come from -PortDevice or the pipeline (by property name, as Get-NwFilterBinding outputs them); all are
 /// removed together. A port device without a binding is an error (BindingNotFound). -WhatIf prints the exact nft

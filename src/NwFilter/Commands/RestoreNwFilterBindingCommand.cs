@@ -13,7 +13,9 @@ namespace NwFilter.Commands;
 /// Restore-NwFilterBinding re-applies stored bindings as libvirt does when its daemon starts: every binding of the
 /// namespace, or those of -PortDevice (wildcards allowed), compiled with the filters as they are now and applied
 /// together (one build transaction per family, one swap for all). Restoring every binding also removes NwFilter
-/// chains of port devices that have no binding (left by a crash or by hand) and says so in a warning.
+/// chains of port devices that have no binding (left by a crash or by hand) and says so in a warning. Each binding is
+/// applied by its backend (the nftables ones in one nft transaction), and the chains a port holds in the backend it
+/// does not use (left when a backend change could not remove them) are removed as orphans too.
 ///
 /// It is safe to run at any time: bindings whose rules are in place are rebuilt and swapped without a gap.
 /// Test-NwFilterBinding tells whether it is needed. Changing the firewall needs root.

@@ -13,7 +13,10 @@ namespace NwFilter.Commands;
 /// Test-NwFilterBinding reads the firewall (ebtables, iptables and ip6tables) and, for each stored binding, compares
 /// the rules the kernel holds for the port device with the rules the binding needs now. The needed rules are made by
 /// applying the bindings in a scratch network namespace (created and deleted on the way) and reading them back with
-/// the same save tools, so both sides are in the tools' own words.
+/// the same save tools, so both sides are in the tools' own words. A binding with the nftables backend is compared the
+/// same way through nft list ruleset (lines prefixed "nft bridge" or "nft inet", chain names without the port's id and
+/// generation, such as vnet0/I); rules of the port in the other backend's tables (left over from a backend change)
+/// are listed as unexpected.
 ///
 /// Each BindingDrift has a Status: InSync; Drifted (MissingRules and UnexpectedRules list the differences in save
 /// format, family first); Missing (no rule of the port is left: a flushed firewall, a restart); Orphaned (NwFilter

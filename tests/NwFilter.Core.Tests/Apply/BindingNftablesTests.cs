@@ -1,0 +1,246 @@
+using NwFilter.Core.Apply;
+using NwFilter.Core.Backends;
+using NwFilter.Core.BuiltIn;
+using NwFilter.Core.Diagnostics;
+using NwFilter.Core.Graph;
+using NwFilter.Core.Learning;
+using NwFilter.Core.Model;
+using NwFilter.Core.Store;
+using NwFilter.Core.Tests.TestSupport;
+
+namespace NwFilter.Core.Tests.Apply;
+
+/// <summary>Bindings with the nftables backend through the binding manager, on a lab kernel (and its plans without one).</summary>
+[Collection(NetnsCollection.Name)]
+public sealed class BindingNftablesKernelTests
+{
+    private static FilterBinding Nft(FilterBinding binding) => binding with { Backend = FirewallBackendKind.Nftables };
+
+    [SkippableFact]
+    public void CleanTrafficWithNftablesDropsAForgedMacPassesOwnTrafficAndRemoveLeavesNoTable()
+    {
+        using var lab = BindingLab.Create(2);
+        var (vm0, vm1) = (lab.Vms[0], lab.Vms[1]);
+        var result = lab.Apply(Nft(BindingLab.CleanTraffic(vm0)), Nft(BindingLab.CleanTraffic(vm1)));
+
+        Assert.Equal(["nft"], result.Execution.Transactions.Select(t => t.Program)); // both ports in one nft transaction
+        Assert.Equal(FirewallBackendKind.Nftables, lab.Store.Get(vm0.PortDevice)!.Backend);
+        Assert.Contains("<backend name='nftables'/>", File.ReadAllText(Path.Combine(lab.Store.Directory, vm0.PortDevice + ".xml")), StringComparison.Ordinal);
+        Assert.Contains("table bridge nwfilter", Ruleset(lab), StringComparison.Ordinal);
+        Assert.DoesNotContain("vnet0", lab.Save("ebtables-save", "nat"), StringComparison.Ordinal);
+
+        Assert.True(lab.Lab.Ping(vm0.Namespace, vm1.IPv4));
+        Assert.False(lab.Lab.SpoofedMacArrives(vm0, vm1, "52:54:00:66:66:66"));
+        Assert.All(Test(lab), d => Assert.Equal(BindingDriftStatus.InSync, d.Status));
+
+        lab.Remove(vm0.PortDevice, vm1.PortDevice);
+        Assert.DoesNotContain("nwfilter", Ruleset(lab), StringComparison.Ordinal);
+        Assert.Empty(lab.Store.List().Bindings);
+        Assert.True(lab.Lab.SpoofedMacArrives(vm0, vm1, "52:54:00:66:66:66"));
+    }
+
+    [SkippableFact]
+    public void SwitchingAPortBetweenBackendsLeavesOnlyTheCurrentBackendsRules()
+    {
+        using var lab = BindingLab.Create(2);
+        var (vm0, vm1) = (lab.Vms[0], lab.Vms[1]);
+        lab.Apply(BindingLab.CleanTraffic(vm0), BindingLab.CleanTraffic(vm1));
+        Assert.Contains("I-vnet0", lab.Save("ebtables-save", "nat"), StringComparison.Ordinal);
+
+        // EbIpTables -> nftables: the new nft rules go in first, then the old ebtables chains go.
+        var toNft = lab.Apply(Nft(BindingLab.CleanTraffic(vm0)));
+        Assert.Equal("nft", toNft.Execution.Transactions[0].Program);
+        Assert.Contains("nft", toNft.Execution.Transactions.Skip(1).Select(t => t.Program)); // the ebtables teardown (one nft transaction)
+        var eb = lab.Save("ebtables-save", "nat");
+        Assert.DoesNotContain("vnet0", eb, StringComparison.Ordinal);
+        Assert.Contains("I-vnet1", eb, StringComparison.Ordinal);
+        Assert.Contains("vnet0/", Ruleset(lab), StringComparison.Ordinal);
+        Assert.DoesNotContain("vnet1/", Ruleset(lab), StringComparison.Ordinal);
+        Assert.False(lab.Lab.SpoofedMacArrives(vm0, vm1, "52:54:00:66:66:66"));
+        Assert.True(lab.Lab.Ping(vm0.Namespace, vm1.IPv4));
+        Assert.All(Test(lab), d => Assert.Equal(BindingDriftStatus.InSync, d.Status));
+
+        // And back: the ebtables rules first, then the nft table goes (no nftables binding is left).
+        lab.Apply(BindingLab.CleanTraffic(vm0));
+        Assert.DoesNotContain("nwfilter", Ruleset(lab), StringComparison.Ordinal);
+        Assert.Contains("I-vnet0", lab.Save("ebtables-save", "nat"), StringComparison.Ordinal);
+        Assert.Equal(FirewallBackendKind.EbIpTables, lab.Store.Get(vm0.PortDevice)!.Backend);
+        Assert.False(lab.Lab.SpoofedMacArrives(vm0, vm1, "52:54:00:66:66:66"));
+        Assert.All(Test(lab), d => Assert.Equal(BindingDriftStatus.InSync, d.Status));
+
+        // The last EbIpTables binding moving to nftables takes the global ebtables chains with it.
+        lab.Apply(Nft(BindingLab.CleanTraffic(vm0)), Nft(BindingLab.CleanTraffic(vm1)));
+        Assert.DoesNotContain("libvirt", lab.Save(), StringComparison.Ordinal);
+        lab.Remove(vm0.PortDevice, vm1.PortDevice);
+        Assert.DoesNotContain("nwfilter", Ruleset(lab), StringComparison.Ordinal);
+        Assert.DoesNotContain("vnet", lab.Save(), StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public void DriftOfAnNftablesBindingIsReportedAndRestoreRepairsItAndRemovesNftOrphans()
+    {
+        using var lab = BindingLab.Create(2);
+        var (vm0, vm1) = (lab.Vms[0], lab.Vms[1]);
+        lab.Apply(Nft(BindingLab.CleanTraffic(vm0)), Nft(BindingLab.CleanTraffic(vm1)));
+
+        // An orphan: vnet1's binding file goes, its chains stay. vnet0's I chain loses its rules.
+        lab.Store.Delete(vm1.PortDevice);
+        var chain = Ruleset(lab).Split('\n').Select(l => l.Trim()).First(l => l.StartsWith("chain vnet0/", StringComparison.Ordinal) && l.EndsWith("/I {", StringComparison.Ordinal));
+        lab.Lab.RunInHostChecked("nft", "flush", "chain", "bridge", "nwfilter", chain["chain ".Length..^2]);
+        var drift = Test(lab).ToDictionary(d => d.PortDevice);
+        Assert.Equal(BindingDriftStatus.Drifted, drift[vm0.PortDevice].Status);
+        Assert.NotEmpty(drift[vm0.PortDevice].MissingRules);
+        Assert.Empty(drift[vm0.PortDevice].UnexpectedRules);
+        Assert.Equal(BindingDriftStatus.Orphaned, drift[vm1.PortDevice].Status);
+
+        var restored = lab.Manager.RestoreAsync().GetAwaiter().GetResult();
+        Assert.All(restored.Items, i => Assert.True(i.Succeeded, i.Error?.Message));
+        Assert.Contains(restored.Warnings, w => w.Message.Contains("vnet1", StringComparison.Ordinal));
+        Assert.DoesNotContain("vnet1/", Ruleset(lab), StringComparison.Ordinal);
+        Assert.All(Test(lab), d => Assert.Equal(BindingDriftStatus.InSync, d.Status));
+        Assert.False(lab.Lab.SpoofedMacArrives(vm0, vm1, "52:54:00:66:66:66"));
+
+        lab.Remove(vm0.PortDevice);
+        Assert.DoesNotContain("nwfilter", Ruleset(lab), StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public void AFilterChangeReinstantiatesNftablesAndEbIpTablesBindingsAlike()
+    {
+        using var lab = BindingLab.Create(3);
+        var (vm0, vm1, vm2) = (lab.Vms[0], lab.Vms[1], lab.Vms[2]);
+        lab.Apply(Nft(BindingLab.Binding(vm0, "test-eth0", ("IP", vm0.IPv4))), BindingLab.Binding(vm1, "test-eth0", ("IP", vm1.IPv4)));
+        var open = BindingLab.TestEth0 with
+        {
+            Entries = [.. BindingLab.TestEth0.Entries.Take(1), Build.Rule(RuleAction.Drop, RuleDirection.Out, ProtocolKind.Mac, ("srcmacaddr", "52:54:00:66:66:66")), .. BindingLab.TestEth0.Entries.Skip(1)],
+        };
+        var changed = new InMemoryFilterSource([.. BuiltInFilters.All, open]);
+        var result = lab.Manager.ReinstantiateAsync(changed, ["test-eth0"]).GetAwaiter().GetResult();
+
+        Assert.Equal([vm0.PortDevice, vm1.PortDevice], result.Items.Select(i => i.PortDevice).Order(StringComparer.Ordinal));
+        Assert.Contains(result.Execution.Transactions, t => t.Input.Contains("vnet0/", StringComparison.Ordinal));
+        Assert.Contains("52:54:00:66:66:66", Ruleset(lab), StringComparison.Ordinal);
+        Assert.Contains("52:54:00:66:66:66", lab.Save("ebtables-save", "nat"), StringComparison.Ordinal);
+        Assert.DoesNotContain("vnet1/", Ruleset(lab), StringComparison.Ordinal);
+        _ = vm2;
+        lab.Remove(vm0.PortDevice, vm1.PortDevice);
+    }
+
+    [SkippableFact]
+    public void AFailedNftTransactionFailsOnlyTheNftablesBindingsOfTheBatch()
+    {
+        using var lab = BindingLab.Create(2);
+        var (vm0, vm1) = (lab.Vms[0], lab.Vms[1]);
+        lab.NewManager(inner => new FaultyRunner(inner, (_, r) =>
+            r.Program == "nft" && r.StandardInput?.Contains("nwfilter", StringComparison.Ordinal) == true ? Fault.Fail : Fault.None));
+        var result = lab.Manager.ApplyAsync([Nft(BindingLab.CleanTraffic(vm0)), BindingLab.CleanTraffic(vm1)]).GetAwaiter().GetResult();
+
+        Assert.Equal(NwFilter.Core.Backends.Nftables.NftablesCodes.NftFailed, result.Items[0].Error?.Primary.Code);
+        Assert.True(result.Items[1].Succeeded, result.Items[1].Error?.Message);
+        Assert.Equal([vm1.PortDevice], lab.Store.List().Bindings.Select(b => b.PortDevice));
+        Assert.Contains("I-vnet1", lab.Save("ebtables-save", "nat"), StringComparison.Ordinal);
+        Assert.DoesNotContain("nwfilter", Ruleset(lab), StringComparison.Ordinal);
+        lab.NewManager();
+        lab.Remove(vm1.PortDevice);
+    }
+
+    [SkippableFact]
+    public void WhenTheOldBackendsRulesCannotBeRemovedTheNewOnesAreInForceAndRestoreRemovesTheOld()
+    {
+        using var lab = BindingLab.Create(2);
+        var (vm0, vm1) = (lab.Vms[0], lab.Vms[1]);
+        lab.Apply(BindingLab.CleanTraffic(vm0));
+        // The ebtables teardown (an nft transaction on the xtables tables) fails; the nwfilter transaction runs.
+        lab.NewManager(inner => new FaultyRunner(inner, (_, r) =>
+            r.Program == "nft" && r.StandardInput is { } input && !input.Contains("nwfilter", StringComparison.Ordinal) ? Fault.Fail : Fault.None));
+        var result = lab.Manager.ApplyAsync([Nft(BindingLab.CleanTraffic(vm0))]).GetAwaiter().GetResult();
+
+        Assert.True(result.Items[0].Succeeded, result.Items[0].Error?.Message);
+        Assert.Contains(result.Warnings, w => w.Code == ApplyCodes.OldBackendRulesRemain && w.Message.Contains("vnet0", StringComparison.Ordinal));
+        Assert.Equal(FirewallBackendKind.Nftables, lab.Store.Get(vm0.PortDevice)!.Backend);
+        Assert.Contains("vnet0/", Ruleset(lab), StringComparison.Ordinal);
+        Assert.Contains("I-vnet0", lab.Save("ebtables-save", "nat"), StringComparison.Ordinal);
+        Assert.False(lab.Lab.SpoofedMacArrives(vm0, vm1, "52:54:00:66:66:66"));
+
+        lab.NewManager();
+        var drift = Test(lab).Single();
+        Assert.Equal(BindingDriftStatus.Drifted, drift.Status);
+        Assert.Contains(drift.UnexpectedRules, r => r.StartsWith("ebtables: ", StringComparison.Ordinal));
+        var restored = lab.Manager.RestoreAsync().GetAwaiter().GetResult();
+        Assert.Contains(restored.Warnings, w => w.Code == "OrphanedRulesRemoved");
+        Assert.DoesNotContain("vnet0", lab.Save("ebtables-save", "nat"), StringComparison.Ordinal);
+        Assert.Equal(BindingDriftStatus.InSync, Test(lab).Single().Status);
+        lab.Remove(vm0.PortDevice);
+        Assert.DoesNotContain("nwfilter", Ruleset(lab), StringComparison.Ordinal);
+    }
+
+    private static string Ruleset(BindingLab lab) => lab.Lab.RunInHostChecked("nft", "list", "ruleset").StandardOutput;
+
+    private static IReadOnlyList<BindingDrift> Test(BindingLab lab) => lab.Manager.TestAsync().GetAwaiter().GetResult();
+}
+
+/// <summary>The nftables backend in the binding manager without a kernel: refusals and plans.</summary>
+public sealed class BindingNftablesPlanTests : IDisposable
+{
+    private readonly TempDirectory state = new("nwfilter-nftplan");
+
+    public void Dispose() => state.Dispose();
+
+    private BindingManager Manager(bool learning) => new(new BindingManagerOptions
+    {
+        NetworkNamespace = "nwft-absent",
+        Filters = new InMemoryFilterSource(BuiltInFilters.All),
+        Store = new BindingStore(state.Combine("bindings"), "nwft-absent"),
+        Learners = learning ? new IpLearnerRegistry(new LeaseStore(state.Combine("leases")), new FakeFrameSource(), new ManualTimeProvider()) : null,
+    });
+
+    private static FilterBinding Binding(params (string Name, string Value)[] parameters) =>
+        new("vnet0", LearningPackets.VmMac, "clean-traffic") { OwnerName = "vm0", OwnerUuid = Guid.NewGuid(), Parameters = Build.Params(parameters), Backend = FirewallBackendKind.Nftables };
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task ABindingThatWouldLearnItsIpIsRefusedWithNftables(bool learning)
+    {
+        var manager = Manager(learning);
+        var error = Assert.Throws<NwFilterException>(() => manager.Compile(Binding()));
+
+        Assert.Equal(ApplyCodes.IpLearningNeedsEbIpTables, error.Primary.Code);
+        Assert.Equal(DiagnosticCategory.InvalidArgument, error.Primary.Category);
+        Assert.Contains("-Backend EbIpTables", error.Message, StringComparison.Ordinal);
+        if (manager.Learners is { } learners)
+        {
+            await learners.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public void ThePlanOfAnNftablesBindingIsOneNftScript()
+    {
+        var plan = Manager(false).PlanApply(new FirewallSnapshot(KernelState.Empty(), null), [Binding(("IP", "10.0.0.5"))]);
+
+        var t = Assert.Single(plan.Transactions);
+        Assert.Equal("nft", t.Program);
+        Assert.Equal(["-f", "-"], t.Arguments.ToArray());
+        Assert.Contains("add table bridge nwfilter", t.Input, StringComparison.Ordinal);
+        Assert.Contains("vnet0/1/1/I", t.Input, StringComparison.Ordinal);
+        Assert.False(plan.AssumedEmpty);
+    }
+
+    [Fact]
+    public void AnIpSetRuleIsRefusedForNftablesAtCompileTime()
+    {
+        var filter = new FilterDefinition("with-ipset")
+        {
+            Entries = [Build.Rule(RuleAction.Drop, RuleDirection.Out, ProtocolKind.Tcp, ("ipset", "blocked"), ("ipsetflags", "src"))],
+        };
+        var manager = new BindingManager(new BindingManagerOptions
+        {
+            NetworkNamespace = "nwft-absent",
+            Filters = new InMemoryFilterSource([filter]),
+            Store = new BindingStore(state.Combine("bindings"), "nwft-absent"),
+        });
+        var error = Assert.Throws<NwFilterException>(() => manager.Compile(new FilterBinding("vnet0", LearningPackets.VmMac, "with-ipset") { Backend = FirewallBackendKind.Nftables }));
+        Assert.Contains(error.Diagnostics, d => d.Code == NwFilter.Core.Backends.Nftables.NftablesCodes.IpSetUnsupported);
+    }
+}
