@@ -1,24 +1,33 @@
+using NwFilter.Core.Backends;
 using NwFilter.Core.Tests.TestSupport;
 
 namespace NwFilter.Core.Tests.Apply;
 
 /// <summary>
-/// clean-traffic bound with MAC and IP, proven with real packets: vm0 is filtered, vm1 observes, vm2 is an unfiltered
-/// sender that shows each forged frame does arrive when no filter is in the way. One lab for the whole class.
+/// clean-traffic bound with MAC and IP through the binding manager, proven with real packets: vm0 is filtered, vm1
+/// observes, vm2 is an unfiltered sender that shows each forged frame does arrive when no filter is in the way. The same
+/// assertions hold for both firewall backends; one lab per concrete class.
 /// </summary>
-[Collection(NetnsCollection.Name)]
-public sealed class CleanTrafficPacketTests : IDisposable
+public abstract class CleanTrafficPacketTestsBase : IDisposable
 {
     private const string ForgedMac = "52:54:00:66:66:66";
     private const string ForgedIp = "10.213.0.99";
     private readonly BindingLab? _lab;
 
-    public CleanTrafficPacketTests()
+    protected CleanTrafficPacketTestsBase(FirewallBackendKind backend)
     {
         if (LabPrerequisites.Reason is null)
         {
-            _lab = BindingLab.Create(3);
-            _lab.Apply(BindingLab.CleanTraffic(_lab.Vms[0]));
+            _lab = BindingLab.Create(3, backend);
+            try
+            {
+                _lab.Apply(BindingLab.CleanTraffic(_lab.Vms[0]));
+            }
+            catch
+            {
+                _lab.Dispose();
+                throw;
+            }
         }
     }
 
@@ -31,7 +40,19 @@ public sealed class CleanTrafficPacketTests : IDisposable
         }
     }
 
-    public void Dispose() => _lab?.Dispose();
+    public void Dispose()
+    {
+        Dispose(true);
+        GC.SuppressFinalize(this);
+    }
+
+    protected virtual void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _lab?.Dispose();
+        }
+    }
 
     [SkippableFact]
     public void TheVmsOwnTrafficPasses()
@@ -39,6 +60,7 @@ public sealed class CleanTrafficPacketTests : IDisposable
         var (vm0, vm1) = (Lab.Vms[0], Lab.Vms[1]);
         Assert.True(Lab.Lab.Ping(vm0.Namespace, vm1.IPv4, timeout: TimeSpan.FromSeconds(3)));
         Assert.True(Lab.Lab.Ping(vm1.Namespace, vm0.IPv4, timeout: TimeSpan.FromSeconds(3)));
+        Assert.True(Lab.Lab.Ping(vm0.Namespace, NetnsLab.BridgeIPv4, timeout: TimeSpan.FromSeconds(3)), "the VM pings the host");
         Assert.True(Lab.Lab.TcpConnect(vm0.Namespace, vm1.Namespace, vm1.IPv4));
         Assert.True(Lab.Lab.UdpDelivered(vm0.Namespace, vm1.Namespace, vm1.IPv4));
     }
@@ -65,12 +87,12 @@ public sealed class CleanTrafficPacketTests : IDisposable
     {
         var (vm0, vm1, vm2) = (Lab.Vms[0], Lab.Vms[1], Lab.Vms[2]);
         var senderIp = forgeIp ? ForgedIp : vm0.IPv4;
-        var frame = Frames.Arp(vm0.Mac, 1, forgeMac ? ForgedMac : vm0.Mac, senderIp, "00:00:00:00:00:00", vm1.IPv4);
-        var filter = $"arp and ether[28:4] == 0x{Frames.Ip(senderIp)}";
-        var arrives = Lab.Lab.FrameArrives(vm0, vm1, frame, filter);
+        var frame = Frames.ArpRequest(vm0.Mac, forgeMac ? ForgedMac : vm0.Mac, senderIp, vm1.IPv4);
+        var arrives = Lab.Lab.FrameArrives(vm0, vm1, frame, $"arp and ether[28:4] == 0x{Frames.Ip(senderIp)}");
         Assert.True(arrives == (!forgeMac && !forgeIp), $"ARP forging {forged} from the filtered VM: arrived={arrives}");
-        var control = Frames.Arp(vm2.Mac, 1, forgeMac ? ForgedMac : vm2.Mac, forgeIp ? ForgedIp : vm2.IPv4, "00:00:00:00:00:00", vm1.IPv4);
-        Assert.True(Lab.Lab.FrameArrives(vm2, vm1, control, $"arp and ether[28:4] == 0x{Frames.Ip(forgeIp ? ForgedIp : vm2.IPv4)}"), "the unfiltered VM's frame arrives");
+        var controlIp = forgeIp ? ForgedIp : vm2.IPv4;
+        var control = Frames.ArpRequest(vm2.Mac, forgeMac ? ForgedMac : vm2.Mac, controlIp, vm1.IPv4);
+        Assert.True(Lab.Lab.FrameArrives(vm2, vm1, control, $"arp and ether[28:4] == 0x{Frames.Ip(controlIp)}"), "the unfiltered VM's frame arrives");
     }
 
     [SkippableTheory]
@@ -81,7 +103,8 @@ public sealed class CleanTrafficPacketTests : IDisposable
         var (vm0, vm1, vm2) = (Lab.Vms[0], Lab.Vms[1], Lab.Vms[2]);
         var filter = $"ether proto 0x{etherType:x4}";
         Assert.False(Lab.Lab.FrameArrives(vm0, vm1, Frames.Ethernet(Frames.Broadcast, vm0.Mac, etherType, "00010800060400010000"), filter), what);
-        Assert.True(Lab.Lab.FrameArrives(vm2, vm1, Frames.Ethernet(Frames.Broadcast, vm2.Mac, etherType, "00010800060400010000"), filter), $"{what} from the unfiltered VM arrives");
+        Assert.True(Lab.Lab.FrameArrives(vm2, vm1, Frames.Ethernet(Frames.Broadcast, vm2.Mac, etherType, "00010800060400010000"), filter),
+            $"{what} from the unfiltered VM arrives");
     }
 
     [SkippableFact]
@@ -92,3 +115,11 @@ public sealed class CleanTrafficPacketTests : IDisposable
         Assert.True(Lab.Lab.Ping(vm2.Namespace, vm1.IPv6, timeout: TimeSpan.FromSeconds(3)), "the unfiltered VM reaches vm1 over IPv6");
     }
 }
+
+/// <summary>clean-traffic with the ebtables/iptables backend (libvirt's 'iptables').</summary>
+[Collection(NetnsCollection.Name)]
+public sealed class CleanTrafficPacketTestsEbIpTables() : CleanTrafficPacketTestsBase(FirewallBackendKind.EbIpTables);
+
+/// <summary>clean-traffic with the nftables backend.</summary>
+[Collection(NetnsCollection.Name)]
+public sealed class CleanTrafficPacketTestsNftables() : CleanTrafficPacketTestsBase(FirewallBackendKind.Nftables);

@@ -1,5 +1,6 @@
 using System.Net.NetworkInformation;
 using NwFilter.Core.Apply;
+using NwFilter.Core.Backends;
 using NwFilter.Core.BuiltIn;
 using NwFilter.Core.Graph;
 using NwFilter.Core.Host;
@@ -17,15 +18,19 @@ public sealed class BindingLab : IDisposable
 {
     private readonly TempDirectory _state = new("nwfilter-bindlab");
 
-    private BindingLab(NetnsLab lab)
+    private BindingLab(NetnsLab lab, FirewallBackendKind? backend)
     {
         Lab = lab;
+        Backend = backend;
         Filters = new InMemoryFilterSource([.. BuiltInFilters.All, TestEth0]);
         Store = new BindingStore(_state.Combine("bindings"), lab.HostNamespace);
         Manager = NewManager();
     }
 
     public NetnsLab Lab { get; }
+
+    /// <summary>The backend every binding applied through <see cref="Apply(FilterBinding[])"/> uses (null: each binding's own).</summary>
+    public FirewallBackendKind? Backend { get; }
 
     public IFilterSource Filters { get; set; }
 
@@ -45,7 +50,8 @@ public sealed class BindingLab : IDisposable
     public static FilterDefinition TestEth0 { get; } =
         NwFilterXmlReader.ReadFilter(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "data", "compiler", "test-eth0.xml"))).Value;
 
-    public static BindingLab Create(int vms = 2) => new(NetnsLab.Create(vms));
+    /// <summary>A lab with <paramref name="vms"/> VMs; with <paramref name="backend"/>, every binding applied goes through that backend.</summary>
+    public static BindingLab Create(int vms = 2, FirewallBackendKind? backend = null) => new(NetnsLab.Create(vms), backend);
 
     /// <summary>A manager with the given runner decorator around the lab's host runner (failure injection).</summary>
     public BindingManager NewManager(Func<IProcessRunner, IProcessRunner>? decorate = null) =>
@@ -74,6 +80,10 @@ public sealed class BindingLab : IDisposable
 
     public BindingBatchResult Apply(IReadOnlyList<FilterBinding> bindings)
     {
+        if (Backend is { } kind)
+        {
+            bindings = [.. bindings.Select(b => b with { Backend = kind })];
+        }
         var result = Manager.ApplyAsync(bindings).GetAwaiter().GetResult();
         foreach (var item in result.Items)
         {

@@ -52,6 +52,10 @@ public static class Frames
             "0001" + "0800" + "06" + "04" + opcode.ToString("x4", CultureInfo.InvariantCulture) +
             Mac(senderMac) + Ip(senderIp) + Mac(targetMac) + Ip(targetIp));
 
+    /// <summary>A broadcast ARP request (opcode 1, target MAC zero) for <paramref name="targetIp"/>.</summary>
+    public static string ArpRequest(string ethSource, string senderMac, string senderIp, string targetIp) =>
+        Arp(ethSource, 1, senderMac, senderIp, "00:00:00:00:00:00", targetIp);
+
     /// <summary>The hex of an IPv4 address (for frames and for pcap filters such as <c>ether[28:4] == 0x...</c>).</summary>
     public static string Ip(string address) => Convert.ToHexString(IPAddress.Parse(address).GetAddressBytes()).ToLowerInvariant();
 
