@@ -78,9 +78,9 @@ public sealed class ConvertFromNwFilterXmlCommand : NwFilterCmdlet
                 break;
             case PathSet:
             case LiteralPathSet:
-                foreach (var file in ResolveFilePaths(ParameterSetName == PathSet ? Path : LiteralPath, ParameterSetName == LiteralPathSet))
+                foreach (var (file, text) in ReadFiles(ParameterSetName == PathSet ? Path : LiteralPath, ParameterSetName == LiteralPathSet))
                 {
-                    ReadFile(file);
+                    ReadDocuments(text, file);
                 }
                 break;
             default:
@@ -94,21 +94,6 @@ public sealed class ConvertFromNwFilterXmlCommand : NwFilterCmdlet
         {
             ReadDocuments(_pending.ToString(), sourceName: null);
         }
-    }
-
-    private void ReadFile(string file)
-    {
-        string text;
-        try
-        {
-            text = File.ReadAllText(file);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            WriteError(new ErrorRecord(e, "FileReadFailed", ErrorCategory.ReadError, file));
-            return;
-        }
-        ReadDocuments(text, file);
     }
 
     /// <summary>

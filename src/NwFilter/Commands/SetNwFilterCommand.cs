@@ -159,18 +159,8 @@ public sealed class SetNwFilterCommand : NwFilterCmdlet
                 break;
             case PathSet:
             case LiteralPathSet:
-                foreach (var file in ResolveFilePaths(ParameterSetName == PathSet ? Path : LiteralPath, ParameterSetName == LiteralPathSet))
+                foreach (var (file, text) in ReadFiles(ParameterSetName == PathSet ? Path : LiteralPath, ParameterSetName == LiteralPathSet))
                 {
-                    string text;
-                    try
-                    {
-                        text = File.ReadAllText(file);
-                    }
-                    catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                    {
-                        WriteError(new ErrorRecord(e, "FileReadFailed", ErrorCategory.ReadError, file));
-                        continue;
-                    }
                     DefineDocuments(text, file);
                 }
                 break;

@@ -116,16 +116,9 @@ public sealed class TestNwFilterCommand : NwFilterCmdlet
                 break;
             case PathSet:
             case LiteralPathSet:
-                foreach (var file in ResolveFilePaths(ParameterSetName == PathSet ? Path : LiteralPath, ParameterSetName == LiteralPathSet))
+                foreach (var (file, text) in ReadFiles(ParameterSetName == PathSet ? Path : LiteralPath, ParameterSetName == LiteralPathSet))
                 {
-                    try
-                    {
-                        TestDocuments(File.ReadAllText(file), file);
-                    }
-                    catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                    {
-                        WriteError(new ErrorRecord(e, "FileReadFailed", ErrorCategory.ReadError, file));
-                    }
+                    TestDocuments(text, file);
                 }
                 break;
             default:

@@ -79,4 +79,26 @@ public abstract class NwFilterCmdlet : PSCmdlet, IDisposable
             }
         }
     }
+
+    /// <summary>
+    /// Resolves <c>-Path</c>/<c>-LiteralPath</c> values (<see cref="ResolveFilePaths"/>) and reads each file; a file that
+    /// cannot be read gets a FileReadFailed error record and is skipped.
+    /// </summary>
+    protected IEnumerable<(string Path, string Text)> ReadFiles(IEnumerable<string> paths, bool literal)
+    {
+        foreach (var path in ResolveFilePaths(paths, literal))
+        {
+            string text;
+            try
+            {
+                text = File.ReadAllText(path);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                WriteError(new ErrorRecord(e, "FileReadFailed", ErrorCategory.ReadError, path));
+                continue;
+            }
+            yield return (path, text);
+        }
+    }
 }
