@@ -42,8 +42,8 @@ public sealed partial class LearningBindingKernelTests
 
         // Only the trusted server is heard: the VM gets its lab address, the binding is re-instantiated with it.
         Assert.Equal(vm.IPv4, Udhcpc(lab.Lab, vm));
-        Assert.Equal(vm.IPv4, (await Next<AddressLearned>(learner)).Address.Address.ToString());
-        var applied = await Next<ReinstantiationSucceeded>(learner);
+        Assert.Equal(vm.IPv4, (await LearnerEvents.Next<AddressLearned>(learner, Wait)).Address.Address.ToString());
+        var applied = await LearnerEvents.Next<ReinstantiationSucceeded>(learner, Wait);
         Assert.Equal([vm.IPv4], applied.IP.ToArray());
         Assert.True(applied.ProcessLaunches > 0);
         Assert.Equal(IpLearningState.Learned, learner.State);
@@ -59,8 +59,8 @@ public sealed partial class LearningBindingKernelTests
 
         // The lease runs out on the learner's clock: back to the DHCP-only rules, and nothing but DHCP passes.
         clock.Advance(TimeSpan.FromMinutes(2));
-        await Next<LeaseExpired>(learner);
-        Assert.True((await Next<ReinstantiationSucceeded>(learner)).LearningRules);
+        await LearnerEvents.Next<LeaseExpired>(learner, Wait);
+        Assert.True((await LearnerEvents.Next<ReinstantiationSucceeded>(learner, Wait)).LearningRules);
         Assert.Equal(IpLearningState.Learning, learner.State);
         Assert.DoesNotContain($"--ip-src {vm.IPv4}", lab.Save("ebtables-save", "nat"), StringComparison.Ordinal);
         Assert.False(lab.Lab.Ping(vm.Namespace, other.IPv4, timeout: TimeSpan.FromSeconds(1)), "only DHCP passes once the lease expired");
@@ -85,7 +85,7 @@ public sealed partial class LearningBindingKernelTests
         lab.Lab.Run(vm.Namespace, "ip", "-4", "addr", "flush", "dev", vm.Interface).EnsureSuccess();
         var learner = lab.Apply(BindingLab.Binding(vm, "clean-traffic", ("CTRL_IP_LEARNING", "DHCP"))).Items[0].Learner!;
         Udhcpc(lab.Lab, vm);
-        await Next<ReinstantiationSucceeded>(learner);
+        await LearnerEvents.Next<ReinstantiationSucceeded>(learner, Wait);
 
         // A restart: the process's learners end (leases stay stored), the firewall is flushed.
         await lab.Learners.DisposeAsync();
@@ -97,8 +97,8 @@ public sealed partial class LearningBindingKernelTests
         Assert.True(restored.Succeeded, restored.Error?.Message);
         Assert.Contains($"--ip-src {vm.IPv4} -j RETURN", lab.Save("ebtables-save", "nat"), StringComparison.Ordinal);
         var snooper = restored.Learner!;
-        Assert.Equal(vm.IPv4, Assert.Single((await Next<LeasesRestored>(snooper)).Addresses).Address.ToString());
-        Assert.Equal(0, (await Next<ReinstantiationSucceeded>(snooper)).ProcessLaunches);
+        Assert.Equal(vm.IPv4, Assert.Single((await LearnerEvents.Next<LeasesRestored>(snooper, Wait)).Addresses).Address.ToString());
+        Assert.Equal(0, (await LearnerEvents.Next<ReinstantiationSucceeded>(snooper, Wait)).ProcessLaunches);
         Assert.Equal(IpLearningState.Learned, snooper.State);
         var status = lab.Manager.GetLearningStatus(lab.Store.Get(vm.PortDevice)!)!;
         Assert.True(status.Listening);
@@ -106,7 +106,7 @@ public sealed partial class LearningBindingKernelTests
 
         // The restored learner still snoops: the stored lease expires on its clock.
         clock.Advance(TimeSpan.FromMinutes(3));
-        Assert.True((await Next<ReinstantiationSucceeded>(snooper)).LearningRules);
+        Assert.True((await LearnerEvents.Next<ReinstantiationSucceeded>(snooper, Wait)).LearningRules);
         Assert.DoesNotContain($"--ip-src {vm.IPv4}", lab.Save("ebtables-save", "nat"), StringComparison.Ordinal);
     }
 
@@ -124,9 +124,9 @@ public sealed partial class LearningBindingKernelTests
 
         // A broadcast ping needs no ARP first: the first frame is a plain IPv4 packet from the VM's address.
         lab.Lab.Run(vm.Namespace, "ping", "-n", "-q", "-b", "-c", "1", "-W", "1", "10.213.0.255");
-        var learned = await Next<AddressLearned>(learner);
+        var learned = await LearnerEvents.Next<AddressLearned>(learner, Wait);
         Assert.Equal(AddressSource.IPv4Packet, learned.Address.Source);
-        Assert.Equal([vm.IPv4], (await Next<ReinstantiationSucceeded>(learner)).IP.ToArray());
+        Assert.Equal([vm.IPv4], (await LearnerEvents.Next<ReinstantiationSucceeded>(learner, Wait)).IP.ToArray());
         await learner.Completion.WaitAsync(Wait);
         Assert.Equal(IpLearningState.Learned, learner.State);
         Assert.Contains($"--ip-src {vm.IPv4} -j RETURN", lab.Save("ebtables-save", "nat"), StringComparison.Ordinal);
@@ -163,27 +163,6 @@ public sealed partial class LearningBindingKernelTests
         return match.Groups[1].Value;
     }
 
-    /// <summary>The next event of type <typeparamref name="T"/> from the learner's stream (earlier ones are passed over).</summary>
-    private static async Task<T> Next<T>(IpLearner learner) where T : IpLearningEvent
-    {
-        using var timeout = new CancellationTokenSource(Wait);
-        var seen = new List<IpLearningEvent>();
-        try
-        {
-            await foreach (var e in learner.Events.ReadAllAsync(timeout.Token))
-            {
-                seen.Add(e);
-                if (e is T wanted)
-                {
-                    return wanted;
-                }
-            }
-        }
-        catch (OperationCanceledException)
-        {
-        }
-        throw new Xunit.Sdk.XunitException($"no {typeof(T).Name} within {Wait}; saw: {string.Join("; ", seen)}");
-    }
 
     [GeneratedRegex(@"lease of ([0-9.]+) obtained")]
     private static partial Regex LeaseLine();

@@ -63,26 +63,6 @@ public sealed partial class LearnerLabTests
         return match.Groups[1].Value;
     }
 
-    private static async Task<T> Next<T>(IpLearner learner) where T : IpLearningEvent
-    {
-        using var timeout = new CancellationTokenSource(Wait);
-        var seen = new List<IpLearningEvent>();
-        try
-        {
-            await foreach (var e in learner.Events.ReadAllAsync(timeout.Token))
-            {
-                seen.Add(e);
-                if (e is T wanted)
-                {
-                    return wanted;
-                }
-            }
-        }
-        catch (OperationCanceledException)
-        {
-        }
-        throw new Xunit.Sdk.XunitException($"no {typeof(T).Name} within {Wait}; saw: {string.Join("; ", seen)}");
-    }
 
     [SkippableFact]
     public async Task TheCaptureOpensInsideTheLabNamespaceAndLeavesTheProcessWhereItWas()
@@ -186,7 +166,7 @@ public sealed partial class LearnerLabTests
 
         var leased = Udhcpc(lab, vm);
         Assert.Equal(leased, dnsmasq.AckedAddress(vm.Mac));
-        var learned = await Next<AddressLearned>(learner);
+        var learned = await LearnerEvents.Next<AddressLearned>(learner, Wait);
         Assert.Equal(IPAddress.Parse(leased), learned.Address.Address);
         Assert.Equal(AddressSource.Dhcp, learned.Address.Source);
         Assert.Equal(IPAddress.Parse(NetnsLab.BridgeIPv4), learned.Address.Server);
@@ -195,7 +175,7 @@ public sealed partial class LearnerLabTests
 
         // The lease runs out on the learner's clock (dnsmasq's shortest lease is two minutes).
         clock.Advance(TimeSpan.FromMinutes(2));
-        Assert.Equal(IPAddress.Parse(leased), (await Next<LeaseExpired>(learner)).Address.Address);
+        Assert.Equal(IPAddress.Parse(leased), (await LearnerEvents.Next<LeaseExpired>(learner, Wait)).Address.Address);
         Assert.Equal(IpLearningState.Learning, learner.State);
 
         // The VM takes the address and asks again, releasing on exit: learned anew, then released. The release is
@@ -204,8 +184,8 @@ public sealed partial class LearnerLabTests
         lab.Run(vm.Namespace, "ip", "addr", "add", leased + "/24", "dev", vm.Interface).EnsureSuccess();
         lab.Run(vm.Namespace, "ip", "neigh", "replace", NetnsLab.BridgeIPv4, "lladdr", bridgeMac, "dev", vm.Interface, "nud", "permanent").EnsureSuccess();
         Assert.Equal(leased, UdhcpcThenRelease(lab, vm));
-        Assert.Equal(IPAddress.Parse(leased), (await Next<AddressLearned>(learner)).Address.Address);
-        var released = await Next<LeaseReleased>(learner);
+        Assert.Equal(IPAddress.Parse(leased), (await LearnerEvents.Next<AddressLearned>(learner, Wait)).Address.Address);
+        var released = await LearnerEvents.Next<LeaseReleased>(learner, Wait);
         Assert.Equal(LeaseEndReason.Released, released.Reason);
         Assert.Equal(IpLearningState.Learning, learner.State);
         Assert.Equal([leased, leased, ""], sink.Changes.Where(c => c.Cause is not LeaseExpired).Select(c => string.Join(',', c.IPv4Values)));
@@ -239,7 +219,7 @@ public sealed partial class LearnerLabTests
         await guarded.StartAsync();
         var leased = Udhcpc(lab, vm);
         Assert.StartsWith("10.213.0.1", leased, StringComparison.Ordinal);
-        Assert.Equal(IPAddress.Parse(leased), (await Next<AddressLearned>(guarded)).Address.Address);
+        Assert.Equal(IPAddress.Parse(leased), (await LearnerEvents.Next<AddressLearned>(guarded, Wait)).Address.Address);
         Assert.Equal([leased], guarded.Addresses.Select(a => a.Address.ToString()));
     }
 
