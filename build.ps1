@@ -12,7 +12,8 @@
       Layout   lays the shippable module out in out/NwFilter/ (version stamped from Directory.Build.props),
                then imports it in a child process and fails if CmdletsToExport differs from the dll's cmdlets
       Test     xunit (dotnet test, counted from its TRX file) and Pester (tests/Pester); the last line printed
-               is "N passed, N failed" over both, and the exit code is non-zero if anything failed
+               is "N passed, N failed, N skipped" over both (each skip reason is listed above it), and the exit
+               code is non-zero if anything failed
       Demo     runs demo/Demo.ps1 against out/NwFilter
       Bench    runs every bench/*.ps1 against out/NwFilter
       Package  zips out/NwFilter into out/NwFilter.<version>.zip
@@ -116,13 +117,18 @@ function Get-PesterManifest {
 function Read-TrxCount([string] $Directory) {
     $files = @(Get-ChildItem -LiteralPath $Directory -Filter *.trx -File -ErrorAction SilentlyContinue)
     if (-not $files) { throw "dotnet test wrote no TRX file in $Directory." }
-    $sum = [ordered]@{ Passed = 0; Failed = 0; Skipped = 0 }
+    $sum = [ordered]@{ Passed = 0; Failed = 0; Skipped = 0; SkipReasons = @{} }
     foreach ($file in $files) {
         $trx = [xml] (Get-Content -Raw -LiteralPath $file.FullName)
         $c = $trx.TestRun.ResultSummary.Counters
         $sum.Passed += [int] $c.passed
         $sum.Failed += [int] $c.failed + [int] $c.error + [int] $c.timeout + [int] $c.aborted
         $sum.Skipped += [int] $c.total - [int] $c.executed
+        foreach ($r in @($trx.TestRun.Results.UnitTestResult | Where-Object { $_.outcome -eq 'NotExecuted' })) {
+            $reason = "$($r.Output.ErrorInfo.Message)".Trim()
+            if (-not $reason) { $reason = '(no reason given)' }
+            $sum.SkipReasons[$reason] = 1 + [int] $sum.SkipReasons[$reason]
+        }
     }
     [pscustomobject] $sum
 }
@@ -205,11 +211,16 @@ task Test Layout, {
               else { [pscustomobject]@{ Passed = 0; Failed = 1; Skipped = 0 } }   # the run itself broke
     if ($pesterExit -ne 0 -and $pester.Failed -eq 0) { $pester.Failed = 1 }
 
+    # Why tests skipped (a resource absent here: see tests/NwFilter.Core.Tests/TestSupport/Requirement.cs).
+    foreach ($reason in @($xunit.SkipReasons.Keys | Sort-Object)) {
+        Write-Host ("xunit skipped {0,4}: {1}" -f $xunit.SkipReasons[$reason], $reason)
+    }
     Write-Host ("xunit:  {0} passed, {1} failed, {2} skipped" -f $xunit.Passed, $xunit.Failed, $xunit.Skipped)
     Write-Host ("Pester: {0} passed, {1} failed, {2} skipped" -f $pester.Passed, $pester.Failed, $pester.Skipped)
     $passed = $xunit.Passed + $pester.Passed
     $failed = $xunit.Failed + $pester.Failed
-    $script:FinalLine = "$passed passed, $failed failed"
+    $skipped = $xunit.Skipped + $pester.Skipped
+    $script:FinalLine = "$passed passed, $failed failed, $skipped skipped"
     $script:Failed = $failed -gt 0
 }
 

@@ -7,16 +7,39 @@
 
 Set-StrictMode -Version Latest
 
+function Test-NwFilterResource {
+    # True when the resource is present. When it is absent but the run asserts it is there (NWFILTER_REQUIRE_RESOURCES,
+    # set by .ci/run for what it installed or found: corpus, root, tools, or all), throws instead, so the tests that
+    # would skip fail: in CI a skip can never hide a regression. The xunit side is TestSupport/Requirement.cs.
+    [OutputType([bool])]
+    param(
+        [Parameter(Mandatory)] [ValidateSet('corpus', 'root', 'tools')] [string] $Name,
+        [Parameter(Mandatory)] [bool] $Present,
+        [Parameter(Mandatory)] [string] $Reason
+    )
+    if ($Present) { return $true }
+    $asserted = @("$env:NWFILTER_REQUIRE_RESOURCES" -split '[\s,;]+' | Where-Object { $_ })
+    if ($asserted -contains 'all' -or $asserted -contains $Name) {
+        throw "NWFILTER_REQUIRE_RESOURCES says '$Name' is present, but these tests would have skipped: $Reason"
+    }
+    $false
+}
+
+function Test-NwFilterProgram {
+    # True when every program is on PATH (the 'tools' resource of Test-NwFilterResource).
+    [OutputType([bool])]
+    param([Parameter(Mandatory)] [string[]] $Name)
+    $missing = @($Name | Where-Object { -not (Get-Command $_ -CommandType Application -ErrorAction SilentlyContinue) })
+    Test-NwFilterResource tools ($missing.Count -eq 0) "missing programs: $($missing -join ', ')"
+}
+
 function Test-NwFilterKernelTests {
     # True when kernel tests can run here: root, Linux, the tools, and NWFILTER_SKIP_NETNS unset.
     [OutputType([bool])]
     param()
-    if (-not $IsLinux -or $env:NWFILTER_SKIP_NETNS) { return $false }
-    if ((& id -u) -ne '0') { return $false }
-    foreach ($tool in 'ip', 'ebtables-save', 'ebtables-restore', 'iptables-save', 'iptables-restore', 'ip6tables-save', 'ip6tables-restore', 'nft') {
-        if (-not (Get-Command $tool -CommandType Application -ErrorAction SilentlyContinue)) { return $false }
-    }
-    $true
+    if (-not (Test-NwFilterResource root ($IsLinux -and -not $env:NWFILTER_SKIP_NETNS) 'kernel tests need Linux and NWFILTER_SKIP_NETNS unset')) { return $false }
+    if (-not (Test-NwFilterResource root ((& id -u) -eq '0') 'kernel tests need root')) { return $false }
+    Test-NwFilterProgram 'ip', 'ebtables-save', 'ebtables-restore', 'iptables-save', 'iptables-restore', 'ip6tables-save', 'ip6tables-restore', 'nft'
 }
 
 function New-NwFilterTestNamespace {
@@ -138,5 +161,5 @@ function Invoke-NwFilterInChild {
     (& $exe @pre -NoProfile -NonInteractive -Command "`$ErrorActionPreference = 'Stop'; Import-Module '$manifest'; $Script" 2>&1) -join "`n"
 }
 
-Export-ModuleMember -Function Test-NwFilterKernelTests, New-NwFilterTestNamespace, Remove-NwFilterTestNamespace, Get-NwFilterTestSave, Invoke-NwFilterInChild,
+Export-ModuleMember -Function Test-NwFilterResource, Test-NwFilterProgram, Test-NwFilterKernelTests, New-NwFilterTestNamespace, Remove-NwFilterTestNamespace, Get-NwFilterTestSave, Invoke-NwFilterInChild,
     New-NwFilterLearningLab, Remove-NwFilterLearningLab, Invoke-NwFilterLabDhcp

@@ -1,7 +1,8 @@
 BeforeDiscovery {
     # libvirt's corpus beside the repository (or NWFILTER_LIBVIRT_CORPUS), as the xunit tests find it.
     $corpus = if ($env:NWFILTER_LIBVIRT_CORPUS) { $env:NWFILTER_LIBVIRT_CORPUS } else { Join-Path $PSScriptRoot '../../../shared/libvirt-nwfilter' }
-    $script:HaveCorpus = Test-Path (Join-Path $corpus 'live-9.0')
+    Import-Module (Join-Path $PSScriptRoot 'BindingTestHelpers.psm1') -Force
+    $script:HaveCorpus = Test-NwFilterResource corpus (Test-Path (Join-Path $corpus 'live-9.0')) "libvirt's nwfilter corpus not found at $corpus"
 }
 
 BeforeAll {

@@ -3,8 +3,8 @@
 
 BeforeDiscovery {
     Import-Module (Join-Path $PSScriptRoot 'BindingTestHelpers.psm1') -Force
-    $script:NoLab = -not (Test-NwFilterKernelTests) -or -not (Get-Command dnsmasq, busybox -CommandType Application -ErrorAction SilentlyContinue)
-    $script:NoAnalyze = -not (Get-Command systemd-analyze -CommandType Application -ErrorAction SilentlyContinue)
+    $script:NoLab = -not (Test-NwFilterKernelTests) -or -not (Test-NwFilterProgram dnsmasq, busybox)
+    $script:NoAnalyze = -not (Test-NwFilterProgram systemd-analyze)
 }
 
 BeforeAll {

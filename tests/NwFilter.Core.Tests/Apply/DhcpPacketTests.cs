@@ -14,7 +14,7 @@ public sealed class DhcpPacketTests
     [SkippableFact]
     public void AllowDhcpLetsAnAddresslessVmGetItsLeaseAndNothingElse()
     {
-        Skip.If(NwFilter.Core.Host.FirewallTools.Locate("dnsmasq") is null, "dnsmasq is not installed");
+        Requirement.Program("dnsmasq");
         using var lab = BindingLab.Create(1);
         var vm = lab.Vms[0];
         using var leases = new TempDirectory("nwfilter-dhcp");

@@ -20,7 +20,7 @@ public sealed partial class LearningBindingKernelTests
     [SkippableFact]
     public async Task DhcpModeLearnsTheLeaseFromTheTrustedServerOnlyAndTheBindingThenFiltersWithIt()
     {
-        Skip.If(FirewallTools.Locate("dnsmasq") is null, "dnsmasq is not installed");
+        Requirement.Program("dnsmasq");
         using var lab = BindingLab.Create(2);
         var (vm, other) = (lab.Vms[0], lab.Vms[1]);
         var clock = new ManualTimeProvider(DateTimeOffset.UtcNow);
@@ -75,7 +75,7 @@ public sealed partial class LearningBindingKernelTests
     [SkippableFact]
     public async Task DhcpModeRestoresStoredLeasesAtOnceAndKeepsSnooping()
     {
-        Skip.If(FirewallTools.Locate("dnsmasq") is null, "dnsmasq is not installed");
+        Requirement.Program("dnsmasq");
         using var lab = BindingLab.Create(1);
         var vm = lab.Vms[0];
         var clock = new ManualTimeProvider(DateTimeOffset.UtcNow);

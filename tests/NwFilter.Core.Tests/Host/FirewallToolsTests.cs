@@ -17,7 +17,7 @@ public sealed class FirewallToolsTests
     [SkippableFact]
     public async Task TheToolsOnThisHostAreFoundWithTheirVariant()
     {
-        Skip.If(FirewallTools.Locate("ebtables") is null, "ebtables is not installed");
+        Requirement.Program("ebtables");
         var tools = await FirewallTools.ProbeToolsAsync(ProcessRunner.Default);
         Assert.Equal(FirewallTools.ToolNames, tools.Select(t => t.Name));
         var ebtablesRestore = tools.Single(t => t.Name == "ebtables-restore");

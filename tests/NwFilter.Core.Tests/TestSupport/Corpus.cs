@@ -3,7 +3,8 @@ namespace NwFilter.Core.Tests.TestSupport;
 /// <summary>
 /// Where libvirt's own test corpus is: the environment variable NWFILTER_LIBVIRT_CORPUS, by default
 /// <c>../shared/libvirt-nwfilter</c> beside the repository. It is read in place, never copied into the repository.
-/// Tests that need it call <see cref="Require"/>, which reports them skipped (with the reason) when it is absent.
+/// Tests that need it call <see cref="Require"/>, which reports them skipped (with the reason) when it is absent
+/// (see <see cref="Requirement"/>).
 /// </summary>
 public static class Corpus
 {
@@ -15,7 +16,8 @@ public static class Corpus
     /// <summary>The corpus directory; skips the calling test when the corpus is absent.</summary>
     public static string Require()
     {
-        Skip.If(Root is null, $"libvirt's nwfilter corpus not found (set {EnvironmentVariable}, or place it at ../shared/libvirt-nwfilter beside the repository)");
+        Requirement.Require("corpus", Root is not null,
+            $"libvirt's nwfilter corpus not found (set {EnvironmentVariable}, or place it at ../shared/libvirt-nwfilter beside the repository)");
         return Root!;
     }
 

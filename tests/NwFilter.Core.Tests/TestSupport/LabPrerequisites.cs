@@ -12,33 +12,39 @@ public static class LabPrerequisites
         ["ip", "ebtables", "ebtables-save", "ebtables-restore", "iptables", "iptables-save", "iptables-restore",
          "ip6tables-save", "ip6tables-restore", "nft", "busybox", "tcpdump", "ping", "ss"];
 
-    private static readonly Lazy<string?> Missing = new(Check);
+    private static readonly Lazy<(string Resource, string Reason)?> Missing = new(Check);
 
     /// <summary>Null when the lab can run, else why not.</summary>
-    public static string? Reason => Missing.Value;
+    public static string? Reason => Missing.Value?.Reason;
 
-    /// <summary>Skips the calling test when the lab cannot run.</summary>
-    public static void Require() => Skip.If(Reason is not null, Reason);
+    /// <summary>Skips the calling test when the lab cannot run (fails it when the run asserts root and tools: <see cref="Requirement"/>).</summary>
+    public static void Require()
+    {
+        if (Missing.Value is { } missing)
+        {
+            Requirement.Require(missing.Resource, false, missing.Reason);
+        }
+    }
 
-    private static string? Check()
+    private static (string Resource, string Reason)? Check()
     {
         if (!OperatingSystem.IsLinux())
         {
-            return "network namespaces need Linux";
+            return ("root", "network namespaces need Linux");
         }
 
         if (Environment.GetEnvironmentVariable("NWFILTER_SKIP_NETNS") is { Length: > 0 })
         {
-            return "NWFILTER_SKIP_NETNS is set";
+            return ("root", "NWFILTER_SKIP_NETNS is set");
         }
 
         if (!IsRoot())
         {
-            return "network namespace tests need root";
+            return ("root", "network namespace tests need root");
         }
 
         var missing = RequiredPrograms.Where(p => FirewallTools.Locate(p) is null).ToList();
-        return missing.Count > 0 ? "missing programs: " + string.Join(", ", missing) : null;
+        return missing.Count > 0 ? ("tools", "missing programs: " + string.Join(", ", missing)) : null;
     }
 
     private static bool IsRoot()

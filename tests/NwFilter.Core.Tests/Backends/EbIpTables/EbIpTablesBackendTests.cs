@@ -170,7 +170,7 @@ public class EbIpTablesBackendTests
     public void TestEth0CompilesToTheReviewedTranscript()
     {
         var builtIns = Corpus.Root is null ? null : Path.Combine(Corpus.Root, "src", "nwfilter", "xml");
-        Skip.If(builtIns is null, "libvirt's built-in filters (clean-traffic) are read from the corpus");
+        Requirement.Require("corpus", builtIns is not null, "libvirt's built-in filters (clean-traffic) are read from the corpus");
         var top = NwFilterXmlReader.ReadFilter(File.ReadAllText(Repository.TestData("compiler", "test-eth0.xml"))).Value;
         var ruleset = RulesetBuilder.Build(new DirectoryFilterSource(builtIns!), top, "vnet0", PhysicalAddress.Parse("52-54-00-12-34-56"),
             ParameterSet.Empty.With("IP", "10.0.0.2"));

@@ -14,7 +14,7 @@ public sealed class LibNftablesRunnerTests
     [SkippableFact]
     public void TheInProcessApplierFiltersLikeNftAndFailsAllOrNothingNamingTheLine()
     {
-        Skip.IfNot(LibNftablesRunner.IsAvailable, "libnftables.so.1 is not installed");
+        Requirement.Require("libnftables", LibNftablesRunner.IsAvailable, "libnftables.so.1 is not installed");
         using var lab = NftLab.Create(2);
         var (vm0, vm1) = (lab.Vms[0], lab.Vms[1]);
         using var runner = new LibNftablesRunner(lab.Lab.HostNamespace);
