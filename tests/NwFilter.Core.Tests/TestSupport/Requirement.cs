@@ -24,7 +24,9 @@ public static class Requirement
     /// Returns when <paramref name="present"/>; otherwise skips the calling test, saying <c>needs RESOURCE: REASON</c>, or
     /// fails it when the run asserts the resource is present.
     /// </summary>
-    public static void Require(string resource, bool present, string reason)
+    public static void Require(string resource, bool present, string reason) => Require(resource, present, reason, Asserted);
+
+    internal static void Require(string resource, bool present, string reason, IReadOnlySet<string> asserted)
     {
         if (!Resources.Contains(resource))
         {
@@ -34,7 +36,7 @@ public static class Requirement
         {
             return;
         }
-        if (IsAsserted(resource))
+        if (asserted.Contains("all") || asserted.Contains(resource))
         {
             throw new Xunit.Sdk.XunitException(
                 $"{EnvironmentVariable} says '{resource}' is present, but this test would have skipped: {reason}");
