@@ -5,13 +5,11 @@ namespace NwFilter.Core.Tests.Xml;
 
 /// <summary>
 /// Our own goldens under tests/data/xml: each <c>NAME.xml</c> is read strictly and written; the output must equal
-/// <c>NAME.out.xml</c> byte for byte, and be a fixed point. Set NWFILTER_REGENERATE_GOLDENS=1 to rewrite the expected
-/// files (then review the diff).
+/// <c>NAME.out.xml</c> byte for byte, and be a fixed point. <see cref="Golden"/> compares them
+/// (<c>NWFILTER_REGENERATE_GOLDENS=1</c> rewrites the ones that differ and fails the run for review).
 /// </summary>
 public class OwnGoldenTests
 {
-    private static readonly bool Regenerate = Environment.GetEnvironmentVariable("NWFILTER_REGENERATE_GOLDENS") == "1";
-
     public static TheoryData<string> Filters { get; } = Inputs("filters");
 
     public static TheoryData<string> Bindings { get; } = Inputs("bindings");
@@ -26,7 +24,7 @@ public class OwnGoldenTests
         var written = NwFilterXmlWriter.Write(result.Value);
 
         Assert.Empty(result.Warnings.Where(w => w.Code != XmlDiagnosticCodes.InvalidAttributeValue));
-        CompareWithGolden(Repository.TestData("xml", "filters", name + ".out.xml"), written);
+        Golden.AssertMatches(Repository.TestData("xml", "filters", name + ".out.xml"), written);
         Assert.Equal(written, NwFilterXmlWriter.Write(NwFilterXmlReader.ReadFilter(written).Value));
     }
 
@@ -64,7 +62,7 @@ public class OwnGoldenTests
         var binding = NwFilterXmlReader.ReadBinding(input).Value;
         var written = NwFilterXmlWriter.Write(binding);
 
-        CompareWithGolden(Repository.TestData("xml", "bindings", name + ".out.xml"), written);
+        Golden.AssertMatches(Repository.TestData("xml", "bindings", name + ".out.xml"), written);
         var again = NwFilterXmlReader.ReadBinding(written).Value;
         Assert.Equal(written, NwFilterXmlWriter.Write(again));
     }
@@ -77,17 +75,6 @@ public class OwnGoldenTests
         {
             Assert.Contains($"<{element} ", all.Replace($"<{element}/>", $"<{element} "));
         }
-    }
-
-    private static void CompareWithGolden(string path, string actual)
-    {
-        if (Regenerate)
-        {
-            File.WriteAllText(path, actual);
-            return;
-        }
-        Assert.True(File.Exists(path), $"missing golden {path} (run with NWFILTER_REGENERATE_GOLDENS=1 and review)");
-        Assert.Equal(File.ReadAllText(path), actual);
     }
 
     private static TheoryData<string> Inputs(string folder)

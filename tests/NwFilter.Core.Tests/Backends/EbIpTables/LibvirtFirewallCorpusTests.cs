@@ -10,7 +10,8 @@ namespace NwFilter.Core.Tests.Backends.EbIpTables;
 /// <summary>
 /// libvirt's nwfilterxml2firewalltest, case by case: resolve <c>&lt;name&gt;.xml</c> (filterrefs from the same folder)
 /// with the harness's variables on vnet0 without a MAC, compile, record as the dry-run recorder prints, strip the
-/// common rules, and compare byte for byte with <c>&lt;name&gt;-linux.args</c>. The corpus is read in place.
+/// common rules (asserting which of them each case had), and compare byte for byte with <c>&lt;name&gt;-linux.args</c>.
+/// The corpus is read in place.
 /// </summary>
 public class LibvirtFirewallCorpusTests
 {
@@ -75,10 +76,33 @@ public class LibvirtFirewallCorpusTests
         var folder = Corpus.Path("tests", "nwfilterxml2firewalldata");
         var expected = File.ReadAllText(Path.Combine(folder, name + "-linux.args"));
 
-        var actual = LibvirtCommonRules.Strip(Record(folder, name), out var removed);
+        var recorded = Record(folder, name);
+        var actual = LibvirtCommonRules.Strip(recorded, out var removed);
 
+        // libvirt's expected output has its common blocks stripped, so a block we failed to emit would be invisible
+        // below: assert that exactly the blocks libvirt emitted for this case were found and removed.
+        LibvirtCommonRules.AssertRemoved(name, recorded, removed, LibvirtCommonRules.ExpectedBlocks(expected));
         Assert.Equal(expected, actual);
-        // The cleanup transaction is always there: stripping must have found it (a silent no-op would hide a bug).
-        Assert.Contains(0, removed);
+    }
+
+    [SkippableFact]
+    public void TheStripCheckNamesTheCaseAndTheBlockThatIsMissingOrInAnotherShape()
+    {
+        var folder = Corpus.Path("tests", "nwfilterxml2firewalldata");
+        var recorded = Record(folder, "tcp");
+        var expected = LibvirtCommonRules.ExpectedBlocks(File.ReadAllText(Path.Combine(folder, "tcp-linux.args")));
+        Assert.Equal([0, 2, 5, 6], expected);
+
+        var create = LibvirtCommonRules.Blocks[6];
+        var second = LibvirtCommonRules.Commands(create)[1];
+        var reshaped = recorded.Replace(create, create.Replace(second, "", StringComparison.Ordinal), StringComparison.Ordinal);
+        LibvirtCommonRules.Strip(reshaped, out var removed);
+        var e = Assert.ThrowsAny<Xunit.Sdk.XunitException>(() => LibvirtCommonRules.AssertRemoved("tcp", reshaped, removed, expected));
+        Assert.Contains("tcp: block 'iptables: create the base and port chains' was not removed: it is there in a different shape: its command 2", e.Message);
+
+        var missing = recorded.Replace(LibvirtCommonRules.Blocks[5], "", StringComparison.Ordinal);
+        LibvirtCommonRules.Strip(missing, out removed);
+        e = Assert.ThrowsAny<Xunit.Sdk.XunitException>(() => LibvirtCommonRules.AssertRemoved("tcp", missing, removed, expected));
+        Assert.Contains("tcp: block 'iptables: remove the old port chains' was not removed: it is missing", e.Message);
     }
 }

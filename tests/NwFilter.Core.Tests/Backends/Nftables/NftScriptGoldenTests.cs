@@ -5,7 +5,7 @@ namespace NwFilter.Core.Tests.Backends.Nftables;
 
 /// <summary>
 /// The whole nft transaction for known filters, compared with our reviewed goldens under tests/data/nftables
-/// (NWFILTER_REGENERATE=1 rewrites them for review): a first apply onto an empty firewall, a replace, a removal.
+/// (NWFILTER_REGENERATE_GOLDENS=1 rewrites the ones that differ and fails the run for review): a first apply onto an empty firewall, a replace, a removal.
 /// </summary>
 public class NftScriptGoldenTests
 {
