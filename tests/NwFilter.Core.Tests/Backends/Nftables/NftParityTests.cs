@@ -106,7 +106,7 @@ public class NftParityTests
     [InlineData("ipt-no-macspoof", "ether saddr != 12:34:56:78:9a:bc", "ether saddr 12:34:56:78:9a:bc", "ether.saddr=12:34:56:78:9a:bc")]
     public void AWrongPortAReversedAddressAndALostNegationInTheNftTextAreEachReported(string name, string from, string to, string reported)
     {
-        Skip.If(Corpus.Root is null, "libvirt's nwfilter corpus is absent");
+        Requirement.Require("corpus", Corpus.Root is not null, "libvirt's nwfilter corpus is absent");
         var script = NftScriptPlanner.Plan(NftState.Empty, [NftPortChange.Set(NftablesCompiler.Compile("vnet0", CorpusInstances(name)))]).Text;
         Assert.Contains(from, script, StringComparison.Ordinal);
         var slipped = script.Replace(from, to, StringComparison.Ordinal);
