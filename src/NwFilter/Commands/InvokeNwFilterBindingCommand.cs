@@ -3,7 +3,6 @@ using System.Net.NetworkInformation;
 using NwFilter.Commands.Completers;
 using NwFilter.Commands.Infrastructure;
 using NwFilter.Core.Backends;
-using NwFilter.Core.BuiltIn;
 using NwFilter.Core.Model;
 using NwFilter.Core.Runtime;
 
@@ -140,14 +139,7 @@ public sealed class InvokeNwFilterBindingCommand : NwFilterCmdlet
         {
             _batches[ns ?? ""] = batch = [];
         }
-        batch.Add(new FilterBinding(PortDevice, MacAddress, Filter)
-        {
-            OwnerName = string.IsNullOrEmpty(Owner) ? PortDevice : Owner,
-            OwnerUuid = OwnerUuid != Guid.Empty ? OwnerUuid : NameBasedUuid.Create(NameBasedUuid.BuiltInFilterNamespace, "owner:" + (Owner ?? PortDevice)),
-            LinkDevice = string.IsNullOrEmpty(LinkDevice) ? null : LinkDevice,
-            Parameters = Parameter,
-            Backend = Backend,
-        });
+        batch.Add(Bindings.Create(PortDevice, MacAddress, Filter, Parameter, Owner, OwnerUuid, LinkDevice, Backend));
     }
 
     protected override void EndProcessing()
