@@ -78,7 +78,7 @@ public sealed class RestoreNwFilterBindingCommand : NwFilterCmdlet
 
     protected override void ProcessRecord()
     {
-        var stored = TestNwFilterBindingCommand.Stored(BindingAccess.Namespace(NetworkNamespace));
+        var stored = BindingAccess.StoredPorts(BindingAccess.Namespace(NetworkNamespace));
         foreach (var name in PortDevice)
         {
             if (Pattern(name) is not { } pattern)

@@ -55,7 +55,7 @@ public sealed class TestNwFilterBindingCommand : NwFilterCmdlet
 
     protected override void ProcessRecord()
     {
-        var stored = Stored(BindingAccess.Namespace(NetworkNamespace));
+        var stored = BindingAccess.StoredPorts(BindingAccess.Namespace(NetworkNamespace));
         foreach (var name in PortDevice)
         {
             _all |= name == "*";
@@ -94,13 +94,5 @@ public sealed class TestNwFilterBindingCommand : NwFilterCmdlet
         {
             WriteError(e, ns ?? "firewall");
         }
-    }
-
-    /// <summary>The port devices of the namespace's stored bindings.</summary>
-    internal static List<string> Stored(string? networkNamespace)
-    {
-        var runtime = Runtime;
-        var status = runtime.HandleAsync(new BindingStatusRequest(null, networkNamespace), SilentRuntimeHost.Instance).GetAwaiter().GetResult();
-        return [.. status.Bindings.Select(b => b.Binding.PortDevice)];
     }
 }

@@ -21,6 +21,13 @@ internal static class BindingAccess
         : Environment.GetEnvironmentVariable(NamespaceVariable) is { Length: > 0 } fromEnvironment ? fromEnvironment
         : null;
 
+    /// <summary>The port devices of a namespace's stored bindings (none when the namespace name is invalid).</summary>
+    public static List<string> StoredPorts(string? networkNamespace)
+    {
+        var status = RuntimeSessions.Current.HandleAsync(new BindingStatusRequest(null, networkNamespace), SilentRuntimeHost.Instance).GetAwaiter().GetResult();
+        return [.. status.Bindings.Select(b => b.Binding.PortDevice)];
+    }
+
     /// <summary>
     /// A binding for output: Owner and Parameter alias OwnerName and Parameters, so output pipes back into the cmdlets;
     /// a binding that learns its IP also says how (LearningMode), where it stands (LearningState), what it learned
