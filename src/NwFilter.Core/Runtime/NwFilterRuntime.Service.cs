@@ -26,6 +26,7 @@ public sealed partial class NwFilterRuntime
         var manager = Manager(ns);
         var followed = restored.Items.Where(i => i.Learner is not null).Select(i => i.Learner!).Distinct().ToList();
         var seen = Scan(manager);
+        var learners = 0;
         Announce(host, ns, RuntimeEventIds.LearningServiceStarted,
             $"NwFilter learning{Where(ns)}: {Describe(followed)}. Ctrl+C or SIGTERM stops learning; the rules in force stay.");
         try
@@ -52,14 +53,14 @@ public sealed partial class NwFilterRuntime
         }
         finally
         {
-            var learners = manager.Learners?.Learners.Count ?? 0;
+            learners = manager.Learners?.Learners.Count ?? 0;
             if (manager.Learners is { } registry)
             {
                 await registry.DisposeAsync().ConfigureAwait(false);
             }
             Announce(host, ns, RuntimeEventIds.LearningServiceStopped, $"NwFilter learning{Where(ns)} stopped ({learners} learner(s)); the rules in force stay.");
         }
-        return new LearningServiceResponse(ns, manager.Learners?.Learners.Count ?? 0);
+        return new LearningServiceResponse(ns, learners);
     }
 
     /// <summary>Takes over bindings that changed in the store since the last look, and stops learners of removed ones.</summary>
