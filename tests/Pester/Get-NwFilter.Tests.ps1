@@ -47,6 +47,17 @@ Describe 'Get-NwFilter' {
         $errs[0].TargetObject | Should -Be 'nope1'
     }
 
+    It 'refuses a wildcard that is not a valid pattern with InvalidWildcardPattern and goes on' {
+        $found = Get-NwFilter 'web[', web -ErrorVariable errs -ErrorAction SilentlyContinue
+        $found.Name | Should -Be 'web'
+        $errs.Count | Should -Be 1
+        $errs[0].FullyQualifiedErrorId | Should -Be 'InvalidWildcardPattern,NwFilter.Commands.GetNwFilterCommand'
+        $errs[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
+        $errs[0].TargetObject | Should -Be 'web['
+        { Remove-NwFilter 'web[' -ErrorAction Stop } | Should -Throw -ErrorId 'InvalidWildcardPattern,NwFilter.Commands.RemoveNwFilterCommand'
+        Get-NwFilter web | Should -Not -BeNullOrEmpty
+    }
+
     It 'refuses an invalid name with InvalidFilterName' {
         { Get-NwFilter '../etc' -ErrorAction Stop } | Should -Throw -ErrorId 'InvalidFilterName,NwFilter.Commands.GetNwFilterCommand'
     }

@@ -64,6 +64,14 @@ Describe 'Get-NwFilterBinding' {
         $errs[0].TargetObject | Should -Be 'vnet7'
     }
 
+    It 'refuses a wildcard that is not a valid pattern with InvalidWildcardPattern' {
+        $found = Get-NwFilterBinding 'vnet[0', vnet1 -ErrorVariable errs -ErrorAction SilentlyContinue
+        $found.PortDevice | Should -Be 'vnet1'
+        $errs.Count | Should -Be 1
+        $errs[0].FullyQualifiedErrorId | Should -Be 'InvalidWildcardPattern,NwFilter.Commands.GetNwFilterBindingCommand'
+        $errs[0].TargetObject | Should -Be 'vnet[0'
+    }
+
     It 'completes port devices' {
         $completion = TabExpansion2 -inputScript 'Remove-NwFilterBinding -PortDevice vn' -cursorColumn 37
         $completion.CompletionMatches.CompletionText | Should -Be @('vnet0', 'vnet1')

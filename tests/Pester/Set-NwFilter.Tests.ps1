@@ -90,6 +90,26 @@ Describe 'Set-NwFilter' {
         $err.CategoryInfo.Category | Should -Be 'InvalidOperation'
     }
 
+    It 'defines the documents of one text all or none: a later loop stores none of them' {
+        Set-NwFilter -Name atom-a -Rule (New-NwFilterRule accept in tcp -DstPortStart 22)
+        $before = Get-Content -Raw -LiteralPath (Join-Path $TestEnv.ConfigDir 'atom-a.xml')
+        $xml = "<filter name='atom-new'/>`n<filter name='atom-b'><filterref filter='atom-a'/></filter>`n<filter name='atom-a'><filterref filter='atom-b'/></filter>"
+        $err = { Set-NwFilter -Xml $xml -ErrorAction Stop } | Should -Throw -ErrorId 'FilterLoop,NwFilter.Commands.SetNwFilterCommand' -PassThru
+        $err.Exception.Message | Should -BeLike '*atom-a -> atom-b -> atom-a*'
+        Get-NwFilter atom-new, atom-b -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        Get-Content -Raw -LiteralPath (Join-Path $TestEnv.ConfigDir 'atom-a.xml') | Should -BeExactly $before
+    }
+
+    It 'defines the documents of one file all or none: trailing garbage stores none of them' {
+        $file = Join-Path $TestEnv.TempDir 'garbage.xml'
+        Set-Content -LiteralPath $file -Value "<filter name='garbage-1'/>`n<filter name='garbage-2'/>`n<filter name="
+        $errors = @()
+        Set-NwFilter -LiteralPath $file -ErrorVariable errors -ErrorAction SilentlyContinue
+        $errors.Count | Should -Be 1
+        $errors[0].FullyQualifiedErrorId | Should -BeLike '*,NwFilter.Commands.SetNwFilterCommand'
+        Get-NwFilter garbage-1, garbage-2 -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+    }
+
     It 'warns about a reference to a filter that does not exist' {
         Set-NwFilter -Name dangling -FilterRef not-there -WarningVariable w -WarningAction SilentlyContinue
         "$w" | Should -BeLike "*'not-there'*does not exist*"

@@ -3,7 +3,6 @@ using System.Collections.Immutable;
 using System.Reflection;
 using NwFilter.Core.Diagnostics;
 using NwFilter.Core.Model;
-using NwFilter.Core.Store;
 using NwFilter.Core.Xml;
 
 namespace NwFilter.Core.BuiltIn;
@@ -32,6 +31,12 @@ public static class BuiltInFilters
 
     /// <summary>Every built-in filter, sorted by name.</summary>
     public static IEnumerable<FilterDefinition> All => Names.Select(n => Filters.Value[n]);
+
+    /// <summary>
+    /// The uuid of a filter that has none (a built-in without one, a stored file without one): derived from its name in
+    /// <see cref="NameBasedUuid.BuiltInFilterNamespace"/>, so it is the same on every host.
+    /// </summary>
+    public static Guid DefaultUuid(string name) => NameBasedUuid.Create(NameBasedUuid.BuiltInFilterNamespace, name);
 
     /// <summary>True when <paramref name="name"/> is a built-in filter's name.</summary>
     public static bool Contains(string name) => Names.Contains(name, StringComparer.Ordinal);
@@ -70,7 +75,7 @@ public static class BuiltInFilters
             {
                 throw new InvalidOperationException($"The built-in filter resource '{name}.xml' defines '{filter.Name}'.");
             }
-            result[name] = filter with { Uuid = filter.Uuid ?? FilterStore.DefaultUuid(name) };
+            result[name] = filter with { Uuid = filter.Uuid ?? DefaultUuid(name) };
         }
         return result.ToFrozenDictionary(StringComparer.Ordinal);
     }

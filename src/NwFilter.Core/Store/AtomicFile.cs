@@ -21,7 +21,11 @@ internal static class AtomicFile
     /// <param name="path">The file.</param>
     /// <param name="content">Its new content.</param>
     /// <param name="durable">False skips the fsyncs, for runtime state (under /run) that a reboot discards anyway.</param>
-    internal static void WriteAllText(string path, string content, bool durable = true)
+    internal static void WriteAllText(string path, string content, bool durable = true) =>
+        WriteAllBytes(path, Utf8.GetBytes(content), durable);
+
+    /// <summary>Replaces <paramref name="path"/> with <paramref name="bytes"/> as <see cref="WriteAllText"/> does.</summary>
+    internal static void WriteAllBytes(string path, byte[] bytes, bool durable = true)
     {
         var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
         var temp = Path.Combine(directory, $"{TempPrefix}{Path.GetFileName(path)}.{Guid.NewGuid():N}{TempSuffix}");
@@ -39,7 +43,6 @@ internal static class AtomicFile
             }
             using (var stream = new FileStream(temp, options))
             {
-                var bytes = Utf8.GetBytes(content);
                 stream.Write(bytes);
                 stream.Flush(flushToDisk: durable);
             }

@@ -58,7 +58,7 @@ public sealed class FilterStore : IFilterSource
     public FilterStoreOptions Options { get; }
 
     /// <summary>The uuid a filter gets when its stored file (or a built-in) has none: derived from its name.</summary>
-    public static Guid DefaultUuid(string name) => NameBasedUuid.Create(NameBasedUuid.BuiltInFilterNamespace, name);
+    public static Guid DefaultUuid(string name) => BuiltInFilters.DefaultUuid(name);
 
     /// <summary>The path of the file that holds (or would hold) the filter <paramref name="name"/>.</summary>
     public string PathOf(string name) => Path.Combine(Directory, FilterNames.FileName(name));
@@ -206,6 +206,70 @@ public sealed class FilterStore : IFilterSource
     }
 
     /// <summary>
+    /// Defines several filters under one lock, all or none: each is checked as <see cref="Define"/> checks it, in order
+    /// (a later one sees the earlier ones, so a loop among them is found); when one is refused, the files already
+    /// written are put back as they were and the refusal is thrown. Warnings are those each define alone would give.
+    /// </summary>
+    /// <exception cref="NwFilterException">One filter was refused (its diagnostics); nothing was changed.</exception>
+    public ImmutableArray<DefineResult> DefineAll(IEnumerable<FilterDefinition> filters, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(filters);
+        var list = filters.ToList();
+        foreach (var filter in list)
+        {
+            ArgumentNullException.ThrowIfNull(filter, nameof(filters));
+            RequireName(filter.Name);
+        }
+        EnsureDirectory();
+        using var _ = StoreLock.Acquire(Directory, Options.LockTimeout, cancellationToken);
+        var view = new View(this);
+        var journal = new List<(string Path, byte[]? Previous)>();
+        var results = ImmutableArray.CreateBuilder<DefineResult>(list.Count);
+        try
+        {
+            foreach (var filter in list)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                results.Add(DefineLocked(filter, view, pending: null, journal));
+            }
+        }
+        catch
+        {
+            Rollback(journal);
+            throw;
+        }
+        return results.MoveToImmutable();
+    }
+
+    /// <summary>Puts back the files a failed <see cref="DefineAll"/> wrote, last first.</summary>
+    private static void Rollback(List<(string Path, byte[]? Previous)> journal)
+    {
+        for (var i = journal.Count - 1; i >= 0; i--)
+        {
+            var (path, previous) = journal[i];
+            try
+            {
+                if (previous is null)
+                {
+                    AtomicFile.Delete(path);
+                }
+                else
+                {
+                    AtomicFile.WriteAllBytes(path, previous);
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw WriteFailed(path, e);
+            }
+            finally
+            {
+                FilterFileCache.Forget(path);
+            }
+        }
+    }
+
+    /// <summary>
     /// Every problem with <paramref name="candidate"/>, without writing anything: what <see cref="Define"/> would refuse
     /// (an invalid name or value, a uuid conflict, a loop) and, for its whole reference tree with the candidate in
     /// place of any stored filter of its name, every filter that is missing or unreadable (errors here: such a tree
@@ -334,7 +398,7 @@ public sealed class FilterStore : IFilterSource
 
     // -------------------------------------------------------------------------------------------------------------
 
-    private DefineResult DefineLocked(FilterDefinition filter, View view, IReadOnlySet<string>? pending)
+    private DefineResult DefineLocked(FilterDefinition filter, View view, IReadOnlySet<string>? pending, List<(string Path, byte[]? Previous)>? journal = null)
     {
         var current = view.Get(filter.Name);
         Guid uuid;
@@ -397,6 +461,7 @@ public sealed class FilterStore : IFilterSource
         var existed = File.Exists(path) || current is not null;
         try
         {
+            journal?.Add((path, File.Exists(path) ? File.ReadAllBytes(path) : null));
             AtomicFile.WriteAllText(path, xml);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

@@ -38,11 +38,9 @@ namespace NwFilter.Commands;
 /// </example>
 [Cmdlet(VerbsData.ConvertFrom, "NwFilterXml", DefaultParameterSetName = XmlSet)]
 [OutputType(typeof(FilterDefinition), typeof(FilterBinding))]
-public sealed class ConvertFromNwFilterXmlCommand : NwFilterCmdlet
+public sealed class ConvertFromNwFilterXmlCommand : NwFilterFileInputCmdlet
 {
     private const string XmlSet = "Xml";
-    private const string PathSet = "Path";
-    private const string LiteralPathSet = "LiteralPath";
 
     private readonly StringBuilder _pending = new();
 
@@ -51,16 +49,6 @@ public sealed class ConvertFromNwFilterXmlCommand : NwFilterCmdlet
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ParameterSetName = XmlSet)]
     [AllowEmptyString]
     public string[] Xml { get; set; } = [];
-
-    /// <summary>Files to read. Wildcards are expanded.</summary>
-    [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathSet)]
-    [SupportsWildcards]
-    public string[] Path { get; set; } = [];
-
-    /// <summary>Files to read, taken literally (no wildcards). Binds FileInfo objects from the pipeline.</summary>
-    [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true, ParameterSetName = LiteralPathSet)]
-    [Alias("PSPath", "FullName")]
-    public string[] LiteralPath { get; set; } = [];
 
     /// <summary>Accept unknown elements and attributes with a warning, as plain libvirt does, instead of refusing them.</summary>
     [Parameter]
@@ -78,7 +66,7 @@ public sealed class ConvertFromNwFilterXmlCommand : NwFilterCmdlet
                 break;
             case PathSet:
             case LiteralPathSet:
-                foreach (var (file, text) in ReadFiles(ParameterSetName == PathSet ? Path : LiteralPath, ParameterSetName == LiteralPathSet))
+                foreach (var (file, text) in ReadInputFiles())
                 {
                     ReadDocuments(text, file);
                 }

@@ -4,6 +4,7 @@ using NwFilter.Commands.Completers;
 using NwFilter.Commands.Infrastructure;
 using NwFilter.Core.Diagnostics;
 using NwFilter.Core.Model;
+using NwFilter.Core.Runtime;
 using NwFilter.Core.Store;
 using NwFilter.Core.Xml;
 
@@ -146,26 +147,21 @@ public sealed class EditNwFilterCommand : NwFilterCmdlet
         {
             return null;
         }
-        try
+        var runtime = Runtime;
+        var host = NewHost();
+        var response = host.Run(token => runtime.HandleAsync(new DefineFiltersRequest([filter]), host, token));
+        if (response.Error is { } failed)
         {
-            var previous = FilterChangeHook.Before(store, filter.Name);
-            var result = store.Define(filter, CancellationToken);
-            if (FilterChangeHook.After(this, store, [(previous, result)], CancellationToken) is { } failed)
-            {
-                return failed;
-            }
-            WriteWarnings(result.Warnings);
-            WriteVerbose($"{result.Outcome} filter '{result.Filter.Name}'.");
-            if (PassThru)
-            {
-                WriteObject(FilterStoreAccess.ForOutput(result.Filter));
-            }
-            return null;
+            return failed;
         }
-        catch (NwFilterException e)
+        var result = response.Items[0].Result!;
+        WriteWarnings(result.Warnings);
+        WriteVerbose($"{result.Outcome} filter '{result.Filter.Name}'.");
+        if (PassThru)
         {
-            return e;
+            WriteObject(FilterStoreAccess.ForOutput(result.Filter));
         }
+        return null;
     }
 
     private bool AskToEditAgain(ref bool yesToAll, ref bool noToAll)

@@ -84,7 +84,10 @@ public sealed class ExportNwFilterCommand : NwFilterCmdlet
                 {
                     if (WildcardPattern.ContainsWildcardCharacters(name))
                     {
-                        var pattern = FilterStoreAccess.Pattern(name);
+                        if (Pattern(name) is not { } pattern)
+                        {
+                            continue;
+                        }
                         var listing = _store.List();
                         foreach (var problem in listing.Problems.Where(p => p.Filter is { } f && pattern.IsMatch(f)))
                         {

@@ -4,7 +4,7 @@ using NwFilter.Commands.Infrastructure;
 using NwFilter.Core.Apply;
 using NwFilter.Core.Diagnostics;
 using NwFilter.Core.Model;
-using NwFilter.Core.Store;
+using NwFilter.Core.Runtime;
 
 namespace NwFilter.Commands;
 
@@ -58,27 +58,21 @@ public sealed class GetNwFilterBindingCommand : NwFilterCmdlet
 
     protected override void ProcessRecord()
     {
-        var ns = BindingAccess.Namespace(NetworkNamespace);
-        (System.Collections.Immutable.ImmutableArray<FilterBinding> Bindings, System.Collections.Immutable.ImmutableArray<Diagnostic> Problems) listing;
-        BindingManager manager;
-        try
+        var runtime = Runtime;
+        var host = NewHost();
+        var status = host.Run(token => runtime.HandleAsync(new BindingStatusRequest(null, BindingAccess.Namespace(NetworkNamespace)), host, token));
+        var ns = status.NetworkNamespace;
+        foreach (var problem in status.Problems)
         {
-            manager = BindingAccess.Open(ns);
-            listing = manager.Store.List();
-        }
-        catch (NwFilterException e)
-        {
-            WriteError(e, ns);
-            return;
-        }
-        foreach (var problem in listing.Problems)
-        {
-            WriteError(problem, problem.Source);
+            WriteError(problem, problem.Source ?? ns);
         }
         foreach (var name in PortDevice)
         {
-            var pattern = WildcardPattern.Get(name, WildcardOptions.CultureInvariant);
-            var found = listing.Bindings.Where(b => pattern.IsMatch(b.PortDevice)).ToList();
+            if (Pattern(name) is not { } pattern)
+            {
+                continue;
+            }
+            var found = status.Bindings.Where(b => pattern.IsMatch(b.Binding.PortDevice)).ToList();
             if (found.Count == 0 && !WildcardPattern.ContainsWildcardCharacters(name))
             {
                 WriteError(Diagnostic.Error(ApplyCodes.BindingNotFound,
@@ -86,7 +80,7 @@ public sealed class GetNwFilterBindingCommand : NwFilterCmdlet
             }
             foreach (var binding in found)
             {
-                WriteObject(BindingAccess.ForOutput(binding, manager));
+                WriteObject(BindingAccess.ForOutput(binding, ns, runtime));
             }
         }
     }

@@ -117,7 +117,10 @@ public sealed class GetNwFilterCommand : NwFilterCmdlet
             WriteError(diagnostic, name);
             return;
         }
-        var pattern = FilterStoreAccess.Pattern(name);
+        if (Pattern(name) is not { } pattern)
+        {
+            return;
+        }
         var listing = Listing();
         foreach (var problem in listing.Problems.Where(p => p.Filter is { } f && pattern.IsMatch(f)))
         {

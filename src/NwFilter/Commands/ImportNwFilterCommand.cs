@@ -3,6 +3,7 @@ using System.Text;
 using NwFilter.Commands.Infrastructure;
 using NwFilter.Core.Diagnostics;
 using NwFilter.Core.Model;
+using NwFilter.Core.Runtime;
 using NwFilter.Core.Store;
 using NwFilter.Core.Xml;
 
@@ -35,24 +36,12 @@ namespace NwFilter.Commands;
 /// </example>
 [Cmdlet(VerbsData.Import, "NwFilter", DefaultParameterSetName = PathSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(FilterDefinition))]
-public sealed class ImportNwFilterCommand : NwFilterCmdlet
+public sealed class ImportNwFilterCommand : NwFilterFileInputCmdlet
 {
-    private const string PathSet = "Path";
-    private const string LiteralPathSet = "LiteralPath";
     private const string XmlSet = "Xml";
 
     private readonly List<FilterDocument> _documents = [];
     private readonly StringBuilder _xml = new();
-
-    /// <summary>Libvirt filter directories or files of filter XML. Wildcards are expanded.</summary>
-    [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathSet)]
-    [SupportsWildcards]
-    public string[] Path { get; set; } = [];
-
-    /// <summary>Libvirt filter directories or files of filter XML, taken literally. Binds FileInfo and DirectoryInfo objects.</summary>
-    [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true, ParameterSetName = LiteralPathSet)]
-    [Alias("PSPath", "FullName")]
-    public string[] LiteralPath { get; set; } = [];
 
     /// <summary>Filter XML: one or more &lt;filter&gt; documents, such as virsh nwfilter-dumpxml output; strings from the
     /// pipeline are joined first.</summary>
@@ -85,7 +74,7 @@ public sealed class ImportNwFilterCommand : NwFilterCmdlet
                 break;
             case PathSet:
             case LiteralPathSet:
-                foreach (var path in ResolveFilePaths(ParameterSetName == PathSet ? Path : LiteralPath, ParameterSetName == LiteralPathSet))
+                foreach (var path in ResolveInputPaths())
                 {
                     try
                     {
@@ -111,7 +100,6 @@ public sealed class ImportNwFilterCommand : NwFilterCmdlet
             _documents.AddRange(LibvirtFilterFiles.ReadDocuments(text, "XML", new XmlReadOptions { Lenient = Lenient }));
         }
 
-        var store = FilterStoreAccess.Open();
         var selected = new List<(FilterDefinition Filter, string Source)>();
         foreach (var document in _documents)
         {
@@ -131,10 +119,12 @@ public sealed class ImportNwFilterCommand : NwFilterCmdlet
             return;
         }
 
-        var previous = selected.Select(s => FilterChangeHook.Before(store, s.Filter.Name)).ToList();
-        var results = store.DefineMany(selected.Select(s => s.Filter), skipUnchanged: true, CancellationToken);
-        var changes = results.Select((r, i) => (previous[i], r.Result)).Where(c => c.Result is not null).Select(c => (c.Item1, c.Result!)).ToList();
-        if (FilterChangeHook.After(this, store, changes, CancellationToken) is { } failed)
+        var runtime = Runtime;
+        var host = NewHost();
+        var response = host.Run(token => runtime.HandleAsync(
+            new DefineFiltersRequest([.. selected.Select(s => s.Filter)], AllOrNothing: false, SkipUnchanged: true), host, token));
+        var results = response.Items;
+        if (response.Error is { } failed)
         {
             WriteError(failed, selected.Count == 1 ? selected[0].Source : "import");
             return;

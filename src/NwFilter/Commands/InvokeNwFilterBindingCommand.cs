@@ -2,11 +2,9 @@ using System.Management.Automation;
 using System.Net.NetworkInformation;
 using NwFilter.Commands.Completers;
 using NwFilter.Commands.Infrastructure;
-using NwFilter.Core.Apply;
 using NwFilter.Core.Backends;
-using NwFilter.Core.Diagnostics;
 using NwFilter.Core.Model;
-using NwFilter.Core.Store;
+using NwFilter.Core.Runtime;
 
 namespace NwFilter.Commands;
 
@@ -79,9 +77,9 @@ namespace NwFilter.Commands;
 [OutputType(typeof(FilterBinding))]
 public sealed class InvokeNwFilterBindingCommand : NwFilterCmdlet
 {
-    // One batch per network namespace (piped bindings may name different ones), applied in EndProcessing.
-    private readonly Dictionary<string, (BindingManager Manager, List<FilterBinding> Batch)> _batches = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, FirewallSnapshot> _snapshots = new(StringComparer.Ordinal);
+    // One batch per network namespace (piped bindings may name different ones), checked, confirmed and applied by the
+    // runtime in EndProcessing.
+    private readonly Dictionary<string, List<FilterBinding>> _batches = new(StringComparer.Ordinal);
 
     /// <summary>The VM's port device on the host (the tap or veth, such as vnet0).</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
@@ -136,88 +134,30 @@ public sealed class InvokeNwFilterBindingCommand : NwFilterCmdlet
 
     protected override void ProcessRecord()
     {
-        var binding = new FilterBinding(PortDevice, MacAddress, Filter)
+        var ns = BindingAccess.Namespace(NetworkNamespace);
+        if (!_batches.TryGetValue(ns ?? "", out var batch))
         {
-            OwnerName = string.IsNullOrEmpty(Owner) ? PortDevice : Owner,
-            OwnerUuid = OwnerUuid != Guid.Empty ? OwnerUuid : NameBasedUuid.Create(NameBasedUuid.BuiltInFilterNamespace, "owner:" + (Owner ?? PortDevice)),
-            LinkDevice = string.IsNullOrEmpty(LinkDevice) ? null : LinkDevice,
-            Parameters = Parameter,
-            Backend = Backend,
-        };
-        try
-        {
-            if (MacAddress.GetAddressBytes().Length != 6)
-            {
-                throw new NwFilterException(Diagnostic.Error("InvalidMacAddress", "-MacAddress needs a MAC address such as 52:54:00:7b:35:93.", DiagnosticCategory.InvalidArgument));
-            }
-            var (manager, batch) = Batch();
-            manager.Compile(binding);
-            var action = $"Apply filter '{Filter}' ({MacAddressText.Format(MacAddress)}{(Parameter.Count > 0 ? ", " + Parameter : "")})";
-            var target = $"port {PortDevice}{Where(manager)}";
-            var description = BindingAccess.IsWhatIf(this)
-                ? $"{action} to {target}. The plan:\n{manager.PlanApply(Snapshot(manager), [binding])}"
-                : $"{action} to {target}.";
-            if (ShouldProcess(description, $"{action} to {target}?", "Invoke-NwFilterBinding"))
-            {
-                batch.Add(binding);
-            }
+            _batches[ns ?? ""] = batch = [];
         }
-        catch (NwFilterException e)
-        {
-            WriteError(e, PortDevice);
-        }
+        batch.Add(Bindings.Create(PortDevice, MacAddress, Filter, Parameter, Owner, OwnerUuid, LinkDevice, Backend));
     }
 
     protected override void EndProcessing()
     {
-        foreach (var (manager, batch) in _batches.Values.Where(b => b.Batch.Count > 0))
+        var runtime = Runtime;
+        foreach (var (ns, batch) in _batches)
         {
-            var result = BindingAccess.RunWithProgress(this, "Applying network filter bindings",
-                progress => manager.ApplyAsync(batch, progress, CancellationToken));
-            WriteWarnings(result.Warnings);
-            foreach (var item in result.Items)
+            var host = NewHost();
+            host.JobTracked = (job, _) => WriteVerbose($"Learning the IP address of {job.PortDevice} ({job.LearningMode.ToString().ToLowerInvariant()}) in job {job.Id} '{job.Name}': " +
+                "see Get-Job and Receive-Job.");
+            var response = host.Run(token => runtime.HandleAsync(new ApplyBindingsRequest(batch, ns.Length == 0 ? null : ns), host, token));
+            if (PassThru)
             {
-                if (item.Error is { } error)
+                foreach (var item in response.Items.Where(i => i.Succeeded && i.Binding is not null))
                 {
-                    WriteError(error, item.PortDevice);
-                }
-                else
-                {
-                    if (BindingAccess.TrackLearning(this, item, manager.NetworkNamespace) is { } job)
-                    {
-                        WriteVerbose($"Learning the IP address of {item.PortDevice} ({job.LearningMode.ToString().ToLowerInvariant()}) in job {job.Id} '{job.Name}': " +
-                            "see Get-Job and Receive-Job.");
-                    }
-                    if (PassThru)
-                    {
-                        WriteObject(BindingAccess.ForOutput(item.Binding!, manager));
-                    }
+                    WriteObject(BindingAccess.ForOutput(item.Binding!, response.NetworkNamespace, runtime));
                 }
             }
-            WriteVerbose($"Applied {result.Items.Count(i => i.Succeeded)} of {result.Items.Length} bindings{Where(manager)}: " +
-                $"{result.Execution.Transactions.Length} transactions, {result.Execution.ProcessLaunches} processes, {result.Execution.Elapsed.TotalMilliseconds:0} ms.");
         }
     }
-
-    private (BindingManager Manager, List<FilterBinding> Batch) Batch()
-    {
-        var ns = BindingAccess.Namespace(NetworkNamespace);
-        if (!_batches.TryGetValue(ns ?? "", out var entry))
-        {
-            _batches[ns ?? ""] = entry = (BindingAccess.Open(ns), []);
-        }
-        return entry;
-    }
-
-    private FirewallSnapshot Snapshot(BindingManager manager)
-    {
-        var key = manager.NetworkNamespace ?? "";
-        if (!_snapshots.TryGetValue(key, out var snapshot))
-        {
-            _snapshots[key] = snapshot = manager.ReadFirewallAsync(CancellationToken).GetAwaiter().GetResult();
-        }
-        return snapshot;
-    }
-
-    private static string Where(BindingManager manager) => manager.NetworkNamespace is null ? "" : $" in network namespace {manager.NetworkNamespace}";
 }

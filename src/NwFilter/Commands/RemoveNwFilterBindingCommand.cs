@@ -1,8 +1,7 @@
 using System.Management.Automation;
 using NwFilter.Commands.Completers;
 using NwFilter.Commands.Infrastructure;
-using NwFilter.Core.Apply;
-using NwFilter.Core.Diagnostics;
+using NwFilter.Core.Runtime;
 
 namespace NwFilter.Commands;
 
@@ -42,7 +41,8 @@ namespace NwFilter.Commands;
 [OutputType(typeof(void))]
 public sealed class RemoveNwFilterBindingCommand : NwFilterCmdlet
 {
-    private readonly Dictionary<string, (BindingManager Manager, List<string> Ports)> _batches = new(StringComparer.Ordinal);
+    // One batch per network namespace, confirmed and removed by the runtime in EndProcessing.
+    private readonly Dictionary<string, List<string>> _batches = new(StringComparer.Ordinal);
 
     /// <summary>The port devices whose bindings to remove.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
@@ -59,51 +59,20 @@ public sealed class RemoveNwFilterBindingCommand : NwFilterCmdlet
     protected override void ProcessRecord()
     {
         var ns = BindingAccess.Namespace(NetworkNamespace);
-        if (!_batches.TryGetValue(ns ?? "", out var entry))
+        if (!_batches.TryGetValue(ns ?? "", out var ports))
         {
-            try
-            {
-                _batches[ns ?? ""] = entry = (BindingAccess.Open(ns), []);
-            }
-            catch (NwFilterException e)
-            {
-                WriteError(e, ns);
-                return;
-            }
+            _batches[ns ?? ""] = ports = [];
         }
-        foreach (var port in PortDevice)
-        {
-            var target = ns is null ? $"port {port}" : $"port {port} in network namespace {ns}";
-            string description;
-            try
-            {
-                description = BindingAccess.IsWhatIf(this)
-                    ? $"Remove the binding and rules of {target}. The plan:\n" +
-                      entry.Manager.PlanRemove(entry.Manager.ReadFirewallAsync(CancellationToken).GetAwaiter().GetResult(), [.. entry.Ports, port])
-                    : $"Remove the binding and rules of {target}.";
-            }
-            catch (NwFilterException e)
-            {
-                WriteError(e, port);
-                continue;
-            }
-            if (ShouldProcess(description, $"Remove the binding and rules of {target}?", "Remove-NwFilterBinding"))
-            {
-                entry.Ports.Add(port);
-            }
-        }
+        ports.AddRange(PortDevice);
     }
 
     protected override void EndProcessing()
     {
-        foreach (var (manager, ports) in _batches.Values.Where(b => b.Ports.Count > 0))
+        var runtime = Runtime;
+        foreach (var (ns, ports) in _batches)
         {
-            var result = BindingAccess.RunWithProgress(this, "Removing network filter bindings", progress => manager.RemoveAsync(ports, progress, CancellationToken));
-            foreach (var item in result.Items.Where(i => i.Error is not null))
-            {
-                WriteError(item.Error!, item.PortDevice);
-            }
-            WriteVerbose($"Removed {result.Items.Count(i => i.Succeeded)} of {result.Items.Length} bindings: {result.Execution.ProcessLaunches} processes, {result.Execution.Elapsed.TotalMilliseconds:0} ms.");
+            var host = NewHost();
+            host.Run(token => runtime.HandleAsync(new RemoveBindingsRequest(ports, ns.Length == 0 ? null : ns), host, token));
         }
     }
 }

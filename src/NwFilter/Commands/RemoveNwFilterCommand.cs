@@ -1,8 +1,8 @@
 using System.Management.Automation;
 using NwFilter.Commands.Completers;
 using NwFilter.Commands.Infrastructure;
-using NwFilter.Core.Diagnostics;
 using NwFilter.Core.Model;
+using NwFilter.Core.Runtime;
 using NwFilter.Core.Store;
 
 namespace NwFilter.Commands;
@@ -64,7 +64,10 @@ public sealed class RemoveNwFilterCommand : NwFilterCmdlet
                 {
                     if (WildcardPattern.ContainsWildcardCharacters(name))
                     {
-                        var pattern = FilterStoreAccess.Pattern(name);
+                        if (Pattern(name) is not { } pattern)
+                        {
+                            continue;
+                        }
                         foreach (var filter in _store.List().Filters.Where(f => f.Origin != FilterOrigin.BuiltIn && pattern.IsMatch(f.Name)))
                         {
                             Remove(filter.Name, filter.Name);
@@ -93,22 +96,18 @@ public sealed class RemoveNwFilterCommand : NwFilterCmdlet
         {
             return;
         }
-        try
+        var runtime = Runtime;
+        var host = NewHost();
+        var response = host.Run(token => runtime.HandleAsync(new UndefineFilterRequest(name), host, token));
+        if (response.Error is { } failed)
         {
-            var result = _store.Undefine(name, CancellationToken);
-            if (FilterChangeHook.AfterRemove(this, _store, result, CancellationToken) is { } failed)
-            {
-                WriteError(failed, target);
-                return;
-            }
-            WriteWarnings(result.Warnings);
-            WriteVerbose(result.Revealed is null
-                ? $"Removed filter '{name}'."
-                : $"Removed filter '{name}'; the built-in filter '{name}' is in effect again.");
+            WriteError(failed, target);
+            return;
         }
-        catch (NwFilterException e)
-        {
-            WriteError(e, target);
-        }
+        var result = response.Result!;
+        WriteWarnings(result.Warnings);
+        WriteVerbose(result.Revealed is null
+            ? $"Removed filter '{name}'."
+            : $"Removed filter '{name}'; the built-in filter '{name}' is in effect again.");
     }
 }

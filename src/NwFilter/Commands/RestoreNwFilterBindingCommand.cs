@@ -3,6 +3,7 @@ using NwFilter.Commands.Completers;
 using NwFilter.Commands.Infrastructure;
 using NwFilter.Core.Diagnostics;
 using NwFilter.Core.Model;
+using NwFilter.Core.Runtime;
 
 namespace NwFilter.Commands;
 
@@ -77,28 +78,20 @@ public sealed class RestoreNwFilterBindingCommand : NwFilterCmdlet
 
     protected override void ProcessRecord()
     {
-        var ns = BindingAccess.Namespace(NetworkNamespace);
-        var stored = Core.Store.BindingStore.Open(Core.Store.StoreLocation.Resolve(), ns).List().Bindings;
+        var stored = BindingAccess.StoredPorts(BindingAccess.Namespace(NetworkNamespace));
         foreach (var name in PortDevice)
         {
-            var pattern = WildcardPattern.Get(name, WildcardOptions.CultureInvariant);
-            var found = stored.Where(b => pattern.IsMatch(b.PortDevice)).ToList();
+            if (Pattern(name) is not { } pattern)
+            {
+                continue;
+            }
+            var found = stored.Where(pattern.IsMatch).ToList();
             if (found.Count == 0 && !WildcardPattern.ContainsWildcardCharacters(name))
             {
                 WriteError(Diagnostic.Error(Core.Apply.ApplyCodes.BindingNotFound, $"No binding for port device '{name}'.", DiagnosticCategory.ObjectNotFound), name);
             }
             _all |= name == "*";
-            foreach (var binding in found.Where(b => !_ports.Contains(b.PortDevice)))
-            {
-                if (ShouldProcess($"port {binding.PortDevice}{(ns is null ? "" : " in network namespace " + ns)}", $"Re-apply filter '{binding.Filter}'"))
-                {
-                    _ports.Add(binding.PortDevice);
-                }
-                else
-                {
-                    _all = false;
-                }
-            }
+            _ports.AddRange(found.Where(p => !_ports.Contains(p)));
         }
     }
 
@@ -108,26 +101,18 @@ public sealed class RestoreNwFilterBindingCommand : NwFilterCmdlet
         {
             return;
         }
-        var manager = BindingAccess.Open(BindingAccess.Namespace(NetworkNamespace));
-        var service = Wait ? new LearningService(this, manager) : null;
-        var result = BindingAccess.RunWithProgress(this, "Restoring network filter bindings",
-            progress => manager.RestoreAsync(_all ? null : _ports, progress, CancellationToken));
-        WriteWarnings(result.Warnings);
-        foreach (var item in result.Items)
+        var runtime = Runtime;
+        var ns = runtime.Namespace(BindingAccess.Namespace(NetworkNamespace));
+        var host = NewHost();
+        var service = Wait ? new LearningService(this, host) : null;
+        var restored = host.Run(token => runtime.HandleAsync(new RestoreBindingsRequest(_all ? null : _ports, ns), host, token));
+        if (PassThru)
         {
-            if (item.Error is { } error)
+            foreach (var item in restored.Items.Where(i => i.Succeeded && i.Binding is not null))
             {
-                WriteError(error, item.PortDevice);
-            }
-            if (BindingAccess.TrackLearning(this, item, manager.NetworkNamespace) is { } job)
-            {
-                service?.Add(job);
-            }
-            if (item.Error is null && PassThru)
-            {
-                WriteObject(BindingAccess.ForOutput(item.Binding!, manager));
+                WriteObject(BindingAccess.ForOutput(item.Binding!, restored.NetworkNamespace, runtime));
             }
         }
-        service?.Run(CancellationToken);
+        service?.Run(runtime, restored);
     }
 }

@@ -4,6 +4,7 @@ using NwFilter.Commands.Completers;
 using NwFilter.Commands.Infrastructure;
 using NwFilter.Core.Diagnostics;
 using NwFilter.Core.Model;
+using NwFilter.Core.Runtime;
 using NwFilter.Core.Store;
 using NwFilter.Core.Xml;
 
@@ -33,6 +34,9 @@ namespace NwFilter.Commands;
 ///
 /// XML is read strictly: an unknown element or attribute is an error, since a typo would silently widen a rule.
 /// -Lenient accepts them with a warning, as plain libvirt does.
+///
+/// The filters of one text (the -Xml strings, or one file) are defined all or none: when one of its documents does not
+/// read (trailing garbage, a bad attribute) or is refused (a loop among them), none of them is stored.
 /// </remarks>
 /// <example>
 /// <code>Set-NwFilter -Name test-eth0 -FilterRef clean-traffic -Rule @(
@@ -57,13 +61,11 @@ namespace NwFilter.Commands;
 /// </example>
 [Cmdlet(VerbsCommon.Set, "NwFilter", DefaultParameterSetName = ParametersSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(FilterDefinition))]
-public sealed class SetNwFilterCommand : NwFilterCmdlet
+public sealed class SetNwFilterCommand : NwFilterFileInputCmdlet
 {
     private const string ParametersSet = "Parameters";
     private const string InputObjectSet = "InputObject";
     private const string XmlSet = "Xml";
-    private const string PathSet = "Path";
-    private const string LiteralPathSet = "LiteralPath";
 
     private readonly StringBuilder _xml = new();
     private FilterStore _store = null!;
@@ -113,16 +115,6 @@ public sealed class SetNwFilterCommand : NwFilterCmdlet
     [AllowEmptyString]
     public string[] Xml { get; set; } = [];
 
-    /// <summary>Files holding filter XML. Wildcards are expanded.</summary>
-    [Parameter(Mandatory = true, ParameterSetName = PathSet)]
-    [SupportsWildcards]
-    public string[] Path { get; set; } = [];
-
-    /// <summary>Files holding filter XML, taken literally. Binds FileInfo objects from the pipeline.</summary>
-    [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true, ParameterSetName = LiteralPathSet)]
-    [Alias("PSPath", "FullName")]
-    public string[] LiteralPath { get; set; } = [];
-
     /// <summary>Accept unknown XML elements and attributes with a warning, as plain libvirt does, instead of refusing them.</summary>
     [Parameter(ParameterSetName = XmlSet)]
     [Parameter(ParameterSetName = PathSet)]
@@ -142,13 +134,13 @@ public sealed class SetNwFilterCommand : NwFilterCmdlet
             case ParametersSet:
                 if (FromParameters() is { } built)
                 {
-                    Define(built, Name);
+                    Define([(built, Name)], Name);
                 }
                 break;
             case InputObjectSet:
                 foreach (var filter in InputObject)
                 {
-                    Define(filter, filter);
+                    Define([(filter, filter)], filter);
                 }
                 break;
             case XmlSet:
@@ -159,7 +151,7 @@ public sealed class SetNwFilterCommand : NwFilterCmdlet
                 break;
             case PathSet:
             case LiteralPathSet:
-                foreach (var (file, text) in ReadFiles(ParameterSetName == PathSet ? Path : LiteralPath, ParameterSetName == LiteralPathSet))
+                foreach (var (file, text) in ReadInputFiles())
                 {
                     DefineDocuments(text, file);
                 }
@@ -177,20 +169,31 @@ public sealed class SetNwFilterCommand : NwFilterCmdlet
         }
     }
 
+    /// <summary>
+    /// Defines the filters of a text all or none: a document that does not read (trailing garbage, a bad attribute)
+    /// or a filter the store refuses (a loop among them) leaves the store as it was.
+    /// </summary>
     private void DefineDocuments(string text, string source)
     {
-        foreach (var document in LibvirtFilterFiles.ReadDocuments(text, source, new XmlReadOptions { Lenient = Lenient }))
+        var documents = LibvirtFilterFiles.ReadDocuments(text, source, new XmlReadOptions { Lenient = Lenient }).ToList();
+        var failed = documents.Where(d => d.Filter is null).ToList();
+        foreach (var document in failed)
         {
-            if (document.Filter is { } filter)
-            {
-                WriteWarnings(document.Diagnostics);
-                Define(filter, document.Source);
-            }
-            else
-            {
-                WriteError(new NwFilterException(document.Diagnostics), document.Source);
-            }
+            WriteError(new NwFilterException(document.Diagnostics), document.Source);
         }
+        if (failed.Count > 0)
+        {
+            if (documents.Count > failed.Count)
+            {
+                WriteVerbose($"No filter of {source} was defined: {failed.Count} of its {documents.Count} documents cannot be read.");
+            }
+            return;
+        }
+        foreach (var document in documents)
+        {
+            WriteWarnings(document.Diagnostics);
+        }
+        Define([.. documents.Select(d => (d.Filter!, (object)d.Source))], source);
     }
 
     private FilterDefinition? FromParameters()
@@ -225,32 +228,32 @@ public sealed class SetNwFilterCommand : NwFilterCmdlet
         };
     }
 
-    private void Define(FilterDefinition filter, object target)
+    /// <summary>Defines the filters the user confirms, all or none; <paramref name="whole"/> is the target of an error that is no one filter's.</summary>
+    private void Define(IReadOnlyList<(FilterDefinition Filter, object Target)> filters, object whole)
     {
-        var action = _store.Exists(filter.Name) ? "Update filter" : "Create filter";
-        if (!ShouldProcess($"filter '{filter.Name}' in {_store.Directory}", action))
+        var confirmed = filters.Where(f => ShouldProcess($"filter '{f.Filter.Name}' in {_store.Directory}", _store.Exists(f.Filter.Name) ? "Update filter" : "Create filter")).ToList();
+        if (confirmed.Count == 0)
         {
             return;
         }
-        try
+        var runtime = Runtime;
+        var host = NewHost();
+        var response = host.Run(token => runtime.HandleAsync(new DefineFiltersRequest([.. confirmed.Select(c => c.Filter)], AllOrNothing: true), host, token));
+        if (response.Error is { } error)
         {
-            var previous = FilterChangeHook.Before(_store, filter.Name);
-            var result = _store.Define(filter, CancellationToken);
-            if (FilterChangeHook.After(this, _store, [(previous, result)], CancellationToken) is { } failed)
-            {
-                WriteError(failed, target);
-                return;
-            }
+            var culprit = confirmed.FirstOrDefault(c => c.Filter.Name == error.Primary.Filter);
+            WriteError(error, confirmed.Count == 1 ? confirmed[0].Target : culprit.Target ?? whole);
+            return;
+        }
+        foreach (var item in response.Items)
+        {
+            var result = item.Result!;
             WriteWarnings(result.Warnings);
             WriteVerbose($"{result.Outcome} filter '{result.Filter.Name}' ({result.Filter.Uuid}).");
             if (PassThru)
             {
                 WriteObject(FilterStoreAccess.ForOutput(result.Filter));
             }
-        }
-        catch (NwFilterException e)
-        {
-            WriteError(e, target);
         }
     }
 }

@@ -3,6 +3,7 @@ using NwFilter.Commands.Completers;
 using NwFilter.Commands.Infrastructure;
 using NwFilter.Core.Apply;
 using NwFilter.Core.Diagnostics;
+using NwFilter.Core.Runtime;
 
 namespace NwFilter.Commands;
 
@@ -54,12 +55,15 @@ public sealed class TestNwFilterBindingCommand : NwFilterCmdlet
 
     protected override void ProcessRecord()
     {
-        var stored = Core.Store.BindingStore.Open(Core.Store.StoreLocation.Resolve(), BindingAccess.Namespace(NetworkNamespace)).List().Bindings;
+        var stored = BindingAccess.StoredPorts(BindingAccess.Namespace(NetworkNamespace));
         foreach (var name in PortDevice)
         {
             _all |= name == "*";
-            var pattern = WildcardPattern.Get(name, WildcardOptions.CultureInvariant);
-            var found = stored.Where(b => pattern.IsMatch(b.PortDevice)).Select(b => b.PortDevice).ToList();
+            if (Pattern(name) is not { } pattern)
+            {
+                continue;
+            }
+            var found = stored.Where(pattern.IsMatch).ToList();
             if (found.Count == 0 && !WildcardPattern.ContainsWildcardCharacters(name))
             {
                 WriteError(Diagnostic.Error(ApplyCodes.BindingNotFound, $"No binding for port device '{name}'.", DiagnosticCategory.ObjectNotFound), name);
@@ -74,11 +78,13 @@ public sealed class TestNwFilterBindingCommand : NwFilterCmdlet
         {
             return;
         }
-        var manager = BindingAccess.Open(BindingAccess.Namespace(NetworkNamespace));
+        var runtime = Runtime;
+        var host = NewHost();
+        var ns = runtime.Namespace(BindingAccess.Namespace(NetworkNamespace));
         try
         {
-            var drift = manager.TestAsync(_all ? null : _ports, CancellationToken).GetAwaiter().GetResult();
-            foreach (var d in drift)
+            var status = host.Run(token => runtime.HandleAsync(new BindingStatusRequest(_all ? null : _ports, ns, TestDrift: true), host, token));
+            foreach (var d in status.Drift)
             {
                 WriteWarnings(d.Warnings);
                 WriteObject(d);
@@ -86,7 +92,7 @@ public sealed class TestNwFilterBindingCommand : NwFilterCmdlet
         }
         catch (NwFilterException e)
         {
-            WriteError(e, manager.NetworkNamespace ?? "firewall");
+            WriteError(e, ns ?? "firewall");
         }
     }
 }

@@ -43,13 +43,11 @@ namespace NwFilter.Commands;
 /// </example>
 [Cmdlet(VerbsDiagnostic.Test, "NwFilter", DefaultParameterSetName = NameSet)]
 [OutputType(typeof(FilterTestResult), typeof(bool))]
-public sealed class TestNwFilterCommand : NwFilterCmdlet
+public sealed class TestNwFilterCommand : NwFilterFileInputCmdlet
 {
     private const string NameSet = "Name";
     private const string InputObjectSet = "InputObject";
     private const string XmlSet = "Xml";
-    private const string PathSet = "Path";
-    private const string LiteralPathSet = "LiteralPath";
 
     private readonly StringBuilder _xml = new();
     private FilterStore _store = null!;
@@ -69,16 +67,6 @@ public sealed class TestNwFilterCommand : NwFilterCmdlet
     [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = XmlSet)]
     [AllowEmptyString]
     public string[] Xml { get; set; } = [];
-
-    /// <summary>Files of filter XML to test. Wildcards are expanded.</summary>
-    [Parameter(Mandatory = true, ParameterSetName = PathSet)]
-    [SupportsWildcards]
-    public string[] Path { get; set; } = [];
-
-    /// <summary>Files of filter XML to test, taken literally. Binds FileInfo objects from the pipeline.</summary>
-    [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true, ParameterSetName = LiteralPathSet)]
-    [Alias("PSPath", "FullName")]
-    public string[] LiteralPath { get; set; } = [];
 
     /// <summary>Read XML leniently, as plain libvirt does: unknown elements and attributes are warnings, not errors.</summary>
     [Parameter(ParameterSetName = XmlSet)]
@@ -116,7 +104,7 @@ public sealed class TestNwFilterCommand : NwFilterCmdlet
                 break;
             case PathSet:
             case LiteralPathSet:
-                foreach (var (file, text) in ReadFiles(ParameterSetName == PathSet ? Path : LiteralPath, ParameterSetName == LiteralPathSet))
+                foreach (var (file, text) in ReadInputFiles())
                 {
                     TestDocuments(text, file);
                 }
@@ -156,7 +144,10 @@ public sealed class TestNwFilterCommand : NwFilterCmdlet
             Emit(name, filter.Path ?? "built-in", _store.Check(filter.Definition));
             return;
         }
-        var pattern = FilterStoreAccess.Pattern(name);
+        if (Pattern(name) is not { } pattern)
+        {
+            return;
+        }
         var listing = _store.List();
         foreach (var group in listing.Problems.Where(p => p.Filter is { } f && pattern.IsMatch(f)).GroupBy(p => p.Filter!))
         {

@@ -3,7 +3,6 @@ using System.Management.Automation;
 using System.Management.Automation.Language;
 using NwFilter.Commands.Infrastructure;
 using NwFilter.Core.Model;
-using NwFilter.Core.Store;
 
 namespace NwFilter.Commands.Completers;
 
@@ -18,7 +17,7 @@ public sealed class PortDeviceCompleter : IArgumentCompleter
         IEnumerable<FilterBinding> bindings;
         try
         {
-            bindings = BindingStore.Open(StoreLocation.Resolve(), BindingAccess.Namespace(typed)).List().Bindings;
+            bindings = RuntimeSessions.Current.Manager(BindingAccess.Namespace(typed)).Store.List().Bindings;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or Core.Diagnostics.NwFilterException)
         {

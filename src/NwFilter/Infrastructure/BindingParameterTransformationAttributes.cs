@@ -1,9 +1,7 @@
 using System.Collections;
-using System.Globalization;
 using System.Management.Automation;
 using System.Net.NetworkInformation;
 using NwFilter.Core.Model;
-using NwFilter.Core.Schema;
 
 namespace NwFilter.Commands.Infrastructure;
 
@@ -17,48 +15,14 @@ public sealed class ParameterSetTransformationAttribute : ArgumentTransformation
 {
     public override object Transform(EngineIntrinsics engineIntrinsics, object inputData) => Convert(inputData);
 
-    internal static ParameterSet Convert(object? inputData)
+    internal static ParameterSet Convert(object? inputData) => HashtableParameters.Unwrap(inputData) switch
     {
-        switch (Unwrap(inputData))
-        {
-            case null:
-                return ParameterSet.Empty;
-            case ParameterSet set:
-                return set;
-            case IDictionary table:
-                var pairs = new List<KeyValuePair<string, string>>();
-                foreach (DictionaryEntry e in table)
-                {
-                    Add(pairs, e.Key?.ToString() ?? "", e.Value);
-                }
-                return ParameterSet.FromPairs(pairs);
-            default:
-                throw new ArgumentTransformationMetadataException(
-                    $"Parameters are a hashtable such as @{{ IP = '10.0.0.5' }} (an array value is a list), not '{inputData}'.");
-        }
-    }
-
-    private static object? Unwrap(object? o) => o is PSObject p ? p.BaseObject : o;
-
-    private static void Add(List<KeyValuePair<string, string>> pairs, string name, object? value)
-    {
-        if (!ValueParser.IsValidVariableName(name))
-        {
-            throw new ArgumentTransformationMetadataException($"'{name}' is not a valid parameter name: use letters, digits and '_'.");
-        }
-        var raw = Unwrap(value);
-        var values = raw is string or null || LanguagePrimitives.GetEnumerable(raw) is not { } list ? [raw] : list.Cast<object?>();
-        foreach (var v in values)
-        {
-            var text = System.Convert.ToString(Unwrap(v), CultureInfo.InvariantCulture) ?? "";
-            if (!ValueParser.IsValidParameterValue(text))
-            {
-                throw new ArgumentTransformationMetadataException(
-                    $"'{text}' is not a valid value for the parameter '{name}': use letters, digits, '_', '.' and ':'.");
-            }
-            pairs.Add(new(name, text));
-        }
-    }
+        null => ParameterSet.Empty,
+        ParameterSet set => set,
+        IDictionary table => HashtableParameters.From(table),
+        _ => throw new ArgumentTransformationMetadataException(
+            $"Parameters are a hashtable such as @{{ IP = '10.0.0.5' }} (an array value is a list), not '{inputData}'."),
+    };
 }
 
 /// <summary>Lets a PhysicalAddress parameter take <c>52:54:00:7b:35:93</c> (or a PhysicalAddress).</summary>

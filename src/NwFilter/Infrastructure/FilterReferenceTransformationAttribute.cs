@@ -1,8 +1,6 @@
 using System.Collections;
-using System.Globalization;
 using System.Management.Automation;
 using NwFilter.Core.Model;
-using NwFilter.Core.Schema;
 
 namespace NwFilter.Commands.Infrastructure;
 
@@ -17,17 +15,15 @@ public sealed class FilterReferenceTransformationAttribute : ArgumentTransformat
 {
     public override object Transform(EngineIntrinsics engineIntrinsics, object inputData)
     {
-        var items = LanguagePrimitives.GetEnumerable(Unwrap(inputData)) is { } list && Unwrap(inputData) is not string and not IDictionary
+        var items = LanguagePrimitives.GetEnumerable(HashtableParameters.Unwrap(inputData)) is { } list && HashtableParameters.Unwrap(inputData) is not string and not IDictionary
             ? list.Cast<object?>()
             : [inputData];
         return items.Select(Convert).ToArray();
     }
 
-    private static object? Unwrap(object? o) => o is PSObject p ? p.BaseObject : o;
-
     private static FilterReference Convert(object? item)
     {
-        switch (Unwrap(item))
+        switch (HashtableParameters.Unwrap(item))
         {
             case FilterReference reference:
                 return reference;
@@ -50,18 +46,18 @@ public sealed class FilterReferenceTransformationAttribute : ArgumentTransformat
             var key = e.Key?.ToString() ?? "";
             if (key.Equals("Filter", StringComparison.OrdinalIgnoreCase) || key.Equals("Name", StringComparison.OrdinalIgnoreCase))
             {
-                filter = Unwrap(e.Value)?.ToString();
+                filter = HashtableParameters.Unwrap(e.Value)?.ToString();
             }
-            else if (key.Equals("Parameters", StringComparison.OrdinalIgnoreCase) && Unwrap(e.Value) is IDictionary parameters)
+            else if (key.Equals("Parameters", StringComparison.OrdinalIgnoreCase) && HashtableParameters.Unwrap(e.Value) is IDictionary parameters)
             {
                 foreach (DictionaryEntry p in parameters)
                 {
-                    AddParameter(pairs, p.Key?.ToString() ?? "", p.Value);
+                    HashtableParameters.Add(pairs, p.Key?.ToString() ?? "", p.Value);
                 }
             }
             else
             {
-                AddParameter(pairs, key, e.Value);
+                HashtableParameters.Add(pairs, key, e.Value);
             }
         }
         if (string.IsNullOrEmpty(filter))
@@ -69,25 +65,5 @@ public sealed class FilterReferenceTransformationAttribute : ArgumentTransformat
             throw new ArgumentTransformationMetadataException("A filter reference hashtable needs a 'Filter' key naming the filter.");
         }
         return new FilterReference(filter) { Parameters = ParameterSet.FromPairs(pairs) };
-    }
-
-    private static void AddParameter(List<KeyValuePair<string, string>> pairs, string name, object? value)
-    {
-        if (!ValueParser.IsValidVariableName(name))
-        {
-            throw new ArgumentTransformationMetadataException($"'{name}' is not a valid parameter name: use letters, digits and '_'.");
-        }
-        var raw = Unwrap(value);
-        var values = raw is string or null || LanguagePrimitives.GetEnumerable(raw) is not { } list ? [raw] : list.Cast<object?>();
-        foreach (var v in values)
-        {
-            var text = System.Convert.ToString(Unwrap(v), CultureInfo.InvariantCulture) ?? "";
-            if (!ValueParser.IsValidParameterValue(text))
-            {
-                throw new ArgumentTransformationMetadataException(
-                    $"'{text}' is not a valid value for the parameter '{name}': use letters, digits, '_', '.' and ':'.");
-            }
-            pairs.Add(new(name, text));
-        }
     }
 }

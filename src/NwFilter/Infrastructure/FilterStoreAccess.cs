@@ -4,20 +4,13 @@ using NwFilter.Core.Store;
 namespace NwFilter.Commands.Infrastructure;
 
 /// <summary>
-/// How the filter cmdlets reach the store: the location is resolved on every call (NWFILTER_CONFIG_DIR may change
-/// between commands), and the binding-usage hook is the one the binding store registers.
+/// How the filter cmdlets reach the store: the runtime's (<see cref="RuntimeSessions"/>), whose location is resolved on
+/// every call (NWFILTER_CONFIG_DIR may change between commands) and whose in-use check sees every namespace's bindings.
 /// </summary>
 internal static class FilterStoreAccess
 {
-    /// <summary>Which bindings use a filter: those stored under the state directory, in every network namespace.</summary>
-    internal static IBindingUsage BindingUsage { get; set; } = new StateDirectoryBindingUsage();
-
     /// <summary>The current user's filter store.</summary>
-    internal static FilterStore Open() =>
-        new(StoreLocation.Resolve().FilterDirectory, new FilterStoreOptions { BindingUsage = BindingUsage });
-
-    /// <summary>A wildcard pattern for filter names (case-sensitive, as filter names are).</summary>
-    internal static WildcardPattern Pattern(string name) => WildcardPattern.Get(name, WildcardOptions.CultureInvariant);
+    internal static FilterStore Open() => RuntimeSessions.Current.Filters;
 
     /// <summary>Wraps a filter for output with its origin (BuiltIn, Defined, Redefined) as a note property.</summary>
     internal static PSObject ForOutput(StoredFilter filter)

@@ -1,18 +1,48 @@
 using System.Management.Automation;
 using NwFilter.Core.Diagnostics;
+using NwFilter.Core.Runtime;
 
 namespace NwFilter.Commands.Infrastructure;
 
 /// <summary>
-/// The base of every NwFilter cmdlet: maps the core's diagnostics onto PowerShell's streams, resolves paths through
-/// the provider, and turns StopProcessing into a cancellation token for the core.
+/// The base of every NwFilter cmdlet: reaches the runtime of the store the environment names, maps the core's
+/// diagnostics onto PowerShell's streams, resolves paths through the provider, and turns StopProcessing into a
+/// cancellation token for the core.
 /// </summary>
 public abstract class NwFilterCmdlet : PSCmdlet, IDisposable
 {
     private readonly CancellationTokenSource _stopping = new();
 
     /// <summary>Cancelled when the user presses Ctrl+C (StopProcessing).</summary>
-    protected CancellationToken CancellationToken => _stopping.Token;
+    protected internal CancellationToken CancellationToken => _stopping.Token;
+
+    /// <summary>The runtime of the store location the environment names now (see <see cref="RuntimeSessions"/>).</summary>
+    internal static NwFilterRuntime Runtime => RuntimeSessions.Current;
+
+    /// <summary>A host for this command's requests to the runtime.</summary>
+    internal PowerShellRuntimeHost NewHost() => new(this);
+
+    /// <summary>
+    /// The wildcard pattern of <paramref name="name"/> (case-sensitive, as filter names and port devices are); null,
+    /// after an InvalidWildcardPattern error record, when it is not a valid pattern (such as an unclosed '[').
+    /// </summary>
+    protected WildcardPattern? Pattern(string name)
+    {
+        var pattern = WildcardPattern.Get(name, WildcardOptions.CultureInvariant);
+        try
+        {
+            pattern.IsMatch("");
+            return pattern;
+        }
+        catch (WildcardPatternException e)
+        {
+            WriteError(Diagnostic.Error(InvalidWildcardPattern, $"'{name}' is not a valid wildcard pattern: {e.Message}", DiagnosticCategory.InvalidArgument) with { Value = name }, name);
+            return null;
+        }
+    }
+
+    /// <summary>The error id of a name that is not a valid wildcard pattern.</summary>
+    internal const string InvalidWildcardPattern = "InvalidWildcardPattern";
 
     protected override void StopProcessing() => _stopping.Cancel();
 

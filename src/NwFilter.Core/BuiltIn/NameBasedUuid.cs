@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 
-namespace NwFilter.Core.Store;
+namespace NwFilter.Core.BuiltIn;
 
 /// <summary>RFC 9562 name-based UUIDs, version 5 (SHA-1): the same namespace and name always give the same UUID.</summary>
 public static class NameBasedUuid

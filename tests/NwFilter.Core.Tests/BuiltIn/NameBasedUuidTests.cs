@@ -1,6 +1,6 @@
-using NwFilter.Core.Store;
+using NwFilter.Core.BuiltIn;
 
-namespace NwFilter.Core.Tests.Store;
+namespace NwFilter.Core.Tests.BuiltIn;
 
 public class NameBasedUuidTests
 {

@@ -1,0 +1,236 @@
+using System.Collections.Immutable;
+using NwFilter.Core.Apply;
+using NwFilter.Core.Diagnostics;
+using NwFilter.Core.Model;
+
+namespace NwFilter.Core.Runtime;
+
+// The binding verbs: apply, remove, restore, status. Changes stream their item errors, warnings and learners to the
+// host as they happen; the response is the summary. A query (status) answers in its response only.
+public sealed partial class NwFilterRuntime
+{
+    /// <summary>Checks each binding (MAC, compile), asks the host, and applies the confirmed ones in one batch.</summary>
+    public async Task<BindingsResponse> HandleAsync(ApplyBindingsRequest request, IRuntimeHost host, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(host);
+        var ns = Namespace(request.NetworkNamespace);
+        var items = ImmutableArray.CreateBuilder<BindingResult>();
+        BindingManager manager;
+        try
+        {
+            manager = Manager(ns);
+        }
+        catch (NwFilterException e)
+        {
+            foreach (var binding in request.Bindings)
+            {
+                items.Add(Refuse(host, new BindingResult(binding.PortDevice, binding, e)));
+            }
+            return new BindingsResponse(ns, items.ToImmutable(), [], null);
+        }
+        var confirmed = new List<FilterBinding>();
+        FirewallSnapshot? snapshot = null;
+        foreach (var binding in request.Bindings)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            try
+            {
+                if (binding.MacAddress.GetAddressBytes().Length != 6)
+                {
+                    throw new NwFilterException(Diagnostic.Error("InvalidMacAddress", "-MacAddress needs a MAC address such as 52:54:00:7b:35:93.", DiagnosticCategory.InvalidArgument));
+                }
+                manager.Compile(binding);
+                var action = $"Apply filter '{binding.Filter}' ({MacAddressText.Format(binding.MacAddress)}{(binding.Parameters.Count > 0 ? ", " + binding.Parameters : "")})";
+                var target = $"port {binding.PortDevice}{Where(ns)}";
+                var question = new ConfirmationRequest(target, action)
+                {
+                    Description = $"{action} to {target}.",
+                    Query = $"{action} to {target}?",
+                    Plan = () => manager.PlanApply(snapshot ??= manager.ReadFirewallAsync(cancellationToken).GetAwaiter().GetResult(), [binding]).ToString(),
+                };
+                if (host.Confirm(question))
+                {
+                    confirmed.Add(binding);
+                }
+            }
+            catch (NwFilterException e)
+            {
+                items.Add(Refuse(host, new BindingResult(binding.PortDevice, binding, e)));
+            }
+        }
+        if (confirmed.Count == 0)
+        {
+            return new BindingsResponse(ns, items.ToImmutable(), [], null);
+        }
+        var result = await manager.ApplyAsync(confirmed, ProgressTo(host, "Applying network filter bindings"), cancellationToken).ConfigureAwait(false);
+        Stream(host, ns, result);
+        host.Report(new RuntimeEvent(RuntimeEventLevel.Verbose, RuntimeEventIds.BindingsApplied,
+            $"Applied {result.Items.Count(i => i.Succeeded)} of {result.Items.Length} bindings{Where(ns)}: " +
+            $"{result.Execution.Transactions.Length} transactions, {result.Execution.ProcessLaunches} processes, {result.Execution.Elapsed.TotalMilliseconds:0} ms.") { NetworkNamespace = ns });
+        items.AddRange(result.Items);
+        return new BindingsResponse(ns, items.ToImmutable(), result.Warnings, result.Execution);
+    }
+
+    /// <summary>Asks the host about each port (the plan is the removal script so far), then removes the confirmed ones in one batch.</summary>
+    public async Task<BindingsResponse> HandleAsync(RemoveBindingsRequest request, IRuntimeHost host, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(host);
+        var ns = Namespace(request.NetworkNamespace);
+        var items = ImmutableArray.CreateBuilder<BindingResult>();
+        BindingManager manager;
+        try
+        {
+            manager = Manager(ns);
+        }
+        catch (NwFilterException e)
+        {
+            host.Report(RuntimeEvent.Failed(e, ns) with { NetworkNamespace = ns });
+            items.AddRange(request.PortDevices.Select(p => new BindingResult(p, null, e)));
+            return new BindingsResponse(ns, items.ToImmutable(), [], null);
+        }
+        var confirmed = new List<string>();
+        foreach (var port in request.PortDevices)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var target = ns is null ? $"port {port}" : $"port {port} in network namespace {ns}";
+            var question = new ConfirmationRequest(target, "Remove the binding and rules")
+            {
+                Description = $"Remove the binding and rules of {target}.",
+                Query = $"Remove the binding and rules of {target}?",
+                Plan = () => manager.PlanRemove(manager.ReadFirewallAsync(cancellationToken).GetAwaiter().GetResult(), [.. confirmed, port]).ToString(),
+            };
+            try
+            {
+                if (host.Confirm(question))
+                {
+                    confirmed.Add(port);
+                }
+            }
+            catch (NwFilterException e)
+            {
+                items.Add(Refuse(host, new BindingResult(port, null, e)));
+            }
+        }
+        if (confirmed.Count == 0)
+        {
+            return new BindingsResponse(ns, items.ToImmutable(), [], null);
+        }
+        var result = await manager.RemoveAsync(confirmed, ProgressTo(host, "Removing network filter bindings"), cancellationToken).ConfigureAwait(false);
+        Stream(host, ns, result);
+        host.Report(new RuntimeEvent(RuntimeEventLevel.Verbose, RuntimeEventIds.BindingsRemoved,
+            $"Removed {result.Items.Count(i => i.Succeeded)} of {result.Items.Length} bindings: {result.Execution.ProcessLaunches} processes, {result.Execution.Elapsed.TotalMilliseconds:0} ms.") { NetworkNamespace = ns });
+        items.AddRange(result.Items);
+        return new BindingsResponse(ns, items.ToImmutable(), result.Warnings, result.Execution);
+    }
+
+    /// <summary>
+    /// Asks the host about each stored binding asked for, then re-applies them together; when every binding was asked
+    /// for and allowed, chains of ports without a binding are removed too.
+    /// </summary>
+    public async Task<BindingsResponse> HandleAsync(RestoreBindingsRequest request, IRuntimeHost host, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(host);
+        var ns = Namespace(request.NetworkNamespace);
+        BindingManager manager;
+        try
+        {
+            manager = Manager(ns);
+        }
+        catch (NwFilterException e)
+        {
+            host.Report(RuntimeEvent.Failed(e, ns) with { NetworkNamespace = ns });
+            return new BindingsResponse(ns, [.. (request.PortDevices ?? []).Select(p => new BindingResult(p, null, e))], [], null);
+        }
+        var all = request.PortDevices is null;
+        var stored = manager.Store.List().Bindings;
+        var selected = all ? stored : [.. stored.Where(b => request.PortDevices!.Contains(b.PortDevice, StringComparer.Ordinal))];
+        var confirmed = new List<string>();
+        foreach (var binding in selected)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (host.Confirm(new ConfirmationRequest($"port {binding.PortDevice}{Where(ns)}", $"Re-apply filter '{binding.Filter}'")))
+            {
+                confirmed.Add(binding.PortDevice);
+            }
+            else
+            {
+                all = false;
+            }
+        }
+        if (!all)
+        {
+            // Ports asked for that have no binding are the manager's BindingNotFound results.
+            confirmed.AddRange((request.PortDevices ?? []).Where(p => stored.All(b => b.PortDevice != p)));
+            if (confirmed.Count == 0)
+            {
+                return new BindingsResponse(ns, [], [], null);
+            }
+        }
+        var result = await manager.RestoreAsync(all ? null : confirmed, ProgressTo(host, "Restoring network filter bindings"), cancellationToken).ConfigureAwait(false);
+        Stream(host, ns, result);
+        return new BindingsResponse(ns, result.Items, result.Warnings, result.Execution);
+    }
+
+    /// <summary>The stored bindings (all, or those of the ports asked for) with their learning status, and their drift when asked.</summary>
+    public async Task<BindingStatusResponse> HandleAsync(BindingStatusRequest request, IRuntimeHost host, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(host);
+        var ns = Namespace(request.NetworkNamespace);
+        BindingManager manager;
+        ImmutableArray<FilterBinding> bindings;
+        ImmutableArray<Diagnostic> problems;
+        try
+        {
+            manager = Manager(ns);
+            (bindings, problems) = manager.Store.List();
+        }
+        catch (NwFilterException e)
+        {
+            return new BindingStatusResponse(ns, [], [.. e.Diagnostics], []);
+        }
+        if (request.PortDevices is { } ports)
+        {
+            problems = problems.AddRange(ports.Where(p => bindings.All(b => b.PortDevice != p)).Select(p =>
+                Diagnostic.Error(ApplyCodes.BindingNotFound, $"No binding for port device '{p}'" + (ns is null ? "." : $" in network namespace {ns}."),
+                    DiagnosticCategory.ObjectNotFound) with { Value = p }));
+            bindings = [.. bindings.Where(b => ports.Contains(b.PortDevice, StringComparer.Ordinal))];
+        }
+        var status = bindings.Select(b => new BindingStatus(b, manager.GetLearningStatus(b))).ToImmutableArray();
+        var drift = ImmutableArray<BindingDrift>.Empty;
+        if (request.TestDrift)
+        {
+            drift = await manager.TestAsync(request.PortDevices is null ? null : [.. bindings.Select(b => b.PortDevice)], cancellationToken).ConfigureAwait(false);
+        }
+        return new BindingStatusResponse(ns, status, problems, drift);
+    }
+
+    private static BindingResult Refuse(IRuntimeHost host, BindingResult item)
+    {
+        host.Report(RuntimeEvent.Failed(item.Error!, item.PortDevice));
+        return item;
+    }
+
+    /// <summary>A batch's warnings, each item's error and each learner, to the host, in order.</summary>
+    private static void Stream(IRuntimeHost host, string? ns, BindingBatchResult result)
+    {
+        foreach (var warning in result.Warnings)
+        {
+            host.Report(RuntimeEvent.Warning(warning) with { NetworkNamespace = ns });
+        }
+        foreach (var item in result.Items)
+        {
+            if (item.Error is { } error)
+            {
+                host.Report(RuntimeEvent.Failed(error, item.PortDevice) with { NetworkNamespace = ns });
+            }
+            if (item.Learner is { } learner)
+            {
+                host.LearnerStarted(new LearnerStarted(learner, ns));
+            }
+        }
+    }
+}

@@ -1,0 +1,151 @@
+using NwFilter.Core.Apply;
+using NwFilter.Core.Diagnostics;
+using NwFilter.Core.Learning;
+using NwFilter.Core.Resolution;
+using NwFilter.Core.Store;
+
+namespace NwFilter.Core.Runtime;
+
+// The learning service (Restore-NwFilterBinding -Wait, the daemon): the engine's part. Hosts map its events onto their
+// streams and its cancellation onto their signals (Ctrl+C, SIGTERM).
+public sealed partial class NwFilterRuntime
+{
+    /// <summary>
+    /// Runs the learning service of a namespace until <paramref name="cancellationToken"/> is cancelled: restores its
+    /// bindings (unless the request brings the restore the host ran), watches the binding store so bindings other
+    /// processes create or change (whose own learners end with them) are taken over and learned, and learners of
+    /// bindings removed elsewhere stop. On the way out it stops every learner of the namespace; the ports keep the
+    /// rules they have. Cancellation ends it normally (no exception).
+    /// </summary>
+    public async Task<LearningServiceResponse> HandleAsync(LearningServiceRequest request, IRuntimeHost host, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(host);
+        var ns = Namespace(request.NetworkNamespace);
+        var restored = request.Restored ?? await HandleAsync(new RestoreBindingsRequest(null, ns), host, cancellationToken).ConfigureAwait(false);
+        var manager = Manager(ns);
+        var followed = restored.Items.Where(i => i.Learner is not null).Select(i => i.Learner!).Distinct().ToList();
+        var seen = Scan(manager);
+        var learners = 0;
+        Announce(host, ns, RuntimeEventIds.LearningServiceStarted,
+            $"NwFilter learning{Where(ns)}: {Describe(followed)}. Ctrl+C or SIGTERM stops learning; the rules in force stay.");
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                try
+                {
+                    await Task.Delay(Options.ServiceScanInterval, cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+                try
+                {
+                    seen = await AdoptAsync(host, manager, seen, followed, cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                {
+                    break;
+                }
+            }
+        }
+        finally
+        {
+            learners = manager.Learners?.Learners.Count ?? 0;
+            if (manager.Learners is { } registry)
+            {
+                await registry.DisposeAsync().ConfigureAwait(false);
+            }
+            Announce(host, ns, RuntimeEventIds.LearningServiceStopped, $"NwFilter learning{Where(ns)} stopped ({learners} learner(s)); the rules in force stay.");
+        }
+        return new LearningServiceResponse(ns, learners);
+    }
+
+    /// <summary>Takes over bindings that changed in the store since the last look, and stops learners of removed ones.</summary>
+    private async Task<Dictionary<string, DateTime>> AdoptAsync(IRuntimeHost host, BindingManager manager, Dictionary<string, DateTime> seen, List<IpLearner> followed, CancellationToken cancellationToken)
+    {
+        var ns = manager.NetworkNamespace;
+        var now = Scan(manager);
+        var changed = now.Where(p => !seen.TryGetValue(p.Key, out var t) || t != p.Value).Select(p => p.Key).ToList();
+        var removed = seen.Keys.Where(p => !now.ContainsKey(p)).ToList();
+        foreach (var port in removed)
+        {
+            if (manager.Learners?.Get(port) is not null)
+            {
+                await manager.Learners.StopAsync(port).ConfigureAwait(false);
+                Announce(host, ns, RuntimeEventIds.LearningStoppedBindingRemoved, $"The binding of {port} was removed: learning on it stopped.");
+            }
+        }
+        var adopt = new List<string>();
+        foreach (var port in changed)
+        {
+            var binding = Read(host, manager, port);
+            if (binding is not null && manager.GetLearningStatus(binding) is { Listening: false } status &&
+                !(status.Mode == IpLearningMode.Any && status.State == IpLearningState.Learned))
+            {
+                adopt.Add(port);
+            }
+        }
+        if (adopt.Count == 0)
+        {
+            return now;
+        }
+        var result = await manager.RestoreAsync(adopt, null, cancellationToken).ConfigureAwait(false);
+        foreach (var item in result.Items)
+        {
+            if (item.Error is { } error)
+            {
+                host.Report(RuntimeEvent.Failed(error, item.PortDevice) with { NetworkNamespace = ns });
+            }
+            if (item.Learner is { } learner)
+            {
+                host.LearnerStarted(new LearnerStarted(learner, ns));
+                if (!followed.Contains(learner))
+                {
+                    followed.Add(learner);
+                }
+                Announce(host, ns, RuntimeEventIds.LearningTakenOver, $"Took over the binding of {item.PortDevice}: learning ({learner.Mode.ToString().ToLowerInvariant()}).");
+            }
+        }
+        return Scan(manager); // our own restore rewrote the files
+    }
+
+    private static Model.FilterBinding? Read(IRuntimeHost host, BindingManager manager, string port)
+    {
+        try
+        {
+            return manager.Store.Get(port);
+        }
+        catch (NwFilterException e)
+        {
+            host.Report(RuntimeEvent.Failed(e, port) with { NetworkNamespace = manager.NetworkNamespace });
+            return null;
+        }
+    }
+
+    /// <summary>The binding files and their last write times.</summary>
+    private static Dictionary<string, DateTime> Scan(BindingManager manager)
+    {
+        var directory = manager.Store.Directory;
+        if (!Directory.Exists(directory))
+        {
+            return [];
+        }
+        return Directory.EnumerateFiles(directory, "*.xml")
+            .Where(f => !AtomicFile.IsTempFile(Path.GetFileName(f)))
+            .ToDictionary(f => Path.GetFileNameWithoutExtension(f), File.GetLastWriteTimeUtc, StringComparer.Ordinal);
+    }
+
+    private static string Describe(List<IpLearner> learners)
+    {
+        var running = learners.Where(l => !l.Completion.IsCompleted).ToList();
+        return running.Count == 0
+            ? "no binding learns its address now; watching for new bindings"
+            : "learning on " + string.Join(", ", running.Select(l => $"{l.PortDevice} ({l.Mode.ToString().ToLowerInvariant()})"));
+    }
+
+    private static void Announce(IRuntimeHost host, string? ns, string id, string message) =>
+        host.Report(new RuntimeEvent(RuntimeEventLevel.Information, id, message) { NetworkNamespace = ns });
+}

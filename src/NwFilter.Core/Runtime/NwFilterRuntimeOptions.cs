@@ -1,0 +1,27 @@
+using NwFilter.Core.Host;
+using NwFilter.Core.Learning;
+using NwFilter.Core.Store;
+
+namespace NwFilter.Core.Runtime;
+
+/// <summary>What a host gives the <see cref="NwFilterRuntime"/> it builds.</summary>
+public sealed record NwFilterRuntimeOptions
+{
+    /// <summary>Where the filters and the state (bindings, leases) live. Default: <see cref="StoreLocation.Resolve()"/> once, at construction.</summary>
+    public StoreLocation? Location { get; init; }
+
+    /// <summary>The network namespace a request without one drives; null: the host's own.</summary>
+    public string? DefaultNamespace { get; init; }
+
+    /// <summary>The clock of the learners (lease ends). Default: the system's.</summary>
+    public TimeProvider? Clock { get; init; }
+
+    /// <summary>Where learners capture frames. Default: libpcap on the port device.</summary>
+    public IFrameSource? FrameSource { get; init; }
+
+    /// <summary>Runs the firewall tools (inside the namespace when one is named). Default: real processes.</summary>
+    public IProcessRunner? Runner { get; init; }
+
+    /// <summary>How often the learning service looks for bindings other processes created or removed.</summary>
+    public TimeSpan ServiceScanInterval { get; init; } = TimeSpan.FromSeconds(1);
+}

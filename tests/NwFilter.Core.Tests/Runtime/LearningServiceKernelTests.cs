@@ -1,0 +1,102 @@
+using System.Collections.Concurrent;
+using NwFilter.Core.Runtime;
+using NwFilter.Core.Store;
+using NwFilter.Core.Tests.TestSupport;
+
+namespace NwFilter.Core.Tests.Runtime;
+
+/// <summary>
+/// The learning service as the runtime runs it for any host: it restores and learns, takes over a binding another
+/// process stores, stops learning for a binding removed elsewhere, and on cancellation stops its learners and says so
+/// last. Real firewall in a lab namespace; frames from a fake capture.
+/// </summary>
+[Collection(NetnsCollection.Name)]
+public class LearningServiceKernelTests
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+
+    [SkippableFact]
+    public async Task RestoresTakesOverAndStopsThroughTheHostSeam()
+    {
+        using var lab = BindingLab.Create(vms: 2);
+        using var store = new TempDirectory("nwfilter-service");
+        var location = new StoreLocation(store.Combine("config"), store.Combine("state"));
+        var ns = lab.Lab.HostNamespace;
+        await using var runtime = new NwFilterRuntime(new NwFilterRuntimeOptions
+        {
+            Location = location,
+            DefaultNamespace = ns,
+            FrameSource = new FakeFrameSource(),
+            ServiceScanInterval = TimeSpan.FromMilliseconds(200),
+        });
+        var (vm0, vm1) = (lab.Vms[0], lab.Vms[1]);
+        var bindings = BindingStore.Open(location, ns);
+        bindings.Save(Learning(vm0)); // stored before the service starts: restored and learned
+        var host = new QueueHost();
+        using var stop = new CancellationTokenSource();
+
+        var service = runtime.HandleAsync(new LearningServiceRequest(), host, stop.Token);
+
+        Assert.Equal(vm0.PortDevice, (await host.NextLearner()).PortDevice);
+        Assert.Contains($"learning on {vm0.PortDevice} (any)", (await host.Next(RuntimeEventIds.LearningServiceStarted)).Message, StringComparison.Ordinal);
+        Assert.Contains($"-A libvirt-I-{vm0.PortDevice}", lab.Save(), StringComparison.Ordinal);
+
+        bindings.Save(Learning(vm1)); // as another process would: the service takes it over
+        Assert.Equal(vm1.PortDevice, (await host.NextLearner()).PortDevice);
+        Assert.Contains(vm1.PortDevice, (await host.Next(RuntimeEventIds.LearningTakenOver)).Message, StringComparison.Ordinal);
+        Assert.NotNull(runtime.Learners(ns).Get(vm1.PortDevice));
+
+        File.Delete(bindings.PathOf(vm0.PortDevice)); // removed elsewhere: learning on it stops
+        Assert.Contains(vm0.PortDevice, (await host.Next(RuntimeEventIds.LearningStoppedBindingRemoved)).Message, StringComparison.Ordinal);
+        Assert.Null(runtime.Learners(ns).Get(vm0.PortDevice));
+
+        stop.Cancel();
+        var response = await service.WaitAsync(Patience);
+        Assert.Equal(1, response.Learners);
+        var last = await host.Next(RuntimeEventIds.LearningServiceStopped);
+        Assert.Contains("stopped (1 learner(s))", last.Message, StringComparison.Ordinal);
+        Assert.Empty(runtime.Learners(ns).Learners);
+        Assert.Contains($"-A libvirt-I-{vm1.PortDevice}", lab.Save(), StringComparison.Ordinal); // the rules in force stay
+    }
+
+    private static Model.FilterBinding Learning(LabVm vm) => Bindings.Create(
+        vm.PortDevice, System.Net.NetworkInformation.PhysicalAddress.Parse(vm.Mac.Replace(':', '-').ToUpperInvariant()), "clean-traffic");
+
+    /// <summary>A host that queues what it is told, for the test to wait on.</summary>
+    private sealed class QueueHost : IRuntimeHost
+    {
+        private readonly BlockingCollection<RuntimeEvent> _events = [];
+        private readonly BlockingCollection<LearnerStarted> _learners = [];
+
+        public void Report(RuntimeEvent runtimeEvent)
+        {
+            Assert.True(runtimeEvent.Level != RuntimeEventLevel.Error, $"{runtimeEvent.Id}: {runtimeEvent.Message}");
+            _events.Add(runtimeEvent);
+        }
+
+        public void Progress(RuntimeProgress progress)
+        {
+        }
+
+        public void LearnerStarted(LearnerStarted started) => _learners.Add(started);
+
+        public bool Confirm(ConfirmationRequest request) => true;
+
+        public Task<LearnerStarted> NextLearner() => Task.Run(() =>
+            _learners.TryTake(out var started, Patience) ? started : throw new TimeoutException("no learner started"));
+
+        /// <summary>The next event with <paramref name="id"/> (others before it are passed over).</summary>
+        public Task<RuntimeEvent> Next(string id) => Task.Run(() =>
+        {
+            var until = DateTime.UtcNow + Patience;
+            while (_events.TryTake(out var e, until - DateTime.UtcNow > TimeSpan.Zero ? until - DateTime.UtcNow : TimeSpan.Zero))
+            {
+                if (e.Id == id)
+                {
+                    return e;
+                }
+            }
+            throw new TimeoutException("no event " + id);
+        });
+    }
+}
