@@ -357,7 +357,16 @@ internal sealed class FilterParser(XmlReadOptions options) : DocumentParser(opti
             {
                 continue;
             }
-            if (ValueParser.TryParseAttribute(spec, a.Value, negated, out var value, out var error))
+            if ((spec.Types & DataType.StringCopy) != 0 && ValueParser.IndexOfControl(a.Value) is var control and >= 0)
+            {
+                // A quote is fine (libvirt's own tests use them; the xtables backends pass a comment as one argument).
+                Error(InvalidAttributeValue,
+                    $"{spec.Name} of <{element.Name}> in the rule at line {element.Line} holds a line break or another control character " +
+                    $"(U+{(int)a.Value[control]:X4} at position {control + 1}): no backend can write it into a rule",
+                    element, a);
+                ok = false;
+            }
+            else if (ValueParser.TryParseAttribute(spec, a.Value, negated, out var value, out var error))
             {
                 values[spec.Id] = (value, element, a);
             }
