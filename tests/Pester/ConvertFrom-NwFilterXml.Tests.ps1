@@ -81,6 +81,24 @@ Describe 'ConvertFrom-NwFilterXml' {
     }
 
     Context 'bad input' {
+        It 'refuses a device, a FIFO and invalid UTF-8 at once with their own ids, and goes on with the rest' {
+            $fifo = Join-Path $TestDrive 'pipe.xml'
+            & mkfifo $fifo
+            $latin1 = Join-Path $TestDrive 'latin1.xml'
+            [IO.File]::WriteAllBytes($latin1, [byte[]] @([Text.Encoding]::ASCII.GetBytes("<filter name='caf") + 0xE9 + [Text.Encoding]::ASCII.GetBytes("'/>")))
+            $good = Join-Path $Data 'filters/mac.xml'
+            $watch = [Diagnostics.Stopwatch]::StartNew()
+            $out = ConvertFrom-NwFilterXml -LiteralPath '/dev/zero', $fifo, $latin1, $good -ErrorVariable errs -ErrorAction SilentlyContinue
+            $watch.Elapsed.TotalSeconds | Should -BeLessThan 5
+            @($out).Count | Should -Be 1
+            $errs.FullyQualifiedErrorId | Should -Be @(
+                'NotARegularFile,NwFilter.Commands.ConvertFromNwFilterXmlCommand'
+                'NotARegularFile,NwFilter.Commands.ConvertFromNwFilterXmlCommand'
+                'InvalidEncoding,NwFilter.Commands.ConvertFromNwFilterXmlCommand')
+            $errs[2].Exception.Message | Should -BeLike '*byte offset 17*'
+            $errs[2].TargetObject | Should -Be $latin1
+        }
+
         It 'refuses an unknown attribute by default, naming the file, element, attribute and value' {
             $path = Join-Path $TestDrive 'typo.xml'
             Set-Content -LiteralPath $path -Value "<filter name='t'><rule action='accept' direction='in'><tcp dstporttstart='22'/></rule></filter>"

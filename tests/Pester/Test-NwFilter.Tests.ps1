@@ -49,7 +49,7 @@ Describe 'Test-NwFilter' {
     It 'reports what Set-NwFilter would refuse: a uuid of another filter, a loop' {
         $uuid = (Get-NwFilter good).Uuid
         (Test-NwFilter -Xml "<filter name='thief'><uuid>$uuid</uuid></filter>").Problems.Code | Should -Be 'UuidInUse'
-        (Test-NwFilter -Xml "<filter name='middle'><filterref filter='top'/></filter>").Problems.Code | Should -Contain 'FilterReferenceCycle'
+        (Test-NwFilter -Xml "<filter name='middle'><filterref filter='top'/></filter>").Problems.Code | Should -Contain 'FilterLoop'
     }
 
     It 'tests files and objects, and stays silent on the error stream' {

@@ -8,7 +8,7 @@ namespace NwFilter.Core.Graph;
 /// <summary>
 /// Filters read from <c>&lt;name&gt;.xml</c> files in one folder (libvirt's test harness loads filterrefs this way).
 /// Each file is read once, on first use. A file that exists but does not parse throws the reader's
-/// <see cref="NwFilterException"/>; a missing file is simply "no such filter".
+/// <see cref="NwFilterException"/> (so does one the bounded reader refuses: a FIFO, too large, not UTF-8); a missing file is simply "no such filter".
 /// </summary>
 public sealed class DirectoryFilterSource : IFilterSource
 {
@@ -41,6 +41,19 @@ public sealed class DirectoryFilterSource : IFilterSource
             return null;
         }
         var path = Path.Combine(Directory, name + ".xml");
-        return File.Exists(path) ? _read(File.ReadAllText(path), path) : null;
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+        string text;
+        try
+        {
+            text = DocumentFile.ReadText(path);
+        }
+        catch (DocumentReadException e)
+        {
+            throw new NwFilterException(e.Diagnostic, e);
+        }
+        return _read(text, path);
     }
 }

@@ -19,125 +19,232 @@ public sealed record FlattenResult(ImmutableArray<FlattenedRule> Rules, Immutabl
 
 /// <summary>
 /// The filter tree: filters referring to filters. Flattening walks it depth first in document order, as libvirt does;
-/// the define-time check finds reference cycles and unknown references.
+/// <see cref="FindLoop"/> is the one loop check (define time and instantiation time share its definition and its
+/// error, <see cref="FilterLoopCode"/>). Flattening is bounded (docs/design/limits.md): reference depth, references
+/// followed and rules reached each have a limit and an error id.
 /// </summary>
 public static class FilterGraph
 {
     public const string FilterNotFoundCode = "FilterNotFound";
-    public const string ReferenceCycleCode = "FilterReferenceCycle";
+
+    /// <summary>A filter tree that refers back to a filter on its own path (at define time or at instantiation).</summary>
+    public const string FilterLoopCode = "FilterLoop";
+
+    /// <summary>A chain of references deeper than <see cref="Limits.MaxReferenceDepth"/>.</summary>
+    public const string ReferenceTooDeepCode = "FilterReferenceTooDeep";
+
+    /// <summary>More than <see cref="Limits.MaxReferencesFollowed"/> references followed (a diamond with too many paths).</summary>
+    public const string TooManyReferencesCode = "TooManyFilterReferences";
+
+    /// <summary>More than <see cref="Limits.MaxRuleInstances"/> rules (or rule instances) for one binding.</summary>
+    public const string TooManyRuleInstancesCode = "TooManyRuleInstances";
 
     /// <summary>
     /// Flattens <paramref name="top"/> with <paramref name="variables"/>. A <c>&lt;filterref&gt;</c>'s table is its
     /// parameters with the caller's table laid over them: on a name clash the caller wins (libvirt 5.2). A reference to
-    /// an unknown filter, or back to a filter on the current path, is reported and not followed; the walk goes on so
-    /// that every problem is found at once.
+    /// an unknown filter, or back to a filter on the current path (a loop), is reported and not followed; the walk goes
+    /// on so that every problem is found at once. A limit reached is reported and ends the walk.
     /// </summary>
     public static FlattenResult Flatten(IFilterSource source, FilterDefinition top, ParameterSet variables)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(top);
         ArgumentNullException.ThrowIfNull(variables);
-        var rules = ImmutableArray.CreateBuilder<FlattenedRule>();
-        var problems = ImmutableArray.CreateBuilder<Diagnostic>();
-        var reported = new HashSet<(string, string)>();
-        var path = new List<string>();
-        Walk(source, top, variables, path, rules, problems, reported);
-        return new(rules.ToImmutable(), problems.ToImmutable());
+        var walk = new Walker(source);
+        walk.Walk(top, variables);
+        return new(walk.Rules.ToImmutable(), walk.Problems.ToImmutable());
     }
 
-    private static void Walk(
-        IFilterSource source, FilterDefinition filter, ParameterSet variables, List<string> path,
-        ImmutableArray<FlattenedRule>.Builder rules, ImmutableArray<Diagnostic>.Builder problems, HashSet<(string, string)> reported)
+    private sealed class Walker(IFilterSource source)
     {
-        path.Add(filter.Name);
-        ImmutableArray<string>? pathSnapshot = null;
-        foreach (var entry in filter.Entries)
+        private readonly HashSet<(string, string)> _reported = [];
+        private readonly List<string> _path = [];
+        private int _followed;
+        private bool _stopped;
+
+        public ImmutableArray<FlattenedRule>.Builder Rules { get; } = ImmutableArray.CreateBuilder<FlattenedRule>();
+        public ImmutableArray<Diagnostic>.Builder Problems { get; } = ImmutableArray.CreateBuilder<Diagnostic>();
+
+        public void Walk(FilterDefinition filter, ParameterSet variables)
         {
-            switch (entry)
+            _path.Add(filter.Name);
+            ImmutableArray<string>? pathSnapshot = null;
+            foreach (var entry in filter.Entries)
             {
-                case FilterRule rule:
-                    pathSnapshot ??= [.. path];
-                    rules.Add(new(filter, rule, variables, pathSnapshot.Value));
+                if (_stopped)
+                {
                     break;
-                case FilterReference reference:
-                    if (path.Contains(reference.Filter, StringComparer.Ordinal))
-                    {
-                        if (reported.Add((filter.Name, "cycle:" + reference.Filter)))
+                }
+                switch (entry)
+                {
+                    case FilterRule rule:
+                        if (Rules.Count >= Limits.MaxRuleInstances)
                         {
-                            problems.Add(CycleError(filter.Name, [.. path, reference.Filter]));
+                            Stop(Diagnostic.Error(TooManyRuleInstancesCode,
+                                $"Filter '{_path[0]}' reaches more than {Limits.MaxRuleInstances:N0} rules through its references; the limit is {Limits.MaxRuleInstances:N0} rule instances per binding.",
+                                DiagnosticCategory.InvalidData) with { Filter = filter.Name, Value = _path[0] });
+                            break;
                         }
+                        pathSnapshot ??= [.. _path];
+                        Rules.Add(new(filter, rule, variables, pathSnapshot.Value));
                         break;
-                    }
-                    var child = source.Find(reference.Filter);
-                    if (child is null)
-                    {
-                        if (reported.Add((filter.Name, reference.Filter)))
-                        {
-                            problems.Add(Diagnostic.Error(FilterNotFoundCode,
-                                $"Filter '{filter.Name}' refers to filter '{reference.Filter}', which does not exist.",
-                                DiagnosticCategory.ObjectNotFound) with { Filter = filter.Name, Element = "filterref", Attribute = "filter", Value = reference.Filter });
-                        }
+                    case FilterReference reference:
+                        Follow(filter, reference, variables);
                         break;
-                    }
-                    Walk(source, child, variables.Over(reference.Parameters), path, rules, problems, reported);
-                    break;
+                }
             }
+            _path.RemoveAt(_path.Count - 1);
         }
-        path.RemoveAt(path.Count - 1);
+
+        private void Follow(FilterDefinition filter, FilterReference reference, ParameterSet variables)
+        {
+            if (_path.Contains(reference.Filter, StringComparer.Ordinal))
+            {
+                if (_reported.Add((filter.Name, "loop:" + reference.Filter)))
+                {
+                    Problems.Add(LoopError(filter.Name, [.. _path, reference.Filter]));
+                }
+                return;
+            }
+            if (_path.Count >= Limits.MaxReferenceDepth)
+            {
+                Stop(Diagnostic.Error(ReferenceTooDeepCode,
+                    $"Filter references from '{_path[0]}' go deeper than {Limits.MaxReferenceDepth} filters (at '{filter.Name}' -> '{reference.Filter}').",
+                    DiagnosticCategory.InvalidData) with { Filter = filter.Name, Element = "filterref", Attribute = "filter", Value = reference.Filter });
+                return;
+            }
+            if (++_followed > Limits.MaxReferencesFollowed)
+            {
+                Stop(Diagnostic.Error(TooManyReferencesCode,
+                    $"Filter '{_path[0]}' leads through more than {Limits.MaxReferencesFollowed:N0} filter references (each path through a shared filter counts).",
+                    DiagnosticCategory.InvalidData) with { Filter = filter.Name, Element = "filterref", Attribute = "filter", Value = reference.Filter });
+                return;
+            }
+            var child = source.Find(reference.Filter);
+            if (child is null)
+            {
+                if (_reported.Add((filter.Name, reference.Filter)))
+                {
+                    Problems.Add(Diagnostic.Error(FilterNotFoundCode,
+                        $"Filter '{filter.Name}' refers to filter '{reference.Filter}', which does not exist.",
+                        DiagnosticCategory.ObjectNotFound) with { Filter = filter.Name, Element = "filterref", Attribute = "filter", Value = reference.Filter });
+                }
+                return;
+            }
+            Walk(child, variables.Over(reference.Parameters));
+        }
+
+        private void Stop(Diagnostic limit)
+        {
+            Problems.Add(limit);
+            _stopped = true;
+        }
     }
 
     /// <summary>
     /// The define-time check for <paramref name="candidate"/> (which replaces any filter of its name in
-    /// <paramref name="source"/>): an error for a reference cycle through it, a warning for each reference to a filter
-    /// that does not exist (libvirt tolerates those until instantiation).
+    /// <paramref name="source"/>): the loop error of <see cref="FindLoop"/>, and a warning for each reference to a
+    /// filter that does not exist (libvirt tolerates those until instantiation).
     /// </summary>
     public static ImmutableArray<Diagnostic> CheckDefinition(IFilterSource source, FilterDefinition candidate)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(candidate);
         var result = ImmutableArray.CreateBuilder<Diagnostic>();
-        var visited = new HashSet<string>(StringComparer.Ordinal);
-        var path = new List<string>();
-
-        FilterDefinition? Lookup(string name) => name == candidate.Name ? candidate : source.Find(name);
-
-        bool Visit(FilterDefinition filter)
+        var unknown = new HashSet<string>(StringComparer.Ordinal);
+        FilterDefinition? Lookup(string name)
         {
-            path.Add(filter.Name);
-            foreach (var reference in filter.References)
+            var found = source.Find(name);
+            if (found is null)
             {
-                if (reference.Filter == candidate.Name)
-                {
-                    result.Add(CycleError(candidate.Name, [.. path, reference.Filter]));
-                    return true;
-                }
-                if (!visited.Add(reference.Filter))
+                unknown.Add(name);
+            }
+            return found;
+        }
+        if (FindLoop(candidate, Lookup) is { } loop)
+        {
+            result.Add(LoopError(candidate.Name, loop));
+            return result.ToImmutable();
+        }
+        // Each unknown name once, attributed to the first filter (depth first, document order) that refers to it.
+        var seen = new HashSet<string>(StringComparer.Ordinal) { candidate.Name };
+        var queue = new Stack<FilterDefinition>([candidate]);
+        while (queue.Count > 0)
+        {
+            var filter = queue.Pop();
+            foreach (var reference in filter.References.Reverse())
+            {
+                if (!seen.Add(reference.Filter))
                 {
                     continue;
                 }
-                var child = Lookup(reference.Filter);
-                if (child is null)
+                if (unknown.Contains(reference.Filter))
                 {
                     result.Add(Diagnostic.Warning("FilterReferenceUnknown",
                         $"Filter '{filter.Name}' refers to filter '{reference.Filter}', which does not exist (yet).")
                         with { Filter = filter.Name, Element = "filterref", Attribute = "filter", Value = reference.Filter });
-                    continue;
                 }
-                if (Visit(child))
+                else if (source.Find(reference.Filter) is { } child)
                 {
-                    return true;
+                    queue.Push(child);
                 }
             }
-            path.RemoveAt(path.Count - 1);
-            return false;
         }
-
-        Visit(candidate);
         return result.ToImmutable();
     }
 
-    private static Diagnostic CycleError(string filter, IReadOnlyList<string> cycle) =>
-        Diagnostic.Error(ReferenceCycleCode,
-            $"Filter references form a loop: {string.Join(" -> ", cycle)}.", DiagnosticCategory.InvalidOperation)
-        with { Filter = filter, Element = "filterref", Attribute = "filter", Value = cycle[^1] };
+    /// <summary>
+    /// The one loop check: the first loop of references reachable from <paramref name="start"/>, as the names along
+    /// the path to it and around it (<c>a, b, c, a</c>), or null. A loop is a reference back to a filter on the current
+    /// path (libvirt's virNWFilterDefLoopDetect refuses those through the filter defined; a loop elsewhere in the tree
+    /// cannot be instantiated either). <paramref name="lookup"/> is never asked about <paramref name="start"/>'s own
+    /// name, so a candidate replaces the stored filter of its name. Iterative and linear in the filters reached.
+    /// </summary>
+    public static ImmutableArray<string>? FindLoop(FilterDefinition start, Func<string, FilterDefinition?> lookup)
+    {
+        ArgumentNullException.ThrowIfNull(start);
+        ArgumentNullException.ThrowIfNull(lookup);
+        var path = new List<(string Name, IEnumerator<FilterReference> Next)> { (start.Name, start.References.GetEnumerator()) };
+        var onPath = new HashSet<string>(StringComparer.Ordinal) { start.Name };
+        var done = new HashSet<string>(StringComparer.Ordinal);
+        while (path.Count > 0)
+        {
+            var (name, next) = path[^1];
+            if (!next.MoveNext())
+            {
+                next.Dispose();
+                onPath.Remove(name);
+                done.Add(name);
+                path.RemoveAt(path.Count - 1);
+                continue;
+            }
+            var target = next.Current.Filter;
+            if (onPath.Contains(target))
+            {
+                return [.. path.Select(p => p.Name), target];
+            }
+            if (done.Contains(target))
+            {
+                continue;
+            }
+            if (lookup(target) is not { } child)
+            {
+                done.Add(target);
+                continue;
+            }
+            path.Add((target, child.References.GetEnumerator()));
+            onPath.Add(target);
+        }
+        return null;
+    }
+
+    /// <summary>The error for a loop found by <see cref="FindLoop"/> or met while flattening: one id, the loop spelled out.</summary>
+    public static Diagnostic LoopError(string filter, IReadOnlyList<string> loop)
+    {
+        var text = string.Join(" -> ", loop);
+        return Diagnostic.Error(FilterLoopCode,
+            $"Filter '{filter}' is in a loop of filter references: {text}; a filter must not refer back to itself, directly or not.",
+            DiagnosticCategory.InvalidOperation)
+            with { Filter = filter, Element = "filterref", Attribute = "filter", Value = text };
+    }
 }

@@ -52,6 +52,7 @@ public static class FilterResolver
 
         // Missing variables first (libvirt checks them before instantiating anything).
         var missing = new List<(VariableAccess Access, FlattenedRule Where, AttributeId Attribute)>();
+        var missingSet = new HashSet<VariableAccess>();
         var accessesByRule = new ImmutableArray<VariableAccess>[flat.Rules.Length];
         var ruleIsComplete = new bool[flat.Rules.Length];
         for (var r = 0; r < flat.Rules.Length; r++)
@@ -64,7 +65,7 @@ public static class FilterResolver
                 if (!IsAvailable(access, rule.Variables))
                 {
                     ruleIsComplete[r] = false;
-                    if (!missing.Exists(m => m.Access == access))
+                    if (missingSet.Add(access))
                     {
                         missing.Add((access, rule, AttributeUsing(rule.Rule, access)));
                     }
@@ -97,9 +98,9 @@ public static class FilterResolver
         var badValues = new HashSet<(string, string, AttributeId)>();
         for (var r = 0; r < flat.Rules.Length; r++)
         {
-            if (ruleIsComplete[r])
+            if (ruleIsComplete[r] && !Bind(flat.Rules[r], accessesByRule[r], options.ValueParser, r, instances, problems, badValues))
             {
-                Bind(flat.Rules[r], accessesByRule[r], options.ValueParser, r, instances, problems, badValues);
+                break; // a limit: the binding is refused, binding more rules would only cost time
             }
         }
 
@@ -140,7 +141,8 @@ public static class FilterResolver
         return result.MoveToImmutable();
     }
 
-    private static void Bind(
+    /// <summary>Binds one rule's combinations into <paramref name="output"/>; false when a limit is reached (reported).</summary>
+    private static bool Bind(
         FlattenedRule flat, ImmutableArray<VariableAccess> accesses, AttributeValueParser parser, int ruleIndex,
         List<(RuleInstance, int)> output, List<Diagnostic> problems, HashSet<(string, string, AttributeId)> badValues)
     {
@@ -148,15 +150,17 @@ public static class FilterResolver
         var filter = flat.Filter;
         if (accesses.IsEmpty)
         {
-            output.Add((new RuleInstance(filter.Name, filter.Chain, filter.Priority, rule.Priority, rule), ruleIndex * 1024));
-            return;
+            output.Add((new RuleInstance(filter.Name, filter.Chain, filter.Priority, rule.Priority, rule), OrderKey(ruleIndex, 0)));
+            return true;
         }
 
-        if (!VariableCombinations.TryExpand(accesses, flat.Variables, out var combinations, out var error))
+        var budget = Limits.MaxRuleInstances - output.Count;
+        if (!VariableCombinations.TryExpand(accesses, flat.Variables, budget, out var combinations, out var error, out var code))
         {
-            problems.Add(Diagnostic.Error(VariableCombinations.CardinalityMismatchCode, $"Filter '{filter.Name}': {error}", DiagnosticCategory.InvalidArgument)
+            var limit = code != VariableCombinations.CardinalityMismatchCode;
+            problems.Add(Diagnostic.Error(code!, $"Filter '{filter.Name}': {error}", limit ? DiagnosticCategory.InvalidData : DiagnosticCategory.InvalidArgument)
                 with { Filter = filter.Name });
-            return;
+            return !limit;
         }
 
         var schema = ProtocolSchema.Of(rule.Protocol);
@@ -208,10 +212,17 @@ public static class FilterResolver
         {
             for (var i = 0; i < built.Count; i++)
             {
-                output.Add((built[i], ruleIndex * 1024 + Math.Min(i, 1023)));
+                output.Add((built[i], OrderKey(ruleIndex, i)));
             }
         }
+        return true;
     }
+
+    /// <summary>
+    /// A unique sort key in flattening order: rule, then combination. Unique, because Array.Sort is not stable; the
+    /// limits (at most <see cref="Limits.MaxRuleInstances"/> rules and combinations) keep it inside an int.
+    /// </summary>
+    private static int OrderKey(int ruleIndex, int combination) => ruleIndex * (Limits.MaxRuleInstances + 1) + combination;
 
     private static bool IsAvailable(VariableAccess access, ParameterSet variables) =>
         variables.TryGetValue(access.Name, out var values) && values.Length > 0 &&

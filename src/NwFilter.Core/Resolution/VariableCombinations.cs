@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using NwFilter.Core.Diagnostics;
 using NwFilter.Core.Model;
 
 namespace NwFilter.Core.Resolution;
@@ -12,6 +13,9 @@ namespace NwFilter.Core.Resolution;
 public static class VariableCombinations
 {
     public const string CardinalityMismatchCode = "VariableCardinalityMismatch";
+
+    /// <summary>A rule uses a list variable of more than <see cref="Limits.MaxListLength"/> values.</summary>
+    public const string ListTooLongCode = "VariableListTooLong";
 
     /// <summary>The distinct variable accesses of a rule, in first-use (attribute table) order.</summary>
     public static ImmutableArray<VariableAccess> AccessesOf(FilterRule rule)
@@ -35,12 +39,24 @@ public static class VariableCombinations
     /// </summary>
     public static bool TryExpand(
         IReadOnlyList<VariableAccess> accesses, IReadOnlyDictionary<string, ImmutableArray<string>> variables,
-        out List<string[]> combinations, out string? error)
+        out List<string[]> combinations, out string? error) =>
+        TryExpand(accesses, variables, int.MaxValue, out combinations, out error, out _);
+
+    /// <summary>
+    /// <see cref="TryExpand(IReadOnlyList{VariableAccess}, IReadOnlyDictionary{string, ImmutableArray{string}}, out List{string[]}, out string?)"/>
+    /// within limits: a list longer than <see cref="Limits.MaxListLength"/> (<see cref="ListTooLongCode"/>) or more
+    /// than <paramref name="maxCombinations"/> combinations (<see cref="Graph.FilterGraph.TooManyRuleInstancesCode"/>)
+    /// is refused before anything is expanded; <paramref name="code"/> tells which error it is.
+    /// </summary>
+    internal static bool TryExpand(
+        IReadOnlyList<VariableAccess> accesses, IReadOnlyDictionary<string, ImmutableArray<string>> variables, int maxCombinations,
+        out List<string[]> combinations, out string? error, out string? code)
     {
         ArgumentNullException.ThrowIfNull(accesses);
         ArgumentNullException.ThrowIfNull(variables);
         combinations = [];
         error = null;
+        code = null;
 
         // Build the iterators. Iterator 0 is always first, even when unused.
         var iterators = new List<Iterator> { new(0, fixedIndex: null) };
@@ -48,6 +64,12 @@ public static class VariableCombinations
         {
             var access = accesses[i];
             var values = variables[access.Name];
+            if (values.Length > Limits.MaxListLength)
+            {
+                error = $"{access} has {values.Length:N0} values; a list variable may hold at most {Limits.MaxListLength:N0}.";
+                code = ListTooLongCode;
+                return false;
+            }
             if (access.Kind == VariableAccessKind.Element)
             {
                 var element = new Iterator(-1, access.Index);
@@ -64,12 +86,27 @@ public static class VariableCombinations
             {
                 var other = accesses[iterator.Members[0].Access];
                 error = $"Cardinality of list items must be the same for processing them in parallel: {other} has {iterator.Length} values, {access} has {values.Length}.";
+                code = CardinalityMismatchCode;
                 return false;
             }
             iterator.Add(i, values);
         }
 
         var steps = iterators.Select(it => it.UniqueSteps()).ToArray();
+        long total = 1;
+        foreach (var step in steps)
+        {
+            total *= step.Length;
+            if (total > maxCombinations)
+            {
+                error = $"its variables give more than {maxCombinations:N0} combinations (" +
+                        string.Join(" x ", steps.Select(x => x.Length.ToString(System.Globalization.CultureInfo.InvariantCulture))) +
+                        $"); a binding may have at most {Limits.MaxRuleInstances:N0} rule instances.";
+                code = Graph.FilterGraph.TooManyRuleInstancesCode;
+                return false;
+            }
+        }
+        combinations.Capacity = (int)total;
         var position = new int[steps.Length];
         while (true)
         {
@@ -122,19 +159,48 @@ public static class VariableCombinations
                 return [0];
             }
             var result = new List<int>(Length);
+            if (Length <= 16)
+            {
+                for (var p = 0; p < Length; p++)
+                {
+                    var duplicate = false;
+                    for (var q = 0; q < p && !duplicate; q++)
+                    {
+                        duplicate = Members.TrueForAll(m => m.Values[p] == m.Values[q]);
+                    }
+                    if (!duplicate)
+                    {
+                        result.Add(p);
+                    }
+                }
+                return [.. result];
+            }
+            // Long lists: a set of the positions' tuples, linear instead of quadratic.
+            var seen = new HashSet<int>(new TupleAt(Members));
             for (var p = 0; p < Length; p++)
             {
-                var duplicate = false;
-                for (var q = 0; q < p && !duplicate; q++)
-                {
-                    duplicate = Members.TrueForAll(m => m.Values[p] == m.Values[q]);
-                }
-                if (!duplicate)
+                if (seen.Add(p))
                 {
                     result.Add(p);
                 }
             }
             return [.. result];
+        }
+    }
+
+    /// <summary>Two list positions are equal when every member list holds the same value at both.</summary>
+    private sealed class TupleAt(List<(int Access, ImmutableArray<string> Values)> members) : IEqualityComparer<int>
+    {
+        public bool Equals(int p, int q) => members.TrueForAll(m => string.Equals(m.Values[p], m.Values[q], StringComparison.Ordinal));
+
+        public int GetHashCode(int p)
+        {
+            var hash = new HashCode();
+            foreach (var m in members)
+            {
+                hash.Add(m.Values[p], StringComparer.Ordinal);
+            }
+            return hash.ToHashCode();
         }
     }
 }

@@ -149,6 +149,18 @@ public static class ValueParser
         return true;
     }
 
+    /// <summary>
+    /// The index of the first control character (U+0000-U+001F, U+007F-U+009F) in <paramref name="text"/>, or -1.
+    /// libvirt copies a comment as it is, but no backend can print a control character in one: nft strings have no
+    /// escape, and a line break would split an xtables restore or save line. The filter reader refuses them.
+    /// </summary>
+    public static int IndexOfControl(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var at = text.AsSpan().IndexOfAnyInRange('\0', '\x1f');
+        return at >= 0 ? at : text.AsSpan().IndexOfAnyInRange('\x7f', '\x9f');
+    }
+
     /// <summary>Whether <paramref name="name"/> is a valid variable or parameter name (<c>[A-Za-z0-9_]+</c>).</summary>
     public static bool IsValidVariableName(string name)
     {

@@ -120,7 +120,7 @@ public sealed class BindingStore
         string xml;
         try
         {
-            xml = File.ReadAllText(path);
+            xml = DocumentFile.ReadText(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -66,7 +66,7 @@ internal static class FilterFileCache
         string text;
         try
         {
-            text = File.ReadAllText(path);
+            text = DocumentFile.ReadText(path);
         }
         catch (FileNotFoundException)
         {

@@ -64,6 +64,10 @@ public static class FilterNames
                 }
             }
         }
+        if (reason is null && name is not null)
+        {
+            reason = UnicodeProblem(name);
+        }
         return reason is null
             ? null
             : Diagnostic.Error(StoreCodes.InvalidFilterName, $"Invalid filter name '{Printable(name)}': {reason}.", DiagnosticCategory.InvalidArgument) with
@@ -89,6 +93,32 @@ public static class FilterNames
         }
         var name = fileName[..^FileExtension.Length];
         return IsValid(name) ? name : null;
+    }
+
+    /// <summary>
+    /// Names that look alike but differ: invisible characters (zero-width, bidi controls, BOM), U+FFFD (left by a
+    /// lossy decode), unpaired surrogates, and spellings not in Unicode form C (composed), so that two canonically
+    /// equal spellings cannot be two filters. docs/design/limits.md.
+    /// </summary>
+    private static string? UnicodeProblem(string name)
+    {
+        if (System.Text.Ascii.IsValid(name))
+        {
+            return null;
+        }
+        for (var i = 0; i < name.Length; i++)
+        {
+            if (Rune.DecodeFromUtf16(name.AsSpan(i), out var rune, out var used) != System.Buffers.OperationStatus.Done)
+            {
+                return $"a filter name must not contain an unpaired surrogate (U+{(int)name[i]:X4})";
+            }
+            if (Rune.GetUnicodeCategory(rune) == System.Globalization.UnicodeCategory.Format || rune.Value is 0xFFFD or 0xFFFE or 0xFFFF)
+            {
+                return $"a filter name must not contain invisible or replacement characters (U+{rune.Value:X4})";
+            }
+            i += used - 1;
+        }
+        return name.IsNormalized(NormalizationForm.FormC) ? null : "a filter name must be in Unicode normalization form C (composed characters)";
     }
 
     private static string Printable(string? name)

@@ -359,43 +359,6 @@ public sealed class FilterStore : IFilterSource
         return UndefineLocked(name, new View(this));
     }
 
-    /// <summary>
-    /// The loop that <paramref name="filter"/> would close among <paramref name="lookup"/>'s filters, as the names along
-    /// it (<c>a, b, c, a</c>), or null. <paramref name="lookup"/> is not asked about <paramref name="filter"/>'s own name.
-    /// </summary>
-    public static ImmutableArray<string>? FindLoop(FilterDefinition filter, Func<string, FilterDefinition?> lookup)
-    {
-        ArgumentNullException.ThrowIfNull(filter);
-        ArgumentNullException.ThrowIfNull(lookup);
-        var path = new List<string> { filter.Name };
-        var visited = new HashSet<string>(StringComparer.Ordinal);
-
-        bool Visit(FilterDefinition current)
-        {
-            foreach (var reference in current.References)
-            {
-                if (reference.Filter == filter.Name)
-                {
-                    path.Add(filter.Name);
-                    return true;
-                }
-                if (!visited.Add(reference.Filter) || lookup(reference.Filter) is not { } next)
-                {
-                    continue;
-                }
-                path.Add(reference.Filter);
-                if (Visit(next))
-                {
-                    return true;
-                }
-                path.RemoveAt(path.Count - 1);
-            }
-            return false;
-        }
-
-        return Visit(filter) ? [.. path] : null;
-    }
-
     // -------------------------------------------------------------------------------------------------------------
 
     private DefineResult DefineLocked(FilterDefinition filter, View view, IReadOnlySet<string>? pending, List<(string Path, byte[]? Previous)>? journal = null)
@@ -431,13 +394,9 @@ public sealed class FilterStore : IFilterSource
         var xml = NwFilterXmlWriter.Write(filter with { Uuid = uuid });
         var definition = NwFilterXmlReader.ReadFilter(xml, new XmlReadOptions { SourceName = $"filter '{filter.Name}'" }).Value;
 
-        if (FindLoop(definition, n => view.Get(n)?.Definition) is { } loop)
+        if (FilterGraph.FindLoop(definition, n => view.Get(n)?.Definition) is { } loop)
         {
-            var text = string.Join(" -> ", loop);
-            throw new NwFilterException(Diagnostic.Error(
-                StoreCodes.FilterLoop,
-                $"Cannot define filter '{filter.Name}': it would close a loop of filter references: {text}.",
-                DiagnosticCategory.InvalidOperation) with { Filter = filter.Name, Element = "filterref", Attribute = "filter", Value = text });
+            throw new NwFilterException(FilterGraph.LoopError(filter.Name, loop));
         }
 
         var warnings = definition.References

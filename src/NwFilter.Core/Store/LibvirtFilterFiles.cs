@@ -52,7 +52,7 @@ public static class LibvirtFilterFiles
     /// <summary>Reads a file that holds one or more filter documents.</summary>
     public static FilterDocument ReadFile(string path, XmlReadOptions? options = null)
     {
-        var documents = ReadDocuments(File.ReadAllText(path), path, options);
+        var documents = ReadDocuments(DocumentFile.ReadText(path), path, options);
         return documents.Length == 1
             ? documents[0]
             : new FilterDocument(path, null,

@@ -15,8 +15,8 @@ public static class StoreCodes
     /// <summary>The name exists with another uuid than the one given.</summary>
     public const string FilterExistsWithOtherUuid = "FilterExistsWithOtherUuid";
 
-    /// <summary>The define would close a loop of filter references.</summary>
-    public const string FilterLoop = "FilterLoop";
+    /// <summary>The define would close a loop of filter references (the graph's one loop id, <see cref="Graph.FilterGraph.FilterLoopCode"/>).</summary>
+    public const string FilterLoop = Graph.FilterGraph.FilterLoopCode;
 
     /// <summary>Warning: a reference to a filter that does not exist (yet).</summary>
     public const string MissingFilterReference = "MissingFilterReference";

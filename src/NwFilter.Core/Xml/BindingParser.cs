@@ -50,6 +50,12 @@ internal sealed class BindingParser(XmlReadOptions options) : DocumentParser(opt
                 Error(MissingAttribute, "filter binding has no port dev name", portNode, "name", portdev);
                 portdev = null;
             }
+            else if (InterfaceNames.Check(portdev) is { } bad)
+            {
+                // The kernel would refuse it, and it goes into chain names, arguments and the store's file name.
+                Error(bad.Code, bad.Message, portNode, portNode.Attribute("name")!.Value);
+                portdev = null;
+            }
             else
             {
                 Subject = portdev;

@@ -26,9 +26,21 @@ internal abstract class DocumentParser
     /// <summary>Loads the root element, or reports why not (malformed XML, a DTD).</summary>
     protected XmlNode? LoadRoot(TextReader text, string? sourceText)
     {
+        if (sourceText is not null && sourceText.Length > Limits.MaxDocumentChars)
+        {
+            Report(DocumentFile.TooLarge(null, $"{sourceText.Length:N0} characters"));
+            return null;
+        }
         try
         {
             return XmlNode.Load(text);
+        }
+        catch (XmlNode.NestingTooDeepException ex)
+        {
+            Report(Diagnostic.Error(NestingTooDeep,
+                $"Elements are nested more than {Limits.MaxElementDepth} deep (the nwfilter grammar needs 4); the document is refused.")
+                with { Line = ex.LineNumber, Column = ex.LinePosition });
+            return null;
         }
         catch (XmlException ex)
         {

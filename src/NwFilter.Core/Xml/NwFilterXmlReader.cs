@@ -21,11 +21,14 @@ public static class NwFilterXmlReader
 
     /// <summary>Reads a <c>&lt;filter&gt;</c> document from a reader (read to its end).</summary>
     public static ReadResult<FilterDefinition> ReadFilter(TextReader reader, XmlReadOptions? options = null) =>
-        ReadFilter(reader.ReadToEnd(), options);
+        ReadFilter(DocumentFile.ReadToEnd(reader, options?.SourceName), options);
 
-    /// <summary>Reads a <c>&lt;filter&gt;</c> file; diagnostics name the path unless the options name a source.</summary>
+    /// <summary>
+    /// Reads a <c>&lt;filter&gt;</c> file; diagnostics name the path unless the options name a source. The file is
+    /// read with <see cref="DocumentFile.ReadText"/>'s bounds (a <see cref="DocumentReadException"/> when they refuse it).
+    /// </summary>
     public static ReadResult<FilterDefinition> ReadFilterFile(string path, XmlReadOptions? options = null) =>
-        ReadFilter(File.ReadAllText(path), WithSource(options, path));
+        ReadFilter(DocumentFile.ReadText(path), WithSource(options, path));
 
     /// <summary>Reads a <c>&lt;filterbinding&gt;</c> document.</summary>
     public static ReadResult<FilterBinding> ReadBinding(string xml, XmlReadOptions? options = null)
@@ -36,11 +39,11 @@ public static class NwFilterXmlReader
 
     /// <summary>Reads a <c>&lt;filterbinding&gt;</c> document from a reader (read to its end).</summary>
     public static ReadResult<FilterBinding> ReadBinding(TextReader reader, XmlReadOptions? options = null) =>
-        ReadBinding(reader.ReadToEnd(), options);
+        ReadBinding(DocumentFile.ReadToEnd(reader, options?.SourceName), options);
 
     /// <summary>Reads a <c>&lt;filterbinding&gt;</c> file; diagnostics name the path unless the options name a source.</summary>
     public static ReadResult<FilterBinding> ReadBindingFile(string path, XmlReadOptions? options = null) =>
-        ReadBinding(File.ReadAllText(path), WithSource(options, path));
+        ReadBinding(DocumentFile.ReadText(path), WithSource(options, path));
 
     /// <summary>Reads either document, by its root element: a <see cref="FilterDefinition"/> or a <see cref="FilterBinding"/>.</summary>
     public static ReadResult<object> ReadDocument(string xml, XmlReadOptions? options = null)
@@ -64,7 +67,7 @@ public static class NwFilterXmlReader
 
     /// <summary>Reads either document from a file.</summary>
     public static ReadResult<object> ReadDocumentFile(string path, XmlReadOptions? options = null) =>
-        ReadDocument(File.ReadAllText(path), WithSource(options, path));
+        ReadDocument(DocumentFile.ReadText(path), WithSource(options, path));
 
     private static XmlReadOptions WithSource(XmlReadOptions? options, string path) =>
         (options ?? XmlReadOptions.Strict) is { SourceName: null } o ? o with { SourceName = path } : options!;

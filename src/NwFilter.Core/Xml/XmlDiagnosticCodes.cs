@@ -53,4 +53,14 @@ public static class XmlDiagnosticCodes
     /// strict: error; lenient: warning, dropped as libvirt does.
     /// </summary>
     public const string IpSetDropped = nameof(IpSetDropped);
+    /// <summary>A document longer than <see cref="Diagnostics.Limits.MaxDocumentBytes"/> bytes (file) or <see cref="Diagnostics.Limits.MaxDocumentChars"/> characters.</summary>
+    public const string DocumentTooLarge = nameof(DocumentTooLarge);
+    /// <summary>Elements nested deeper than <see cref="Diagnostics.Limits.MaxElementDepth"/> (libxml2's own limit).</summary>
+    public const string NestingTooDeep = nameof(NestingTooDeep);
+    /// <summary>A document file whose bytes are not valid UTF-8 (or UTF-16 after its byte order mark); the message names the byte offset.</summary>
+    public const string InvalidEncoding = nameof(InvalidEncoding);
+    /// <summary>A document file holding a NUL character (not allowed in XML).</summary>
+    public const string NulCharacter = nameof(NulCharacter);
+    /// <summary>A document path that is not a regular file (a FIFO, a device, a directory, a socket).</summary>
+    public const string NotARegularFile = nameof(NotARegularFile);
 }

@@ -90,10 +90,18 @@ internal sealed class XmlNode
         IgnoreProcessingInstructions = true,
         IgnoreWhitespace = false,
         CloseInput = true,
-        MaxCharactersInDocument = 16 * 1024 * 1024,
+        MaxCharactersInDocument = Diagnostics.Limits.MaxDocumentChars,
     };
 
-    /// <summary>Reads the document's root element. Throws <see cref="XmlException"/> for malformed XML or a DTD.</summary>
+    /// <summary>Elements nested deeper than <see cref="Diagnostics.Limits.MaxElementDepth"/>: refused before the tree grows.</summary>
+    internal sealed class NestingTooDeepException(int line, int column)
+        : XmlException($"Elements are nested more than {Diagnostics.Limits.MaxElementDepth} deep.", null, line, column);
+
+    /// <summary>
+    /// Reads the document's root element. Throws <see cref="XmlException"/> for malformed XML or a DTD, and
+    /// <see cref="NestingTooDeepException"/> at the first element deeper than <see cref="Diagnostics.Limits.MaxElementDepth"/>
+    /// (the tree is built by recursion, one frame per level: the limit keeps a hostile document from overflowing the stack).
+    /// </summary>
     public static XmlNode Load(TextReader text)
     {
         using var reader = XmlReader.Create(text, Settings);
@@ -137,6 +145,10 @@ internal sealed class XmlNode
             switch (reader.NodeType)
             {
                 case XmlNodeType.Element:
+                    if (reader.Depth >= Diagnostics.Limits.MaxElementDepth)
+                    {
+                        throw new NestingTooDeepException(info.LineNumber, info.LinePosition);
+                    }
                     if (node.Children == NoChildren)
                     {
                         node.Children = [];

@@ -121,7 +121,16 @@ public abstract class NwFilterCmdlet : PSCmdlet, IDisposable
             string text;
             try
             {
-                text = File.ReadAllText(path);
+                // Bounded: a FIFO, a device, a file over the size limit, invalid UTF-8 or a NUL is refused with its own id.
+                text = NwFilter.Core.Xml.DocumentFile.ReadText(path);
+            }
+            catch (NwFilter.Core.Xml.DocumentReadException e)
+            {
+                WriteError(new ErrorRecord(e, e.Diagnostic.Code, ErrorRecords.Map(e.Diagnostic.Category), path)
+                {
+                    ErrorDetails = new ErrorDetails(e.Message),
+                });
+                continue;
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {

@@ -193,7 +193,7 @@ public class FilterResolverTests
         var a = Filter("a", Rule(Accept, Out, All), Ref("b"));
         var b = Filter("b", Ref("a"));
         var diagnostic = Assert.Single(Fails(a, ParameterSet.Empty, a, b).Diagnostics);
-        Assert.Equal(FilterGraph.ReferenceCycleCode, diagnostic.Code);
+        Assert.Equal(FilterGraph.FilterLoopCode, diagnostic.Code);
         Assert.Contains("a -> b -> a", diagnostic.Message);
     }
 

@@ -379,7 +379,7 @@ public sealed class FilterStoreTests : IDisposable
         var uuid = store.Define(Filter("a")).Filter.Uuid;
         store.Define(Filter("b", "a"));
         Assert.Equal(StoreCodes.UuidInUse, Assert.Single(store.Check(Filter("c") with { Uuid = uuid })).Code);
-        Assert.Contains(store.Check(Filter("a", "b")), d => d.Code == NwFilter.Core.Graph.FilterGraph.ReferenceCycleCode);
+        Assert.Contains(store.Check(Filter("a", "b")), d => d.Code == NwFilter.Core.Graph.FilterGraph.FilterLoopCode);
         Assert.Equal(StoreCodes.InvalidFilterName, Assert.Single(store.Check(Filter("../x"))).Code);
         Assert.Equal(["a.xml", "b.xml"], FilesInStore());
     }

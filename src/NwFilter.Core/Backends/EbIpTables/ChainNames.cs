@@ -51,13 +51,9 @@ internal static class ChainNames
     public static void ValidatePortDevice(string portDevice)
     {
         ArgumentNullException.ThrowIfNull(portDevice);
-        var bad = portDevice.Length is 0 or > 15 || portDevice[0] == '-' ||
-                  portDevice.Any(c => char.IsWhiteSpace(c) || char.IsControl(c) || c is '/' or ':' or '\'' or '"');
-        if (bad)
+        if (Schema.InterfaceNames.Check(portDevice) is { } problem)
         {
-            throw new NwFilterException(Diagnostic.Error("InvalidPortDevice",
-                $"'{portDevice}' is not a valid interface name (1 to 15 characters, no white space, '/', ':', quotes or leading '-').",
-                DiagnosticCategory.InvalidArgument) with { Value = portDevice });
+            throw new NwFilterException(problem);
         }
     }
 }
