@@ -56,6 +56,25 @@ Describe 'Import-NwFilter' {
         (Get-NwFilter ok1, ok2).Count | Should -Be 2
     }
 
+    It 'refuses a device, a FIFO and invalid UTF-8 with their own ids and imports the rest' {
+        $fifo = Join-Path $TestEnv.TempDir 'pipe.xml'
+        & mkfifo $fifo
+        $latin1 = Join-Path $TestEnv.TempDir 'latin1.xml'
+        [IO.File]::WriteAllBytes($latin1, [byte[]] @([Text.Encoding]::ASCII.GetBytes("<filter name='caf") + 0xE9 + [Text.Encoding]::ASCII.GetBytes("'/>")))
+        $good = Join-Path $TestEnv.TempDir 'fine.xml'
+        Set-Content $good "<filter name='fine'><rule action='accept' direction='in'/></filter>"
+        $watch = [Diagnostics.Stopwatch]::StartNew()
+        $imported = Import-NwFilter -LiteralPath '/dev/zero', $fifo, $latin1, $good -PassThru -ErrorVariable errs -ErrorAction SilentlyContinue
+        $watch.Elapsed.TotalSeconds | Should -BeLessThan 5
+        $imported.Name | Should -Be 'fine'
+        $errs.FullyQualifiedErrorId | Should -Be @(
+            'NotARegularFile,NwFilter.Commands.ImportNwFilterCommand'
+            'NotARegularFile,NwFilter.Commands.ImportNwFilterCommand'
+            'InvalidEncoding,NwFilter.Commands.ImportNwFilterCommand')
+        $errs[2].TargetObject | Should -Be $latin1
+        Get-NwFilter -Name 'caf*' -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+    }
+
     It 'reports a file whose name does not match its filter' {
         $dir = Join-Path $TestEnv.TempDir 'mismatch'
         New-Item -ItemType Directory $dir | Out-Null

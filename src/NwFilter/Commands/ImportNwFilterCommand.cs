@@ -80,7 +80,15 @@ public sealed class ImportNwFilterCommand : NwFilterFileInputCmdlet
                     {
                         _documents.AddRange(Directory.Exists(path)
                             ? LibvirtFilterFiles.ReadDirectory(path, options)
-                            : LibvirtFilterFiles.ReadDocuments(File.ReadAllText(path), path, options));
+                            : LibvirtFilterFiles.ReadDocuments(NwFilter.Core.Xml.DocumentFile.ReadText(path), path, options));
+                    }
+                    catch (NwFilter.Core.Xml.DocumentReadException e)
+                    {
+                        // Bounded like every document read: a FIFO, a device, an over-long file, invalid UTF-8 or a NUL.
+                        WriteError(new ErrorRecord(e, e.Diagnostic.Code, ErrorRecords.Map(e.Diagnostic.Category), path)
+                        {
+                            ErrorDetails = new ErrorDetails(e.Message),
+                        });
                     }
                     catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                     {
