@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Net.NetworkInformation;
 using System.Text;
 using NwFilter.Core.Apply;
-using NwFilter.Core.Backends;
+
 using NwFilter.Core.BuiltIn;
 using NwFilter.Core.Graph;
 using NwFilter.Core.Host;
