@@ -89,7 +89,11 @@ public sealed partial class BindingManager
     private async Task<BatchExecution> ExecuteAsync(IReadOnlyList<PreparedBinding> prepared, Action<BindingProgress>? progress, CancellationToken cancellationToken)
     {
         var steps = Steps(prepared);
-        var newBackend = prepared.ToDictionary(p => p.Binding.PortDevice, p => p.Backend, StringComparer.Ordinal);
+        var newBackend = new Dictionary<string, IFirewallBackend>(StringComparer.Ordinal);
+        foreach (var p in prepared)
+        {
+            newBackend[p.Binding.PortDevice] = p.Backend;
+        }
         var report = ExecutionReport.None;
         var failures = new Dictionary<FirewallBackendKind, NwFilterException>();
         var committed = false;
