@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net.NetworkInformation;
 using System.Text;
 using NwFilter.Core.Apply;
+
 using NwFilter.Core.BuiltIn;
 using NwFilter.Core.Graph;
 using NwFilter.Core.Host;
@@ -20,12 +21,16 @@ public sealed class BindingsScenario : IScenario
 {
     public string Name => "bindings";
 
-    public string Description => "(root) create/update/remove N clean-traffic bindings in a namespace: bindings [N ...] (default 1 10 100 1000)";
+    public string Description => "(root) create/update/remove N clean-traffic bindings in a namespace: bindings [backend=EbIpTables|Nftables] [N ...] (default 1 10 100 1000)";
 
     public int Run(string[] args)
     {
+        const string BackendArgument = "backend=";
+        var backend = args.Where(a => a.StartsWith(BackendArgument, StringComparison.OrdinalIgnoreCase))
+            .Select(a => Enum.Parse<FirewallBackendKind>(a[BackendArgument.Length..], ignoreCase: true)).LastOrDefault();
+        args = [.. args.Where(a => !a.StartsWith(BackendArgument, StringComparison.OrdinalIgnoreCase))];
         var sizes = args.Length > 0 ? args.Select(a => int.Parse(a, CultureInfo.InvariantCulture)).ToArray() : [1, 10, 100, 1000];
-        Console.WriteLine($"clean-traffic bindings in a network namespace; {Measure.Machine}");
+        Console.WriteLine($"clean-traffic bindings in a network namespace, backend {backend}; {Measure.Machine}");
         Console.WriteLine("| N | create: total | per binding | processes | re-apply 1 with N loaded | change a filter all use | remove all | processes |");
         Console.WriteLine("|---|---|---|---|---|---|---|---|");
         foreach (var n in sizes)
@@ -34,7 +39,7 @@ public sealed class BindingsScenario : IScenario
             var state = Path.Combine(Path.GetTempPath(), ns);
             try
             {
-                Run(n, ns, state);
+                Run(n, ns, state, backend);
             }
             finally
             {
@@ -48,7 +53,7 @@ public sealed class BindingsScenario : IScenario
         return 0;
     }
 
-    private static void Run(int n, string ns, string state)
+    private static void Run(int n, string ns, string state, FirewallBackendKind backend)
     {
         Ip(null, $"netns add {ns}\n");
         var links = new StringBuilder("link set lo up\nlink add br0 type bridge\nlink set br0 up\n");
@@ -71,6 +76,7 @@ public sealed class BindingsScenario : IScenario
             "clean-traffic")
         {
             OwnerName = $"vm{i}",
+            Backend = backend,
             Parameters = ParameterSet.Empty.With("IP", string.Create(CultureInfo.InvariantCulture, $"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}")),
         }).ToList();
 
@@ -98,8 +104,9 @@ public sealed class BindingsScenario : IScenario
         clock.Restart();
         var removed = Check(manager.RemoveAsync([.. bindings.Select(b => b.PortDevice)]).GetAwaiter().GetResult());
         var remove = clock.Elapsed;
-        var left = ProcessRunner.Default.RunAsync(new ProcessRequest("ip", "netns", "exec", ns, "ebtables-save")).GetAwaiter().GetResult().StandardOutput;
-        if (left.Contains("libvirt", StringComparison.Ordinal))
+        var left = ProcessRunner.Default.RunAsync(new ProcessRequest("ip", "netns", "exec", ns, "ebtables-save")).GetAwaiter().GetResult().StandardOutput +
+            ProcessRunner.Default.RunAsync(new ProcessRequest("ip", "netns", "exec", ns, "nft", "list", "ruleset")).GetAwaiter().GetResult().StandardOutput;
+        if (left.Contains("libvirt", StringComparison.Ordinal) || left.Contains("vnet", StringComparison.Ordinal))
         {
             throw new InvalidOperationException("chains left after removing every binding");
         }

@@ -1,3 +1,4 @@
+using NwFilter.Core.Backends.Nftables.Kernel;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.NetworkInformation;

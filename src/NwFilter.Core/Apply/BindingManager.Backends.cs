@@ -1,138 +1,181 @@
 using System.Collections.Immutable;
 using NwFilter.Core.Backends;
-using NwFilter.Core.Backends.Nftables;
 using NwFilter.Core.Diagnostics;
 using NwFilter.Core.Model;
 
 namespace NwFilter.Core.Apply;
 
 /// <summary>
-/// Each binding is applied by its own backend (<see cref="FilterBinding.Backend"/>): EbIpTables bindings through
-/// <see cref="XtablesExecutor"/> (build, then one swap transaction), nftables bindings through
-/// <see cref="NftablesApplier"/> (one nft transaction for all of them).
+/// Each binding is applied by its own backend (<see cref="FilterBinding.Backend"/>, an <see cref="IFirewallBackend"/>
+/// from <see cref="FirewallBackends"/>): the manager groups a batch by backend and asks each for its plan and its
+/// transaction(s); it knows no backend by name.
 /// </summary>
 /// <remarks>
-/// A batch runs in this order: (1) the EbIpTables bindings are applied; (2) one nft transaction sets the nftables
-/// bindings and removes the nftables rules of ports that move to EbIpTables; (3) the ebtables/iptables rules of ports
-/// that move to nftables are removed. So a port that changes backend always has its new rules in force before its old
-/// ones go: for a moment both filter it (a packet must pass both), never neither. Each step is atomic on its own, but
-/// the steps are not one transaction: when (1) fails nothing changed; when (2) fails the EbIpTables bindings are in
-/// force and the nftables bindings keep their previous rules; when (3) fails the new rules are in force and the old
-/// ones stay too (<see cref="ApplyCodes.OldBackendRulesRemain"/>) until Restore-NwFilterBinding removes them.
+/// A batch runs one step per backend, in the order of <see cref="FirewallBackends.All"/> (EbIpTables, then nftables),
+/// then the deferred removals: (1) the EbIpTables bindings are applied; (2) one nft transaction sets the nftables
+/// bindings and removes the nftables rules of ports that move to EbIpTables (their new backend ran in an earlier step);
+/// (3) the ebtables/iptables rules of ports that move to nftables (a later step) are removed. So a port that changes
+/// backend always has its new rules in force before its old ones go: for a moment both filter it (a packet must pass
+/// both), never neither. Each step is atomic on its own, but the steps are not one transaction: when (1) fails nothing
+/// changed; when (2) fails the EbIpTables bindings are in force and the nftables bindings keep their previous rules;
+/// when (3) fails the new rules are in force and the old ones stay too (<see cref="ApplyCodes.OldBackendRulesRemain"/>)
+/// until Restore-NwFilterBinding removes them. A step that fails with no earlier step committed fails the batch.
 /// </remarks>
 public sealed partial class BindingManager
 {
-    /// <summary>What a batch did on the firewall, and the nftables step's failure when only it failed.</summary>
-    private sealed record BatchExecution(ExecutionReport Report, NwFilterException? NftFailure);
+    /// <summary>What a batch did on the firewall, and the backends whose step failed after an earlier one committed.</summary>
+    private sealed record BatchExecution(ExecutionReport Report, IReadOnlyDictionary<FirewallBackendKind, NwFilterException> Failures);
 
-    /// <summary>Runs a batch of prepared bindings by backend (call under the store lock). Throws when step (1) fails.</summary>
-    private async Task<BatchExecution> ExecuteAsync(IReadOnlyList<PreparedBinding> prepared, Action<BindingProgress>? progress, CancellationToken cancellationToken)
+    /// <summary>
+    /// One backend's share of a batch: the bindings it sets; the ports moving away from it whose new backend runs
+    /// earlier (<paramref name="RemoveNow"/>, removed in its own step) or later (<paramref name="RemoveAfter"/>,
+    /// removed after every step); <paramref name="NoneRemain"/> when it has no binding afterwards.
+    /// </summary>
+    private sealed record BackendStep(IFirewallBackend Backend, List<PreparedBinding> Set, List<string> RemoveNow, List<string> RemoveAfter, bool NoneRemain)
+    {
+        public bool Involved => Set.Count > 0 || RemoveNow.Count > 0 || RemoveAfter.Count > 0;
+
+        public bool HasStep => Set.Count > 0 || RemoveNow.Count > 0;
+
+        public List<PortPlan> Plans => [.. Set.Select(p => p.Plan)];
+    }
+
+    /// <summary>Splits a batch into the steps of each backend, against the stored bindings (read under the store lock when executing).</summary>
+    private List<BackendStep> Steps(IReadOnlyList<PreparedBinding> prepared)
     {
         var stored = Store.List().Bindings.ToDictionary(b => b.PortDevice, b => b.Backend, StringComparer.Ordinal);
-        var eb = prepared.Where(p => p.Binding.Backend == FirewallBackendKind.EbIpTables).ToList();
-        var nft = prepared.Where(p => p.Binding.Backend == FirewallBackendKind.Nftables).ToList();
-        var leavingNft = eb.Select(p => p.Binding.PortDevice).Where(p => stored.GetValueOrDefault(p, FirewallBackendKind.EbIpTables) == FirewallBackendKind.Nftables).ToList();
-        var leavingEb = nft.Select(p => p.Binding.PortDevice).Where(p => stored.TryGetValue(p, out var b) && b == FirewallBackendKind.EbIpTables).ToHashSet(StringComparer.Ordinal);
+        var steps = new List<BackendStep>(FirewallBackends.All.Count);
+        foreach (var backend in FirewallBackends.All)
+        {
+            var order = FirewallBackends.Order(backend);
+            var set = prepared.Where(p => p.Binding.Backend == backend.Kind).ToList();
+            var leaving = prepared.Where(p => p.Binding.Backend != backend.Kind && stored.TryGetValue(p.Binding.PortDevice, out var old) && old == backend.Kind).ToList();
+            var now = leaving.Where(p => FirewallBackends.Order(p.Backend) < order).Select(p => p.Binding.PortDevice).ToList();
+            var after = leaving.Where(p => FirewallBackends.Order(p.Backend) > order).Select(p => p.Binding.PortDevice).ToList();
+            var leavingPorts = leaving.Select(p => p.Binding.PortDevice).ToHashSet(StringComparer.Ordinal);
+            var remain = set.Count > 0 || stored.Any(kv => kv.Value == backend.Kind && !leavingPorts.Contains(kv.Key));
+            steps.Add(new BackendStep(backend, set, now, after, !remain));
+        }
+        return steps;
+    }
 
+    /// <summary>The transactions of a batch on <paramref name="snapshot"/>, in the order <see cref="ExecuteAsync"/> runs them.</summary>
+    private static ExecutionPlan Plan(FirewallSnapshot snapshot, List<BackendStep> steps)
+    {
+        var transactions = ImmutableArray.CreateBuilder<PlannedTransaction>();
+        var reasons = new List<string>();
+        foreach (var step in steps.Where(s => s.Involved))
+        {
+            if (snapshot.ReasonOf(step.Backend) is { } r)
+            {
+                reasons.Add(r);
+            }
+            if (step.HasStep)
+            {
+                transactions.AddRange(step.Backend.PlanApply(snapshot.StateOf(step.Backend), step.Plans, step.RemoveNow, step.NoneRemain));
+            }
+        }
+        foreach (var step in steps.Where(s => s.RemoveAfter.Count > 0))
+        {
+            transactions.AddRange(step.Backend.PlanRemove(snapshot.StateOf(step.Backend), step.RemoveAfter, step.NoneRemain));
+        }
+        return Planned(transactions.ToImmutable(), reasons);
+    }
+
+    private static ExecutionPlan Planned(ImmutableArray<PlannedTransaction> transactions, List<string> reasons) =>
+        new(transactions, reasons.Count > 0, reasons.Count == 0 ? null : string.Join("; ", reasons));
+
+    /// <summary>Runs a batch of prepared bindings by backend (call under the store lock). Throws when the first step that runs fails.</summary>
+    private async Task<BatchExecution> ExecuteAsync(IReadOnlyList<PreparedBinding> prepared, Action<BindingProgress>? progress, CancellationToken cancellationToken)
+    {
+        var steps = Steps(prepared);
+        var newBackend = new Dictionary<string, IFirewallBackend>(StringComparer.Ordinal);
+        foreach (var p in prepared)
+        {
+            newBackend[p.Binding.PortDevice] = p.Backend;
+        }
         var report = ExecutionReport.None;
-        if (eb.Count > 0)
+        var failures = new Dictionary<FirewallBackendKind, NwFilterException>();
+        var committed = false;
+        foreach (var step in steps.Where(s => s.HasStep))
         {
-            report = await ExecuteXtablesAsync([.. eb.Select(p => (p.Binding.PortDevice, p.Plan))], progress, cancellationToken).ConfigureAwait(false);
-        }
-        NwFilterException? nftFailure = null;
-        if (nft.Count > 0 || leavingNft.Count > 0)
-        {
-            progress?.Invoke(new BindingProgress("Applying the nftables transaction", 80));
-            var changes = nft.Select(p => NftPortChange.Set(p.Nft!)).Concat(leavingNft.Select(NftPortChange.Remove)).ToList();
             try
             {
-                report = Merge(report, FromNft(await Applier().ApplyAsync(changes, cancellationToken).ConfigureAwait(false)));
+                report = ExecutionReport.Merge(report, await step.Backend.ApplyAsync(HostRunner, step.Plans, step.RemoveNow, step.NoneRemain, progress, cancellationToken)
+                    .ConfigureAwait(false));
+                committed = true;
             }
-            catch (NwFilterException e) when (eb.Count > 0)
+            catch (NwFilterException e) when (committed)
             {
-                nftFailure = e;
-            }
-            if (nftFailure is not null && leavingNft.Count > 0)
-            {
-                report = report with
+                failures[step.Backend.Kind] = e;
+                if (step.RemoveNow.Count > 0)
                 {
-                    Warnings = report.Warnings.Add(Diagnostic.Warning(ApplyCodes.OldBackendRulesRemain,
-                        $"The EbIpTables rules of {string.Join(", ", leavingNft)} are in force, but their old nftables rules could not be removed " +
-                        $"({nftFailure.Primary.Message.TrimEnd('.')}); both filter the port until Restore-NwFilterBinding removes them.")),
-                };
+                    report = report with { Warnings = report.Warnings.Add(OldRulesRemain(step.Backend, step.RemoveNow, newBackend, e)) };
+                }
             }
         }
-        if (leavingEb.Count > 0 && nftFailure is null)
+        foreach (var step in steps.Where(s => s.RemoveAfter.Count > 0))
         {
-            // After this batch, the EbIpTables bindings are the stored ones not moving away plus those of this batch.
-            var remaining = stored.Where(kv => kv.Value == FirewallBackendKind.EbIpTables && !leavingEb.Contains(kv.Key)).Select(kv => kv.Key)
-                .Concat(eb.Select(p => p.Binding.PortDevice)).Any();
+            var ports = step.RemoveAfter.Where(p => !failures.ContainsKey(newBackend[p].Kind)).ToList();
+            if (ports.Count == 0)
+            {
+                continue;
+            }
             try
             {
-                report = Merge(report, await new XtablesExecutor(HostRunner).RemoveAsync(leavingEb, _ => !remaining, cancellationToken).ConfigureAwait(false));
+                report = ExecutionReport.Merge(report, await step.Backend.RemoveAsync(HostRunner, ports, step.NoneRemain, null, cancellationToken).ConfigureAwait(false));
             }
             catch (NwFilterException e)
             {
-                report = report with
-                {
-                    Warnings = report.Warnings.Add(Diagnostic.Warning(ApplyCodes.OldBackendRulesRemain,
-                        $"The nftables rules of {string.Join(", ", leavingEb.Order(StringComparer.Ordinal))} are in force, but their old ebtables/iptables rules " +
-                        $"could not be removed ({e.Primary.Message.TrimEnd('.')}); both filter the port until Restore-NwFilterBinding removes them.")),
-                };
+                report = report with { Warnings = report.Warnings.Add(OldRulesRemain(step.Backend, [.. ports.Order(StringComparer.Ordinal)], newBackend, e)) };
             }
         }
-        return new BatchExecution(report, nftFailure);
+        return new BatchExecution(report, failures);
     }
 
-    private Task<ExecutionReport> ExecuteXtablesAsync(IReadOnlyList<(string Port, FirewallPlan Plan)> plans, Action<BindingProgress>? progress, CancellationToken cancellationToken)
+    /// <summary>The warning when ports moved away from <paramref name="old"/> and their rules there could not be removed.</summary>
+    private static Diagnostic OldRulesRemain(IFirewallBackend old, List<string> ports, Dictionary<string, IFirewallBackend> newBackend, NwFilterException e)
     {
-        var step = 0;
-        var executor = new XtablesExecutor(HostRunner) { Progress = s => progress?.Invoke(new BindingProgress(s, Math.Min(75, 40 + 12 * step++))) };
-        return executor.ApplyAsync(plans, cancellationToken);
+        var titles = string.Join(" and ", ports.Select(p => newBackend[p]).Distinct().OrderBy(FirewallBackends.Order).Select(b => b.Title));
+        return Diagnostic.Warning(ApplyCodes.OldBackendRulesRemain,
+            $"The {titles} rules of {string.Join(", ", ports)} are in force, but their old {old.RulesTitle} rules could not be removed " +
+            $"({e.Primary.Message.TrimEnd('.')}); both filter the port until Restore-NwFilterBinding removes them.");
     }
 
-    /// <summary>An applier for this namespace's nftables (<see cref="HostRunner"/> already runs inside it).</summary>
-    private NftablesApplier Applier() => new(HostRunner);
-
-    /// <summary>Reads NwFilter's nftables chains; null (with why) when they cannot be read.</summary>
-    private async Task<(NftState? State, string? Reason)> TryReadNftAsync(CancellationToken cancellationToken)
+    /// <summary>Reads each backend's state; what cannot be read is assumed empty, with why.</summary>
+    private async Task<FirewallSnapshot> ReadSnapshotAsync(CancellationToken cancellationToken)
     {
-        try
+        var parts = new Dictionary<FirewallBackendKind, (object State, string? Reason)>();
+        foreach (var backend in FirewallBackends.All)
         {
-            return (await Applier().ReadStateAsync(cancellationToken).ConfigureAwait(false), null);
+            try
+            {
+                parts[backend.Kind] = (await backend.ReadStateAsync(HostRunner, cancellationToken).ConfigureAwait(false), null);
+            }
+            catch (NwFilterException e)
+            {
+                parts[backend.Kind] = (backend.EmptyState, e.Primary.Message);
+            }
         }
-        catch (NwFilterException e)
-        {
-            return (null, e.Primary.Message);
-        }
+        return new FirewallSnapshot(parts);
     }
 
-    /// <summary>Removes the nftables chains of ports without an nftables binding (restoring all); returns what ran.</summary>
-    private async Task<(ExecutionReport Report, ImmutableArray<string> Removed)> RemoveNftOrphansAsync(IReadOnlyCollection<FilterBinding> stored, CancellationToken cancellationToken)
+    /// <summary>Removes, per backend, the rules of ports without a binding of that backend (restoring all); returns what ran and warnings.</summary>
+    private async Task<(ExecutionReport Report, ImmutableArray<Diagnostic> Warnings)> RemoveOrphansAsync(IReadOnlyCollection<FilterBinding> stored, CancellationToken cancellationToken)
     {
-        var (state, _) = await TryReadNftAsync(cancellationToken).ConfigureAwait(false);
-        if (state is null)
+        var report = ExecutionReport.None;
+        var warnings = ImmutableArray<Diagnostic>.Empty;
+        foreach (var backend in FirewallBackends.All)
         {
-            // nft missing or not permitted: with no nftables binding there is nothing of ours to remove.
-            return (ExecutionReport.None, []);
+            var bound = stored.Where(b => b.Backend == backend.Kind).Select(b => b.PortDevice).ToHashSet(StringComparer.Ordinal);
+            var (removed, orphans) = await backend.RemoveOrphansAsync(HostRunner, bound, cancellationToken).ConfigureAwait(false);
+            if (!orphans.IsEmpty)
+            {
+                report = ExecutionReport.Merge(report, removed);
+                warnings = warnings.Add(Diagnostic.Warning("OrphanedRulesRemoved",
+                    $"Removed the NwFilter {backend.RulesTitle} chains of {string.Join(", ", orphans)}, which have no {backend.Title} binding."));
+            }
         }
-        var orphans = NftablesApplier.PortsOf(state)
-            .Where(p => !stored.Any(b => b.PortDevice == p && b.Backend == FirewallBackendKind.Nftables)).ToList();
-        if (orphans.Count == 0)
-        {
-            return (ExecutionReport.None, []);
-        }
-        var report = await Applier().RemoveAsync(orphans, cancellationToken).ConfigureAwait(false);
-        return (FromNft(report), [.. orphans]);
+        return (report, warnings);
     }
-
-    /// <summary>An nftables apply as an execution report (its one transaction).</summary>
-    private static ExecutionReport FromNft(NftApplyReport report) =>
-        new(report.Script.IsEmpty ? [] : [NftScriptTransaction(report.Script)], report.ProcessLaunches, report.Elapsed);
-
-    private static PlannedTransaction NftScriptTransaction(NftScript script) =>
-        new("nftables: every nftables binding in one transaction", NftablesApplier.NftProgram, ["-f", "-"], script.Text);
-
-    private static ExecutionReport Merge(ExecutionReport a, ExecutionReport b) =>
-        new(a.Transactions.AddRange(b.Transactions), a.ProcessLaunches + b.ProcessLaunches, a.Elapsed + b.Elapsed) { Warnings = a.Warnings.AddRange(b.Warnings) };
 }

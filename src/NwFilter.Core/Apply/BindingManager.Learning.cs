@@ -1,7 +1,6 @@
 using System.Collections.Immutable;
 using System.Net.Sockets;
 using NwFilter.Core.Backends;
-using NwFilter.Core.Backends.Nftables;
 using NwFilter.Core.Diagnostics;
 using NwFilter.Core.Graph;
 using NwFilter.Core.Learning;
@@ -11,8 +10,8 @@ using NwFilter.Core.Resolution;
 namespace NwFilter.Core.Apply;
 
 /// <summary>
-/// IP address learning for bindings whose filter needs <c>IP</c> and whose parameters give none (SEMANTICS 5.3, 8):
-/// the port gets the learning rules through the same build-then-swap executor, a learner of
+/// IP address learning for bindings whose filter needs <c>IP</c> and whose parameters give none (docs/design/learning.md):
+/// the port gets its backend's learning rules (<see cref="IFirewallBackend.LearningRules"/>) through the same executor, a learner of
 /// <see cref="BindingManagerOptions.Learners"/> watches it, and every change of the learned addresses re-instantiates
 /// the binding with <c>IP</c> set to them (back to the learning rules when none is left).
 /// </summary>
@@ -54,13 +53,11 @@ public sealed partial class BindingManager
         return new BindingLearningStatus(binding.PortDevice, resolution.IpLearning, state, stored);
     }
 
-    /// <summary>What applying one binding means: its ruleset, the plan to apply, and its learning when it learns.</summary>
-    /// <remarks>For a binding with the nftables backend, <see cref="Nft"/> holds its compiled port ruleset (and
-    /// <see cref="Plan"/> the nftables backend's per-statement view, unused by the executors).</remarks>
-    internal sealed record PreparedBinding(FilterBinding Binding, Ruleset Ruleset, FirewallPlan Plan, LearningStep? Learning)
-    {
-        public NftPortRuleset? Nft { get; init; }
-    }
+    /// <summary>
+    /// What applying one binding means: its backend, its ruleset, the backend's plan to apply (its compiled rules or its
+    /// learning rules), and its learning when it learns.
+    /// </summary>
+    internal sealed record PreparedBinding(FilterBinding Binding, IFirewallBackend Backend, Ruleset Ruleset, PortPlan Plan, LearningStep? Learning);
 
     /// <summary>
     /// The learning side of a prepared binding: the learner's options, the addresses the plan uses (empty: the learning
@@ -76,22 +73,14 @@ public sealed partial class BindingManager
     {
         ArgumentNullException.ThrowIfNull(binding);
         var source = filters ?? Filters;
+        var backend = FirewallBackends.Get(binding.Backend);
         var ruleset = RulesetBuilder.Build(source, binding.Filter, binding.PortDevice, binding.MacAddress, binding.Parameters, binding.Backend);
         if (!ruleset.NeedsIpLearning)
         {
-            return binding.Backend == FirewallBackendKind.Nftables
-                ? new PreparedBinding(binding, ruleset, ruleset.Plan!, null) { Nft = NftablesCompiler.Compile(binding.PortDevice, ruleset.Instances) }
-                : new PreparedBinding(binding, ruleset, ruleset.Plan!, null);
+            return new PreparedBinding(binding, backend, ruleset, backend.Compile(binding.PortDevice, ruleset), null);
         }
-        if (binding.Backend != FirewallBackendKind.EbIpTables)
-        {
-            // The learning rules (LearningRules) exist in ebtables form only: refuse rather than half-support learning.
-            throw new NwFilterException(Diagnostic.Error(ApplyCodes.IpLearningNeedsEbIpTables,
-                $"The filter '{binding.Filter}' of port {binding.PortDevice} needs the variable IP, which was not given, and IP address learning " +
-                "works with the EbIpTables backend only (its learning rules have no nftables form). Give the VM's address, for example " +
-                "-Parameter @{ IP = '10.0.0.5' }, or use -Backend EbIpTables.", DiagnosticCategory.InvalidArgument)
-                with { Filter = binding.Filter, Value = binding.PortDevice });
-        }
+        // A backend without learning rules refuses here, before anything else is asked (libvirt's canApplyBasicRules).
+        backend.EnsureCanLearn(binding);
         if (Learners is null)
         {
             throw new NwFilterException(Diagnostic.Error(ApplyCodes.IpLearningUnavailable,
@@ -106,11 +95,12 @@ public sealed partial class BindingManager
         var addresses = keep is not null ? keep.Addresses : StoredAddresses(binding.PortDevice, binding.MacAddress, options.Mode, options.LearnIPv6);
         if (!HasIPv4(addresses))
         {
-            var rules = LearningRules.AsNewRules(binding.PortDevice, binding.MacAddress, options.Mode, options.DhcpServers);
-            return new PreparedBinding(binding, ruleset, rules, new LearningStep(options, [], keep, keep is null));
+            var rules = backend.LearningRules(binding, options.Mode, options.DhcpServers);
+            return new PreparedBinding(binding, backend, ruleset, rules, new LearningStep(options, [], keep, keep is null));
         }
         var learned = CompileWith(binding, addresses, source);
-        return new PreparedBinding(binding, learned, learned.Plan!, new LearningStep(options, addresses, keep, keep is null && options.Mode == IpLearningMode.Dhcp));
+        return new PreparedBinding(binding, backend, learned, backend.Compile(binding.PortDevice, learned),
+            new LearningStep(options, addresses, keep, keep is null && options.Mode == IpLearningMode.Dhcp));
     }
 
     /// <summary>Stops the running learners that the prepared bindings replace (called before the store lock is taken).</summary>
@@ -178,9 +168,14 @@ public sealed partial class BindingManager
                 {
                     throw EndLearning(learner, clock, binding is null ? "the binding was removed" : "the binding now has another MAC address", cancellationToken);
                 }
-                if (binding.Backend != FirewallBackendKind.EbIpTables)
+                var backend = FirewallBackends.Get(binding.Backend);
+                try
                 {
-                    throw EndLearning(learner, clock, "the binding now uses the nftables backend", cancellationToken);
+                    backend.EnsureCanLearn(binding);
+                }
+                catch (NwFilterException)
+                {
+                    throw EndLearning(learner, clock, $"the binding now uses the {backend.Title} backend", cancellationToken);
                 }
                 filter = binding.Filter;
                 var ruleset = RulesetBuilder.Build(Filters, binding.Filter, port, binding.MacAddress, binding.Parameters, binding.Backend);
@@ -189,9 +184,9 @@ public sealed partial class BindingManager
                     throw EndLearning(learner, clock, $"the binding no longer learns its address in {learner.Mode.ToString().ToLowerInvariant()} mode", cancellationToken);
                 }
                 var plan = HasIPv4(change.Addresses)
-                    ? CompileWith(binding, change.Addresses, Filters).Plan!
-                    : LearningRules.AsNewRules(port, binding.MacAddress, learner.Mode, learner.Options.DhcpServers);
-                report = await ExecuteXtablesAsync([(port, plan)], null, cancellationToken).ConfigureAwait(false);
+                    ? backend.Compile(port, CompileWith(binding, change.Addresses, Filters))
+                    : backend.LearningRules(binding, learner.Mode, learner.Options.DhcpServers);
+                report = await backend.ApplyAsync(HostRunner, [plan], [], false, null, cancellationToken).ConfigureAwait(false);
             }
             learner.Report(new ReinstantiationSucceeded(port, clock.GetUtcNow(), filter, change.IPv4Values, change.IPv6Values, report.ProcessLaunches, report.Elapsed));
         }

@@ -1,6 +1,5 @@
 using System.Collections.Immutable;
 using NwFilter.Core.Backends;
-using NwFilter.Core.Backends.Nftables;
 using NwFilter.Core.Diagnostics;
 using NwFilter.Core.Graph;
 using NwFilter.Core.Host;
@@ -12,10 +11,10 @@ namespace NwFilter.Core.Apply;
 
 /// <summary>
 /// Bindings on a real firewall (libvirt's nwfilter-binding-create/-delete and daemon restart): compiles each binding's
-/// filter tree, applies many together by backend: EbIpTables bindings through <see cref="XtablesExecutor"/> (one build
-/// transaction per family, one swap transaction for all), nftables bindings through <see cref="NftablesApplier"/> (one
-/// nft transaction for all; see BindingManager.Backends.cs for the order when a port changes backend), keeps them in a <see cref="BindingStore"/>, removes, restores, re-instantiates them after a
-/// filter change (all or none), and compares the kernel with the store.
+/// filter tree, applies many together, each by its backend (an <see cref="IFirewallBackend"/>: EbIpTables bindings in one
+/// build transaction per family and one swap transaction for all, nftables bindings in one nft transaction for all; see
+/// BindingManager.Backends.cs for the order when a port changes backend), keeps them in a <see cref="BindingStore"/>,
+/// removes, restores, re-instantiates them after a filter change (all or none), and compares the kernel with the store.
 /// </summary>
 /// <remarks>
 /// Everything runs through <see cref="BindingManagerOptions.HostRunner"/>, so the manager can drive any network
@@ -61,18 +60,7 @@ public sealed partial class BindingManager
     /// Reads the firewall for planning (ebtables/iptables, and NwFilter's nftables chains); what cannot be read (not root,
     /// tools missing) is assumed empty.
     /// </summary>
-    public async Task<FirewallSnapshot> ReadFirewallAsync(CancellationToken cancellationToken = default)
-    {
-        var (nft, nftReason) = await TryReadNftAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            return new FirewallSnapshot(await KernelState.ReadAsync(HostRunner, new ProcessCounter(), cancellationToken).ConfigureAwait(false), null, nft, nftReason);
-        }
-        catch (NwFilterException e)
-        {
-            return new FirewallSnapshot(KernelState.Empty(), e.Primary.Message, nft, nftReason);
-        }
-    }
+    public Task<FirewallSnapshot> ReadFirewallAsync(CancellationToken cancellationToken = default) => ReadSnapshotAsync(cancellationToken);
 
     /// <summary>The exact transactions applying <paramref name="bindings"/> would run on the firewall of <paramref name="snapshot"/>.</summary>
     public ExecutionPlan PlanApply(FirewallSnapshot snapshot, IReadOnlyList<FilterBinding> bindings)
@@ -80,42 +68,7 @@ public sealed partial class BindingManager
         ArgumentNullException.ThrowIfNull(snapshot);
         ArgumentNullException.ThrowIfNull(bindings);
         var prepared = bindings.Select(b => Prepare(b)).ToList();
-        var stored = Store.List().Bindings.ToDictionary(b => b.PortDevice, b => b.Backend, StringComparer.Ordinal);
-        var eb = prepared.Where(p => p.Binding.Backend == FirewallBackendKind.EbIpTables).ToList();
-        var nft = prepared.Where(p => p.Binding.Backend == FirewallBackendKind.Nftables).ToList();
-        var leavingNft = eb.Select(p => p.Binding.PortDevice).Where(p => stored.GetValueOrDefault(p, FirewallBackendKind.EbIpTables) == FirewallBackendKind.Nftables).ToList();
-        var leavingEb = nft.Select(p => p.Binding.PortDevice).Where(p => stored.TryGetValue(p, out var b) && b == FirewallBackendKind.EbIpTables).ToList();
-        var transactions = ImmutableArray.CreateBuilder<PlannedTransaction>();
-        var reasons = new List<string>();
-        if (eb.Count > 0 || leavingEb.Count > 0)
-        {
-            if (snapshot.UnreadableReason is { } r)
-            {
-                reasons.Add(r);
-            }
-        }
-        if (eb.Count > 0)
-        {
-            transactions.AddRange(XtablesExecutor.PlanApply(snapshot.State, [.. eb.Select(p => (p.Binding.PortDevice, p.Plan))]));
-        }
-        if (nft.Count > 0 || leavingNft.Count > 0)
-        {
-            if (snapshot.NftUnreadableReason is { } r)
-            {
-                reasons.Add(r);
-            }
-            var script = NftScriptPlanner.Plan(snapshot.Nft, [.. nft.Select(p => NftPortChange.Set(p.Nft!)), .. leavingNft.Select(NftPortChange.Remove)]);
-            if (!script.IsEmpty)
-            {
-                transactions.Add(NftScriptTransaction(script));
-            }
-        }
-        if (leavingEb.Count > 0)
-        {
-            var remaining = stored.Any(kv => kv.Value == FirewallBackendKind.EbIpTables && !leavingEb.Contains(kv.Key)) || eb.Count > 0;
-            transactions.AddRange(XtablesExecutor.PlanRemove(snapshot.State, leavingEb, !remaining));
-        }
-        return new ExecutionPlan(transactions.ToImmutable(), reasons.Count > 0, reasons.Count == 0 ? null : string.Join("; ", reasons));
+        return Plan(snapshot, Steps(prepared));
     }
 
     /// <summary>The exact transaction removing the bindings of <paramref name="portDevices"/> would run.</summary>
@@ -123,33 +76,25 @@ public sealed partial class BindingManager
     {
         ArgumentNullException.ThrowIfNull(snapshot);
         ArgumentNullException.ThrowIfNull(portDevices);
-        var stored = Store.List().Bindings;
-        var nftPorts = stored.Where(b => b.Backend == FirewallBackendKind.Nftables && portDevices.Contains(b.PortDevice)).Select(b => b.PortDevice).ToList();
-        var ebPorts = portDevices.Where(p => !nftPorts.Contains(p)).ToList();
+        var stored = Store.List().Bindings.ToDictionary(b => b.PortDevice, b => b.Backend, StringComparer.Ordinal);
         var transactions = ImmutableArray.CreateBuilder<PlannedTransaction>();
         var reasons = new List<string>();
-        if (ebPorts.Count > 0)
+        foreach (var backend in FirewallBackends.All)
         {
-            var remaining = stored.Count(b => b.Backend == FirewallBackendKind.EbIpTables && !portDevices.Contains(b.PortDevice));
-            transactions.AddRange(XtablesExecutor.PlanRemove(snapshot.State, ebPorts, remaining == 0));
-            if (snapshot.UnreadableReason is { } r)
+            // A port without a binding is looked for in the default backend's tables.
+            var ports = portDevices.Where(p => stored.GetValueOrDefault(p, FirewallBackends.Default.Kind) == backend.Kind).ToList();
+            if (ports.Count == 0)
+            {
+                continue;
+            }
+            var noneRemain = !stored.Any(kv => kv.Value == backend.Kind && !portDevices.Contains(kv.Key));
+            transactions.AddRange(backend.PlanRemove(snapshot.StateOf(backend), ports, noneRemain));
+            if (snapshot.ReasonOf(backend) is { } r)
             {
                 reasons.Add(r);
             }
         }
-        if (nftPorts.Count > 0)
-        {
-            var script = NftScriptPlanner.Plan(snapshot.Nft, [.. nftPorts.Select(NftPortChange.Remove)]);
-            if (!script.IsEmpty)
-            {
-                transactions.Add(NftScriptTransaction(script));
-            }
-            if (snapshot.NftUnreadableReason is { } r)
-            {
-                reasons.Add(r);
-            }
-        }
-        return new ExecutionPlan(transactions.ToImmutable(), reasons.Count > 0, reasons.Count == 0 ? null : string.Join("; ", reasons));
+        return Planned(transactions.ToImmutable(), reasons);
     }
 
     /// <summary>
@@ -196,7 +141,7 @@ public sealed partial class BindingManager
                     execution = batch.Report;
                     foreach (var c in compiled)
                     {
-                        if (batch.NftFailure is { } failed && c.Binding.Backend == FirewallBackendKind.Nftables)
+                        if (batch.Failures.TryGetValue(c.Binding.Backend, out var failed))
                         {
                             results[c.Index] = new BindingResult(c.Binding.PortDevice, c.Binding, failed);
                             continue;
@@ -258,10 +203,10 @@ public sealed partial class BindingManager
             }
             if (found.Count > 0)
             {
-                // Each backend removes its own bindings' rules (each in one transaction); one failing leaves the other's done.
-                foreach (var kind in new[] { FirewallBackendKind.EbIpTables, FirewallBackendKind.Nftables })
+                // Each backend removes its own bindings' rules (each in its own transaction); one failing leaves the other's done.
+                foreach (var backend in FirewallBackends.All)
                 {
-                    var group = found.Where(f => f.Binding.Backend == kind).ToList();
+                    var group = found.Where(f => f.Binding.Backend == backend.Kind).ToList();
                     if (group.Count == 0)
                     {
                         continue;
@@ -269,17 +214,8 @@ public sealed partial class BindingManager
                     var ports = group.Select(f => f.Binding.PortDevice).ToHashSet(StringComparer.Ordinal);
                     try
                     {
-                        if (kind == FirewallBackendKind.EbIpTables)
-                        {
-                            var last = stored.Values.Where(b => b.Backend == FirewallBackendKind.EbIpTables).All(b => ports.Contains(b.PortDevice));
-                            var executor = new XtablesExecutor(HostRunner) { Progress = s => progress?.Invoke(new BindingProgress(s, -1)) };
-                            execution = Merge(execution, await executor.RemoveAsync(ports, _ => last, cancellationToken).ConfigureAwait(false));
-                        }
-                        else
-                        {
-                            progress?.Invoke(new BindingProgress("Removing the nftables rules", -1));
-                            execution = Merge(execution, FromNft(await Applier().RemoveAsync(ports, cancellationToken).ConfigureAwait(false)));
-                        }
+                        var noneRemain = stored.Values.Where(b => b.Backend == backend.Kind).All(b => ports.Contains(b.PortDevice));
+                        execution = ExecutionReport.Merge(execution, await backend.RemoveAsync(HostRunner, ports, noneRemain, progress, cancellationToken).ConfigureAwait(false));
                         foreach (var (index, binding) in group)
                         {
                             Store.Delete(binding.PortDevice);
@@ -316,25 +252,10 @@ public sealed partial class BindingManager
         {
             using (Store.Lock(_options.LockTimeout, cancellationToken))
             {
-                // Orphans per backend: ebtables/iptables chains of ports without an EbIpTables binding (none, or one that moved to
-                // nftables), and nftables chains of ports without an nftables binding.
-                var state = await KernelState.ReadAsync(HostRunner, new ProcessCounter(), cancellationToken).ConfigureAwait(false);
-                var orphans = PortChains.PortsWithChains(state)
-                    .Where(p => !stored.Any(b => b.PortDevice == p && b.Backend == FirewallBackendKind.EbIpTables)).ToList();
-                if (orphans.Count > 0)
-                {
-                    var executor = new XtablesExecutor(HostRunner);
-                    var lastEb = stored.All(b => b.Backend != FirewallBackendKind.EbIpTables);
-                    var removed = await executor.RemoveAsync(orphans, _ => lastEb, cancellationToken).ConfigureAwait(false);
-                    execution = execution with { Transactions = execution.Transactions.AddRange(removed.Transactions), ProcessLaunches = execution.ProcessLaunches + removed.ProcessLaunches + 3 };
-                    warnings = warnings.Add(Diagnostic.Warning("OrphanedRulesRemoved", $"Removed the NwFilter chains of {string.Join(", ", orphans)}, which have no EbIpTables binding."));
-                }
-                var (nftRemoved, nftOrphans) = await RemoveNftOrphansAsync(stored, cancellationToken).ConfigureAwait(false);
-                if (!nftOrphans.IsEmpty)
-                {
-                    execution = Merge(execution, nftRemoved);
-                    warnings = warnings.Add(Diagnostic.Warning("OrphanedRulesRemoved", $"Removed the NwFilter nftables chains of {string.Join(", ", nftOrphans)}, which have no nftables binding."));
-                }
+                // Orphans per backend: chains of ports without a binding of that backend (none, or one that moved to another).
+                var (removed, orphanWarnings) = await RemoveOrphansAsync(stored, cancellationToken).ConfigureAwait(false);
+                execution = ExecutionReport.Merge(execution, removed);
+                warnings = warnings.AddRange(orphanWarnings);
             }
         }
         return new BindingBatchResult([.. result.Items, .. missing], warnings, execution);
@@ -378,14 +299,17 @@ public sealed partial class BindingManager
         using (Store.Lock(_options.LockTimeout, cancellationToken))
         {
             var batch = await ExecuteAsync([.. compiled.Select(c => c.Prepared)], progress, cancellationToken).ConfigureAwait(false);
-            if (batch.NftFailure is { } failed)
+            if (batch.Failures.Count > 0)
             {
-                // The EbIpTables step committed before the nftables transaction failed: say exactly what holds.
-                var eb = compiled.Where(c => c.Binding.Backend == FirewallBackendKind.EbIpTables).Select(c => c.Binding.PortDevice);
-                var nft = compiled.Where(c => c.Binding.Backend == FirewallBackendKind.Nftables).Select(c => c.Binding.PortDevice);
+                // The earlier backends' steps committed before a later one failed: say exactly what holds.
+                var (kind, failed) = batch.Failures.First();
+                var backend = FirewallBackends.Get(kind);
+                var held = compiled.Where(c => !batch.Failures.ContainsKey(c.Binding.Backend)).ToList();
+                var heldTitles = string.Join(" and ", held.Select(c => c.Prepared.Backend).Distinct().OrderBy(FirewallBackends.Order).Select(b => b.Title));
+                var kept = compiled.Where(c => c.Binding.Backend == kind).Select(c => c.Binding.PortDevice);
                 throw new NwFilterException([Diagnostic.Error(ApplyCodes.ReinstantiationFailed,
-                    $"The change is in force for the EbIpTables bindings ({string.Join(", ", eb)}), but the nftables transaction failed: the " +
-                    $"nftables bindings ({string.Join(", ", nft)}) keep their previous rules.", DiagnosticCategory.InvalidOperation), .. failed.Diagnostics]);
+                    $"The change is in force for the {heldTitles} bindings ({string.Join(", ", held.Select(c => c.Binding.PortDevice))}), but the {backend.Title} " +
+                    $"transaction failed: the {backend.Title} bindings ({string.Join(", ", kept)}) keep their previous rules.", DiagnosticCategory.InvalidOperation), .. failed.Diagnostics]);
             }
             execution = batch.Report;
         }

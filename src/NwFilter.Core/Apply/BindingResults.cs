@@ -104,25 +104,25 @@ public sealed record BindingDrift(
     public bool InSync => Status == BindingDriftStatus.InSync;
 }
 
-/// <summary>The firewall as read for planning (or an empty one assumed when it could not be read).</summary>
+/// <summary>The firewall as read for planning (or an empty one assumed when it could not be read), each backend's part.</summary>
 public sealed class FirewallSnapshot
 {
-    internal FirewallSnapshot(KernelState state, string? unreadableReason, Backends.Nftables.NftState? nft = null, string? nftUnreadableReason = null)
-    {
-        State = state;
-        UnreadableReason = unreadableReason;
-        Nft = nft ?? Backends.Nftables.NftState.Empty;
-        NftUnreadableReason = nftUnreadableReason;
-    }
+    private readonly IReadOnlyDictionary<FirewallBackendKind, (object State, string? Reason)> _parts;
 
-    internal KernelState State { get; }
+    internal FirewallSnapshot(IReadOnlyDictionary<FirewallBackendKind, (object State, string? Reason)> parts) => _parts = parts;
 
-    /// <summary>NwFilter's nftables chains (the nftables backend's state).</summary>
-    internal Backends.Nftables.NftState Nft { get; }
+    /// <summary>A firewall with none of NwFilter's chains, in every backend.</summary>
+    internal static FirewallSnapshot Empty() => new(FirewallBackends.All.ToDictionary(b => b.Kind, b => (b.EmptyState, (string?)null)));
+
+    /// <summary>The state of <paramref name="backend"/> (its empty state when it has no part).</summary>
+    internal object StateOf(IFirewallBackend backend) => _parts.TryGetValue(backend.Kind, out var part) ? part.State : backend.EmptyState;
+
+    /// <summary>Why the part of <paramref name="backend"/> could not be read; null when it was read.</summary>
+    internal string? ReasonOf(IFirewallBackend backend) => _parts.TryGetValue(backend.Kind, out var part) ? part.Reason : null;
 
     /// <summary>Why the ebtables/iptables firewall could not be read (then an empty one is assumed); null when it was read.</summary>
-    public string? UnreadableReason { get; }
+    public string? UnreadableReason => ReasonOf(Backends.EbIpTables.EbIpTablesBackend.Instance);
 
     /// <summary>Why NwFilter's nftables chains could not be read (then none are assumed); null when they were read.</summary>
-    public string? NftUnreadableReason { get; }
+    public string? NftUnreadableReason => ReasonOf(Backends.Nftables.NftablesBackend.Instance);
 }

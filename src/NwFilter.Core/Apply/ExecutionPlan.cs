@@ -65,4 +65,8 @@ public sealed record ExecutionReport(ImmutableArray<PlannedTransaction> Transact
     public ImmutableArray<Diagnostics.Diagnostic> Warnings { get; init; } = [];
 
     public static ExecutionReport None { get; } = new([], 0, TimeSpan.Zero);
+
+    /// <summary>What <paramref name="a"/> and then <paramref name="b"/> did, as one report.</summary>
+    internal static ExecutionReport Merge(ExecutionReport a, ExecutionReport b) =>
+        new(a.Transactions.AddRange(b.Transactions), a.ProcessLaunches + b.ProcessLaunches, a.Elapsed + b.Elapsed) { Warnings = a.Warnings.AddRange(b.Warnings) };
 }

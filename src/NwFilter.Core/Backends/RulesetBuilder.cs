@@ -7,27 +7,6 @@ using NwFilter.Core.Resolution;
 
 namespace NwFilter.Core.Backends;
 
-/// <summary>The firewall backends.</summary>
-public enum FirewallBackendKind
-{
-    /// <summary>ebtables + iptables + ip6tables, as libvirt's ebiptables driver.</summary>
-    EbIpTables,
-
-    /// <summary>Native nftables: tables <c>bridge nwfilter</c> and <c>inet nwfilter</c>, one transaction per change.</summary>
-    Nftables,
-}
-
-/// <summary>Looks up a backend by kind.</summary>
-public static class FirewallBackends
-{
-    public static IFirewallBackend Get(FirewallBackendKind kind) => kind switch
-    {
-        FirewallBackendKind.EbIpTables => EbIpTablesBackend.Instance,
-        FirewallBackendKind.Nftables => Nftables.NftablesBackend.Instance,
-        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown firewall backend."),
-    };
-}
-
 /// <summary>How <see cref="RulesetBuilder"/> works.</summary>
 public sealed record RulesetOptions
 {

@@ -14,7 +14,7 @@ namespace NwFilter.Core.Learning;
 /// <item><c>dhcp</c>: every DHCP lease is tracked (added, renewed, released, expired on the clock) until stopped; the
 /// sink is told each time the set of addresses changes.</item>
 /// </list>
-/// It never touches the firewall: the owner applies <see cref="LearningRules"/> before starting it and re-instantiates
+/// It never touches the firewall: the owner applies <see cref="Backends.EbIpTables.LearningRules"/> before starting it and re-instantiates
 /// the binding in its <see cref="IAddressSink"/>. All work after <see cref="StartAsync"/> runs on one task of its own.
 /// </summary>
 public sealed class IpLearner : IAsyncDisposable, IDisposable

@@ -53,7 +53,7 @@ public sealed class BindingManagerLearningTests : IDisposable
         new("vnet0", LearningPackets.VmMac, "clean-traffic") { OwnerName = "vm0", OwnerUuid = Guid.NewGuid(), Parameters = Build.Params(parameters) };
 
     private static string Plan(BindingManager manager, FilterBinding binding) =>
-        manager.PlanApply(new FirewallSnapshot(KernelState.Empty(), null), [binding]).ToString();
+        manager.PlanApply(FirewallSnapshot.Empty(), [binding]).ToString();
 
     [Fact]
     public void WithoutLearnersAMissingIpIsRefused()

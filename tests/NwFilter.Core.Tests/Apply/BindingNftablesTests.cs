@@ -217,7 +217,7 @@ public sealed class BindingNftablesPlanTests : IDisposable
     [Fact]
     public void ThePlanOfAnNftablesBindingIsOneNftScript()
     {
-        var plan = Manager(false).PlanApply(new FirewallSnapshot(KernelState.Empty(), null), [Binding(("IP", "10.0.0.5"))]);
+        var plan = Manager(false).PlanApply(FirewallSnapshot.Empty(), [Binding(("IP", "10.0.0.5"))]);
 
         var t = Assert.Single(plan.Transactions);
         Assert.Equal("nft", t.Program);

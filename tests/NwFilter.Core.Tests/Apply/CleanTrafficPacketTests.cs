@@ -1,3 +1,4 @@
+using NwFilter.Core.Model;
 using NwFilter.Core.Backends;
 using NwFilter.Core.Tests.TestSupport;
 

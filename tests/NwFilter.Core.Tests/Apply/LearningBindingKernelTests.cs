@@ -1,3 +1,4 @@
+using NwFilter.Core.Backends.EbIpTables;
 using System.Text.RegularExpressions;
 using NwFilter.Core.Apply;
 using NwFilter.Core.Host;

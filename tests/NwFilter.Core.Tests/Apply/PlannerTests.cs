@@ -1,3 +1,5 @@
+using NwFilter.Core.Backends.EbIpTables.Kernel;
+using NwFilter.Core.Backends.EbIpTables;
 using System.Net.NetworkInformation;
 using NwFilter.Core.Apply;
 using NwFilter.Core.Backends;

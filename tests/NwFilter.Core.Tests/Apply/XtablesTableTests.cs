@@ -1,3 +1,4 @@
+using NwFilter.Core.Backends.EbIpTables;
 using NwFilter.Core.Apply;
 using NwFilter.Core.Host;
 

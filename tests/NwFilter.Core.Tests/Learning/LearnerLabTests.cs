@@ -1,3 +1,4 @@
+using NwFilter.Core.Backends.EbIpTables;
 using System.Net;
 using System.Net.NetworkInformation;
 using System.Text.RegularExpressions;

@@ -9,7 +9,7 @@ namespace NwFilter.Core.Backends.EbIpTables;
 /// libvirt's ebtables/iptables/ip6tables tech driver as pure plan functions (6.3): the exact commands, in the exact
 /// order, grouped into libvirt's transactions.
 /// </summary>
-public sealed class EbIpTablesBackend : IFirewallBackend
+public sealed partial class EbIpTablesBackend : IFirewallBackend
 {
     public static EbIpTablesBackend Instance { get; } = new();
 

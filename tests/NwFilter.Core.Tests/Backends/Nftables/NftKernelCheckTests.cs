@@ -1,3 +1,4 @@
+using NwFilter.Core.Backends.Nftables.Kernel;
 using NwFilter.Core.Backends.Nftables;
 using NwFilter.Core.Diagnostics;
 using NwFilter.Core.Tests.TestSupport;

@@ -1,6 +1,6 @@
 using NwFilter.Core.Backends.EbIpTables;
 
-namespace NwFilter.Core.Apply;
+namespace NwFilter.Core.Backends.EbIpTables;
 
 /// <summary>
 /// Which chains and rules of the modelled tables belong to a port: its ebtables root chains and the sub-chains they

@@ -5,7 +5,7 @@ using System.Text.RegularExpressions;
 using NwFilter.Core.Diagnostics;
 using NwFilter.Core.Host;
 
-namespace NwFilter.Core.Backends.Nftables;
+namespace NwFilter.Core.Backends.Nftables.Kernel;
 
 /// <summary>What an apply did.</summary>
 /// <param name="Script">The transaction committed (empty when there was nothing to do).</param>

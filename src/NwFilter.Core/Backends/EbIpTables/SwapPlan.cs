@@ -1,10 +1,11 @@
+using NwFilter.Core.Apply;
 using System.Collections.Immutable;
 using System.Globalization;
 using System.Text;
 using NwFilter.Core.Backends.EbIpTables;
 using NwFilter.Core.Host;
 
-namespace NwFilter.Core.Apply;
+namespace NwFilter.Core.Backends.EbIpTables;
 
 /// <summary>One step of a swap or teardown transaction.</summary>
 internal abstract record SwapOp(XtablesFamily Family);

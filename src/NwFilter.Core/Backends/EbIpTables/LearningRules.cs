@@ -9,7 +9,7 @@ using NwFilter.Core.Model;
 using NwFilter.Core.Resolution;
 using static NwFilter.Core.Backends.EbIpTables.Commands;
 
-namespace NwFilter.Core.Learning;
+namespace NwFilter.Core.Backends.EbIpTables;
 
 /// <summary>
 /// The rules a port carries while its address is being learned (libvirt's basic-rule helpers, SEMANTICS 6.4), as plans

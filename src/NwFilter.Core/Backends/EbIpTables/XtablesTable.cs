@@ -2,7 +2,7 @@ using System.Collections.Immutable;
 using System.Text;
 using NwFilter.Core.Host;
 
-namespace NwFilter.Core.Apply;
+namespace NwFilter.Core.Backends.EbIpTables;
 
 /// <summary>
 /// One xtables table as the kernel holds it (read from <c>ebtables-save</c>, <c>iptables-save</c> or

@@ -4,7 +4,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using NwFilter.Core.Host;
 
-namespace NwFilter.Core.Backends.Nftables;
+namespace NwFilter.Core.Backends.Nftables.Kernel;
 
 /// <summary>
 /// Runs the applier's two nft requests (<c>nft -j list chains</c>, <c>nft [-c] -f -</c>) in this process through

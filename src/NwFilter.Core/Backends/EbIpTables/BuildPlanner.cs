@@ -1,10 +1,11 @@
+using NwFilter.Core.Apply;
 using System.Collections.Immutable;
 using NwFilter.Core.Backends;
 using NwFilter.Core.Backends.EbIpTables;
 using NwFilter.Core.Diagnostics;
 using NwFilter.Core.Host;
 
-namespace NwFilter.Core.Apply;
+namespace NwFilter.Core.Backends.EbIpTables;
 
 /// <summary>A link from an ebtables base chain to a port's new root chain, made by the swap (not the build).</summary>
 /// <param name="Port">The port device.</param>

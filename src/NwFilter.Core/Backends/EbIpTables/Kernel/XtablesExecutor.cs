@@ -1,10 +1,11 @@
 using System.Collections.Immutable;
 using System.Diagnostics;
+using NwFilter.Core.Apply;
 using NwFilter.Core.Backends;
 using NwFilter.Core.Diagnostics;
 using NwFilter.Core.Host;
 
-namespace NwFilter.Core.Apply;
+namespace NwFilter.Core.Backends.EbIpTables.Kernel;
 
 /// <summary>
 /// Applies the ebtables/iptables backend's plans to the kernel with few processes and no moment at which a port is
@@ -66,7 +67,7 @@ internal sealed class XtablesExecutor
         var counter = new ProcessCounter();
         var done = ImmutableArray.CreateBuilder<PlannedTransaction>();
         Progress?.Invoke("Reading the firewall");
-        var state = await KernelState.ReadAsync(_runner, counter, cancellationToken).ConfigureAwait(false);
+        var state = await XtablesStateReader.ReadAsync(_runner, counter, cancellationToken).ConfigureAwait(false);
         var warnings = ImmutableArray.CreateBuilder<Diagnostic>();
         var repair = SwapPlanner.Repair(state);
         if (!repair.IsEmpty)
@@ -140,7 +141,7 @@ internal sealed class XtablesExecutor
         var clock = Stopwatch.StartNew();
         var counter = new ProcessCounter();
         Progress?.Invoke("Reading the firewall");
-        var state = await KernelState.ReadAsync(_runner, counter, cancellationToken).ConfigureAwait(false);
+        var state = await XtablesStateReader.ReadAsync(_runner, counter, cancellationToken).ConfigureAwait(false);
         var teardown = SwapPlanner.Teardown(state, ports, removeBaseChains(state));
         if (teardown.IsEmpty)
         {

@@ -2,7 +2,7 @@ using System.Collections.Immutable;
 using NwFilter.Core.Backends.EbIpTables;
 using NwFilter.Core.Host;
 
-namespace NwFilter.Core.Apply;
+namespace NwFilter.Core.Backends.EbIpTables;
 
 /// <summary>
 /// Plans the one-transaction swap after a build (libvirt's tearOldRules, for all ports at once) and the teardown of

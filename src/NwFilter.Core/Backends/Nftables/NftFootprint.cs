@@ -1,7 +1,6 @@
 using System.Text.RegularExpressions;
-using NwFilter.Core.Backends.Nftables;
 
-namespace NwFilter.Core.Apply;
+namespace NwFilter.Core.Backends.Nftables;
 
 /// <summary>
 /// One port's part of NwFilter's nftables tables, read from <c>nft list ruleset</c>, as lines that compare between two
@@ -132,4 +131,14 @@ internal static partial class NftFootprint
 
     [GeneratedRegex(@"^(chain|map|set) (\S+) \{$", RegexOptions.CultureInvariant)]
     private static partial Regex BlockHeader();
+}
+
+/// <summary>NwFilter's nftables tables as read from <c>nft list ruleset</c>, per port, for drift comparison.</summary>
+internal sealed class NftFootprintView(string listing) : IBackendFootprint
+{
+    private readonly Dictionary<string, List<(string Block, List<string> Lines)>> _tables = NftFootprint.Parse(listing);
+
+    public List<string> Of(string port, out bool present) => NftFootprint.Of(_tables, port, out present);
+
+    public IEnumerable<string> Ports() => NftFootprint.Ports(_tables);
 }

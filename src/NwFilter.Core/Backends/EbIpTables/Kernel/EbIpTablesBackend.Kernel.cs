@@ -1,0 +1,57 @@
+using System.Collections.Immutable;
+using NwFilter.Core.Apply;
+using NwFilter.Core.Backends.EbIpTables.Kernel;
+using NwFilter.Core.Host;
+
+namespace NwFilter.Core.Backends.EbIpTables;
+
+/// <summary>
+/// The host side of the ebtables/iptables backend: reading its tables and applying or removing plans through
+/// <see cref="XtablesExecutor"/> (build, then one swap transaction; docs/design/applying.md).
+/// </summary>
+public sealed partial class EbIpTablesBackend
+{
+    async Task<object> IFirewallBackend.ReadStateAsync(IProcessRunner runner, CancellationToken cancellationToken) =>
+        await XtablesStateReader.ReadAsync(runner, new ProcessCounter(), cancellationToken).ConfigureAwait(false);
+
+    async Task<ExecutionReport> IFirewallBackend.ApplyAsync(IProcessRunner runner, IReadOnlyList<PortPlan> set, IReadOnlyCollection<string> remove, bool noneRemain,
+        Action<BindingProgress>? progress, CancellationToken cancellationToken)
+    {
+        var report = ExecutionReport.None;
+        if (set.Count > 0)
+        {
+            var step = 0;
+            var executor = new XtablesExecutor(runner) { Progress = s => progress?.Invoke(new BindingProgress(s, Math.Min(75, 40 + 12 * step++))) };
+            report = await executor.ApplyAsync(Plans(set), cancellationToken).ConfigureAwait(false);
+        }
+        if (remove.Count > 0)
+        {
+            report = ExecutionReport.Merge(report, await new XtablesExecutor(runner).RemoveAsync(remove, _ => noneRemain, cancellationToken).ConfigureAwait(false));
+        }
+        return report;
+    }
+
+    Task<ExecutionReport> IFirewallBackend.RemoveAsync(IProcessRunner runner, IReadOnlyCollection<string> ports, bool noneRemain,
+        Action<BindingProgress>? progress, CancellationToken cancellationToken)
+    {
+        var executor = new XtablesExecutor(runner) { Progress = s => progress?.Invoke(new BindingProgress(s, -1)) };
+        return executor.RemoveAsync(ports, _ => noneRemain, cancellationToken);
+    }
+
+    async Task<(ExecutionReport Report, ImmutableArray<string> Removed)> IFirewallBackend.RemoveOrphansAsync(IProcessRunner runner, IReadOnlySet<string> bound,
+        CancellationToken cancellationToken)
+    {
+        var state = await XtablesStateReader.ReadAsync(runner, new ProcessCounter(), cancellationToken).ConfigureAwait(false);
+        var orphans = PortChains.PortsWithChains(state).Where(p => !bound.Contains(p)).ToList();
+        if (orphans.Count == 0)
+        {
+            return (ExecutionReport.None, []);
+        }
+        var removed = await new XtablesExecutor(runner).RemoveAsync(orphans, _ => bound.Count == 0, cancellationToken).ConfigureAwait(false);
+        // The three saves of the read above count too.
+        return (new ExecutionReport(removed.Transactions, removed.ProcessLaunches + 3, TimeSpan.Zero), [.. orphans]);
+    }
+
+    async Task<IBackendFootprint> IFirewallBackend.ReadFootprintAsync(IProcessRunner runner, bool required, CancellationToken cancellationToken) =>
+        new XtablesFootprint(await XtablesStateReader.ReadAsync(runner, new ProcessCounter(), cancellationToken).ConfigureAwait(false));
+}
