@@ -55,8 +55,8 @@ internal static class NftInetRuleText
                 case MatchField.SourceMac: Compare(match, m.Negated, "ether saddr", Mac(m.Value)); break;
                 case MatchField.SourceIp: Compare(match, m.Negated, $"{family} saddr", Network(m.Value, m.Extra)); break;
                 case MatchField.DestinationIp: Compare(match, m.Negated, $"{family} daddr", Network(m.Value, m.Extra)); break;
-                case MatchField.SourceIpRange: Range(match, source, m, $"{family} saddr", ipv6); break;
-                case MatchField.DestinationIpRange: Range(match, source, m, $"{family} daddr", ipv6); break;
+                case MatchField.SourceIpRange: Range(match, rule, m, $"{family} saddr", ipv6); break;
+                case MatchField.DestinationIpRange: Range(match, rule, m, $"{family} daddr", ipv6); break;
                 case MatchField.Dscp: Compare(match, m.Negated, $"{family} dscp", Number(m.Value)); break;
                 case MatchField.TcpFlags:
                     var (mask, set) = RuleAttributes.TcpFlagWords(m.Value.Text);
@@ -118,12 +118,12 @@ internal static class NftInetRuleText
     };
 
     /// <summary>An address range <c>EXPR [!=] FROM[-TO]</c>; refused when it mixes families (nft cannot match it).</summary>
-    private static void Range(List<string> match, FilterRule source, LoweredMatch m, string expression, bool ipv6)
+    private static void Range(List<string> match, LoweredRule rule, LoweredMatch m, string expression, bool ipv6)
     {
         var start = m.Value;
         if (m.Extra is { } end && (end.Address!.AddressFamily != start.Address!.AddressFamily || ipv6 != (start.Address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6)))
         {
-            throw NftablesCodes.Unsupported(NftablesCodes.MatchUnsupported, source, "dstipto",
+            throw NftablesCodes.Unsupported(NftablesCodes.MatchUnsupported, rule.Origin.Instance.Rule, "dstipto",
                 $"The address range {start.Text}-{end.Text} mixes IPv4 and IPv6 (libvirt types dstipto as IPv4 in every protocol); nft cannot match it.");
         }
         Compare(match, m.Negated, expression, m.Extra is { } last ? $"{Ip(start)}-{Ip(last)}" : Ip(start));
