@@ -32,7 +32,7 @@ public sealed record RuleOrigin(int Ordinal, RuleInstance Instance)
 /// chains (ebtables' J/P chains, nft's bridge I/O chains) and the three layer-4 copies (iptables' FJ/FP/HJ, nft's
 /// inet FI/FO/HI).
 /// </summary>
-public enum LoweredChain
+internal enum LoweredChain
 {
     /// <summary>Frames the VM sends (ebtables <c>libvirt-J-IF</c>, nft bridge <c>I</c>).</summary>
     FromVm,
@@ -47,7 +47,7 @@ public enum LoweredChain
 }
 
 /// <summary>A lowered rule's verdict, after libvirt's choices (an accept is RETURN in FJ/HJ, reject is DROP at the bridge).</summary>
-public enum LoweredVerdict
+internal enum LoweredVerdict
 {
     Accept,
     Drop,
@@ -60,7 +60,7 @@ public enum LoweredVerdict
 /// The packet field a match tests, already oriented: <see cref="SourceMac"/> is the packet's source MAC, whichever
 /// attribute (<c>srcmacaddr</c>, or <c>dstmacaddr</c> in a reversed copy) it came from.
 /// </summary>
-public enum MatchField
+internal enum MatchField
 {
     /// <summary>Value: a MAC; Extra: its mask (MAC form) or null.</summary>
     SourceMac,
@@ -129,7 +129,7 @@ public enum MatchField
 /// <param name="Value">The value.</param>
 /// <param name="Extra">The field's second value (see <see cref="MatchField"/>), or null.</param>
 /// <param name="Negated">True for <c>!</c>: the packet must not match.</param>
-public sealed record LoweredMatch(MatchField Field, AttributeId Attribute, TypedValue Value, TypedValue? Extra, bool Negated)
+internal sealed record LoweredMatch(MatchField Field, AttributeId Attribute, TypedValue Value, TypedValue? Extra, bool Negated)
 {
     public MatchField Field { get; internal init; } = Field;
     public AttributeId Attribute { get; internal init; } = Attribute;
@@ -144,7 +144,7 @@ public sealed record LoweredMatch(MatchField Field, AttributeId Attribute, Typed
 /// <param name="CodeLow">First code.</param>
 /// <param name="CodeHigh">Last code.</param>
 /// <param name="Negated">True when the pair must not match (the negation covers type and code together).</param>
-public sealed record Icmpv6Span(ulong TypeLow, ulong TypeHigh, ulong CodeLow, ulong CodeHigh, bool Negated)
+internal sealed record Icmpv6Span(ulong TypeLow, ulong TypeHigh, ulong CodeLow, ulong CodeHigh, bool Negated)
 {
     public ulong TypeLow { get; internal init; } = TypeLow;
     public ulong TypeHigh { get; internal init; } = TypeHigh;
@@ -154,7 +154,7 @@ public sealed record Icmpv6Span(ulong TypeLow, ulong TypeHigh, ulong CodeLow, ul
 }
 
 /// <summary>Which way a connection-tracking match looks (libvirt's <c>--ctdir</c>).</summary>
-public enum ConnectionDirection
+internal enum ConnectionDirection
 {
     /// <summary>No direction test.</summary>
     Any,
@@ -163,33 +163,33 @@ public enum ConnectionDirection
 }
 
 /// <summary>A connection-state match: the states in libvirt's order (<c>NEW,ESTABLISHED,RELATED,INVALID</c>) and the direction.</summary>
-public sealed record ConnectionStateMatch(string States, ConnectionDirection Direction)
+internal sealed record ConnectionStateMatch(string States, ConnectionDirection Direction)
 {
     public string States { get; internal init; } = States;
     public ConnectionDirection Direction { get; internal init; } = Direction;
 }
 
 /// <summary>An ipset match; <see cref="Flags"/> already oriented (src and dst swapped in a reversed copy), null when the rule gave none.</summary>
-public sealed record IpSetMatch(string Name, string? Flags)
+internal sealed record IpSetMatch(string Name, string? Flags)
 {
     public string Name { get; internal init; } = Name;
     public string? Flags { get; internal init; } = Flags;
 }
 
 /// <summary>A connection-count limit (<c>connlimit-above</c>): more than <see cref="Above"/> connections (fewer or equal when negated).</summary>
-public sealed record ConnlimitMatch(TypedValue Above, bool Negated)
+internal sealed record ConnlimitMatch(TypedValue Above, bool Negated)
 {
     public TypedValue Above { get; internal init; } = Above;
     public bool Negated { get; internal init; } = Negated;
 }
 
 /// <summary>One step of a port's Ethernet-layer sequence: a lowered rule or the creation of a sub-chain.</summary>
-public abstract record LoweredStep;
+internal abstract record LoweredStep;
 
 /// <summary>
 /// One kernel-rule-to-be of a port, every libvirt decision already taken: which chain side it goes to, which packets it
 /// matches with addresses, ports and states oriented for that side, the negations, the verdict, and where it came from.
-/// The backends' writers print it and decide nothing of libvirt's semantics (docs/design/architecture.md: lowering).
+/// The backends' writers print it and decide nothing of libvirt's semantics (docs/design/nftables.md: lowering).
 /// </summary>
 /// <param name="Origin">The rule instance it came from.</param>
 /// <param name="Chain">The chain side.</param>
@@ -197,7 +197,7 @@ public abstract record LoweredStep;
 /// <param name="Reversed">True for a copy with source and destination swapped (information: the matches already are).</param>
 /// <param name="Matches">The matches, in libvirt's order.</param>
 /// <param name="Verdict">The verdict.</param>
-public sealed record LoweredRule(RuleOrigin Origin, LoweredChain Chain, ProtocolKind Protocol, bool Reversed,
+internal sealed record LoweredRule(RuleOrigin Origin, LoweredChain Chain, ProtocolKind Protocol, bool Reversed,
     ImmutableArray<LoweredMatch> Matches, LoweredVerdict Verdict) : LoweredStep
 {
     public RuleOrigin Origin { get; internal init; } = Origin;
@@ -242,7 +242,7 @@ public sealed record LoweredRule(RuleOrigin Origin, LoweredChain Chain, Protocol
 }
 
 /// <summary>The protocol a sub-chain is recognised by (its name's prefix), which decides the match of the jump into it.</summary>
-public enum SubChainProtocol
+internal enum SubChainProtocol
 {
     Ipv4,
     Ipv6,
@@ -254,7 +254,7 @@ public enum SubChainProtocol
 }
 
 /// <summary>Create the sub-chain <paramref name="Suffix"/> of side <paramref name="Root"/> and jump to it from its root chain.</summary>
-public sealed record SubChainJump(LoweredChain Root, string Suffix, int Priority, SubChainProtocol Protocol) : LoweredStep
+internal sealed record SubChainJump(LoweredChain Root, string Suffix, int Priority, SubChainProtocol Protocol) : LoweredStep
 {
     public LoweredChain Root { get; internal init; } = Root;
     public string Suffix { get; internal init; } = Suffix;
@@ -270,7 +270,7 @@ public sealed record SubChainJump(LoweredChain Root, string Suffix, int Priority
 /// <param name="Layer4">Layer-4 rule copies (IPv4 and IPv6), in instance order, each instance's copies FJ, FP, HJ.</param>
 /// <param name="HasFromVm">True when some Ethernet rule goes to the from-VM side (its root chain exists).</param>
 /// <param name="HasToVm">True when some Ethernet rule goes to the to-VM side.</param>
-public sealed record LoweredPort(ImmutableArray<LoweredStep> Ethernet, ImmutableArray<LoweredRule> Layer4, bool HasFromVm, bool HasToVm)
+internal sealed record LoweredPort(ImmutableArray<LoweredStep> Ethernet, ImmutableArray<LoweredRule> Layer4, bool HasFromVm, bool HasToVm)
 {
     public ImmutableArray<LoweredStep> Ethernet { get; internal init; } = Ethernet;
     public ImmutableArray<LoweredRule> Layer4 { get; internal init; } = Layer4;

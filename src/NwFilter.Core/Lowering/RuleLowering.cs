@@ -12,7 +12,7 @@ namespace NwFilter.Core.Lowering;
 /// copy (direction), which copy is reversed and what that swaps, the three layer-4 copies and their state matches,
 /// connlimit, the ICMP-type skip, <c>srcmacaddr</c> only where it can match, the ARP mask reuse, the ICMPv6 defaults,
 /// the DSCP quirk, the verdicts, and where the Ethernet sub-chains are created. Pure; the writers of the ebtables/iptables
-/// and nftables backends print what it gives (docs/design/architecture.md).
+/// and nftables backends print what it gives (docs/design/nftables.md: lowering).
 /// </summary>
 /// <remarks>
 /// The decisions follow libvirt's ebiptables driver (<c>ebiptablesCreateRuleInstance</c>,
@@ -20,7 +20,7 @@ namespace NwFilter.Core.Lowering;
 /// <c>ebiptablesApplyNewRules</c>). What is only xtables syntax (option names, where the <c>!</c> goes, <c>-m</c>
 /// modules, printing <c>/32</c> for a missing ARP mask) stays in the xtables writers.
 /// </remarks>
-public static class RuleLowering
+internal static class RuleLowering
 {
     /// <summary>The sub-chain name prefixes in libvirt's order (ebiptablesApplyNewRules' protocol table).</summary>
     private static readonly (string Prefix, SubChainProtocol Protocol)[] SubChainPrefixes =
