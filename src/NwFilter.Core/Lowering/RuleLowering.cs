@@ -22,6 +22,17 @@ namespace NwFilter.Core.Lowering;
 /// </remarks>
 internal static class RuleLowering
 {
+    /// <summary>Scratch space for one copy's matches (the copy keeps an exact-size array): lowering runs per interface on hot paths.</summary>
+    [ThreadStatic]
+    private static ImmutableArray<LoweredMatch>.Builder? s_matches;
+
+    private static ImmutableArray<LoweredMatch>.Builder Scratch()
+    {
+        var builder = s_matches ??= ImmutableArray.CreateBuilder<LoweredMatch>(16);
+        builder.Clear();
+        return builder;
+    }
+
     /// <summary>The sub-chain name prefixes in libvirt's order (ebiptablesApplyNewRules' protocol table).</summary>
     private static readonly (string Prefix, SubChainProtocol Protocol)[] SubChainPrefixes =
     [
@@ -120,7 +131,7 @@ internal static class RuleLowering
     internal static LoweredRule EthernetCopy(RuleOrigin origin, LoweredChain chain, bool reverse)
     {
         var rule = origin.Instance.Rule;
-        var m = ImmutableArray.CreateBuilder<LoweredMatch>(12);
+        var m = Scratch();
         Icmpv6Span? icmpv6 = null;
         switch (rule.Protocol)
         {
@@ -253,37 +264,40 @@ internal static class RuleLowering
         var rule = origin.Instance.Rule;
         var directionIn = rule.Direction is RuleDirection.In or RuleDirection.InOut;
         var inout = rule.Direction == RuleDirection.InOut;
-        void Add(LoweredRule? copy)
-        {
-            if (copy is not null)
-            {
-                output.Add(copy);
-            }
-        }
 
         if (rule.StateMatch && Get(rule, State) is { } state)
         {
             var states = StateList(state.Text);
             if (!directionIn || inout)
             {
-                Add(Layer4Copy(origin, LoweredChain.ForwardFromVm, directionIn, states, false, LoweredVerdict.Return, directionIn || inout));
+                AddCopy(output, Layer4Copy(origin, LoweredChain.ForwardFromVm, directionIn, states, false, LoweredVerdict.Return, directionIn || inout));
             }
             if (directionIn)
             {
-                Add(Layer4Copy(origin, LoweredChain.ForwardToVm, !directionIn, states, false, LoweredVerdict.Accept, !directionIn || inout));
+                AddCopy(output, Layer4Copy(origin, LoweredChain.ForwardToVm, !directionIn, states, false, LoweredVerdict.Accept, !directionIn || inout));
             }
             if (!directionIn || inout)
             {
-                Add(Layer4Copy(origin, LoweredChain.HostFromVm, directionIn, states, false, LoweredVerdict.Return, directionIn));
+                AddCopy(output, Layer4Copy(origin, LoweredChain.HostFromVm, directionIn, states, false, LoweredVerdict.Return, directionIn));
             }
             return;
         }
 
         var needState = !inout && rule.StateMatch;
-        string? Reply(bool reversed) => needState ? (reversed ? "ESTABLISHED" : "NEW,ESTABLISHED") : null;
-        Add(Layer4Copy(origin, LoweredChain.ForwardFromVm, directionIn, Reply(directionIn), true, LoweredVerdict.Return, directionIn || inout));
-        Add(Layer4Copy(origin, LoweredChain.ForwardToVm, !directionIn, Reply(!directionIn), true, LoweredVerdict.Accept, !directionIn || inout));
-        Add(Layer4Copy(origin, LoweredChain.HostFromVm, directionIn, Reply(directionIn), true, LoweredVerdict.Return, directionIn));
+        AddCopy(output, Layer4Copy(origin, LoweredChain.ForwardFromVm, directionIn, Reply(needState, directionIn), true, LoweredVerdict.Return, directionIn || inout));
+        AddCopy(output, Layer4Copy(origin, LoweredChain.ForwardToVm, !directionIn, Reply(needState, !directionIn), true, LoweredVerdict.Accept, !directionIn || inout));
+        AddCopy(output, Layer4Copy(origin, LoweredChain.HostFromVm, directionIn, Reply(needState, directionIn), true, LoweredVerdict.Return, directionIn));
+    }
+
+    /// <summary>The implicit states of a copy: NEW,ESTABLISHED facing the rule's direction, ESTABLISHED for the reply.</summary>
+    private static string? Reply(bool needState, bool reversed) => needState ? (reversed ? "ESTABLISHED" : "NEW,ESTABLISHED") : null;
+
+    private static void AddCopy(ICollection<LoweredRule> output, LoweredRule? copy)
+    {
+        if (copy is not null)
+        {
+            output.Add(copy);
+        }
     }
 
     /// <summary>
@@ -297,7 +311,7 @@ internal static class RuleLowering
         LoweredVerdict acceptVerdict, bool maySkipIcmp)
     {
         var rule = origin.Instance.Rule;
-        var m = ImmutableArray.CreateBuilder<LoweredMatch>(10);
+        var m = Scratch();
         bool skipState = false, hasIcmpType = false, srcMacSkipped = false;
 
         // srcmacaddr only matches in non-reversed copies (a reversed one cannot test the VM's MAC as destination).

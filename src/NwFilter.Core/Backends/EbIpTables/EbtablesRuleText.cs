@@ -29,31 +29,19 @@ internal static class EbtablesRuleText
             _ => throw new ArgumentException($"{rule.Protocol} is not an Ethernet-layer protocol.", nameof(rule)),
         };
         var headerWritten = false;
-        void Header()
-        {
-            if (!headerWritten)
-            {
-                headerWritten = true;
-                if (header is not null)
-                {
-                    args.AddRange(["-p", header]);
-                }
-                else if (rule.Protocol == ProtocolKind.Stp)
-                {
-                    args.AddRange(["-d", ChainNames.StpGroupAddress]);
-                }
-            }
-        }
-
         foreach (var match in rule.Matches)
         {
-            if (match.Field is not (MatchField.SourceMac or MatchField.DestinationMac))
+            if (!headerWritten && match.Field is not (MatchField.SourceMac or MatchField.DestinationMac))
             {
-                Header();
+                Header(args, rule.Protocol, header);
+                headerWritten = true;
             }
             Match(args, rule.Protocol, match);
         }
-        Header();
+        if (!headerWritten)
+        {
+            Header(args, rule.Protocol, header);
+        }
         if (rule.Icmpv6 is { } icmp)
         {
             args.Add("--ip6-icmp-type");
@@ -65,6 +53,19 @@ internal static class EbtablesRuleText
         }
         args.AddRange(["-j", Target(rule.Verdict)]);
         return new FirewallCommand(FirewallCommand.Ebtables, [.. args]) { Origin = rule.Origin };
+    }
+
+    /// <summary>The protocol's header, after the Ethernet addresses: <c>-p TYPE</c>, or STP's group address.</summary>
+    private static void Header(List<string> args, ProtocolKind protocol, string? header)
+    {
+        if (header is not null)
+        {
+            args.AddRange(["-p", header]);
+        }
+        else if (protocol == ProtocolKind.Stp)
+        {
+            args.AddRange(["-d", ChainNames.StpGroupAddress]);
+        }
     }
 
     public static string Target(LoweredVerdict verdict) => verdict switch
