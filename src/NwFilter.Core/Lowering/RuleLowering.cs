@@ -66,8 +66,13 @@ internal static class RuleLowering
                 toChains[instance.ChainSuffix] = instance.ChainPriority;
             }
         }
-        var subChains = SubChains(fromChains, LoweredChain.FromVm).Concat(SubChains(toChains, LoweredChain.ToVm))
-            .OrderBy(s => s.Priority).ToList();
+        var subChains = new List<SubChainJump>(fromChains.Count + toChains.Count);
+        AddSubChains(subChains, fromChains, LoweredChain.FromVm);
+        AddSubChains(subChains, toChains, LoweredChain.ToVm);
+        // By priority, at equal priority from-VM before to-VM, then by name: a total order, so an unstable sort is exact.
+        subChains.Sort(static (a, b) => a.Priority != b.Priority ? a.Priority.CompareTo(b.Priority)
+            : a.Root != b.Root ? a.Root.CompareTo(b.Root)
+            : string.CompareOrdinal(a.Suffix, b.Suffix));
 
         var ethernet = ImmutableArray.CreateBuilder<LoweredStep>(instances.Count * 2 + subChains.Count);
         var layer4 = ImmutableArray.CreateBuilder<LoweredRule>(instances.Count * 3);
@@ -94,11 +99,20 @@ internal static class RuleLowering
         return new LoweredPort(ethernet.ToImmutable(), layer4.ToImmutable(), fromChains.Count > 0, toChains.Count > 0);
     }
 
-    private static IEnumerable<SubChainJump> SubChains(Dictionary<string, int> chains, LoweredChain root) =>
-        chains.OrderBy(c => c.Value).ThenBy(c => c.Key, StringComparer.Ordinal)
-              .Select(c => (c, protocol: Array.FindIndex(SubChainPrefixes, p => c.Key.StartsWith(p.Prefix, StringComparison.Ordinal))))
-              .Where(x => x.protocol >= 0)
-              .Select(x => new SubChainJump(root, x.c.Key, x.c.Value, SubChainPrefixes[x.protocol].Protocol));
+    private static void AddSubChains(List<SubChainJump> output, Dictionary<string, int> chains, LoweredChain root)
+    {
+        foreach (var (suffix, priority) in chains)
+        {
+            foreach (var (prefix, protocol) in SubChainPrefixes)
+            {
+                if (suffix.StartsWith(prefix, StringComparison.Ordinal))
+                {
+                    output.Add(new SubChainJump(root, suffix, priority, protocol));
+                    break;
+                }
+            }
+        }
+    }
 
     /// <summary>The copies of an Ethernet-layer rule: out → from-VM, in → to-VM, inout → both, the from-VM copy reversed.</summary>
     internal static void LowerEthernet(RuleOrigin origin, ICollection<LoweredStep> output)
