@@ -25,6 +25,13 @@ public sealed record FirewallCommand(string Program, ImmutableArray<string> Argu
     /// </summary>
     public FirewallQuery? Query { get; internal init; }
 
+    /// <summary>
+    /// The rule instance this command's rule came from, or null for the chain plumbing around the rules. The xtables
+    /// text must stay byte-exact with libvirt's, so provenance rides here, beside the text (a side table per command),
+    /// and is no part of the command's equality. docs/design/applying.md: provenance.
+    /// </summary>
+    public Lowering.RuleOrigin? Origin { get; internal init; }
+
     public bool Equals(FirewallCommand? other) =>
         other is not null && Program == other.Program && Arguments.SequenceEqual(other.Arguments) &&
         IgnoreErrors == other.IgnoreErrors && Equals(Query, other.Query);

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using NwFilter.Core.Lowering;
 using NwFilter.Core.Model;
 using NwFilter.Core.Resolution;
 using static NwFilter.Core.Backends.EbIpTables.Commands;
@@ -6,8 +7,10 @@ using static NwFilter.Core.Backends.EbIpTables.Commands;
 namespace NwFilter.Core.Backends.EbIpTables;
 
 /// <summary>
-/// libvirt's ebtables/iptables/ip6tables tech driver as pure plan functions (6.3): the exact commands, in the exact
-/// order, grouped into libvirt's transactions.
+/// libvirt's ebtables/iptables/ip6tables tech driver as pure plan functions: the exact commands, in the exact order,
+/// grouped into libvirt's transactions. The rules' semantics come lowered (<see cref="RuleLowering"/>); this class
+/// decides the xtables structure around them (chains, families, links, cleanup, rollback). Every rule command carries
+/// its provenance (<see cref="FirewallCommand.Origin"/>), a side table the byte-exact text cannot hold.
 /// </summary>
 public sealed partial class EbIpTablesBackend : IFirewallBackend
 {
@@ -15,12 +18,18 @@ public sealed partial class EbIpTablesBackend : IFirewallBackend
 
     public string Name => "ebiptables";
 
-    /// <summary>The chain prefixes a sub-chain's protocol is recognised by, in libvirt's order, with its jump match.</summary>
-    private static readonly (string Prefix, string[] Match)[] SubChainProtocols =
-    [
-        ("ipv4", ["-p", "0x0800"]), ("ipv6", ["-p", "0x86dd"]), ("arp", ["-p", "0x0806"]), ("rarp", ["-p", "0x8035"]),
-        ("mac", []), ("vlan", ["-p", "0x8100"]), ("stp", ["-d", ChainNames.StpGroupAddress]),
-    ];
+    /// <summary>The match of the jump into a sub-chain, by the sub-chain's protocol (libvirt's ebiptablesApplyNewRules table).</summary>
+    private static string[] JumpMatch(SubChainProtocol protocol) => protocol switch
+    {
+        SubChainProtocol.Ipv4 => ["-p", "0x0800"],
+        SubChainProtocol.Ipv6 => ["-p", "0x86dd"],
+        SubChainProtocol.Arp => ["-p", "0x0806"],
+        SubChainProtocol.Rarp => ["-p", "0x8035"],
+        SubChainProtocol.Mac => [],
+        SubChainProtocol.Vlan => ["-p", "0x8100"],
+        SubChainProtocol.Stp => ["-d", ChainNames.StpGroupAddress],
+        _ => throw new ArgumentOutOfRangeException(nameof(protocol)),
+    };
 
     public FirewallPlan ApplyNewRules(string portDevice, IReadOnlyList<RuleInstance> instances)
     {
@@ -31,38 +40,34 @@ public sealed partial class EbIpTablesBackend : IFirewallBackend
         // 1. Clean up whatever an earlier attempt left (errors ignored).
         var cleanup = new FirewallTransaction(ToArray(EbTearDown(ChainNames.InTemp, ChainNames.OutTemp, ifname))) { IgnoreErrors = true };
 
-        // 2. The main transaction.
+        // 2. The main transaction. Which families and chains exist is xtables structure; what goes into them is the lowering's.
+        var lowered = RuleLowering.Lower(instances);
         var main = new List<FirewallCommand>(instances.Count * 3 + 16);
-        bool haveEthernet = false, haveIpv4 = false, haveIpv6 = false;
+        // libvirt decides the families from the instances: a layer-4 rule whose copies all dropped still makes its family.
+        bool haveIpv4 = false, haveIpv6 = false;
         foreach (var instance in instances)
         {
-            switch (instance.Layer)
-            {
-                case ProtocolLayer.Ethernet: haveEthernet = true; break;
-                case ProtocolLayer.IPv4: haveIpv4 = true; break;
-                default: haveIpv6 = true; break;
-            }
+            haveIpv4 |= instance.Layer == ProtocolLayer.IPv4;
+            haveIpv6 |= instance.Layer == ProtocolLayer.IPv6;
         }
 
-        var inChains = new Dictionary<string, int>(StringComparer.Ordinal);
-        var outChains = new Dictionary<string, int>(StringComparer.Ordinal);
-        if (haveEthernet)
+        if (lowered.HasFromVm || lowered.HasToVm)
         {
-            EbtablesPart(ifname, instances, main, inChains, outChains);
+            EbtablesPart(ifname, lowered, main);
         }
         if (haveIpv4)
         {
-            main.Add(IptablesQuery(FirewallCommand.Iptables, ifname, instances, ProtocolLayer.IPv4));
+            main.Add(IptablesQuery(FirewallCommand.Iptables, ifname, lowered, ProtocolLayer.IPv4));
         }
         if (haveIpv6)
         {
-            main.Add(IptablesQuery(FirewallCommand.Ip6tables, ifname, instances, ProtocolLayer.IPv6));
+            main.Add(IptablesQuery(FirewallCommand.Ip6tables, ifname, lowered, ProtocolLayer.IPv6));
         }
-        if (inChains.Count > 0)
+        if (lowered.HasFromVm)
         {
             main.Add(EbLinkRoot(true, ChainNames.InTemp, ifname));
         }
-        if (outChains.Count > 0)
+        if (lowered.HasToVm)
         {
             main.Add(EbLinkRoot(false, ChainNames.OutTemp, ifname));
         }
@@ -91,94 +96,52 @@ public sealed partial class EbIpTablesBackend : IFirewallBackend
     }
 
     /// <summary>
-    /// The ebtables part: root chains, then the Ethernet rules in order with each sub-chain created (and jumped to from
-    /// its root chain) just before the first rule whose effective priority reaches the sub-chain's priority.
+    /// The ebtables part: root chains, then the lowered Ethernet sequence: each rule copy appended to its side's chain
+    /// (or sub-chain), each sub-chain created (and jumped to from its root chain) where the lowering puts it.
     /// </summary>
-    private static void EbtablesPart(string ifname, IReadOnlyList<RuleInstance> instances, List<FirewallCommand> main,
-        Dictionary<string, int> inChains, Dictionary<string, int> outChains)
+    private static void EbtablesPart(string ifname, LoweredPort lowered, List<FirewallCommand> main)
     {
-        foreach (var instance in instances)
-        {
-            if (instance.Layer != ProtocolLayer.Ethernet)
-            {
-                continue;
-            }
-            var direction = instance.Rule.Direction;
-            if (direction is RuleDirection.Out or RuleDirection.InOut)
-            {
-                inChains[instance.ChainSuffix] = instance.ChainPriority;
-            }
-            if (direction is RuleDirection.In or RuleDirection.InOut)
-            {
-                outChains[instance.ChainSuffix] = instance.ChainPriority;
-            }
-        }
-
-        var subChains = new List<SubChain>();
-        if (inChains.Count > 0)
+        if (lowered.HasFromVm)
         {
             main.Add(EbCreateRoot(ChainNames.InTemp, ifname));
-            subChains.AddRange(SubChainsOf(inChains, ChainNames.InTemp));
         }
-        if (outChains.Count > 0)
+        if (lowered.HasToVm)
         {
             main.Add(EbCreateRoot(ChainNames.OutTemp, ifname));
-            subChains.AddRange(SubChainsOf(outChains, ChainNames.OutTemp));
         }
-        // Stable: at equal priority, from-VM (J) chains precede to-VM (P) chains, each by name (libvirt: hash order).
-        var ordered = subChains.OrderBy(s => s.Priority).ToList();
-
-        var next = 0;
-        foreach (var instance in instances)
+        foreach (var step in lowered.Ethernet)
         {
-            if (instance.Layer != ProtocolLayer.Ethernet)
+            switch (step)
             {
-                continue;
+                case SubChainJump jump:
+                    var prefix = Side(jump.Root);
+                    var chain = ChainNames.EbSub(prefix, ifname, jump.Suffix);
+                    main.AddRange(EbRemoveChain(chain));
+                    main.Add(Eb(false, "-N", chain));
+                    main.Add(Eb(false, ["-A", ChainNames.EbRoot(prefix, ifname), .. JumpMatch(jump.Protocol), "-j", chain]));
+                    break;
+                case LoweredRule rule:
+                    main.Add(EbtablesRuleText.Build(rule, ChainNames.EbChain(Side(rule.Chain), ifname, rule.ChainSuffix)));
+                    break;
             }
-            while (next < ordered.Count && ordered[next].Priority <= instance.EffectivePriority)
-            {
-                CreateSubChain(main, ifname, ordered[next++]);
-            }
-            var rule = instance.Rule;
-            if (rule.Direction is RuleDirection.Out or RuleDirection.InOut)
-            {
-                main.Add(EbtablesRuleText.Build(rule, ChainNames.EbChain(ChainNames.InTemp, ifname, instance.ChainSuffix), reverse: rule.Direction == RuleDirection.InOut));
-            }
-            if (rule.Direction is RuleDirection.In or RuleDirection.InOut)
-            {
-                main.Add(EbtablesRuleText.Build(rule, ChainNames.EbChain(ChainNames.OutTemp, ifname, instance.ChainSuffix), reverse: false));
-            }
-        }
-        while (next < ordered.Count)
-        {
-            CreateSubChain(main, ifname, ordered[next++]);
         }
     }
 
-    private sealed record SubChain(char Prefix, string Suffix, int Priority, string[] Match);
-
-    private static IEnumerable<SubChain> SubChainsOf(Dictionary<string, int> chains, char prefix) =>
-        chains.OrderBy(c => c.Value).ThenBy(c => c.Key, StringComparer.Ordinal)
-              .Select(c => (c, protocol: Array.FindIndex(SubChainProtocols, p => c.Key.StartsWith(p.Prefix, StringComparison.Ordinal))))
-              .Where(x => x.protocol >= 0)
-              .Select(x => new SubChain(prefix, x.c.Key, x.c.Value, SubChainProtocols[x.protocol].Match));
-
-    private static void CreateSubChain(List<FirewallCommand> main, string ifname, SubChain sub)
+    private static char Side(LoweredChain chain) => chain switch
     {
-        var chain = ChainNames.EbSub(sub.Prefix, ifname, sub.Suffix);
-        main.AddRange(EbRemoveChain(chain));
-        main.Add(Eb(false, "-N", chain));
-        main.Add(Eb(false, ["-A", ChainNames.EbRoot(sub.Prefix, ifname), .. sub.Match, "-j", chain]));
-    }
+        LoweredChain.FromVm => ChainNames.InTemp,
+        LoweredChain.ToVm => ChainNames.OutTemp,
+        _ => throw new ArgumentException($"{chain} is not an Ethernet chain.", nameof(chain)),
+    };
 
-    private static FirewallCommand IptablesQuery(string program, string ifname, IReadOnlyList<RuleInstance> instances, ProtocolLayer layer)
+    private static FirewallCommand IptablesQuery(string program, string ifname, LoweredPort lowered, ProtocolLayer layer)
     {
-        var rules = new List<FirewallCommand>(instances.Count * 3);
-        foreach (var instance in instances)
+        var rules = new List<FirewallCommand>(lowered.Layer4.Length);
+        foreach (var rule in lowered.Layer4)
         {
-            if (instance.Layer == layer)
+            if (rule.Layer == layer)
             {
-                IptablesRuleText.Build(instance.Rule, ifname, rules);
+                rules.Add(IptablesRuleText.Build(rule, ifname));
             }
         }
         return Ipt(program, false, "-L") with { Query = new IptablesBaseChainQuery(program, ifname, [.. rules]) };

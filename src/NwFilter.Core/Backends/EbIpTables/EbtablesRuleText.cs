@@ -1,231 +1,146 @@
-using NwFilter.Core.Diagnostics;
+using NwFilter.Core.Lowering;
 using NwFilter.Core.Model;
 using static NwFilter.Core.Backends.EbIpTables.RuleValues;
-using static NwFilter.Core.Model.AttributeId;
 
 namespace NwFilter.Core.Backends.EbIpTables;
 
 /// <summary>
-/// The ebtables command of one Ethernet-layer rule copy (6.4): <c>--concurrent -t nat -A CHAIN</c>, the protocol's
-/// matches, <c>-j TARGET</c>. In ebtables the <c>!</c> follows the option name. A reversed copy (the J copy of an
-/// inout rule) swaps source and destination option names, keeping their positions.
+/// Prints one lowered Ethernet-layer rule as its ebtables command: <c>--concurrent -t nat -A CHAIN</c>, the protocol's
+/// header, the matches in the lowered order, <c>-j TARGET</c>. The semantics (which side, what a reversed copy swaps,
+/// the verdict) are <see cref="RuleLowering"/>'s; only ebtables syntax is decided here: option names (a reversed
+/// copy's swapped fields keep their attribute's position, so the option names swap in place), the <c>!</c> after the
+/// option name, numbers in decimal or <c>0x%x</c>, a missing ARP mask printed as <c>/32</c>, and no comment (ebtables
+/// has no comment match; libvirt prints none).
 /// </summary>
 internal static class EbtablesRuleText
 {
-    public static FirewallCommand Build(FilterRule rule, string chain, bool reverse)
+    public static FirewallCommand Build(LoweredRule rule, string chain)
     {
         var args = new List<string>(24) { "--concurrent", "-t", "nat", "-A", chain };
-        switch (rule.Protocol)
+        var header = rule.Protocol switch
         {
-            case ProtocolKind.None:
-                break;
-            case ProtocolKind.Mac:
-                EthHeader(args, rule, reverse);
-                if (Get(rule, ProtocolId) is { } protocolId)
-                {
-                    Option(args, rule, ProtocolId, "-p", Hex(protocolId));
-                }
-                break;
-            case ProtocolKind.Vlan:
-                EthHeader(args, rule, reverse);
-                args.AddRange(["-p", "0x8100"]);
-                Item(args, rule, VlanId, "--vlan-id");
-                Item(args, rule, EncapProtocol, "--vlan-encap");
-                break;
-            case ProtocolKind.Stp:
-                Stp(args, rule, reverse);
-                break;
-            case ProtocolKind.Arp or ProtocolKind.Rarp:
-                Arp(args, rule, reverse);
-                break;
-            case ProtocolKind.Ip:
-                EthHeader(args, rule, reverse);
-                args.AddRange(["-p", "ipv4"]);
-                IpAddresses(args, rule, reverse, "--ip-source", "--ip-destination");
-                Item(args, rule, IpProtocol, "--ip-protocol");
-                Ports(args, rule, reverse, "--ip-source-port", "--ip-destination-port");
-                if (Get(rule, Dscp) is { } dscp)
-                {
-                    // libvirt's quirk: the DSCP value goes unshifted into the TOS match, in hex.
-                    Option(args, rule, Dscp, "--ip-tos", Hex(dscp));
-                }
-                break;
-            case ProtocolKind.Ipv6:
-                EthHeader(args, rule, reverse);
-                args.AddRange(["-p", "ipv6"]);
-                IpAddresses(args, rule, reverse, "--ip6-source", "--ip6-destination");
-                Item(args, rule, IpProtocol, "--ip6-protocol");
-                Ports(args, rule, reverse, "--ip6-source-port", "--ip6-destination-port");
-                Icmpv6Type(args, rule);
-                break;
-            default:
-                throw new ArgumentException($"{rule.Protocol} is not an Ethernet-layer protocol.", nameof(rule));
-        }
-        args.AddRange(["-j", Target(rule.Action)]);
-        return new FirewallCommand(FirewallCommand.Ebtables, [.. args]);
-    }
-
-    /// <summary>ebtables has no REJECT: reject becomes DROP.</summary>
-    public static string Target(RuleAction action) => action switch
-    {
-        RuleAction.Accept => "ACCEPT",
-        RuleAction.Drop or RuleAction.Reject => "DROP",
-        RuleAction.Return => "RETURN",
-        RuleAction.Continue => "CONTINUE",
-        _ => throw new ArgumentOutOfRangeException(nameof(action)),
-    };
-
-    private static void EthHeader(List<string> args, FilterRule rule, bool reverse)
-    {
-        AddressWithMask(args, rule, SrcMacAddr, SrcMacMask, reverse ? "-d" : "-s");
-        AddressWithMask(args, rule, DstMacAddr, DstMacMask, reverse ? "-s" : "-d");
-    }
-
-    private static void Stp(List<string> args, FilterRule rule, bool reverse)
-    {
-        if (reverse && Has(rule, SrcMacAddr))
+            ProtocolKind.None or ProtocolKind.Mac => null,
+            ProtocolKind.Vlan => "0x8100",
+            ProtocolKind.Stp => null,
+            ProtocolKind.Arp => "0x806",
+            ProtocolKind.Rarp => "0x8035",
+            ProtocolKind.Ip => "ipv4",
+            ProtocolKind.Ipv6 => "ipv6",
+            _ => throw new ArgumentException($"{rule.Protocol} is not an Ethernet-layer protocol.", nameof(rule)),
+        };
+        var headerWritten = false;
+        foreach (var match in rule.Matches)
         {
-            throw new NwFilterException(Diagnostic.Error("StpInOutWithSourceMac",
-                "STP filtering in inout direction with source MAC address set is not supported.", DiagnosticCategory.InvalidData)
-                with { Element = "stp", Attribute = "srcmacaddr" });
-        }
-        EthHeader(args, rule, reverse);
-        args.AddRange(["-d", ChainNames.StpGroupAddress]);
-        Item(args, rule, StpType, "--stp-type");
-        Item(args, rule, StpFlags, "--stp-flags");
-        Range(args, rule, RootPriority, RootPriorityHi, "--stp-root-pri");
-        AddressWithMask(args, rule, RootAddress, RootAddressMask, "--stp-root-addr");
-        Range(args, rule, RootCost, RootCostHi, "--stp-root-cost");
-        Range(args, rule, SenderPriority, SenderPriorityHi, "--stp-sender-prio");
-        AddressWithMask(args, rule, SenderAddress, SenderAddressMask, "--stp-sender-addr");
-        Range(args, rule, Port, PortHi, "--stp-port");
-        Range(args, rule, Age, AgeHi, "--stp-msg-age");
-        Range(args, rule, MaxAge, MaxAgeHi, "--stp-max-age");
-        Range(args, rule, HelloTime, HelloTimeHi, "--stp-hello-time");
-        Range(args, rule, ForwardDelay, ForwardDelayHi, "--stp-forward-delay");
-    }
-
-    private static void Arp(List<string> args, FilterRule rule, bool reverse)
-    {
-        EthHeader(args, rule, reverse);
-        args.AddRange(["-p", rule.Protocol == ProtocolKind.Arp ? "0x806" : "0x8035"]);
-        Item(args, rule, HwType, "--arp-htype");
-        Item(args, rule, Opcode, "--arp-opcode");
-        if (Get(rule, ProtocolType) is { } protocolType)
-        {
-            Option(args, rule, ProtocolType, "--arp-ptype", Hex(protocolType));
-        }
-
-        // The mask defaults to 32; once a source mask is seen, a destination without its own mask reuses it.
-        string? mask = null;
-        if (Get(rule, ArpSrcIpAddr) is { } srcIp)
-        {
-            if (Get(rule, ArpSrcIpMask) is { } srcMask)
+            if (!headerWritten && match.Field is not (MatchField.SourceMac or MatchField.DestinationMac))
             {
-                mask = Prefix(srcMask);
+                Header(args, rule.Protocol, header);
+                headerWritten = true;
             }
-            Option(args, rule, ArpSrcIpAddr, reverse ? "--arp-ip-dst" : "--arp-ip-src", $"{Address(srcIp)}/{mask ?? "32"}");
+            Match(args, rule.Protocol, match);
         }
-        if (Get(rule, ArpDstIpAddr) is { } dstIp)
+        if (!headerWritten)
         {
-            if (Get(rule, ArpDstIpMask) is { } dstMask)
-            {
-                mask = Prefix(dstMask);
-            }
-            Option(args, rule, ArpDstIpAddr, reverse ? "--arp-ip-src" : "--arp-ip-dst", $"{Address(dstIp)}/{mask ?? "32"}");
+            Header(args, rule.Protocol, header);
         }
-        if (Get(rule, ArpSrcMacAddr) is { } srcMac)
+        if (rule.Icmpv6 is { } icmp)
         {
-            Option(args, rule, ArpSrcMacAddr, reverse ? "--arp-mac-dst" : "--arp-mac-src", Address(srcMac));
-        }
-        if (Get(rule, ArpDstMacAddr) is { } dstMac)
-        {
-            Option(args, rule, ArpDstMacAddr, reverse ? "--arp-mac-src" : "--arp-mac-dst", Address(dstMac));
-        }
-        if (Get(rule, Gratuitous) is { Number: not 0 })
-        {
-            if (Negated(rule, Gratuitous))
+            args.Add("--ip6-icmp-type");
+            if (icmp.Negated)
             {
                 args.Add("!");
             }
-            args.Add("--arp-gratuitous");
+            args.Add($"{icmp.TypeLow}:{icmp.TypeHigh}/{icmp.CodeLow}:{icmp.CodeHigh}");
         }
+        args.AddRange(["-j", Target(rule.Verdict)]);
+        return new FirewallCommand(FirewallCommand.Ebtables, [.. args]) { Origin = rule.Origin };
     }
 
-    private static void IpAddresses(List<string> args, FilterRule rule, bool reverse, string source, string destination)
+    /// <summary>The protocol's header, after the Ethernet addresses: <c>-p TYPE</c>, or STP's group address.</summary>
+    private static void Header(List<string> args, ProtocolKind protocol, string? header)
     {
-        IpWithPrefix(args, rule, SrcIpAddr, SrcIpMask, reverse ? destination : source);
-        IpWithPrefix(args, rule, DstIpAddr, DstIpMask, reverse ? source : destination);
+        if (header is not null)
+        {
+            args.AddRange(["-p", header]);
+        }
+        else if (protocol == ProtocolKind.Stp)
+        {
+            args.AddRange(["-d", ChainNames.StpGroupAddress]);
+        }
     }
 
-    private static void Ports(List<string> args, FilterRule rule, bool reverse, string source, string destination)
+    public static string Target(LoweredVerdict verdict) => verdict switch
     {
-        Range(args, rule, SrcPortStart, SrcPortEnd, reverse ? destination : source);
-        Range(args, rule, DstPortStart, DstPortEnd, reverse ? source : destination);
-    }
+        LoweredVerdict.Accept => "ACCEPT",
+        LoweredVerdict.Drop => "DROP",
+        LoweredVerdict.Return => "RETURN",
+        LoweredVerdict.Continue => "CONTINUE",
+        _ => throw new ArgumentOutOfRangeException(nameof(verdict), verdict, "ebtables has no such target (the lowering maps reject to drop)."),
+    };
 
-    /// <summary><c>--ip6-icmp-type [!] T1:T2/C1:C2</c>: a missing start is 0, a missing end is the start (or 255).</summary>
-    private static void Icmpv6Type(List<string> args, FilterRule rule)
+    private static void Match(List<string> args, ProtocolKind protocol, LoweredMatch m)
     {
-        TypedValue? type = Get(rule, AttributeId.Type), typeEnd = Get(rule, TypeEnd), code = Get(rule, Code), codeEnd = Get(rule, CodeEnd);
-        if (type is null && typeEnd is null && code is null && codeEnd is null)
+        var ip6 = protocol == ProtocolKind.Ipv6;
+        switch (m.Field)
         {
-            return;
-        }
-        static string Span(TypedValue? lo, TypedValue? hi)
-        {
-            var start = lo is null ? "0" : Decimal(lo);
-            var end = hi is not null ? Decimal(hi) : lo is not null ? start : "255";
-            return start + ":" + end;
-        }
-        args.Add("--ip6-icmp-type");
-        if (Negated(rule, AttributeId.Type))
-        {
-            args.Add("!");
-        }
-        args.Add(Span(type, typeEnd) + "/" + Span(code, codeEnd));
-    }
-
-    /// <summary><c>OPT [!] N</c> in decimal.</summary>
-    private static void Item(List<string> args, FilterRule rule, AttributeId id, string option)
-    {
-        if (Get(rule, id) is { } value)
-        {
-            Option(args, rule, id, option, Decimal(value));
-        }
-    }
-
-    /// <summary><c>OPT [!] LO[:HI]</c> in decimal; HI only counts when LO is given.</summary>
-    private static void Range(List<string> args, FilterRule rule, AttributeId lo, AttributeId hi, string option)
-    {
-        if (Get(rule, lo) is { } low)
-        {
-            Option(args, rule, lo, option, Get(rule, hi) is { } high ? $"{Decimal(low)}:{Decimal(high)}" : Decimal(low));
-        }
-    }
-
-    /// <summary><c>OPT [!] ADDR[/MASK]</c> with both in address form (MACs).</summary>
-    private static void AddressWithMask(List<string> args, FilterRule rule, AttributeId address, AttributeId mask, string option)
-    {
-        if (Get(rule, address) is { } value)
-        {
-            Option(args, rule, address, option, Get(rule, mask) is { } m ? $"{Address(value)}/{Address(m)}" : Address(value));
-        }
-    }
-
-    /// <summary><c>OPT [!] IP[/PREFIX]</c>.</summary>
-    private static void IpWithPrefix(List<string> args, FilterRule rule, AttributeId address, AttributeId mask, string option)
-    {
-        if (Get(rule, address) is { } value)
-        {
-            Option(args, rule, address, option, Get(rule, mask) is { } m ? $"{Address(value)}/{Prefix(m)}" : Address(value));
+            case MatchField.SourceMac: Option(args, m, "-s", MacWithMask(m)); break;
+            case MatchField.DestinationMac: Option(args, m, "-d", MacWithMask(m)); break;
+            case MatchField.EtherType: Option(args, m, "-p", Hex(m.Value)); break;
+            case MatchField.VlanId: Option(args, m, "--vlan-id", Decimal(m.Value)); break;
+            case MatchField.VlanEncapsulation: Option(args, m, "--vlan-encap", Decimal(m.Value)); break;
+            case MatchField.SourceIp: Option(args, m, ip6 ? "--ip6-source" : "--ip-source", IpWithPrefix(m)); break;
+            case MatchField.DestinationIp: Option(args, m, ip6 ? "--ip6-destination" : "--ip-destination", IpWithPrefix(m)); break;
+            case MatchField.IpProtocol: Option(args, m, ip6 ? "--ip6-protocol" : "--ip-protocol", Decimal(m.Value)); break;
+            case MatchField.SourcePort: Option(args, m, ip6 ? "--ip6-source-port" : "--ip-source-port", Range(m)); break;
+            case MatchField.DestinationPort: Option(args, m, ip6 ? "--ip6-destination-port" : "--ip-destination-port", Range(m)); break;
+            case MatchField.TosByte: Option(args, m, "--ip-tos", Hex(m.Value)); break;
+            case MatchField.ArpHardwareType: Option(args, m, "--arp-htype", Decimal(m.Value)); break;
+            case MatchField.ArpOpcode: Option(args, m, "--arp-opcode", Decimal(m.Value)); break;
+            case MatchField.ArpProtocolType: Option(args, m, "--arp-ptype", Hex(m.Value)); break;
+            case MatchField.ArpSourceIp: Option(args, m, "--arp-ip-src", ArpIp(m)); break;
+            case MatchField.ArpDestinationIp: Option(args, m, "--arp-ip-dst", ArpIp(m)); break;
+            case MatchField.ArpSourceMac: Option(args, m, "--arp-mac-src", Address(m.Value)); break;
+            case MatchField.ArpDestinationMac: Option(args, m, "--arp-mac-dst", Address(m.Value)); break;
+            case MatchField.ArpGratuitous:
+                if (m.Negated)
+                {
+                    args.Add("!");
+                }
+                args.Add("--arp-gratuitous");
+                break;
+            case MatchField.StpType: Option(args, m, "--stp-type", Decimal(m.Value)); break;
+            case MatchField.StpFlags: Option(args, m, "--stp-flags", Decimal(m.Value)); break;
+            case MatchField.StpRootPriority: Option(args, m, "--stp-root-pri", Range(m)); break;
+            case MatchField.StpRootAddress: Option(args, m, "--stp-root-addr", MacWithMask(m)); break;
+            case MatchField.StpRootCost: Option(args, m, "--stp-root-cost", Range(m)); break;
+            case MatchField.StpSenderPriority: Option(args, m, "--stp-sender-prio", Range(m)); break;
+            case MatchField.StpSenderAddress: Option(args, m, "--stp-sender-addr", MacWithMask(m)); break;
+            case MatchField.StpPort: Option(args, m, "--stp-port", Range(m)); break;
+            case MatchField.StpMessageAge: Option(args, m, "--stp-msg-age", Range(m)); break;
+            case MatchField.StpMaxAge: Option(args, m, "--stp-max-age", Range(m)); break;
+            case MatchField.StpHelloTime: Option(args, m, "--stp-hello-time", Range(m)); break;
+            case MatchField.StpForwardDelay: Option(args, m, "--stp-forward-delay", Range(m)); break;
+            default:
+                throw new ArgumentException($"{m.Field} is not an ebtables match.", nameof(m));
         }
     }
 
-    private static void Option(List<string> args, FilterRule rule, AttributeId id, string option, string value)
+    /// <summary><c>LO[:HI]</c> in decimal.</summary>
+    private static string Range(LoweredMatch m) => m.Extra is { } high ? $"{Decimal(m.Value)}:{Decimal(high)}" : Decimal(m.Value);
+
+    /// <summary><c>ADDR[/MASK]</c>, both in address form (MACs).</summary>
+    private static string MacWithMask(LoweredMatch m) => m.Extra is { } mask ? $"{Address(m.Value)}/{Address(mask)}" : Address(m.Value);
+
+    /// <summary><c>IP[/PREFIX]</c>.</summary>
+    private static string IpWithPrefix(LoweredMatch m) => m.Extra is { } mask ? $"{Address(m.Value)}/{Prefix(mask)}" : Address(m.Value);
+
+    /// <summary><c>IP/PREFIX</c>: libvirt always prints the ARP prefix, 32 when none applies.</summary>
+    private static string ArpIp(LoweredMatch m) => $"{Address(m.Value)}/{(m.Extra is { } mask ? Prefix(mask) : "32")}";
+
+    /// <summary><c>OPT [!] VALUE</c>: in ebtables the <c>!</c> follows the option name.</summary>
+    private static void Option(List<string> args, LoweredMatch m, string option, string value)
     {
         args.Add(option);
-        if (Negated(rule, id))
+        if (m.Negated)
         {
             args.Add("!");
         }

@@ -43,7 +43,8 @@ public sealed record NftVerdict(NftVerdictKind Kind, string? Target = null)
 
 /// <summary>
 /// One nft rule of a port, independent of the port's id and generation: the match expressions (already nft text, every
-/// value a validated literal), the verdict and an optional comment (checked to be writable).
+/// value a validated literal), the verdict and an optional comment (checked to be writable). A rule made from a rule
+/// instance has its provenance in <see cref="Origin"/> and, readable from the kernel, in its comment (<see cref="NftProvenance"/>).
 /// </summary>
 /// <param name="Match">The expressions, space-separated; empty matches every packet.</param>
 /// <param name="Verdict">The verdict.</param>
@@ -53,6 +54,9 @@ public sealed record NftRule(string Match, NftVerdict Verdict, string? Comment =
     public string Match { get; internal init; } = Match;
     public NftVerdict Verdict { get; internal init; } = Verdict;
     public string? Comment { get; internal init; } = Comment;
+
+    /// <summary>The rule instance the rule came from; null for NwFilter's own rules (sub-chain jumps, marks).</summary>
+    public Lowering.RuleOrigin? Origin { get; internal init; }
 
     /// <summary>The rule's text after <c>add rule FAMILY TABLE CHAIN</c>, jumps resolved by <paramref name="chainOfRole"/>.</summary>
     public string ToText(Func<string, string> chainOfRole)

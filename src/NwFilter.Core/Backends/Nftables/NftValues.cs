@@ -2,23 +2,22 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using NwFilter.Core.Model;
-using static NwFilter.Core.Backends.EbIpTables.RuleValues;
 
 namespace NwFilter.Core.Backends.Nftables;
 
 /// <summary>
 /// Writes a rule's bound literals as nft text. Every value comes from the typed payload that resolution validated
 /// (numbers, parsed addresses, prefix lengths), never from the text as written, so nothing but digits, hex, dots and
-/// colons reaches the script; only comments are free text, and <see cref="Comment"/> checks them.
+/// colons reaches the script; only comments are free text, and <see cref="CheckComment"/> checks them.
 /// </summary>
 internal static class NftValues
 {
     /// <summary>nft's limit on a comment (NFT_USERDATA comment), in bytes.</summary>
     public const int MaxCommentBytes = 128;
 
-    /// <summary><c>EXPR [!=] VALUE</c>, the operator from the attribute's negation.</summary>
-    public static void Compare(List<string> match, FilterRule rule, AttributeId negationOf, string expression, string value) =>
-        match.Add(Negated(rule, negationOf) ? $"{expression} != {value}" : $"{expression} {value}");
+    /// <summary><c>EXPR [!=] VALUE</c>.</summary>
+    public static void Compare(List<string> match, bool negated, string expression, string value) =>
+        match.Add(negated ? $"{expression} != {value}" : $"{expression} {value}");
 
     /// <summary>A number in decimal.</summary>
     public static string Number(TypedValue value) => value.Number.ToString(CultureInfo.InvariantCulture);
@@ -62,9 +61,9 @@ internal static class NftValues
     /// An Ethernet address match: <c>EXPR [!=] MAC</c>, or with a mask <c>EXPR and MASK [!=] MAC&amp;MASK</c> (ebtables
     /// compares both sides masked).
     /// </summary>
-    public static void MacMatch(List<string> match, FilterRule rule, AttributeId negationOf, string expression, TypedValue mac, TypedValue? mask)
+    public static void MacMatch(List<string> match, bool negated, string expression, TypedValue mac, TypedValue? mask)
     {
-        var op = Negated(rule, negationOf) ? "!= " : "";
+        var op = negated ? "!= " : "";
         if (mask is null || mask.Number >= 48)
         {
             match.Add($"{expression} {op}{Mac(mac)}");
@@ -113,17 +112,17 @@ internal static class NftValues
     }
 
     /// <summary>
-    /// The comment of a rule, or null. nft 1.0.6 writes a comment as a double-quoted string with no escape at all and
-    /// takes at most 128 bytes: a double quote, a line break or any other control character, or a longer comment is
-    /// refused (a stray quote would end the string and let the rest be read as nft syntax).
+    /// Checks a rule's own comment for nft. nft 1.0.6 writes a comment as a double-quoted string with no escape at all
+    /// and takes at most 128 bytes: a double quote, a line break or any other control character, or a longer comment is
+    /// refused (a stray quote would end the string and let the rest be read as nft syntax). The kernel rule's comment is
+    /// <see cref="NftProvenance.Comment"/>: the provenance, then as much of this text as fits.
     /// </summary>
-    public static string? Comment(FilterRule rule)
+    public static string? CheckComment(string? text, FilterRule rule)
     {
-        if (Get(rule, AttributeId.Comment) is not { } comment)
+        if (text is null)
         {
             return null;
         }
-        var text = comment.Text;
         string? problem = null;
         if (text.Any(c => c == '"' || char.IsControl(c)))
         {

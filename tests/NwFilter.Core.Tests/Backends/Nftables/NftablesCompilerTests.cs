@@ -16,8 +16,9 @@ public class NftablesCompilerTests
     private static NftPortRuleset Compile(FilterDefinition top, params FilterDefinition[] others) =>
         NftablesCompiler.Compile("vnet0", FilterResolver.Resolve(new InMemoryFilterSource(others), top, ParameterSet.Empty).Instances);
 
+    /// <summary>A chain's rules as text, each comment reduced to the rule's own comment (the provenance is NftProvenanceTests').</summary>
     private static List<string> Rules(NftPortRuleset ruleset, string role) =>
-        [.. ruleset.Find(role)!.Rules.Select(r => r.ToText(x => "<" + x + ">"))];
+        [.. ruleset.Find(role)!.Rules.Select(r => (r with { Comment = NftProvenance.TryParse(r.Comment, out var p) ? p!.UserComment : r.Comment }).ToText(x => "<" + x + ">"))];
 
     [Fact]
     public void AnOutgoingTcpRuleGivesLibvirtsThreeCopiesWithStateAndDirection()
