@@ -1,6 +1,6 @@
 using NwFilter.Fuzz;
 
-// The fuzz task: dotnet NwFilter.Fuzz.dll [-seconds N] [-iterations N] [-target NAME[,NAME]] [-seed SEED] [-known stop]
+// The fuzz task: dotnet NwFilter.Fuzz.dll [-seconds N] [-iterations N] [-target NAME[,NAME]] [-seed SEED] [-known stop] [-nesting N]
 // Runs each target for the time (or iterations) and prints one line per target; exit code 1 when any crashed.
 var seconds = 60;
 long iterations = -1;
@@ -17,7 +17,8 @@ for (var i = 0; i < args.Length; i++)
         case "target": names = [.. value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)]; break;
         case "seed": seed = value; break;
         case "known": stopAtKnown = value is "stop"; break;
-        default: throw new ArgumentException($"unknown option {args[i]} (-seconds, -iterations, -target, -seed, -known)");
+        case "nesting": XmlInputs.MaxNesting = int.Parse(value, System.Globalization.CultureInfo.InvariantCulture); break;
+        default: throw new ArgumentException($"unknown option {args[i]} (-seconds, -iterations, -target, -seed, -known, -nesting)");
     }
     i++;
 }
