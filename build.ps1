@@ -16,6 +16,10 @@
                code is non-zero if anything failed
       Demo     runs demo/Demo.ps1 against out/NwFilter
       Bench    runs every bench/*.ps1 against out/NwFilter
+      Fuzz     runs each fuzz target of tests/NwFilter.Fuzz (filter-xml, binding-xml, value-parser,
+               frame-decoder, nft-script) for -FuzzSeconds, printing per target the inputs run, the crashes
+               (each with the CsCheck seed that reproduces it) and the known crashes; non-zero exit on a crash.
+               The nft-script target needs root, ip and nft (it skips otherwise); outside CI (bench/README.md)
       Package  zips out/NwFilter into out/NwFilter.<version>.zip
 
 .EXAMPLE
@@ -23,16 +27,30 @@
 
 .EXAMPLE
     ./build.ps1 -Task Clean, Layout -Configuration Debug
+
+.EXAMPLE
+    ./build.ps1 -Task Fuzz -FuzzSeconds 600 -FuzzTarget frame-decoder, nft-script
 #>
 [CmdletBinding()]
 param(
     # The tasks to run, in order.
-    [ValidateSet('Clean', 'Build', 'Help', 'Layout', 'Test', 'Demo', 'Bench', 'Package')]
+    [ValidateSet('Clean', 'Build', 'Help', 'Layout', 'Test', 'Demo', 'Bench', 'Fuzz', 'Package')]
     [string[]] $Task = 'Layout',
 
     # The build configuration.
     [ValidateSet('Debug', 'Release')]
-    [string] $Configuration = 'Release'
+    [string] $Configuration = 'Release',
+
+    # Fuzz: how long each target runs, in seconds.
+    [ValidateRange(1, 86400)]
+    [int] $FuzzSeconds = 60,
+
+    # Fuzz: the targets to run (all by default).
+    [ValidateSet('filter-xml', 'binding-xml', 'value-parser', 'frame-decoder', 'nft-script')]
+    [string[]] $FuzzTarget = @(),
+
+    # Fuzz: reruns one input by the seed a crash printed (with one -FuzzTarget; known crashes then stop the run too).
+    [string] $FuzzSeed
 )
 
 Set-StrictMode -Version Latest
@@ -232,6 +250,17 @@ task Bench Layout, {
     $scripts = @(Get-ChildItem -Path (Join-Path $Root 'bench/*.ps1') -File | Sort-Object Name)
     if (-not $scripts) { Write-Host 'No benchmark scripts in bench/.' }
     foreach ($s in $scripts) { Invoke-Pwsh $s.FullName }
+}
+
+task Fuzz Build, {
+    $fuzz = Join-Path $Root "tests/NwFilter.Fuzz/bin/$Configuration/net10.0/NwFilter.Fuzz.dll"
+    $arguments = @('-seconds', $FuzzSeconds)
+    if ($FuzzTarget) { $arguments += '-target', ($FuzzTarget -join ',') }
+    if ($FuzzSeed) {
+        if ($FuzzTarget.Count -ne 1) { throw '-FuzzSeed reruns one target: give exactly one -FuzzTarget.' }
+        $arguments = @('-target', $FuzzTarget[0], '-seed', $FuzzSeed, '-iterations', 1, '-known', 'stop')
+    }
+    Invoke-Native 'Fuzz' { dotnet $fuzz @arguments }
 }
 
 task Package Layout, {
