@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using NwFilter.Core.Diagnostics;
 using NwFilter.Core.Model;
 using NwFilter.Core.Resolution;
+using NwFilter.Core.Schema;
 using static NwFilter.Core.Lowering.RuleAttributes;
 using static NwFilter.Core.Model.AttributeId;
 
@@ -206,6 +207,10 @@ internal static class RuleLowering
                 else
                 {
                     icmpv6 = Icmpv6(rule);
+                    if (icmpv6 is not null)
+                    {
+                        CheckIcmpv6(rule, icmpv6);
+                    }
                 }
                 break;
             default:
@@ -245,6 +250,29 @@ internal static class RuleLowering
         if (Get(rule, ArpDstMacAddr) is { } dstMac)
         {
             m.Add(new LoweredMatch(reverse ? MatchField.ArpSourceMac : MatchField.ArpDestinationMac, ArpDstMacAddr, dstMac, null, Negated(rule, ArpDstMacAddr)));
+        }
+    }
+
+    /// <summary>
+    /// An ICMPv6 type or code is a test of an ICMPv6 header: with another protocol given (<c>protocol='udp' type='1'</c>)
+    /// no packet can match (ebtables' ip6 match and nft both refuse the rule), and a type or code range must not end
+    /// before it starts.
+    /// </summary>
+    private static void CheckIcmpv6(FilterRule rule, Icmpv6Span icmp)
+    {
+        const ulong Icmpv6Protocol = 58;
+        if (Get(rule, IpProtocol) is { } protocol && protocol.Number != Icmpv6Protocol)
+        {
+            throw new NwFilterException(Diagnostic.Error(LoweringCodes.IcmpWithoutIcmpProtocol,
+                $"The ipv6 rule tests an ICMPv6 type or code but its protocol is '{protocol.Text}'; give protocol='icmpv6' or leave the protocol out.",
+                DiagnosticCategory.InvalidData) with { Element = "ipv6", Attribute = "protocol", Value = protocol.Text });
+        }
+        if (icmp.TypeLow > icmp.TypeHigh || icmp.CodeLow > icmp.CodeHigh)
+        {
+            var (attribute, low, high) = icmp.TypeLow > icmp.TypeHigh ? ("typeend", icmp.TypeLow, icmp.TypeHigh) : ("codeend", icmp.CodeLow, icmp.CodeHigh);
+            throw new NwFilterException(Diagnostic.Error(LoweringCodes.RangeReversed,
+                $"The ipv6 rule's ICMPv6 range {low} to {attribute}='{high}' ends before it starts; no firewall can match it.",
+                DiagnosticCategory.InvalidData) with { Element = "ipv6", Attribute = attribute, Value = high.ToString(System.Globalization.CultureInfo.InvariantCulture) });
         }
     }
 
@@ -434,7 +462,12 @@ internal static class RuleLowering
         }
         else if (Get(rule, from) is { } start)
         {
-            m.Add(new LoweredMatch(rangeField, from, start, Get(rule, to), Negated(rule, from)));
+            var end = Get(rule, to);
+            if (end is not null)
+            {
+                CheckRange(rule, from, start, to, end);
+            }
+            m.Add(new LoweredMatch(rangeField, from, start, end, Negated(rule, from)));
         }
     }
 
@@ -451,7 +484,50 @@ internal static class RuleLowering
     {
         if (Get(rule, value) is { } literal)
         {
-            m.Add(new LoweredMatch(field, value, literal, extra is { } e ? Get(rule, e) : null, Negated(rule, value)));
+            var second = extra is { } e ? Get(rule, e) : null;
+            if (IsRange(field) && second is not null)
+            {
+                CheckRange(rule, value, literal, extra!.Value, second);
+            }
+            m.Add(new LoweredMatch(field, value, literal, second, Negated(rule, value)));
+        }
+    }
+
+    /// <summary>The fields whose second value is the end of a range (not a mask, prefix or MAC mask).</summary>
+    private static bool IsRange(MatchField field) => field is MatchField.SourcePort or MatchField.DestinationPort
+        or MatchField.SourceIpRange or MatchField.DestinationIpRange
+        or MatchField.StpRootPriority or MatchField.StpRootCost or MatchField.StpSenderPriority or MatchField.StpPort
+        or MatchField.StpMessageAge or MatchField.StpMaxAge or MatchField.StpHelloTime or MatchField.StpForwardDelay;
+
+    /// <summary>
+    /// A range must not end before it starts: no backend can match one (ebtables and iptables refuse it when the rule is
+    /// added, nft refuses the whole transaction), so it is refused here, once for both, before any firewall sees it.
+    /// </summary>
+    private static void CheckRange(FilterRule rule, AttributeId startAttribute, TypedValue start, AttributeId endAttribute, TypedValue end)
+    {
+        var reversed = start.Address is { } a && end.Address is { } b
+            ? a.AddressFamily == b.AddressFamily && Compare(a.GetAddressBytes(), b.GetAddressBytes()) > 0
+            : start.Address is null && end.Address is null && start.Number > end.Number;
+        if (!reversed)
+        {
+            return;
+        }
+        var schema = ProtocolSchema.Of(rule.Protocol);
+        string startName = schema.Find(startAttribute)?.Name ?? startAttribute.ToString(), endName = schema.Find(endAttribute)?.Name ?? endAttribute.ToString();
+        throw new NwFilterException(Diagnostic.Error(LoweringCodes.RangeReversed,
+            $"The {schema.ElementName} rule's range {startName}='{start.Text}' to {endName}='{end.Text}' ends before it starts; no firewall can match it.",
+            DiagnosticCategory.InvalidData) with { Element = schema.ElementName, Attribute = endName, Value = end.Text });
+
+        static int Compare(byte[] x, byte[] y)
+        {
+            for (var i = 0; i < x.Length; i++)
+            {
+                if (x[i] != y[i])
+                {
+                    return x[i].CompareTo(y[i]);
+                }
+            }
+            return 0;
         }
     }
 }
