@@ -36,9 +36,9 @@ Describe 'Get-NwFilterBinding' {
         $all = Get-NwFilterBinding
         $all.PortDevice | Should -Be @('vnet0', 'vnet1')
         $all[0].Filter | Should -Be 'clean-traffic'
-        $all[0].Owner | Should -Be 'web1'
-        "$($all[0].MacAddress)" | Should -Be '525400AABBCC'
-        $all[0].Parameter['IP'] | Should -Be @('10.0.0.5', '10.0.0.6')
+        $all[0].OwnerName | Should -Be 'web1'
+        "$($all[0].MacAddress)" | Should -Be '52:54:00:aa:bb:cc'
+        $all[0].Parameters['IP'] | Should -Be @('10.0.0.5', '10.0.0.6')
         $all[0].NetworkNamespace | Should -BeNullOrEmpty
     }
 
@@ -54,7 +54,7 @@ Describe 'Get-NwFilterBinding' {
     }
 
     It 'shows a table with the owner and the parameters' {
-        Get-NwFilterBinding vnet0 | Format-Table | Out-String -Width 160 | Should -Match 'vnet0\s+52:54:00:aa:bb:cc\s+clean-traffic\s+web1\s+EbIpTables\s+IP=\[10.0.0.5,10.0.0.6\]'
+        Get-NwFilterBinding vnet0 | Format-Table | Out-String -Width 160 | Should -Match 'vnet0\s+52:54:00:aa:bb:cc\s+clean-traffic\s+web1\s+EbIpTables\s+IP=10\.0\.0\.5, 10\.0\.0\.6'
     }
 
     It 'writes BindingNotFound for a port device without a binding' {

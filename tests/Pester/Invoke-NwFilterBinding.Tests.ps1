@@ -68,7 +68,7 @@ Describe 'Invoke-NwFilterBinding' {
         "$($verbose[-1])" | Should -Match 'Applied 1 of 1 bindings in network namespace nwft-.*: 4 transactions'
         $binding = $b | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }
         $binding.Filter | Should -Be 'test-eth0'
-        $binding.Owner | Should -Be 'web1'
+        $binding.OwnerName | Should -Be 'web1'
         Get-NwFilterTestSave $Lab | Should -Match '-A FO-vnet0 -p tcp -m tcp --dport 22'
     }
 
@@ -92,7 +92,11 @@ Describe 'Invoke-NwFilterBinding' {
     }
 
     It 'applies what Get-NwFilterBinding outputs again' -Skip:$NoKernel {
+        $shown = { Get-NwFilterBinding | ForEach-Object { "$($_.PortDevice) $($_.MacAddress) $($_.Filter) $($_.OwnerName) $($_.OwnerUuid) $($_.Parameters)" } }
+        $before = & $shown
         Get-NwFilterBinding | Invoke-NwFilterBinding -Confirm:$false -PassThru | Should -HaveCount 2
+        # MAC, owner and parameters bind back by name (OwnerName and Parameters through -Owner's and -Parameter's aliases).
+        & $shown | Should -Be $before
     }
 
     It 're-instantiates the bindings when Set-NwFilter changes a filter they use, through references too' -Skip:$NoKernel {

@@ -13,8 +13,8 @@ namespace NwFilter.Commands;
 /// </summary>
 /// <remarks>
 /// Get-NwFilterBinding lists the stored bindings, as virsh nwfilter-binding-list does, as FilterBinding objects with
-/// PortDevice, MacAddress, Filter, Parameter (alias of Parameters), Owner (alias of OwnerName), OwnerUuid,
-/// LinkDevice, Backend (EbIpTables or Nftables: which firewall backend applies its rules) and NetworkNamespace. A binding that learns its IP address (its filter uses $IP and no IP is given) also
+/// PortDevice, MacAddress (as one writes it: 52:54:00:aa:bb:cc), Filter, Parameters (as one writes them: IP=10.0.0.1,
+/// 10.0.0.2; $b.Parameters['IP'] gives the values), OwnerName, OwnerUuid, LinkDevice, Backend (EbIpTables or Nftables: which firewall backend applies its rules) and NetworkNamespace. A binding that learns its IP address (its filter uses $IP and no IP is given) also
 /// has LearningMode (any or dhcp), LearningState (Learning, Learned, Stopped, Failed, or NotStarted when no learner
 /// of this session watches the port), LearnedAddress (the learned addresses, with their lease ends) and LearningJob
 /// (the job of this session that learns it). Piped to ConvertTo-NwFilterXml they give libvirt's filterbinding XML (virsh
