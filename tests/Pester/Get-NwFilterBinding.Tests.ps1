@@ -80,11 +80,15 @@ Describe 'Get-NwFilterBinding' {
     }
 
     It 'pipes into the binding cmdlets by property name' {
-        # -WhatIf against a namespace that does not exist: parameters bind, nothing is read or changed.
+        # -WhatIf against a namespace that does not exist: parameters bind, the runtime refuses the namespace
+        # (NetworkNamespaceNotFound, one error per piped binding), nothing is read or changed.
         $env:NWFILTER_NETNS = "nwfilter-absent-$PID"
         try {
-            Get-NwFilterBinding -NetworkNamespace lab7 | Invoke-NwFilterBinding -NetworkNamespace "nwfilter-absent-$PID" -WhatIf -ErrorVariable errs 6>$null
-            $errs | Should -BeNullOrEmpty
+            Get-NwFilterBinding -NetworkNamespace lab7 | Invoke-NwFilterBinding -NetworkNamespace "nwfilter-absent-$PID" -WhatIf -ErrorVariable errs -ErrorAction SilentlyContinue 6>$null
+            @($errs).Count | Should -Be 1
+            $errs[0].FullyQualifiedErrorId | Should -Be 'NetworkNamespaceNotFound,NwFilter.Commands.InvokeNwFilterBindingCommand'
+            $errs[0].TargetObject | Should -Be 'vnet9'
+            Join-Path $TestEnv.StateDir "netns/nwfilter-absent-$PID" | Should -Not -Exist
         }
         finally { $env:NWFILTER_NETNS = $null }
         $ruleset = Get-NwFilterBinding vnet0 | Build-NwFilterRuleset
