@@ -68,3 +68,27 @@ Describe 'The binding cmdlets'' checks' {
         Get-NwFilterBinding vnet0 -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
     }
 }
+
+Describe 'Completion and help of the binding cmdlets' {
+    It 'completes -NetworkNamespace from the host''s network namespaces' -Skip:$NoKernel {
+        $line = "Get-NwFilterBinding -NetworkNamespace $($Lab.Substring(0, 8))"
+        (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Contain $Lab
+    }
+
+    It 'completes Invoke-NwFilterBinding''s -PortDevice from the namespace''s interfaces' -Skip:$NoKernel {
+        $line = "Invoke-NwFilterBinding -NetworkNamespace $Lab -PortDevice "
+        $found = (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText
+        $found | Should -Contain 'vnet0'
+        $found | Should -Contain 'br0'
+        $found | Should -Not -Contain 'lo'
+    }
+
+    It 'links <Verb>-NwFilterBinding to its sibling binding cmdlets' -ForEach @(
+        @{ Verb = 'Get' }, @{ Verb = 'Invoke' }, @{ Verb = 'Remove' }, @{ Verb = 'Restore' }, @{ Verb = 'Test' }
+    ) {
+        $links = @((Get-Help "$Verb-NwFilterBinding").relatedLinks.navigationLink.linkText)
+        foreach ($sibling in @('Get', 'Invoke', 'Remove', 'Restore', 'Test') | Where-Object { $_ -ne $Verb }) {
+            $links | Should -Contain "$sibling-NwFilterBinding"
+        }
+    }
+}

@@ -40,6 +40,10 @@ namespace NwFilter.Commands;
 /// <code>Get-NwFilterBinding vnet0 | ConvertTo-NwFilterXml</code>
 /// <para>Prints the binding of vnet0 as libvirt's filterbinding XML.</para>
 /// </example>
+/// <seealso cref="InvokeNwFilterBindingCommand"/>
+/// <seealso cref="RemoveNwFilterBindingCommand"/>
+/// <seealso cref="RestoreNwFilterBindingCommand"/>
+/// <seealso cref="TestNwFilterBindingCommand"/>
 [Cmdlet(VerbsCommon.Get, "NwFilterBinding")]
 [OutputType(typeof(FilterBinding))]
 public sealed class GetNwFilterBindingCommand : NwFilterCmdlet
@@ -54,6 +58,7 @@ public sealed class GetNwFilterBindingCommand : NwFilterCmdlet
     /// <summary>The network namespace whose bindings to get (default: NWFILTER_NETNS, else the host's own).</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
     public string? NetworkNamespace { get; set; }
 
     protected override void ProcessRecord()

@@ -38,6 +38,10 @@ namespace NwFilter.Commands;
 /// <code>Test-NwFilterBinding vnet0 | Select-Object -ExpandProperty MissingRules</code>
 /// <para>Lists the rules of vnet0 that are missing from the firewall.</para>
 /// </example>
+/// <seealso cref="GetNwFilterBindingCommand"/>
+/// <seealso cref="InvokeNwFilterBindingCommand"/>
+/// <seealso cref="RemoveNwFilterBindingCommand"/>
+/// <seealso cref="RestoreNwFilterBindingCommand"/>
 [Cmdlet(VerbsDiagnostic.Test, "NwFilterBinding")]
 [OutputType(typeof(BindingDrift))]
 public sealed class TestNwFilterBindingCommand : NwFilterCmdlet
@@ -55,6 +59,7 @@ public sealed class TestNwFilterBindingCommand : NwFilterCmdlet
     /// <summary>The network namespace to test (default: NWFILTER_NETNS, else the host's own).</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
     public string? NetworkNamespace { get; set; }
 
     protected override void ProcessRecord()
