@@ -13,6 +13,7 @@
     CompatiblePSEditions = @('Core')
     PowerShellVersion    = '7.4'
     FormatsToProcess     = @('NwFilter.Format.ps1xml')
+    TypesToProcess       = @('NwFilter.Types.ps1xml')
     CmdletsToExport      = @(
         'Build-NwFilterRuleset',
         'ConvertFrom-NwFilterXml',

@@ -183,8 +183,8 @@ task Layout Build, Help, {
 
     Get-ChildItem -LiteralPath $BinDir -Filter *.dll -File | Where-Object Name -NotIn $NotShipped |
         Copy-Item -Destination $ModuleOut
-    Copy-Item -LiteralPath (Join-Path $Root 'formats/NwFilter.Format.ps1xml') -Destination $ModuleOut
-    Copy-Item -LiteralPath (Join-Path $Root 'en-US/about_NwFilter.help.txt') -Destination $enUS
+    Get-ChildItem -LiteralPath (Join-Path $Root 'formats') -Filter *.ps1xml -File | Copy-Item -Destination $ModuleOut
+    Get-ChildItem -LiteralPath (Join-Path $Root 'en-US') -Filter about_*.help.txt -File | Copy-Item -Destination $enUS
     Copy-Item -LiteralPath (Join-Path $HelpOut 'NwFilter.dll-Help.xml') -Destination $enUS
 
     # The one version source: stamp <VersionPrefix> into the laid-out manifest.

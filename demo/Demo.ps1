@@ -66,6 +66,8 @@ try {
     Show 'The filters: built-in clean-traffic and no-arp-spoofing, and the seed''s test-eth0'
     Set-NwFilter -Path (Join-Path $PSScriptRoot 'filters/test-eth0.xml')
     Get-NwFilter clean-traffic, no-arp-spoofing, test-eth0 | Format-Table -AutoSize | Out-String -Width 120
+    Note 'test-eth0 as a list: each rule on one line, as one says it:'
+    Get-NwFilter test-eth0 | Format-List | Out-String -Width 120
     Note 'test-eth0 as libvirt XML (virsh nwfilter-dumpxml prints the same):'
     Get-NwFilter test-eth0 | ConvertTo-NwFilterXml
     Note 'no-arp-spoofing as libvirt XML:'
@@ -118,6 +120,8 @@ try {
         [pscustomobject]@{ PortDevice = 'vnet1'; MacAddress = '52:54:00:de:00:11'; Filter = 'clean-traffic'; Parameter = @{ IP = '10.214.0.11' }; Owner = 'db' }
     ) | Invoke-NwFilterBinding -Confirm:$false -Verbose
     Get-NwFilterBinding | Format-Table -AutoSize | Out-String -Width 120
+    Note 'vnet1''s binding, every property (the MAC and parameters as one writes them):'
+    Get-NwFilterBinding vnet1 | Format-List * | Out-String -Width 120
     Note 'vnet1''s binding as libvirt XML (virsh nwfilter-binding-dumpxml):'
     Get-NwFilterBinding vnet1 | ConvertTo-NwFilterXml
 

@@ -48,8 +48,10 @@ function New-NwFilterTestNamespace {
     param([int] $Ports = 2)
     $script:PreviousNetns = $env:NWFILTER_NETNS
     if (-not (Test-NwFilterKernelTests)) {
-        # A namespace that does not exist: a test that is not skipped can never reach the host's own firewall.
-        $env:NWFILTER_NETNS = "nwft-absent-$PID"
+        # A test that is not skipped must never reach the host's own firewall. Without root (CAP_NET_ADMIN) the
+        # runtime refuses every change before any tool runs, so the host's own namespace is safe and -WhatIf plans
+        # work; as root (NWFILTER_SKIP_NETNS), a namespace that does not exist, which the runtime refuses outright.
+        $env:NWFILTER_NETNS = if ((& id -u) -eq '0') { "nwft-absent-$PID" } else { $null }
         return $null
     }
     $id = -join ((48..57) + (97..122) | Get-Random -Count 6 | ForEach-Object { [char] $_ })

@@ -92,6 +92,8 @@ Describe 'The module manifest' {
     It 'ships its format file, its help files and no copy of System.Management.Automation' {
         $Manifest.FormatsToProcess | Should -Be @('NwFilter.Format.ps1xml')
         Join-Path $ModuleBase 'NwFilter.Format.ps1xml' | Should -Exist
+        $Manifest.TypesToProcess | Should -Be @('NwFilter.Types.ps1xml')
+        Join-Path $ModuleBase 'NwFilter.Types.ps1xml' | Should -Exist
         Join-Path $ModuleBase 'NwFilter.Core.dll' | Should -Exist
         Join-Path $ModuleBase 'en-US/about_NwFilter.help.txt' | Should -Exist
         Join-Path $ModuleBase 'en-US/NwFilter.dll-Help.xml' | Should -Exist

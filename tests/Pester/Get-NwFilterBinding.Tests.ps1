@@ -36,9 +36,9 @@ Describe 'Get-NwFilterBinding' {
         $all = Get-NwFilterBinding
         $all.PortDevice | Should -Be @('vnet0', 'vnet1')
         $all[0].Filter | Should -Be 'clean-traffic'
-        $all[0].Owner | Should -Be 'web1'
-        "$($all[0].MacAddress)" | Should -Be '525400AABBCC'
-        $all[0].Parameter['IP'] | Should -Be @('10.0.0.5', '10.0.0.6')
+        $all[0].OwnerName | Should -Be 'web1'
+        "$($all[0].MacAddress)" | Should -Be '52:54:00:aa:bb:cc'
+        $all[0].Parameters['IP'] | Should -Be @('10.0.0.5', '10.0.0.6')
         $all[0].NetworkNamespace | Should -BeNullOrEmpty
     }
 
@@ -54,7 +54,7 @@ Describe 'Get-NwFilterBinding' {
     }
 
     It 'shows a table with the owner and the parameters' {
-        Get-NwFilterBinding vnet0 | Format-Table | Out-String -Width 160 | Should -Match 'vnet0\s+52:54:00:aa:bb:cc\s+clean-traffic\s+web1\s+EbIpTables\s+IP=\[10.0.0.5,10.0.0.6\]'
+        Get-NwFilterBinding vnet0 | Format-Table | Out-String -Width 160 | Should -Match 'vnet0\s+52:54:00:aa:bb:cc\s+clean-traffic\s+web1\s+EbIpTables\s+IP=10\.0\.0\.5, 10\.0\.0\.6'
     }
 
     It 'writes BindingNotFound for a port device without a binding' {
@@ -80,11 +80,15 @@ Describe 'Get-NwFilterBinding' {
     }
 
     It 'pipes into the binding cmdlets by property name' {
-        # -WhatIf against a namespace that does not exist: parameters bind, nothing is read or changed.
+        # -WhatIf against a namespace that does not exist: parameters bind, the runtime refuses the namespace
+        # (NetworkNamespaceNotFound, one error per piped binding), nothing is read or changed.
         $env:NWFILTER_NETNS = "nwfilter-absent-$PID"
         try {
-            Get-NwFilterBinding -NetworkNamespace lab7 | Invoke-NwFilterBinding -NetworkNamespace "nwfilter-absent-$PID" -WhatIf -ErrorVariable errs 6>$null
-            $errs | Should -BeNullOrEmpty
+            Get-NwFilterBinding -NetworkNamespace lab7 | Invoke-NwFilterBinding -NetworkNamespace "nwfilter-absent-$PID" -WhatIf -ErrorVariable errs -ErrorAction SilentlyContinue 6>$null
+            @($errs).Count | Should -Be 1
+            $errs[0].FullyQualifiedErrorId | Should -Be 'NetworkNamespaceNotFound,NwFilter.Commands.InvokeNwFilterBindingCommand'
+            $errs[0].TargetObject | Should -Be 'vnet9'
+            Join-Path $TestEnv.StateDir "netns/nwfilter-absent-$PID" | Should -Not -Exist
         }
         finally { $env:NWFILTER_NETNS = $null }
         $ruleset = Get-NwFilterBinding vnet0 | Build-NwFilterRuleset

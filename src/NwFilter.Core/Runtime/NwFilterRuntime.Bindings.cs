@@ -19,6 +19,11 @@ public sealed partial class NwFilterRuntime
         BindingManager manager;
         try
         {
+            // Before anything else (no manager, no lock, no tool): a namespace that does not exist is a typo.
+            if (MissingNamespace(ns) is { } missing)
+            {
+                throw missing;
+            }
             manager = Manager(ns);
         }
         catch (NwFilterException e)
@@ -31,6 +36,8 @@ public sealed partial class NwFilterRuntime
         }
         var confirmed = new List<FilterBinding>();
         FirewallSnapshot? snapshot = null;
+        IReadOnlySet<string>? interfaces = null;
+        var interfacesListed = false;
         foreach (var binding in request.Bindings)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -41,6 +48,15 @@ public sealed partial class NwFilterRuntime
                     throw new NwFilterException(Diagnostic.Error("InvalidMacAddress", "-MacAddress needs a MAC address such as 52:54:00:7b:35:93.", DiagnosticCategory.InvalidArgument));
                 }
                 manager.Compile(binding);
+                if (!interfacesListed)
+                {
+                    interfaces = await InterfacesAsync(ns, cancellationToken).ConfigureAwait(false);
+                    interfacesListed = true;
+                }
+                if (interfaces is not null && !interfaces.Contains(binding.PortDevice))
+                {
+                    host.Report(RuntimeEvent.Warning(RuntimeChecks.PortMissing(binding.PortDevice, ns)) with { Target = binding.PortDevice, NetworkNamespace = ns });
+                }
                 var action = $"Apply filter '{binding.Filter}' ({MacAddressText.Format(binding.MacAddress)}{(binding.Parameters.Count > 0 ? ", " + binding.Parameters : "")})";
                 var target = $"port {binding.PortDevice}{Where(ns)}";
                 var question = new ConfirmationRequest(target, action)
@@ -63,6 +79,11 @@ public sealed partial class NwFilterRuntime
         {
             return new BindingsResponse(ns, items.ToImmutable(), [], null);
         }
+        if (MissingPrivilege() is { } needsRoot)
+        {
+            items.AddRange(confirmed.Select(b => Refuse(host, new BindingResult(b.PortDevice, b, needsRoot))));
+            return new BindingsResponse(ns, items.ToImmutable(), [], null);
+        }
         var result = await manager.ApplyAsync(confirmed, ProgressTo(host, "Applying network filter bindings"), cancellationToken).ConfigureAwait(false);
         Stream(host, ns, result);
         host.Report(new RuntimeEvent(RuntimeEventLevel.Verbose, RuntimeEventIds.BindingsApplied,
@@ -82,6 +103,10 @@ public sealed partial class NwFilterRuntime
         BindingManager manager;
         try
         {
+            if (MissingNamespace(ns) is { } missing)
+            {
+                throw missing;
+            }
             manager = Manager(ns);
         }
         catch (NwFilterException e)
@@ -117,6 +142,12 @@ public sealed partial class NwFilterRuntime
         {
             return new BindingsResponse(ns, items.ToImmutable(), [], null);
         }
+        if (MissingPrivilege() is { } needsRoot)
+        {
+            host.Report(RuntimeEvent.Failed(needsRoot, ns) with { NetworkNamespace = ns });
+            items.AddRange(confirmed.Select(p => new BindingResult(p, null, needsRoot)));
+            return new BindingsResponse(ns, items.ToImmutable(), [], null);
+        }
         var result = await manager.RemoveAsync(confirmed, ProgressTo(host, "Removing network filter bindings"), cancellationToken).ConfigureAwait(false);
         Stream(host, ns, result);
         host.Report(new RuntimeEvent(RuntimeEventLevel.Verbose, RuntimeEventIds.BindingsRemoved,
@@ -137,6 +168,10 @@ public sealed partial class NwFilterRuntime
         BindingManager manager;
         try
         {
+            if (MissingNamespace(ns) is { } missing)
+            {
+                throw missing;
+            }
             manager = Manager(ns);
         }
         catch (NwFilterException e)
@@ -168,6 +203,11 @@ public sealed partial class NwFilterRuntime
             {
                 return new BindingsResponse(ns, [], [], null);
             }
+        }
+        if (MissingPrivilege() is { } needsRoot)
+        {
+            host.Report(RuntimeEvent.Failed(needsRoot, ns) with { NetworkNamespace = ns });
+            return new BindingsResponse(ns, [.. confirmed.Select(p => new BindingResult(p, null, needsRoot))], [], null);
         }
         var result = await manager.RestoreAsync(all ? null : confirmed, ProgressTo(host, "Restoring network filter bindings"), cancellationToken).ConfigureAwait(false);
         Stream(host, ns, result);
@@ -201,11 +241,20 @@ public sealed partial class NwFilterRuntime
         }
         var status = bindings.Select(b => new BindingStatus(b, manager.GetLearningStatus(b))).ToImmutableArray();
         var drift = ImmutableArray<BindingDrift>.Empty;
+        var missingPorts = ImmutableArray<string>.Empty;
         if (request.TestDrift)
         {
+            if (MissingNamespace(ns) is { } missing)
+            {
+                return new BindingStatusResponse(ns, status, problems.AddRange(missing.Diagnostics), drift);
+            }
             drift = await manager.TestAsync(request.PortDevices is null ? null : [.. bindings.Select(b => b.PortDevice)], cancellationToken).ConfigureAwait(false);
+            if (await InterfacesAsync(ns, cancellationToken).ConfigureAwait(false) is { } interfaces)
+            {
+                missingPorts = [.. bindings.Select(b => b.PortDevice).Where(p => !interfaces.Contains(p))];
+            }
         }
-        return new BindingStatusResponse(ns, status, problems, drift);
+        return new BindingStatusResponse(ns, status, problems, drift) { MissingPortDevices = missingPorts };
     }
 
     private static BindingResult Refuse(IRuntimeHost host, BindingResult item)

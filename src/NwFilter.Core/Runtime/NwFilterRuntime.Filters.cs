@@ -97,8 +97,10 @@ public sealed partial class NwFilterRuntime
                 }
                 if (result.Items.Length > 0)
                 {
-                    host.Report(new RuntimeEvent(RuntimeEventLevel.Verbose, RuntimeEventIds.BindingsReapplied,
-                        $"Re-applied {result.Items.Length} binding(s){Where(ns)}: {string.Join(", ", result.Items.Select(i => i.PortDevice))}.") { NetworkNamespace = ns });
+                    // Information, not verbose: live bindings changed, and the one who changed the filter should see it.
+                    var count = result.Items.Length;
+                    host.Report(new RuntimeEvent(RuntimeEventLevel.Information, RuntimeEventIds.BindingsReapplied,
+                        $"Re-applied {count} binding{(count == 1 ? "" : "s")}{Where(ns)}: {string.Join(", ", result.Items.Select(i => i.PortDevice))}.") { NetworkNamespace = ns });
                     done.Add(manager);
                 }
             }

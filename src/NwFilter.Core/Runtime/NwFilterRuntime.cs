@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using NwFilter.Core.Apply;
+using NwFilter.Core.Diagnostics;
 using NwFilter.Core.Host;
 using NwFilter.Core.Learning;
 using NwFilter.Core.Store;
@@ -99,6 +100,16 @@ public sealed partial class NwFilterRuntime : IAsyncDisposable
             await registry.DisposeAsync().ConfigureAwait(false);
         }
     }
+
+    /// <summary>The refusal of a request naming a namespace that does not exist (checked before anything else); null when it exists.</summary>
+    private NwFilterException? MissingNamespace(string? ns) =>
+        ns is not null && NetworkNamespace.IsValidName(ns) && !(Options.NamespaceProbe ?? NamespaceExists)(ns) ? RuntimeChecks.NamespaceNotFound(ns) : null;
+
+    /// <summary>The refusal of a change by a process that may not change the firewall; null when it may.</summary>
+    private NwFilterException? MissingPrivilege() => (Options.PrivilegeProbe ?? RuntimeChecks.HasNetAdmin)() ? null : RuntimeChecks.NeedsRoot();
+
+    private Task<IReadOnlySet<string>?> InterfacesAsync(string? ns, CancellationToken cancellationToken) =>
+        Options.InterfaceProbe?.Invoke(ns, cancellationToken) ?? RuntimeChecks.ListInterfacesAsync(ns, Options.Runner ?? ProcessRunner.Default, cancellationToken);
 
     private static string Where(string? ns) => ns is null ? "" : " in network namespace " + ns;
 

@@ -22,6 +22,18 @@ public sealed record NwFilterRuntimeOptions
     /// <summary>Runs the firewall tools (inside the namespace when one is named). Default: real processes.</summary>
     public IProcessRunner? Runner { get; init; }
 
+    /// <summary>Whether a named network namespace exists. Default: <see cref="NwFilterRuntime.NamespaceExists"/> (<c>/run/netns/NAME</c>).</summary>
+    public Func<string, bool>? NamespaceProbe { get; init; }
+
+    /// <summary>Whether this process may change the firewall. Default: <see cref="RuntimeChecks.HasNetAdmin"/> (CAP_NET_ADMIN).</summary>
+    public Func<bool>? PrivilegeProbe { get; init; }
+
+    /// <summary>
+    /// The interfaces of a namespace (null: the host's own), or null when they cannot be listed. Default:
+    /// <see cref="RuntimeChecks.ListInterfacesAsync"/> with <see cref="Runner"/>.
+    /// </summary>
+    public Func<string?, CancellationToken, Task<IReadOnlySet<string>?>>? InterfaceProbe { get; init; }
+
     /// <summary>How often the learning service looks for bindings other processes created or removed.</summary>
     public TimeSpan ServiceScanInterval { get; init; } = TimeSpan.FromSeconds(1);
 }

@@ -52,9 +52,13 @@ public sealed record BindingStatus(FilterBinding Binding, BindingLearningStatus?
 /// <summary>The answer to a <see cref="BindingStatusRequest"/>.</summary>
 /// <param name="NetworkNamespace">The namespace.</param>
 /// <param name="Bindings">The stored bindings asked for (ports without a binding are in <paramref name="Problems"/>).</param>
-/// <param name="Problems">Unreadable binding files, and ports asked for that have no binding (BindingNotFound).</param>
+/// <param name="Problems">Unreadable binding files, ports asked for that have no binding (BindingNotFound), and with drift a namespace that does not exist (NetworkNamespaceNotFound).</param>
 /// <param name="Drift">The drift of each binding (and orphaned chains when all were asked); empty unless asked.</param>
-public sealed record BindingStatusResponse(string? NetworkNamespace, ImmutableArray<BindingStatus> Bindings, ImmutableArray<Diagnostic> Problems, ImmutableArray<BindingDrift> Drift);
+public sealed record BindingStatusResponse(string? NetworkNamespace, ImmutableArray<BindingStatus> Bindings, ImmutableArray<Diagnostic> Problems, ImmutableArray<BindingDrift> Drift)
+{
+    /// <summary>With drift: the port devices of the bindings tested that are no interface of the namespace (a typo, or a VM not started).</summary>
+    public ImmutableArray<string> MissingPortDevices { get; init; } = [];
+}
 
 /// <summary>
 /// Define filters. With <paramref name="AllOrNothing"/> (several documents of one text, as Set-NwFilter takes them)

@@ -13,8 +13,8 @@ namespace NwFilter.Commands;
 /// </summary>
 /// <remarks>
 /// Get-NwFilterBinding lists the stored bindings, as virsh nwfilter-binding-list does, as FilterBinding objects with
-/// PortDevice, MacAddress, Filter, Parameter (alias of Parameters), Owner (alias of OwnerName), OwnerUuid,
-/// LinkDevice, Backend (EbIpTables or Nftables: which firewall backend applies its rules) and NetworkNamespace. A binding that learns its IP address (its filter uses $IP and no IP is given) also
+/// PortDevice, MacAddress (as one writes it: 52:54:00:aa:bb:cc), Filter, Parameters (as one writes them: IP=10.0.0.1,
+/// 10.0.0.2; $b.Parameters['IP'] gives the values), OwnerName, OwnerUuid, LinkDevice, Backend (EbIpTables or Nftables: which firewall backend applies its rules) and NetworkNamespace. A binding that learns its IP address (its filter uses $IP and no IP is given) also
 /// has LearningMode (any or dhcp), LearningState (Learning, Learned, Stopped, Failed, or NotStarted when no learner
 /// of this session watches the port), LearnedAddress (the learned addresses, with their lease ends) and LearningJob
 /// (the job of this session that learns it). Piped to ConvertTo-NwFilterXml they give libvirt's filterbinding XML (virsh
@@ -40,6 +40,10 @@ namespace NwFilter.Commands;
 /// <code>Get-NwFilterBinding vnet0 | ConvertTo-NwFilterXml</code>
 /// <para>Prints the binding of vnet0 as libvirt's filterbinding XML.</para>
 /// </example>
+/// <seealso cref="InvokeNwFilterBindingCommand"/>
+/// <seealso cref="RemoveNwFilterBindingCommand"/>
+/// <seealso cref="RestoreNwFilterBindingCommand"/>
+/// <seealso cref="TestNwFilterBindingCommand"/>
 [Cmdlet(VerbsCommon.Get, "NwFilterBinding")]
 [OutputType(typeof(FilterBinding))]
 public sealed class GetNwFilterBindingCommand : NwFilterCmdlet
@@ -54,6 +58,7 @@ public sealed class GetNwFilterBindingCommand : NwFilterCmdlet
     /// <summary>The network namespace whose bindings to get (default: NWFILTER_NETNS, else the host's own).</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
     public string? NetworkNamespace { get; set; }
 
     protected override void ProcessRecord()

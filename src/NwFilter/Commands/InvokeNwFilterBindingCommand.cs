@@ -47,6 +47,11 @@ namespace NwFilter.Commands;
 /// leaves the port's current rules in force; Remove-NwFilterBinding ends the job and removes the rules. The job ends
 /// with the session: to learn without one, run Restore-NwFilterBinding -Wait as a service.
 ///
+/// A port device that is no interface of the namespace gets a warning (PortDeviceNotFound) and the binding is made all
+/// the same, so bindings can be made before their VMs start; Test-NwFilterBinding shows it as PortDeviceExists False.
+/// A -NetworkNamespace that does not exist is refused before anything else (NetworkNamespaceNotFound), and without root
+/// (CAP_NET_ADMIN) every change is refused before any tool runs (FirewallNeedsRoot).
+///
 /// -WhatIf prints the exact plan: the restore files and the nft script, read against the firewall as it is (as a user
 /// who cannot read it, against one without NwFilter's chains). Changing the firewall needs root. -NetworkNamespace
 /// (or the NWFILTER_NETNS environment variable) applies the rules inside a named network namespace instead of the
@@ -73,6 +78,10 @@ namespace NwFilter.Commands;
 /// <code>Import-Csv ./vms.csv | ForEach-Object { [pscustomobject]@{ PortDevice = $_.Port; MacAddress = $_.Mac; Filter = 'clean-traffic'; Parameter = @{ IP = $_.Ip } } } | Invoke-NwFilterBinding -Confirm:$false</code>
 /// <para>Binds clean-traffic to every VM listed in a CSV file, all in one go.</para>
 /// </example>
+/// <seealso cref="GetNwFilterBindingCommand"/>
+/// <seealso cref="RemoveNwFilterBindingCommand"/>
+/// <seealso cref="RestoreNwFilterBindingCommand"/>
+/// <seealso cref="TestNwFilterBindingCommand"/>
 [Cmdlet(VerbsLifecycle.Invoke, "NwFilterBinding", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
 [OutputType(typeof(FilterBinding))]
 public sealed class InvokeNwFilterBindingCommand : NwFilterCmdlet
@@ -84,7 +93,7 @@ public sealed class InvokeNwFilterBindingCommand : NwFilterCmdlet
     /// <summary>The VM's port device on the host (the tap or veth, such as vnet0).</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
-    [ArgumentCompleter(typeof(PortDeviceCompleter))]
+    [ArgumentCompleter(typeof(InterfaceCompleter))]
     public string PortDevice { get; set; } = "";
 
     /// <summary>The VM's MAC address on that port, such as 52:54:00:7b:35:93.</summary>
@@ -126,6 +135,7 @@ public sealed class InvokeNwFilterBindingCommand : NwFilterCmdlet
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [AllowNull]
     [AllowEmptyString]
+    [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
     public string? NetworkNamespace { get; set; }
 
     /// <summary>Return each binding applied (with LearningJob, the job learning its IP, when it learns one).</summary>

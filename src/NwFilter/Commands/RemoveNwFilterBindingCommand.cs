@@ -37,6 +37,10 @@ namespace NwFilter.Commands;
 /// <code>Remove-NwFilterBinding vnet0 -WhatIf</code>
 /// <para>Shows the nft script that would remove the rules of vnet0.</para>
 /// </example>
+/// <seealso cref="GetNwFilterBindingCommand"/>
+/// <seealso cref="InvokeNwFilterBindingCommand"/>
+/// <seealso cref="RestoreNwFilterBindingCommand"/>
+/// <seealso cref="TestNwFilterBindingCommand"/>
 [Cmdlet(VerbsCommon.Remove, "NwFilterBinding", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
 [OutputType(typeof(void))]
 public sealed class RemoveNwFilterBindingCommand : NwFilterCmdlet
@@ -54,6 +58,7 @@ public sealed class RemoveNwFilterBindingCommand : NwFilterCmdlet
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [AllowNull]
     [AllowEmptyString]
+    [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
     public string? NetworkNamespace { get; set; }
 
     protected override void ProcessRecord()

@@ -46,6 +46,10 @@ namespace NwFilter.Commands;
 /// <para>Runs the learning service in the foreground (as the systemd unit does): restores every binding, learns the
 /// addresses of those that need one, and prints one line per event until Ctrl+C or SIGTERM.</para>
 /// </example>
+/// <seealso cref="GetNwFilterBindingCommand"/>
+/// <seealso cref="InvokeNwFilterBindingCommand"/>
+/// <seealso cref="RemoveNwFilterBindingCommand"/>
+/// <seealso cref="TestNwFilterBindingCommand"/>
 [Cmdlet(VerbsData.Restore, "NwFilterBinding", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
 [OutputType(typeof(FilterBinding), typeof(Core.Learning.IpLearningEvent))]
 public sealed class RestoreNwFilterBindingCommand : NwFilterCmdlet
@@ -63,6 +67,7 @@ public sealed class RestoreNwFilterBindingCommand : NwFilterCmdlet
     /// <summary>The network namespace whose bindings to restore (default: NWFILTER_NETNS, else the host's own).</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
     public string? NetworkNamespace { get; set; }
 
     /// <summary>Return each binding restored (with LearningJob, the job learning its IP, when it learns one).</summary>

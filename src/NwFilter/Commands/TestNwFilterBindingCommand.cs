@@ -24,6 +24,10 @@ namespace NwFilter.Commands;
 /// chains for a port device without a binding, when all bindings are tested). Warnings tell when the bridge netfilter
 /// hooks are off, so that iptables rules, though present, do not apply. Restore-NwFilterBinding repairs drift.
 ///
+/// PortDeviceExists is false (and a warning says so) for a binding whose port device is no interface of its namespace:
+/// a typo, or a VM not started yet; its rules are in force but match nothing. The table shows it as "no port" after
+/// the status. A -NetworkNamespace that does not exist is an error (NetworkNamespaceNotFound).
+///
 /// Reading the firewall needs root.
 /// </remarks>
 /// <example>
@@ -34,6 +38,10 @@ namespace NwFilter.Commands;
 /// <code>Test-NwFilterBinding vnet0 | Select-Object -ExpandProperty MissingRules</code>
 /// <para>Lists the rules of vnet0 that are missing from the firewall.</para>
 /// </example>
+/// <seealso cref="GetNwFilterBindingCommand"/>
+/// <seealso cref="InvokeNwFilterBindingCommand"/>
+/// <seealso cref="RemoveNwFilterBindingCommand"/>
+/// <seealso cref="RestoreNwFilterBindingCommand"/>
 [Cmdlet(VerbsDiagnostic.Test, "NwFilterBinding")]
 [OutputType(typeof(BindingDrift))]
 public sealed class TestNwFilterBindingCommand : NwFilterCmdlet
@@ -51,6 +59,7 @@ public sealed class TestNwFilterBindingCommand : NwFilterCmdlet
     /// <summary>The network namespace to test (default: NWFILTER_NETNS, else the host's own).</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
     public string? NetworkNamespace { get; set; }
 
     protected override void ProcessRecord()
@@ -84,10 +93,23 @@ public sealed class TestNwFilterBindingCommand : NwFilterCmdlet
         try
         {
             var status = host.Run(token => runtime.HandleAsync(new BindingStatusRequest(_all ? null : _ports, ns, TestDrift: true), host, token));
+            foreach (var problem in status.Problems.Where(p => p.Code == RuntimeCodes.NetworkNamespaceNotFound))
+            {
+                WriteError(problem, ns);
+            }
             foreach (var d in status.Drift)
             {
                 WriteWarnings(d.Warnings);
-                WriteObject(d);
+                var portExists = d.Status == BindingDriftStatus.Orphaned ? (bool?)null : !status.MissingPortDevices.Contains(d.PortDevice);
+                if (portExists == false)
+                {
+                    WriteWarning($"{d.PortDevice}: there is no such interface{(ns is null ? "" : " in network namespace " + ns)} (PortDeviceNotFound): " +
+                        "its binding's rules match nothing until it exists; check the name.");
+                }
+                // PortDeviceExists on this wrapper: false for a binding whose port device is no interface (yet).
+                var o = new PSObject(d);
+                o.Properties.Add(new PSNoteProperty("PortDeviceExists", portExists));
+                WriteObject(o);
             }
         }
         catch (NwFilterException e)

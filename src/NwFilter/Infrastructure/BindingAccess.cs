@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using NwFilter.Commands.Jobs;
+using NwFilter.Commands.Output;
 using NwFilter.Core.Learning;
 using NwFilter.Core.Model;
 using NwFilter.Core.Runtime;
@@ -29,17 +30,21 @@ internal static class BindingAccess
     }
 
     /// <summary>
-    /// A binding for output: Owner and Parameter alias OwnerName and Parameters, so output pipes back into the cmdlets;
-    /// a binding that learns its IP also says how (LearningMode), where it stands (LearningState), what it learned
-    /// (LearnedAddress) and which job of this session learns it (LearningJob).
+    /// A binding for output, one property per fact under the model's names (OwnerName and Parameters, which the binding
+    /// cmdlets' -Owner and -Parameter take by their aliases, so output pipes back into them): MacAddress reads as one
+    /// writes it (52:54:00:aa:bb:cc) and Parameters as <see cref="BindingParameters"/> (IP=10.0.0.5, 10.0.0.6), both
+    /// shadowing the model's values on this wrapper only; a binding that learns its IP also says how (LearningMode),
+    /// where it stands (LearningState), what it learned (LearnedAddress) and which job of this session learns it
+    /// (LearningJob).
     /// </summary>
     public static PSObject ForOutput(BindingStatus status, string? networkNamespace, NwFilterRuntime runtime)
     {
         var binding = status.Binding;
         var learning = status.Learning;
         var o = new PSObject(binding);
-        o.Properties.Add(new PSAliasProperty("Owner", nameof(FilterBinding.OwnerName)));
-        o.Properties.Add(new PSAliasProperty("Parameter", nameof(FilterBinding.Parameters)));
+        // preValidated: an instance note may shadow the adapted property of the same name (Add-Member -Force does so).
+        o.Properties.Add(new PSNoteProperty(nameof(FilterBinding.MacAddress), MacAddressText.Format(binding.MacAddress)), true);
+        o.Properties.Add(new PSNoteProperty(nameof(FilterBinding.Parameters), new BindingParameters(binding.Parameters)), true);
         o.Properties.Add(new PSNoteProperty("NetworkNamespace", networkNamespace));
         o.Properties.Add(new PSNoteProperty("LearningMode", learning?.Mode));
         o.Properties.Add(new PSNoteProperty("LearningState", learning?.State));

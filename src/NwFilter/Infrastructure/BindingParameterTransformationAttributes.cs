@@ -1,13 +1,14 @@
 using System.Collections;
 using System.Management.Automation;
 using System.Net.NetworkInformation;
+using NwFilter.Commands.Output;
 using NwFilter.Core.Model;
 
 namespace NwFilter.Commands.Infrastructure;
 
 /// <summary>
 /// Lets a ParameterSet parameter take a hashtable (<c>@{ IP = '10.0.0.5', '10.0.0.6'; DHCPSERVER = '10.0.0.1' }</c>: an
-/// array value is a list), any dictionary, or a ParameterSet (what Get-NwFilterBinding outputs as Parameter). Names and
+/// array value is a list), any dictionary, or the Parameters of what Get-NwFilterBinding outputs. Names and
 /// values are checked as the XML reader checks them.
 /// </summary>
 [AttributeUsage(AttributeTargets.Property | AttributeTargets.Field)]
@@ -19,6 +20,7 @@ public sealed class ParameterSetTransformationAttribute : ArgumentTransformation
     {
         null => ParameterSet.Empty,
         ParameterSet set => set,
+        BindingParameters shown => shown.Set,
         IDictionary table => HashtableParameters.From(table),
         _ => throw new ArgumentTransformationMetadataException(
             $"Parameters are a hashtable such as @{{ IP = '10.0.0.5' }} (an array value is a list), not '{inputData}'."),

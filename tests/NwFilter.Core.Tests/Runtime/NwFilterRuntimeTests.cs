@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net.NetworkInformation;
 using NwFilter.Core.Apply;
 using NwFilter.Core.Diagnostics;
+using NwFilter.Core.Host;
 using NwFilter.Core.Model;
 using NwFilter.Core.Runtime;
 using NwFilter.Core.Store;
@@ -15,8 +16,107 @@ public sealed class NwFilterRuntimeTests : IAsyncDisposable
     private readonly TempDirectory _dir = new("nwfilter-runtime");
     private readonly NwFilterRuntime _runtime;
 
+    // The namespaces of these tests (lab3, lab4, ...) are names only: the probe says they exist, and no tool runs.
     public NwFilterRuntimeTests() =>
-        _runtime = new NwFilterRuntime(new NwFilterRuntimeOptions { Location = new StoreLocation(_dir.Combine("config"), _dir.Combine("state")) });
+        _runtime = new NwFilterRuntime(new NwFilterRuntimeOptions
+        {
+            Location = new StoreLocation(_dir.Combine("config"), _dir.Combine("state")),
+            NamespaceProbe = _ => true,
+            InterfaceProbe = (_, _) => Task.FromResult<IReadOnlySet<string>?>(new HashSet<string> { "vnet0", "vnet1" }),
+        });
+
+    /// <summary>A runtime on the same store whose probes say what a test needs, and whose runner records every program.</summary>
+    private NwFilterRuntime Probed(RecordingRunner runner, bool namespaceExists = true, bool mayChange = true, params string[] interfaces) =>
+        new(new NwFilterRuntimeOptions
+        {
+            Location = _runtime.Location,
+            Runner = runner,
+            NamespaceProbe = _ => namespaceExists,
+            PrivilegeProbe = () => mayChange,
+            InterfaceProbe = (_, _) => Task.FromResult<IReadOnlySet<string>?>(interfaces.ToHashSet()),
+        });
+
+    [Fact]
+    public async Task ANamespaceThatDoesNotExistIsRefusedBeforeAnythingElseAndLeavesNoLockFile()
+    {
+        var runner = new RecordingRunner();
+        var runtime = Probed(runner, namespaceExists: false);
+        var host = new RecordingHost();
+        var binding = Bindings.Create("vnet0", PhysicalAddress.Parse("52-54-00-00-00-01"), "allow-arp");
+
+        var applied = await runtime.HandleAsync(new ApplyBindingsRequest([binding], "labx"), host);
+        var removed = await runtime.HandleAsync(new RemoveBindingsRequest(["vnet0"], "labx"), host);
+        var restored = await runtime.HandleAsync(new RestoreBindingsRequest(null, "labx"), host);
+        var tested = await runtime.HandleAsync(new BindingStatusRequest(null, "labx", TestDrift: true), host);
+
+        var error = Assert.Single(applied.Items).Error!.Primary;
+        Assert.Equal((RuntimeCodes.NetworkNamespaceNotFound, DiagnosticCategory.ObjectNotFound), (error.Code, error.Category));
+        Assert.StartsWith("There is no network namespace named 'labx'", error.Message, StringComparison.Ordinal);
+        Assert.Equal(RuntimeCodes.NetworkNamespaceNotFound, Assert.Single(removed.Items).Error!.Primary.Code);
+        Assert.Empty(restored.Items);
+        Assert.Equal(RuntimeCodes.NetworkNamespaceNotFound, Assert.Single(tested.Problems).Code);
+        Assert.Equal(3, host.Events.Count(e => e.Id == RuntimeCodes.NetworkNamespaceNotFound));
+        Assert.Empty(host.Confirmations); // asked nothing, planned nothing
+        Assert.Empty(runner.Programs);
+        Assert.False(Directory.Exists(_dir.Combine("state", BindingStore.NamespacesDirectoryName, "labx")), "no folder and no lock file for a namespace that does not exist");
+    }
+
+    [Fact]
+    public async Task WithoutCapNetAdminAChangeIsRefusedAsPermissionDeniedBeforeAnyToolRuns()
+    {
+        var runner = new RecordingRunner();
+        var runtime = Probed(runner, mayChange: false, interfaces: "vnet0");
+        var host = new RecordingHost(); // says yes to everything, without looking at the plan
+        var binding = Bindings.Create("vnet0", PhysicalAddress.Parse("52-54-00-00-00-01"), "allow-arp");
+        runtime.Manager("lab8").Store.Save(Bindings.Create("vnet3", PhysicalAddress.Parse("52-54-00-00-00-03"), "allow-arp"));
+
+        var applied = await runtime.HandleAsync(new ApplyBindingsRequest([binding], "lab8"), host);
+        var removed = await runtime.HandleAsync(new RemoveBindingsRequest(["vnet3"], "lab8"), host);
+        var restored = await runtime.HandleAsync(new RestoreBindingsRequest(null, "lab8"), host);
+
+        foreach (var item in applied.Items.Concat(removed.Items).Concat(restored.Items))
+        {
+            var error = item.Error!.Primary;
+            Assert.Equal((RuntimeCodes.FirewallNeedsRoot, DiagnosticCategory.PermissionDenied), (error.Code, error.Category));
+            Assert.StartsWith("Changing the firewall needs root (CAP_NET_ADMIN)", error.Message, StringComparison.Ordinal);
+        }
+        Assert.Equal(3, applied.Items.Length + removed.Items.Length + restored.Items.Length);
+        Assert.Empty(runner.Programs);
+        Assert.Equal(["vnet3"], runtime.Manager("lab8").Store.List().Bindings.Select(b => b.PortDevice)); // nothing stored, nothing removed
+    }
+
+    [Fact]
+    public async Task APortDeviceThatIsNoInterfaceIsWarnedAbout()
+    {
+        var runtime = Probed(new RecordingRunner(), interfaces: "vnet1");
+        var host = new RecordingHost { Answer = false };
+        var typo = Bindings.Create("vent0", PhysicalAddress.Parse("52-54-00-00-00-01"), "allow-arp");
+        var present = Bindings.Create("vnet1", PhysicalAddress.Parse("52-54-00-00-00-02"), "allow-arp");
+
+        await runtime.HandleAsync(new ApplyBindingsRequest([typo, present], "lab9"), host);
+
+        var warning = Assert.Single(host.Events, e => e.Level == RuntimeEventLevel.Warning);
+        Assert.Equal((RuntimeCodes.PortDeviceNotFound, "vent0", "lab9"), (warning.Id, warning.Target, warning.NetworkNamespace));
+        Assert.Contains("There is no interface 'vent0' in network namespace lab9", warning.Message, StringComparison.Ordinal);
+        Assert.Equal(2, host.Confirmations.Count); // a warning, not a refusal: bindings may be made before their port
+    }
+
+    [Fact]
+    public void ReadsTheInterfaceNamesOfIpLinkShow()
+    {
+        var names = RuntimeChecks.ParseLinks(
+            "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN mode DEFAULT group default qlen 1000\\    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00\n" +
+            "5: vnet0@if4: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue master br0 state UP mode DEFAULT group default qlen 1000\\    link/ether 52:54:00:00:00:01 brd ff:ff:ff:ff:ff:ff link-netns vm0\n");
+        Assert.Equal(["lo", "vnet0"], names.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void KnowsWhetherThisProcessHasCapNetAdmin()
+    {
+        var capEff = File.ReadLines("/proc/self/status").Single(l => l.StartsWith("CapEff:", StringComparison.Ordinal))[7..].Trim();
+        var expected = (Convert.ToUInt64(capEff, 16) & (1UL << 12)) != 0;
+        Assert.Equal(expected, RuntimeChecks.HasNetAdmin());
+    }
 
     public async ValueTask DisposeAsync()
     {
@@ -162,6 +262,17 @@ public sealed class NwFilterRuntimeTests : IAsyncDisposable
         Assert.Equal("vnet0", Assert.Single(some.Bindings).Binding.PortDevice);
         var missing = Assert.Single(some.Problems);
         Assert.Equal((ApplyCodes.BindingNotFound, "vnet9"), (missing.Code, missing.Value));
+    }
+
+    private sealed class RecordingRunner : IProcessRunner
+    {
+        public ConcurrentQueue<string> Programs { get; } = new();
+
+        public Task<ProcessResult> RunAsync(ProcessRequest request, CancellationToken cancellationToken = default)
+        {
+            Programs.Enqueue(request.ToString());
+            return Task.FromResult(new ProcessResult(request, 1, "", "not run in this test", TimeSpan.Zero));
+        }
     }
 
     private sealed class RecordingHost : IRuntimeHost
