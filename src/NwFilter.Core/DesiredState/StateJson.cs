@@ -271,11 +271,15 @@ public static class StateJson
             {
                 String(o.Value, o.Path);
             }
+            var references = new List<string>();
             if (keys.TryGetValue("references", out var r) && r.Value.ValueKind != JsonValueKind.Null && Array(r.Value, r.Path) is { } refs)
             {
                 for (var i = 0; i < refs.Count; i++)
                 {
-                    String(refs[i], $"{r.Path}[{i}]");
+                    if (String(refs[i], $"{r.Path}[{i}]") is { } reference)
+                    {
+                        references.Add(reference);
+                    }
                 }
             }
             if (name is null)
@@ -297,7 +301,8 @@ public static class StateJson
                     }
                     return null;
                 }
-                return new FilterState(name, hash.ToLowerInvariant(), null);
+                // A hash-only entry (a host's built-in) keeps the references it lists: a migration closure follows them.
+                return new FilterState(name, hash.ToLowerInvariant(), null) { References = [.. references] };
             }
             FilterDefinition filter;
             try
