@@ -70,17 +70,22 @@ function Test-FilterInstance($Instance) {
 }
 
 function Set-FilterInstance($Instance) {
+    if ($WhatIf) {
+        # What-if: check the instance as set would (bad input fails the same way), change nothing, and return the
+        # state set would leave (What if: lines on stdout would break dsc's JSON, so the cmdlets' -WhatIf is not used).
+        $null = Test-FilterInstance $Instance
+        return [ordered]@{ name = $Instance.name; xml = $Instance['xml']; _exist = (Exists $Instance) }
+    }
     if (-not (Exists $Instance)) {
         if ((Get-FilterInstance $Instance.name)._exist -and (Get-NwFilter -Name $Instance.name).Origin -ne 'BuiltIn') {
-            Remove-NwFilter -Name $Instance.name -Confirm:$false -WhatIf:$WhatIf
+            Remove-NwFilter -Name $Instance.name -Confirm:$false
         }
     }
     else {
         if (-not $Instance.ContainsKey('xml')) { throw [InputError]::new("The property 'xml' is required to define the filter '$($Instance.name)'.") }
-        $null = Set-NwFilterState -InputObject @{ filters = @(@{ name = $Instance.name; xml = [string] $Instance.xml }) } -Confirm:$false -WhatIf:$WhatIf -ErrorVariable bad -ErrorAction SilentlyContinue
+        $null = Set-NwFilterState -InputObject @{ filters = @(@{ name = $Instance.name; xml = [string] $Instance.xml }) } -Confirm:$false -ErrorVariable bad -ErrorAction SilentlyContinue
         Write-StateErrors $bad
     }
-    if ($WhatIf) { $Instance.Remove('_inDesiredState'); return $Instance }
     Get-FilterInstance $Instance.name
 }
 
@@ -125,18 +130,24 @@ function Test-BindingInstance($Instance) {
 }
 
 function Set-BindingInstance($Instance) {
+    if ($WhatIf) {
+        $null = Test-BindingInstance $Instance
+        $would = [ordered]@{}
+        foreach ($key in $Instance.Keys) { if ($key -ne '_inDesiredState') { $would[$key] = $Instance[$key] } }
+        $would['_exist'] = Exists $Instance
+        return $would
+    }
     $null, $current = Get-BindingInstance $Instance.portDevice
     if (-not (Exists $Instance)) {
-        if ($current) { Remove-NwFilterBinding -PortDevice $Instance.portDevice -Confirm:$false -WhatIf:$WhatIf }
+        if ($current) { Remove-NwFilterBinding -PortDevice $Instance.portDevice -Confirm:$false }
     }
     else {
         foreach ($key in 'macAddress', 'filter') {
             if (-not $current -and -not $Instance.ContainsKey($key)) { throw [InputError]::new("The property '$key' is required to bind the port '$($Instance.portDevice)'.") }
         }
-        $null = Set-NwFilterState -InputObject (New-BindingDocument $Instance $current) -Confirm:$false -WhatIf:$WhatIf -ErrorVariable bad -ErrorAction SilentlyContinue
+        $null = Set-NwFilterState -InputObject (New-BindingDocument $Instance $current) -Confirm:$false -ErrorVariable bad -ErrorAction SilentlyContinue
         Write-StateErrors $bad
     }
-    if ($WhatIf) { $Instance.Remove('_inDesiredState'); return $Instance }
     (Get-BindingInstance $Instance.portDevice)[0]
 }
 

@@ -63,7 +63,35 @@ public sealed record StatePlan(ImmutableArray<FilterDefinition> Filters, Immutab
         {
             throw new NwFilterException(unknown);
         }
-        return new StatePlan(filters.ToImmutable(), apply.ToImmutable(), remove.ToImmutable(), test);
+        return new StatePlan(ReferencedFirst(filters), apply.ToImmutable(), remove.ToImmutable(), test);
+    }
+
+    /// <summary>The filters in name order, except that one comes after the filters of the batch it references (no "does not exist yet" warning).</summary>
+    private static ImmutableArray<FilterDefinition> ReferencedFirst(IEnumerable<FilterDefinition> filters)
+    {
+        var byName = filters.ToDictionary(f => f.Name, StringComparer.Ordinal);
+        var ordered = ImmutableArray.CreateBuilder<FilterDefinition>(byName.Count);
+        var visited = new HashSet<string>(StringComparer.Ordinal);
+        void Visit(FilterDefinition f)
+        {
+            if (!visited.Add(f.Name))
+            {
+                return;
+            }
+            foreach (var r in f.References)
+            {
+                if (byName.TryGetValue(r.Filter, out var referenced))
+                {
+                    Visit(referenced);
+                }
+            }
+            ordered.Add(f);
+        }
+        foreach (var f in byName.Values.OrderBy(f => f.Name, StringComparer.Ordinal))
+        {
+            Visit(f);
+        }
+        return ordered.ToImmutable();
     }
 }
 
