@@ -31,7 +31,12 @@
         'Restore-NwFilterBinding',
         'Set-NwFilter',
         'Test-NwFilter',
-        'Test-NwFilterBinding'
+        'Test-NwFilterBinding',
+        # Desired state as data (issue 17; docs/design/state.md)
+        'Export-NwFilterState',
+        'Get-NwFilterState',
+        'Set-NwFilterState',
+        'Test-NwFilterState'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -186,6 +186,8 @@ task Layout Build, Help, {
     Get-ChildItem -LiteralPath (Join-Path $Root 'formats') -Filter *.ps1xml -File | Copy-Item -Destination $ModuleOut
     Get-ChildItem -LiteralPath (Join-Path $Root 'en-US') -Filter about_*.help.txt -File | Copy-Item -Destination $enUS
     Copy-Item -LiteralPath (Join-Path $HelpOut 'NwFilter.dll-Help.xml') -Destination $enUS
+    # The DSC v3 command resources (docs/design/state.md): their manifests and the one dispatcher they run.
+    Copy-Item -Path (Join-Path $Root 'dsc/*.dsc.resource.json'), (Join-Path $Root 'dsc/nwfilter.dsc.ps1') -Destination $ModuleOut
 
     # The one version source: stamp <VersionPrefix> into the laid-out manifest.
     $version = Get-Version

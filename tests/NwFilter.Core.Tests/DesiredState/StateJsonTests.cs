@@ -1,0 +1,130 @@
+using System.Text.Json;
+using NwFilter.Core.Backends;
+using NwFilter.Core.DesiredState;
+using NwFilter.Core.Diagnostics;
+
+namespace NwFilter.Core.Tests.DesiredState;
+
+/// <summary>The state document's reader and writer: round trip, and an error naming the JSON path for each kind of bad input.</summary>
+public sealed class StateJsonTests
+{
+    private const string Web = "<filter name='web' chain='root'><uuid>0b6f3e59-4c9a-4a43-8d32-6a8f0c1f2b10</uuid><filterref filter='clean-traffic'/><rule action='accept' direction='in' priority='500'><tcp dstportstart='22'/></rule></filter>";
+
+    private static string Doc(object value) => JsonSerializer.Serialize(value);
+
+    private static NwFilterException Refused(string json, Func<string, bool>? exists = null) =>
+        Assert.Throws<NwFilterException>(() => StateJson.Read(json, exists));
+
+    [Fact]
+    public void ReadsFiltersBindingsAndSettings()
+    {
+        var state = StateJson.Read(Doc(new
+        {
+            filters = new[] { new { name = "web", xml = Web } },
+            bindings = new object[] { new { portDevice = "vnet0", macAddress = "52:54:00:7B:35:93", filter = "web", parameters = new { IP = new[] { "10.0.0.5", "10.0.0.6" }, PORT = 22 } } },
+            settings = new { defaultBackend = "nftables", pruneBindings = true },
+        }));
+        var filter = Assert.Single(state.Filters);
+        Assert.Equal("web", filter.Name);
+        Assert.DoesNotContain("uuid", filter.Xml);
+        Assert.Equal(["clean-traffic"], filter.References.ToArray());
+        var binding = Assert.Single(state.Bindings);
+        Assert.Equal("52:54:00:7b:35:93", binding.MacAddress);
+        Assert.Equal(["10.0.0.5", "10.0.0.6"], binding.Parameters["IP"].ToArray());
+        Assert.Equal(["22"], binding.Parameters["PORT"].ToArray());
+        Assert.Equal(FirewallBackendKind.Nftables, binding.Backend);
+        Assert.Equal("vnet0", binding.Owner);
+        Assert.True(state.Settings.PruneBindings);
+    }
+
+    [Fact]
+    public void WriteThenReadGivesTheSameState()
+    {
+        var state = StateJson.Read(Doc(new
+        {
+            filters = new object[] { new { name = "web", xml = Web }, new { name = "clean-traffic", hash = new string('a', 64) } },
+            bindings = new[] { new { portDevice = "vnet0", macAddress = "52:54:00:7b:35:93", filter = "web", owner = "vm1" } },
+        }));
+        var again = StateJson.Read(StateJson.Write(state));
+        Assert.Equal(state.StateHash, again.StateHash);
+        Assert.Equal(state.Filters.Select(f => (f.Name, f.Hash, f.Xml)), again.Filters.Select(f => (f.Name, f.Hash, f.Xml)));
+        Assert.Equal("vm1", Assert.Single(again.Bindings).Owner);
+    }
+
+    [Fact]
+    public void KeysMatchWithoutRegardToCase()
+    {
+        var state = StateJson.Read("""{ "Filters": [ { "Name": "web", "Xml": "<filter name='web'/>" } ], "StateHash": "x" }""");
+        Assert.Equal("web", Assert.Single(state.Filters).Name);
+    }
+
+    [Fact]
+    public void AnUnknownKeyIsRefusedWithItsPath()
+    {
+        var e = Refused("""{ "filters": [ { "name": "web", "xml": "<filter name='web'/>" }, { "name": "b", "xm1": "<filter name='b'/>" } ] }""");
+        var d = Assert.Single(e.Diagnostics.Where(d => d.Code == StateCodes.UnknownKey));
+        Assert.Equal("$.filters[1].xm1", d.Source);
+        Assert.Contains("'xm1' is not a key of a filter", d.Message);
+    }
+
+    [Fact]
+    public void AWrongTypeIsRefusedWithItsPath()
+    {
+        var e = Refused("""{ "bindings": [ { "portDevice": "vnet0", "macAddress": "52:54:00:7b:35:93", "filter": "clean-traffic", "parameters": { "IP": true } } ], "settings": { "pruneBindings": "yes" } }""", _ => true);
+        Assert.Equal(["$.bindings[0].parameters.IP", "$.settings.pruneBindings"], e.Diagnostics.Select(d => d.Source).Order(StringComparer.Ordinal));
+        Assert.All(e.Diagnostics, d => Assert.Equal(StateCodes.WrongType, d.Code));
+        Assert.Contains(e.Diagnostics, d => d.Message == "Expected a boolean, found a string.");
+    }
+
+    [Fact]
+    public void AFilterWhoseXmlDoesNotParseIsRefusedWithItsPath()
+    {
+        var e = Refused(Doc(new { filters = new[] { new { name = "web", xml = "<filter name='web'><rule action='accept' direction='sideways'/></filter>" } } }));
+        var d = Assert.Single(e.Diagnostics);
+        Assert.Equal(StateCodes.FilterInvalid, d.Code);
+        Assert.Equal("$.filters[0].xml", d.Source);
+        Assert.Contains("sideways", d.Message);
+    }
+
+    [Fact]
+    public void AFilterWhoseXmlNamesAnotherFilterIsRefused()
+    {
+        var e = Refused(Doc(new { filters = new[] { new { name = "web", xml = "<filter name='db'/>" } } }));
+        Assert.Equal(StateCodes.FilterNameMismatch, Assert.Single(e.Diagnostics).Code);
+    }
+
+    [Fact]
+    public void ABindingToAFilterNeitherTheDocumentNorTheHostHasIsRefused()
+    {
+        var json = Doc(new { bindings = new[] { new { portDevice = "vnet0", macAddress = "52:54:00:7b:35:93", filter = "nope" } } });
+        var d = Assert.Single(Refused(json, name => name == "clean-traffic").Diagnostics);
+        Assert.Equal(StateCodes.FilterNotFound, d.Code);
+        Assert.Equal("$.bindings[0].filter", d.Source);
+        Assert.Single(StateJson.Read(json, name => name == "nope").Bindings);
+    }
+
+    [Fact]
+    public void AHashThatDisagreesWithTheXmlIsRefused()
+    {
+        var e = Refused(Doc(new { filters = new[] { new { name = "web", xml = Web, hash = new string('0', 64) } } }));
+        Assert.Equal("$.filters[0].hash", Assert.Single(e.Diagnostics, d => d.Code == StateCodes.HashMismatch).Source);
+    }
+
+    [Fact]
+    public void EveryProblemIsReportedAtOnce()
+    {
+        var e = Refused("""{ "filters": [ { "xml": "<filter name='a'/>" }, { "name": "a", "xml": "<filter name='a'/>" }, { "name": "a", "xml": "<filter name='a'/>" } ], "bindings": [ { "portDevice": "vnet0", "macAddress": "zz", "filter": "a" } ], "extra": 1 }""");
+        var found = e.Diagnostics.Select(d => $"{d.Code} {d.Source}").ToHashSet();
+        Assert.Equal(
+            new HashSet<string> { StateCodes.UnknownKey + " $.extra", StateCodes.MissingKey + " $.filters[0]", StateCodes.Duplicate + " $.filters[2].name", StateCodes.InvalidValue + " $.bindings[0].macAddress" },
+            found);
+    }
+
+    [Fact]
+    public void InvalidJsonIsRefusedWithWhereItBroke()
+    {
+        var d = Assert.Single(Refused("{ \"filters\": [ }").Diagnostics);
+        Assert.Equal(StateCodes.InvalidJson, d.Code);
+        Assert.Contains("line 1", d.Message);
+    }
+}
