@@ -1,5 +1,5 @@
 using System.Text.Json;
-using NwFilter.Core.Backends;
+using NwFilter.Core.Model;
 using NwFilter.Core.DesiredState;
 using NwFilter.Core.Diagnostics;
 
