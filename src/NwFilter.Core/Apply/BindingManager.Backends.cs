@@ -107,6 +107,7 @@ public sealed partial class BindingManager
                 report = ExecutionReport.Merge(report, await step.Backend.ApplyAsync(HostRunner, step.Plans, step.RemoveNow, step.NoneRemain, progress, cancellationToken)
                     .ConfigureAwait(false));
                 committed = true;
+                FaultInjection.Hit(FaultInjection.BackendApplied);
             }
             catch (NwFilterException e) when (committed)
             {

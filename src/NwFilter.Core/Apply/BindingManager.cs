@@ -35,7 +35,7 @@ public sealed partial class BindingManager
             throw new NwFilterException(Diagnostic.Error(ApplyCodes.InvalidNetworkNamespace,
                 $"'{NetworkNamespace}' is not a valid network namespace name.", DiagnosticCategory.InvalidArgument) with { Value = NetworkNamespace });
         }
-        HostRunner = _options.HostRunner ?? (NetworkNamespace is null ? _options.Runner : new NamespacedProcessRunner(_options.Runner, NetworkNamespace));
+        HostRunner = FaultInjection.Wrap(_options.HostRunner ?? (NetworkNamespace is null ? _options.Runner : new NamespacedProcessRunner(_options.Runner, NetworkNamespace)));
         Filters = _options.Filters ?? FilterStore.Open();
         Store = _options.Store ?? BindingStore.Open(StoreLocation.Resolve(), NetworkNamespace);
     }
@@ -145,6 +145,7 @@ public sealed partial class BindingManager
                     var bindingsOut = compiled.Select(c => c.Binding)
                         .Where(b => !before.TryGetValue(b.PortDevice, out var old) || NwFilterXmlWriter.Write(old) != NwFilterXmlWriter.Write(b)).ToList();
                     Store.SaveAll(bindingsOut);
+                    FaultInjection.Hit(FaultInjection.StoreWritten);
                     BatchExecution batch;
                     try
                     {
