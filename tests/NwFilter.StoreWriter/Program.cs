@@ -13,6 +13,14 @@ using NwFilter.Core.Graph;
 using NwFilter.Core.Model;
 using NwFilter.Core.Store;
 
+if (args.Length == 2 && args[0] == "hold-lock")
+{
+    // Usage: NwFilter.StoreWriter hold-lock <bindings-dir>: takes the binding store's lock, prints "locked", holds it until killed.
+    using var held = new BindingStore(args[1]).Lock(TimeSpan.FromSeconds(30), CancellationToken.None);
+    Console.WriteLine("locked");
+    Console.Out.Flush();
+    Thread.Sleep(Timeout.Infinite);
+}
 if (args.Length == 7 && args[0] == "bindings")
 {
     return await Bindings(args[1], args[2], args[3], Enum.Parse<FirewallBackendKind>(args[4], ignoreCase: true), int.Parse(args[5]), args[6]);
