@@ -157,7 +157,7 @@ public sealed partial class BindingManager
                         throw RevertStore(bindingsOut, before, e);
                     }
                     execution = batch.Report;
-                    var refused = compiled.Where(c => batch.Failures.ContainsKey(c.Binding.Backend)).Select(c => c.Binding).ToList();
+                    var refused = bindingsOut.Where(b => batch.Failures.ContainsKey(b.Backend)).ToList();
                     var revertProblem = refused.Count == 0 ? null : TryRevertStore(refused, before);
                     foreach (var c in compiled)
                     {
