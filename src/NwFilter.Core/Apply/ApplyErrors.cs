@@ -53,6 +53,18 @@ public static class ApplyCodes
 
     /// <summary>Re-instantiating the bindings of a changed filter failed; nothing was changed.</summary>
     public const string ReinstantiationFailed = "ReinstantiationFailed";
+
+    /// <summary>
+    /// A binding file could not be written or deleted (a full or read-only state directory, no permission): names the
+    /// file and the cause. Bindings are written before the firewall is changed, so when this fails the firewall is untouched.
+    /// </summary>
+    public const string BindingStoreWriteFailed = "BindingStoreWriteFailed";
+
+    /// <summary>
+    /// After the firewall refused a change, the binding files written for it could not be put back: the store is ahead
+    /// of the kernel (it names rules that are not in force); Restore-NwFilterBinding applies them. Never unfiltered.
+    /// </summary>
+    public const string BindingStoreRevertFailed = "BindingStoreRevertFailed";
 }
 
 /// <summary>Builds the exceptions of the apply path, each naming what failed and what state the firewall is in.</summary>

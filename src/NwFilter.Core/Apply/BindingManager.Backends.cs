@@ -41,9 +41,11 @@ public sealed partial class BindingManager
     }
 
     /// <summary>Splits a batch into the steps of each backend, against the stored bindings (read under the store lock when executing).</summary>
-    private List<BackendStep> Steps(IReadOnlyList<PreparedBinding> prepared)
+    /// <param name="prepared">The batch.</param>
+    /// <param name="stored">The backend of each port's binding before the batch; null reads the store.</param>
+    private List<BackendStep> Steps(IReadOnlyList<PreparedBinding> prepared, IReadOnlyDictionary<string, FirewallBackendKind>? stored = null)
     {
-        var stored = Store.List().Bindings.ToDictionary(b => b.PortDevice, b => b.Backend, StringComparer.Ordinal);
+        stored ??= Store.List().Bindings.ToDictionary(b => b.PortDevice, b => b.Backend, StringComparer.Ordinal);
         var steps = new List<BackendStep>(FirewallBackends.All.Count);
         foreach (var backend in FirewallBackends.All)
         {
@@ -86,9 +88,10 @@ public sealed partial class BindingManager
         new(transactions, reasons.Count > 0, reasons.Count == 0 ? null : string.Join("; ", reasons));
 
     /// <summary>Runs a batch of prepared bindings by backend (call under the store lock). Throws when the first step that runs fails.</summary>
-    private async Task<BatchExecution> ExecuteAsync(IReadOnlyList<PreparedBinding> prepared, Action<BindingProgress>? progress, CancellationToken cancellationToken)
+    private async Task<BatchExecution> ExecuteAsync(IReadOnlyList<PreparedBinding> prepared, Action<BindingProgress>? progress, CancellationToken cancellationToken,
+        IReadOnlyDictionary<string, FirewallBackendKind>? stored = null)
     {
-        var steps = Steps(prepared);
+        var steps = Steps(prepared, stored);
         var newBackend = new Dictionary<string, IFirewallBackend>(StringComparer.Ordinal);
         foreach (var p in prepared)
         {
@@ -104,6 +107,7 @@ public sealed partial class BindingManager
                 report = ExecutionReport.Merge(report, await step.Backend.ApplyAsync(HostRunner, step.Plans, step.RemoveNow, step.NoneRemain, progress, cancellationToken)
                     .ConfigureAwait(false));
                 committed = true;
+                FaultInjection.Hit(FaultInjection.BackendApplied);
             }
             catch (NwFilterException e) when (committed)
             {

@@ -6,6 +6,7 @@ using NwFilter.Core.Host;
 using NwFilter.Core.Model;
 using NwFilter.Core.Resolution;
 using NwFilter.Core.Store;
+using NwFilter.Core.Xml;
 
 namespace NwFilter.Core.Apply;
 
@@ -34,7 +35,7 @@ public sealed partial class BindingManager
             throw new NwFilterException(Diagnostic.Error(ApplyCodes.InvalidNetworkNamespace,
                 $"'{NetworkNamespace}' is not a valid network namespace name.", DiagnosticCategory.InvalidArgument) with { Value = NetworkNamespace });
         }
-        HostRunner = _options.HostRunner ?? (NetworkNamespace is null ? _options.Runner : new NamespacedProcessRunner(_options.Runner, NetworkNamespace));
+        HostRunner = FaultInjection.Wrap(_options.HostRunner ?? (NetworkNamespace is null ? _options.Runner : new NamespacedProcessRunner(_options.Runner, NetworkNamespace)));
         Filters = _options.Filters ?? FilterStore.Open();
         Store = _options.Store ?? BindingStore.Open(StoreLocation.Resolve(), NetworkNamespace);
     }
@@ -137,16 +138,35 @@ public sealed partial class BindingManager
                 await StopReplacedLearnersAsync(compiled.Select(c => c.Prepared)).ConfigureAwait(false);
                 using (Store.Lock(_options.LockTimeout, cancellationToken))
                 {
-                    var batch = await ExecuteAsync([.. compiled.Select(c => c.Prepared)], progress, cancellationToken).ConfigureAwait(false);
+                    // The store leads the kernel (docs/design/applying.md, "The store and the kernel"): the files are
+                    // written, all or none, before the firewall changes, and put back for what the firewall refused.
+                    var before = Store.List().Bindings.ToDictionary(b => b.PortDevice, StringComparer.Ordinal);
+                    // Unchanged files are not rewritten: a restore on a full disk still re-applies the kernel.
+                    var bindingsOut = compiled.Select(c => c.Binding)
+                        .Where(b => !before.TryGetValue(b.PortDevice, out var old) || NwFilterXmlWriter.Write(old) != NwFilterXmlWriter.Write(b)).ToList();
+                    Store.SaveAll(bindingsOut);
+                    FaultInjection.Hit(FaultInjection.StoreWritten);
+                    BatchExecution batch;
+                    try
+                    {
+                        batch = await ExecuteAsync([.. compiled.Select(c => c.Prepared)], progress, cancellationToken,
+                            before.ToDictionary(kv => kv.Key, kv => kv.Value.Backend, StringComparer.Ordinal)).ConfigureAwait(false);
+                    }
+                    catch (NwFilterException e)
+                    {
+                        throw RevertStore(bindingsOut, before, e);
+                    }
                     execution = batch.Report;
+                    var refused = bindingsOut.Where(b => batch.Failures.ContainsKey(b.Backend)).ToList();
+                    var revertProblem = refused.Count == 0 ? null : TryRevertStore(refused, before);
                     foreach (var c in compiled)
                     {
                         if (batch.Failures.TryGetValue(c.Binding.Backend, out var failed))
                         {
-                            results[c.Index] = new BindingResult(c.Binding.PortDevice, c.Binding, failed);
+                            results[c.Index] = new BindingResult(c.Binding.PortDevice, c.Binding,
+                                revertProblem is null ? failed : new NwFilterException([.. failed.Diagnostics, revertProblem], failed));
                             continue;
                         }
-                        Store.Save(c.Binding);
                         results[c.Index] = new BindingResult(c.Binding.PortDevice, c.Binding, null);
                     }
                 }
@@ -212,22 +232,30 @@ public sealed partial class BindingManager
                         continue;
                     }
                     var ports = group.Select(f => f.Binding.PortDevice).ToHashSet(StringComparer.Ordinal);
+                    var deleted = new List<FilterBinding>();
                     try
                     {
+                        // The store leads the kernel here too (docs/design/applying.md): the files go first, and come
+                        // back if the firewall refuses; a file that cannot be deleted leaves the rules untouched.
+                        foreach (var (_, binding) in group)
+                        {
+                            Store.Delete(binding.PortDevice);
+                            deleted.Add(binding);
+                        }
                         var noneRemain = stored.Values.Where(b => b.Backend == backend.Kind).All(b => ports.Contains(b.PortDevice));
                         execution = ExecutionReport.Merge(execution, await backend.RemoveAsync(HostRunner, ports, noneRemain, progress, cancellationToken).ConfigureAwait(false));
                         foreach (var (index, binding) in group)
                         {
-                            Store.Delete(binding.PortDevice);
                             Learners?.Store?.Delete(binding.PortDevice);
                             results[index] = new BindingResult(binding.PortDevice, binding, null);
                         }
                     }
                     catch (NwFilterException e)
                     {
+                        var problem = deleted.Count == 0 ? null : TryRevertStore(deleted, deleted.ToDictionary(b => b.PortDevice, StringComparer.Ordinal));
                         foreach (var (index, binding) in group)
                         {
-                            results[index] = new BindingResult(binding.PortDevice, binding, e);
+                            results[index] = new BindingResult(binding.PortDevice, binding, problem is null ? e : new NwFilterException([.. e.Diagnostics, problem], e));
                         }
                     }
                 }
@@ -353,6 +381,35 @@ public sealed partial class BindingManager
         }
         var status = await BridgeNetfilterStatus.ProbeAsync(HostRunner, cancellationToken).ConfigureAwait(false);
         return [.. new[] { status.Warn(false, v4, NetworkNamespace), status.Warn(true, v6, NetworkNamespace) }.OfType<Diagnostic>()];
+    }
+
+    /// <summary>The firewall refused the whole batch (nothing changed there): the store goes back too; <paramref name="e"/>, plus why it could not.</summary>
+    private NwFilterException RevertStore(IReadOnlyList<FilterBinding> written, IReadOnlyDictionary<string, FilterBinding> before, NwFilterException e) =>
+        TryRevertStore(written, before) is { } problem ? new NwFilterException([.. e.Diagnostics, problem], e) : e;
+
+    /// <summary>
+    /// Puts the files of <paramref name="written"/> back as they were in <paramref name="before"/> (new ones deleted
+    /// first, which frees space on a full disk, then the old ones rewritten); null when done, else the
+    /// <see cref="ApplyCodes.BindingStoreRevertFailed"/> diagnostic.
+    /// </summary>
+    private Diagnostic? TryRevertStore(IReadOnlyList<FilterBinding> written, IReadOnlyDictionary<string, FilterBinding> before)
+    {
+        try
+        {
+            foreach (var binding in written.Where(b => !before.ContainsKey(b.PortDevice)))
+            {
+                Store.Delete(binding.PortDevice);
+            }
+            Store.SaveAll([.. written.Where(b => before.ContainsKey(b.PortDevice)).Select(b => before[b.PortDevice])]);
+            return null;
+        }
+        catch (NwFilterException e)
+        {
+            return Diagnostic.Error(ApplyCodes.BindingStoreRevertFailed,
+                $"The binding files of {string.Join(", ", written.Select(b => b.PortDevice))} could not be put back after the firewall refused the change " +
+                $"({e.Primary.Message.TrimEnd('.')}): the store names rules that are not in force; Restore-NwFilterBinding applies them.",
+                DiagnosticCategory.ResourceUnavailable) with { Source = e.Primary.Source };
+        }
     }
 
     private NwFilterException NotFound(string port) =>

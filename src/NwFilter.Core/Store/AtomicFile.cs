@@ -27,6 +27,17 @@ internal static class AtomicFile
     /// <summary>Replaces <paramref name="path"/> with <paramref name="bytes"/> as <see cref="WriteAllText"/> does.</summary>
     internal static void WriteAllBytes(string path, byte[] bytes, bool durable = true)
     {
+        var temp = Stage(path, bytes, durable);
+        Commit(temp, path, durable);
+    }
+
+    /// <summary>
+    /// The first half of a replacement: writes <paramref name="bytes"/> to a new temporary file beside
+    /// <paramref name="path"/> and returns its path; <paramref name="path"/> is untouched. On failure (a full or
+    /// read-only file system) the temporary file is deleted and the exception thrown, so no partial file remains.
+    /// </summary>
+    internal static string Stage(string path, byte[] bytes, bool durable = true)
+    {
         var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
         var temp = Path.Combine(directory, $"{TempPrefix}{Path.GetFileName(path)}.{Guid.NewGuid():N}{TempSuffix}");
         try
@@ -46,18 +57,35 @@ internal static class AtomicFile
                 stream.Write(bytes);
                 stream.Flush(flushToDisk: durable);
             }
+        }
+        catch
+        {
+            Discard(temp);
+            throw;
+        }
+        return temp;
+    }
+
+    /// <summary>The second half: renames a file from <see cref="Stage"/> over <paramref name="path"/> (no space needed).</summary>
+    internal static void Commit(string temp, string path, bool durable = true)
+    {
+        try
+        {
             File.Move(temp, path, overwrite: true);
         }
         catch
         {
-            TryDelete(temp);
+            Discard(temp);
             throw;
         }
         if (durable)
         {
-            SyncDirectory(directory);
+            SyncDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         }
     }
+
+    /// <summary>Deletes a staged file that will not be committed (best effort).</summary>
+    internal static void Discard(string temp) => TryDelete(temp);
 
     /// <summary>Deletes a file and syncs its directory; true when it existed.</summary>
     internal static bool Delete(string path, bool durable = true)

@@ -88,27 +88,80 @@ public sealed class BindingStore
         return ([.. bindings.OrderBy(b => b.PortDevice, StringComparer.Ordinal)], problems.ToImmutable());
     }
 
-    /// <summary>Writes (creates or replaces) a binding.</summary>
-    public void Save(FilterBinding binding)
+    /// <summary>Writes (creates or replaces) a binding; a failure is <see cref="Apply.ApplyCodes.BindingStoreWriteFailed"/>.</summary>
+    public void Save(FilterBinding binding) => SaveAll([binding]);
+
+    /// <summary>
+    /// Writes (creates or replaces) several bindings, all or none: every new file is written to a temporary file first;
+    /// only when all are written are they renamed into place (a rename needs no space). A failure (a full or read-only
+    /// state directory) removes the temporary files, leaves every binding as it was, and throws
+    /// <see cref="Apply.ApplyCodes.BindingStoreWriteFailed"/> naming the file and the cause.
+    /// </summary>
+    public void SaveAll(IReadOnlyList<FilterBinding> bindings)
     {
-        ArgumentNullException.ThrowIfNull(binding);
-        Backends.EbIpTables.ChainNames.ValidatePortDevice(binding.PortDevice);
+        ArgumentNullException.ThrowIfNull(bindings);
+        foreach (var binding in bindings)
+        {
+            Backends.EbIpTables.ChainNames.ValidatePortDevice(binding.PortDevice);
+        }
         EnsureDirectory();
-        AtomicFile.WriteAllText(PathOf(binding.PortDevice), NwFilterXmlWriter.Write(binding), durable: false);
+        var staged = new List<(string Temp, string Path)>(bindings.Count);
+        var path = Directory;
+        try
+        {
+            foreach (var binding in bindings)
+            {
+                path = PathOf(binding.PortDevice);
+                staged.Add((AtomicFile.Stage(path, Utf8.GetBytes(NwFilterXmlWriter.Write(binding)), durable: false), path));
+            }
+            for (var i = 0; i < staged.Count; i++)
+            {
+                path = staged[i].Path;
+                AtomicFile.Commit(staged[i].Temp, path, durable: false);
+                staged[i] = (string.Empty, path);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            foreach (var (temp, _) in staged.Where(s => s.Temp.Length > 0))
+            {
+                AtomicFile.Discard(temp);
+            }
+            throw WriteFailed(path, "write the binding file", e);
+        }
     }
 
-    /// <summary>Deletes a binding's file; true when it existed.</summary>
+    /// <summary>Deletes a binding's file; true when it existed. A failure is <see cref="Apply.ApplyCodes.BindingStoreWriteFailed"/>.</summary>
     public bool Delete(string portDevice)
     {
         Backends.EbIpTables.ChainNames.ValidatePortDevice(portDevice);
-        return AtomicFile.Delete(PathOf(portDevice), durable: false);
+        var path = PathOf(portDevice);
+        try
+        {
+            return AtomicFile.Delete(path, durable: false);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw WriteFailed(path, "delete the binding file", e);
+        }
     }
 
-    /// <summary>The writers' lock of this namespace's bindings (held across firewall changes and file writes).</summary>
+    /// <summary>
+    /// The writers' lock of this namespace's bindings (held across firewall changes and file writes). On a read-only
+    /// state directory whose lock file exists it is taken on a read-only handle (flock needs no write access), so the
+    /// operation goes on to fail cleanly at its first write.
+    /// </summary>
     public IDisposable Lock(TimeSpan timeout, CancellationToken cancellationToken)
     {
         EnsureDirectory();
-        return StoreLock.Acquire(Directory, timeout, cancellationToken);
+        try
+        {
+            return StoreLock.Acquire(Directory, timeout, cancellationToken);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw WriteFailed(Path.Combine(Directory, StoreLock.FileName), "open the lock file", e);
+        }
     }
 
     /// <summary>The port devices whose binding's top filter is <paramref name="filterName"/>.</summary>
@@ -145,7 +198,24 @@ public sealed class BindingStore
         return binding;
     }
 
-    private void EnsureDirectory() => System.IO.Directory.CreateDirectory(Directory);
+    private static readonly System.Text.UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false);
+
+    private void EnsureDirectory()
+    {
+        try
+        {
+            System.IO.Directory.CreateDirectory(Directory);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw WriteFailed(Directory, "create the binding directory", e);
+        }
+    }
+
+    private static NwFilterException WriteFailed(string path, string what, Exception e) =>
+        new(Diagnostic.Error(Apply.ApplyCodes.BindingStoreWriteFailed,
+            $"Cannot {what} {path}: {e.Message}",
+            e is UnauthorizedAccessException ? DiagnosticCategory.PermissionDenied : DiagnosticCategory.ResourceUnavailable) with { Source = path }, e);
 }
 
 /// <summary>

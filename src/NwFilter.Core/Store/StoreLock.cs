@@ -27,7 +27,7 @@ internal sealed class StoreLock : IDisposable
             cancellationToken.ThrowIfCancellationRequested();
             try
             {
-                return new StoreLock(new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1));
+                return new StoreLock(Open(path));
             }
             catch (IOException e) when (IsSharingViolation(e))
             {
@@ -47,6 +47,23 @@ internal sealed class StoreLock : IDisposable
                 cancellationToken.ThrowIfCancellationRequested();
             }
             delay = Math.Min(delay * 2, 20);
+        }
+    }
+
+    /// <summary>
+    /// Opens the lock file for flock: read-write, creating it; on a read-only file system (or without write permission)
+    /// an existing lock file is opened read-only, since flock(2) needs no write access: the writer then fails at its
+    /// first write, with its own error, instead of here.
+    /// </summary>
+    private static FileStream Open(string path)
+    {
+        try
+        {
+            return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1);
+        }
+        catch (Exception e) when ((e is UnauthorizedAccessException || (e is IOException io && !IsSharingViolation(io))) && File.Exists(path))
+        {
+            return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.None, 1);
         }
     }
 

@@ -78,7 +78,7 @@ public class TwoWriterTests
     }
 
     /// <summary>The helper's build output, beside ours: same configuration.</summary>
-    private static string HelperPath()
+    internal static string HelperPath()
     {
         var configuration = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent!.Name; // bin/<Configuration>/net10.0/
         var path = Path.Combine(Repository.Root, "tests", "NwFilter.StoreWriter", "bin", configuration, "net10.0", "NwFilter.StoreWriter.dll");
@@ -86,7 +86,7 @@ public class TwoWriterTests
         return path;
     }
 
-    private static string DotnetHost()
+    internal static string DotnetHost()
     {
         var fromSdk = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
         if (!string.IsNullOrEmpty(fromSdk) && File.Exists(fromSdk))
