@@ -9,7 +9,7 @@ Set-StrictMode -Version Latest
 
 function Test-NwFilterResource {
     # True when the resource is present. When it is absent but the run asserts it is there (NWFILTER_REQUIRE_RESOURCES,
-    # set by .ci/run for what it installed or found: corpus, root, tools, shared-tools (/work/shared/tools: dsc-lite), or all), throws instead, so the tests that
+    # set by .ci/run for what it installed or found: corpus, root, tools, shared-tools (../shared/tools beside the clone: dsc-lite), or all), throws instead, so the tests that
     # would skip fail: in CI a skip can never hide a regression. The xunit side is TestSupport/Requirement.cs.
     [OutputType([bool])]
     param(
