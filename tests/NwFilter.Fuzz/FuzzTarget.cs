@@ -87,6 +87,10 @@ public abstract class FuzzTarget<T> : IFuzzTarget
         {
             // A reported diagnostic: the input was refused, as it should be.
         }
+        catch (NwFilter.Core.Xml.DocumentReadException)
+        {
+            // The bounded file reader's diagnostic (a file it refuses: invalid UTF-8, NUL, too large, not a regular file).
+        }
         finally
         {
             Watchdog.Exit();
