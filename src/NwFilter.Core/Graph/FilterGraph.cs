@@ -142,58 +142,6 @@ public static class FilterGraph
     }
 
     /// <summary>
-    /// The define-time check for <paramref name="candidate"/> (which replaces any filter of its name in
-    /// <paramref name="source"/>): the loop error of <see cref="FindLoop"/>, and a warning for each reference to a
-    /// filter that does not exist (libvirt tolerates those until instantiation).
-    /// </summary>
-    public static ImmutableArray<Diagnostic> CheckDefinition(IFilterSource source, FilterDefinition candidate)
-    {
-        ArgumentNullException.ThrowIfNull(source);
-        ArgumentNullException.ThrowIfNull(candidate);
-        var result = ImmutableArray.CreateBuilder<Diagnostic>();
-        var unknown = new HashSet<string>(StringComparer.Ordinal);
-        FilterDefinition? Lookup(string name)
-        {
-            var found = source.Find(name);
-            if (found is null)
-            {
-                unknown.Add(name);
-            }
-            return found;
-        }
-        if (FindLoop(candidate, Lookup) is { } loop)
-        {
-            result.Add(LoopError(candidate.Name, loop));
-            return result.ToImmutable();
-        }
-        // Each unknown name once, attributed to the first filter (depth first, document order) that refers to it.
-        var seen = new HashSet<string>(StringComparer.Ordinal) { candidate.Name };
-        var queue = new Stack<FilterDefinition>([candidate]);
-        while (queue.Count > 0)
-        {
-            var filter = queue.Pop();
-            foreach (var reference in filter.References.Reverse())
-            {
-                if (!seen.Add(reference.Filter))
-                {
-                    continue;
-                }
-                if (unknown.Contains(reference.Filter))
-                {
-                    result.Add(Diagnostic.Warning("FilterReferenceUnknown",
-                        $"Filter '{filter.Name}' refers to filter '{reference.Filter}', which does not exist (yet).")
-                        with { Filter = filter.Name, Element = "filterref", Attribute = "filter", Value = reference.Filter });
-                }
-                else if (source.Find(reference.Filter) is { } child)
-                {
-                    queue.Push(child);
-                }
-            }
-        }
-        return result.ToImmutable();
-    }
-
-    /// <summary>
     /// The one loop check: the first loop of references reachable from <paramref name="start"/>, as the names along
     /// the path to it and around it (<c>a, b, c, a</c>), or null. A loop is a reference back to a filter on the current
     /// path (libvirt's virNWFilterDefLoopDetect refuses those through the filter defined; a loop elsewhere in the tree
