@@ -47,7 +47,7 @@ public sealed record SimulatedHost
 /// <see cref="SimulatedHost"/> and appending their follow-ups to the running transaction as libvirt does. This is how
 /// the compiler is tested, as libvirt's own test harness does it.
 /// </summary>
-public static class DryRunRecorder
+internal static class DryRunRecorder
 {
     /// <summary>Every command the plan would run, in order.</summary>
     public static ImmutableArray<FirewallCommand> Run(FirewallPlan plan, SimulatedHost? host = null)

@@ -12,10 +12,10 @@ namespace NwFilter.Core.Graph;
 /// <param name="Rule">The rule as written (variables unbound).</param>
 /// <param name="Variables">The variables visible to the rule: the caller's table laid over the filterref parameters.</param>
 /// <param name="Path">The filter names from the top filter down to <paramref name="Filter"/>, for messages.</param>
-public sealed record FlattenedRule(FilterDefinition Filter, FilterRule Rule, ParameterSet Variables, ImmutableArray<string> Path);
+internal sealed record FlattenedRule(FilterDefinition Filter, FilterRule Rule, ParameterSet Variables, ImmutableArray<string> Path);
 
 /// <summary>The rules of a filter tree in document order, and every problem met on the way.</summary>
-public sealed record FlattenResult(ImmutableArray<FlattenedRule> Rules, ImmutableArray<Diagnostic> Problems);
+internal sealed record FlattenResult(ImmutableArray<FlattenedRule> Rules, ImmutableArray<Diagnostic> Problems);
 
 /// <summary>
 /// The filter tree: filters referring to filters. Flattening walks it depth first in document order, as libvirt does;
@@ -23,7 +23,7 @@ public sealed record FlattenResult(ImmutableArray<FlattenedRule> Rules, Immutabl
 /// error, <see cref="FilterLoopCode"/>). Flattening is bounded (docs/design/limits.md): reference depth, references
 /// followed and rules reached each have a limit and an error id.
 /// </summary>
-public static class FilterGraph
+internal static class FilterGraph
 {
     public const string FilterNotFoundCode = "FilterNotFound";
 

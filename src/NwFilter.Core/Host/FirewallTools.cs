@@ -13,7 +13,7 @@ public enum FirewallToolVariant
 }
 
 /// <summary>One firewall program: where it is, its version, and whether it is the nf_tables or the legacy flavour.</summary>
-public sealed record FirewallTool(string Name, string? Path, string? Version, FirewallToolVariant Variant)
+internal sealed record FirewallTool(string Name, string? Path, string? Version, FirewallToolVariant Variant)
 {
     public bool Exists => Path is not null;
 }
@@ -23,14 +23,14 @@ public sealed record FirewallTool(string Name, string? Path, string? Version, Fi
 /// <param name="NoFlush">A second --noflush run kept what the first created.</param>
 /// <param name="Operations">Per operation (-N -A -I -D -F -X -E -P): whether a restore line with it succeeded.</param>
 /// <param name="AllOrNothing">A file whose third line fails left no trace of its first two.</param>
-public sealed record RestoreCapabilities(
+internal sealed record RestoreCapabilities(
     XtablesFamily Family,
     bool NoFlush,
     IReadOnlyDictionary<string, bool> Operations,
     bool AllOrNothing);
 
 /// <summary>Finds the firewall tools on this host and what their restore formats accept.</summary>
-public static partial class FirewallTools
+internal static partial class FirewallTools
 {
     public static IReadOnlyList<string> ToolNames { get; } =
     [

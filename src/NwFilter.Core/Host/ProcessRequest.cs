@@ -34,7 +34,7 @@ public sealed record ProcessRequest
 }
 
 /// <summary>Formats an argument vector for display only; it is never executed through a shell.</summary>
-public static class CommandLine
+internal static class CommandLine
 {
     public static string Format(string program, IEnumerable<string> arguments) =>
         string.Join(' ', new[] { program }.Concat(arguments).Select(Quote));

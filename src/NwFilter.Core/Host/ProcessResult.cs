@@ -28,7 +28,7 @@ public sealed record ProcessResult(
 }
 
 /// <summary>A program that had to succeed did not.</summary>
-public sealed class ProcessFailedException : Exception
+internal sealed class ProcessFailedException : Exception
 {
     public ProcessFailedException(ProcessResult result)
         : base($"{result}: {result.StandardError.Trim()}")

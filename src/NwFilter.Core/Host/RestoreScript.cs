@@ -16,7 +16,7 @@ public enum XtablesFamily
 /// was). libvirt only ever uses one table per family (ebtables: nat, ip/ip6tables: filter), so in practice one batch is
 /// one transaction.
 /// </summary>
-public sealed record RestoreBatch(XtablesFamily Family, IReadOnlyList<string> Tables, string Text, int CommandCount)
+internal sealed record RestoreBatch(XtablesFamily Family, IReadOnlyList<string> Tables, string Text, int CommandCount)
 {
     public string RestoreProgram => RestoreScript.ProgramName(Family) + "-restore";
 
@@ -27,7 +27,7 @@ public sealed record RestoreBatch(XtablesFamily Family, IReadOnlyList<string> Ta
 }
 
 /// <summary>A command that cannot go through a restore file, with its position in the input and the reason.</summary>
-public sealed record SeparateCommand(int Index, string Program, IReadOnlyList<string> Arguments, string Reason)
+internal sealed record SeparateCommand(int Index, string Program, IReadOnlyList<string> Arguments, string Reason)
 {
     public ProcessRequest ToRequest() => new(Program, Arguments);
 }
@@ -44,7 +44,7 @@ public sealed record SeparateCommand(int Index, string Program, IReadOnlyList<st
 /// arguments a restore line cannot carry (empty, or containing a line break), unknown programs and unknown operations.
 /// The caller decides where a separate command runs; its <see cref="SeparateCommand.Index"/> says where it stood.
 /// </remarks>
-public sealed class RestoreScript
+internal sealed class RestoreScript
 {
     private static readonly Dictionary<string, string> RestorableOperations = new(StringComparer.Ordinal)
     {

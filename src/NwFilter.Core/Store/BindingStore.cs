@@ -152,7 +152,7 @@ public sealed class BindingStore
 /// Which bindings use a filter, over every namespace's bindings under the state directory (resolved on each call, so
 /// <c>NWFILTER_STATE_DIR</c> may change between calls). The filter store asks it before removing a filter.
 /// </summary>
-public sealed class StateDirectoryBindingUsage : IBindingUsage
+internal sealed class StateDirectoryBindingUsage : IBindingUsage
 {
     private readonly Func<StoreLocation> _location;
 

@@ -17,7 +17,7 @@ namespace NwFilter.Core.Backends.EbIpTables;
 /// one transaction building the rules straight under their final names; when that fails, its rollback removes every
 /// ebtables chain of the port (libvirt's <c>ebtablesCleanAll</c>).
 /// </summary>
-public static class LearningRules
+internal static class LearningRules
 {
     private const string BroadcastMac = "ff:ff:ff:ff:ff:ff";
 
