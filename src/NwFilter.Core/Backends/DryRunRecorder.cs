@@ -9,6 +9,7 @@ namespace NwFilter.Core.Backends;
 /// </summary>
 public sealed record SimulatedHost
 {
+    /// <summary>A host with no firewall state: every table and chain is empty.</summary>
     public static SimulatedHost Empty { get; } = new();
 
     /// <summary>Chains that exist in iptables (e.g. <c>libvirt-in</c>).</summary>

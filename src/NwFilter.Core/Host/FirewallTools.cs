@@ -5,10 +5,15 @@ namespace NwFilter.Core.Host;
 /// <summary>Which implementation sits behind a tool name.</summary>
 public enum FirewallToolVariant
 {
+    /// <summary>The tool is not installed.</summary>
     Missing,
+    /// <summary>The nf_tables-based build of the xtables tool (<c>iptables-nft</c>, <c>ebtables-nft</c>).</summary>
     NfTables,
+    /// <summary>The legacy xtables build that talks to the old kernel tables.</summary>
     Legacy,
+    /// <summary>The <c>nft</c> tool itself.</summary>
     Nft,
+    /// <summary>A tool whose version text names no known variant.</summary>
     Unknown,
 }
 

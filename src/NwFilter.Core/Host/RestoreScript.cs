@@ -5,8 +5,11 @@ namespace NwFilter.Core.Host;
 /// <summary>The three xtables families NwFilter drives the way libvirt does.</summary>
 public enum XtablesFamily
 {
+    /// <summary>ebtables: Ethernet-layer rules on the bridge.</summary>
     Ebtables,
+    /// <summary>iptables: IPv4 rules.</summary>
     Iptables,
+    /// <summary>ip6tables: IPv6 rules.</summary>
     Ip6tables,
 }
 

@@ -56,6 +56,7 @@ public sealed class RemoveNwFilterBindingCommand : NwFilterCmdlet
     [AllowEmptyString]
     public string? NetworkNamespace { get; set; }
 
+    /// <inheritdoc/>
     protected override void ProcessRecord()
     {
         var ns = BindingAccess.Namespace(NetworkNamespace);
@@ -66,6 +67,7 @@ public sealed class RemoveNwFilterBindingCommand : NwFilterCmdlet
         ports.AddRange(PortDevice);
     }
 
+    /// <inheritdoc/>
     protected override void EndProcessing()
     {
         var runtime = Runtime;

@@ -53,6 +53,7 @@ public sealed class TestNwFilterBindingCommand : NwFilterCmdlet
     [ValidateNotNullOrEmpty]
     public string? NetworkNamespace { get; set; }
 
+    /// <inheritdoc/>
     protected override void ProcessRecord()
     {
         var stored = BindingAccess.StoredPorts(BindingAccess.Namespace(NetworkNamespace));
@@ -72,6 +73,7 @@ public sealed class TestNwFilterBindingCommand : NwFilterCmdlet
         }
     }
 
+    /// <inheritdoc/>
     protected override void EndProcessing()
     {
         if (_ports.Count == 0 && !_all)
