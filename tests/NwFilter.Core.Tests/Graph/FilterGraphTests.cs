@@ -42,7 +42,7 @@ public class FilterGraphTests
         var candidate = Filter("a", Ref("b"));
         var loop = FilterGraph.FindLoop(candidate, source.Find);
         Assert.NotNull(loop);
-        Assert.Equal(["a", "b", "c", "a"], loop.Value);
+        Assert.Equal(new[] { "a", "b", "c", "a" }, loop.Value.ToArray());
         var error = FilterGraph.LoopError(candidate.Name, loop.Value);
         Assert.Equal(DiagnosticSeverity.Error, error.Severity);
         Assert.Equal(FilterGraph.FilterLoopCode, error.Code);
@@ -61,6 +61,6 @@ public class FilterGraphTests
     {
         var loop = FilterGraph.FindLoop(Filter("a", Ref("a")), new InMemoryFilterSource().Find);
         Assert.NotNull(loop);
-        Assert.Equal(["a", "a"], loop.Value);
+        Assert.Equal(new[] { "a", "a" }, loop.Value.ToArray());
     }
 }
