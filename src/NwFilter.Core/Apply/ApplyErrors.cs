@@ -4,7 +4,7 @@ using NwFilter.Core.Host;
 namespace NwFilter.Core.Apply;
 
 /// <summary>The stable <see cref="Diagnostic.Code"/>s of applying, removing and checking bindings.</summary>
-public static class ApplyCodes
+internal static class ApplyCodes
 {
     /// <summary>A firewall tool failed (or was killed); the previous rules stay in force.</summary>
     public const string FirewallApplyFailed = "FirewallApplyFailed";

@@ -27,6 +27,7 @@ public sealed record ReinstantiationSucceeded(
     /// <summary>True when no address is left and the port carries the learning rules again.</summary>
     public bool LearningRules => IP.IsEmpty && IPv6.IsEmpty;
 
+    /// <inheritdoc/>
     public override string Describe() =>
         LearningRules ? $"no address left: back to the learning rules ({ProcessLaunches} processes, {Elapsed.TotalMilliseconds:0} ms)"
         : ProcessLaunches == 0 ? $"{Filter} already in force with {Values()}"
@@ -55,6 +56,7 @@ public sealed record ReinstantiationFailed(
     string Reason,
     Exception? Exception) : IpLearningEvent(PortDevice, Time)
 {
+    /// <inheritdoc/>
     public override string Describe() =>
         $"re-instantiating {Filter} with IP={(IP.IsEmpty ? "(none: learning rules)" : string.Join(",", IP))} failed: {Reason}";
 }

@@ -26,6 +26,7 @@ public sealed partial class BindingManager
 {
     private readonly BindingManagerOptions _options;
 
+    /// <summary>Creates a manager for one network namespace; missing options take the host defaults (the live process runner, the default stores).</summary>
     public BindingManager(BindingManagerOptions? options = null)
     {
         _options = options ?? new BindingManagerOptions();
@@ -43,10 +44,13 @@ public sealed partial class BindingManager
     /// <summary>The namespace whose firewall is driven; null for the host's own.</summary>
     public string? NetworkNamespace { get; }
 
+    /// <summary>Runs programs in the host's own namespace (namespace discovery, tool probes), whatever namespace the bindings are in.</summary>
     public IProcessRunner HostRunner { get; }
 
+    /// <summary>The filters bindings are instantiated from.</summary>
     public IFilterSource Filters { get; }
 
+    /// <summary>Where the bindings of this namespace are persisted.</summary>
     public BindingStore Store { get; }
 
     /// <summary>

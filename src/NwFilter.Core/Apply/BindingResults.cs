@@ -43,6 +43,7 @@ public sealed record BindingManagerOptions
 /// <param name="Error">Why it failed; null when it succeeded.</param>
 public sealed record BindingResult(string PortDevice, FilterBinding? Binding, NwFilterException? Error)
 {
+    /// <summary>True when the binding was applied or removed without error.</summary>
     public bool Succeeded => Error is null;
 
     /// <summary>The learner watching the port, when the binding learns its address (started now or kept running).</summary>
@@ -55,6 +56,7 @@ public sealed record BindingResult(string PortDevice, FilterBinding? Binding, Nw
 /// <param name="Execution">The transactions run and the processes launched.</param>
 public sealed record BindingBatchResult(ImmutableArray<BindingResult> Items, ImmutableArray<Diagnostic> Warnings, ExecutionReport Execution)
 {
+    /// <summary>The items that failed, in input order.</summary>
     public IEnumerable<BindingResult> Failed => Items.Where(i => !i.Succeeded);
 }
 
@@ -91,16 +93,23 @@ public sealed record BindingDrift(
     ImmutableArray<string> UnexpectedRules,
     ImmutableArray<Diagnostic> Warnings)
 {
+    /// <summary>The port device.</summary>
     public string PortDevice { get; internal init; } = PortDevice;
+    /// <summary>The binding's filter; null for an orphan.</summary>
     public string? Filter { get; internal init; } = Filter;
+    /// <summary>In sync, drifted, missing or orphaned.</summary>
     public BindingDriftStatus Status { get; internal init; } = Status;
+    /// <summary>Rules the binding needs that the kernel lacks (<c>family: -A CHAIN ...</c>, save format).</summary>
     public ImmutableArray<string> MissingRules { get; internal init; } = MissingRules;
+    /// <summary>Rules the kernel holds for the port that the binding does not make.</summary>
     public ImmutableArray<string> UnexpectedRules { get; internal init; } = UnexpectedRules;
+    /// <summary>Warnings, such as bridge netfilter hooks that are off.</summary>
     public ImmutableArray<Diagnostic> Warnings { get; internal init; } = Warnings;
 
     /// <summary>The network namespace checked; null for the host's own.</summary>
     public string? NetworkNamespace { get; internal init; }
 
+    /// <summary>True when the kernel holds exactly the rules the binding expects.</summary>
     public bool InSync => Status == BindingDriftStatus.InSync;
 }
 

@@ -4,7 +4,7 @@ using NwFilter.Core.Host;
 namespace NwFilter.Core.Apply;
 
 /// <summary>Whether bridged traffic passes through the iptables (or ip6tables) hooks.</summary>
-public enum BridgeHookState
+internal enum BridgeHookState
 {
     /// <summary><c>net.bridge.bridge-nf-call-iptables</c> is 1: iptables rules see bridged IPv4 traffic.</summary>
     On,
@@ -23,7 +23,7 @@ public enum BridgeHookState
 /// </summary>
 /// <param name="IPv4">net.bridge.bridge-nf-call-iptables.</param>
 /// <param name="IPv6">net.bridge.bridge-nf-call-ip6tables.</param>
-public sealed record BridgeNetfilterStatus(BridgeHookState IPv4, BridgeHookState IPv6)
+internal sealed record BridgeNetfilterStatus(BridgeHookState IPv4, BridgeHookState IPv6)
 {
     public BridgeHookState IPv4 { get; internal init; } = IPv4;
     public BridgeHookState IPv6 { get; internal init; } = IPv6;

@@ -12,9 +12,13 @@ namespace NwFilter.Core.Apply;
 /// <param name="Input">What it reads on standard input.</param>
 public sealed record PlannedTransaction(string Step, string Program, ImmutableArray<string> Arguments, string Input)
 {
+    /// <summary>What it does: <c>build</c> (new rules under temporary names, inert), <c>swap</c> (old to new in one kernel transaction over every family), <c>teardown</c>.</summary>
     public string Step { get; internal init; } = Step;
+    /// <summary>The program, such as <c>ebtables-restore</c> or <c>nft</c>.</summary>
     public string Program { get; internal init; } = Program;
+    /// <summary>Its arguments.</summary>
     public ImmutableArray<string> Arguments { get; internal init; } = Arguments;
+    /// <summary>What it reads on standard input.</summary>
     public string Input { get; internal init; } = Input;
 
     /// <summary>The transaction as a shell here-document.</summary>
@@ -31,10 +35,14 @@ public sealed record PlannedTransaction(string Step, string Program, ImmutableAr
 /// <param name="Reason">Why it could not be read, when <paramref name="AssumedEmpty"/>.</param>
 public sealed record ExecutionPlan(ImmutableArray<PlannedTransaction> Transactions, bool AssumedEmpty, string? Reason)
 {
+    /// <summary>The transactions, in order.</summary>
     public ImmutableArray<PlannedTransaction> Transactions { get; internal init; } = Transactions;
+    /// <summary>True when the firewall could not be read and an empty one was assumed.</summary>
     public bool AssumedEmpty { get; internal init; } = AssumedEmpty;
+    /// <summary>Why it could not be read, when <see cref="AssumedEmpty"/>.</summary>
     public string? Reason { get; internal init; } = Reason;
 
+    /// <inheritdoc/>
     public override string ToString()
     {
         var text = new StringBuilder();
@@ -64,6 +72,7 @@ public sealed record ExecutionReport(ImmutableArray<PlannedTransaction> Transact
     /// <summary>Problems that left the new rules in force (such as a failed rename after the swap).</summary>
     public ImmutableArray<Diagnostics.Diagnostic> Warnings { get; init; } = [];
 
+    /// <summary>The report of an execution that ran nothing.</summary>
     public static ExecutionReport None { get; } = new([], 0, TimeSpan.Zero);
 
     /// <summary>What <paramref name="a"/> and then <paramref name="b"/> did, as one report.</summary>

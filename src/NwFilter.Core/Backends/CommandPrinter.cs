@@ -6,7 +6,7 @@ namespace NwFilter.Core.Backends;
 /// Prints commands as text: <see cref="Recorded(FirewallCommand)"/> is libvirt's dry-run recorder format (the
 /// <c>*-linux.args</c> files, 1.2); <see cref="ShellLine"/> is one shell line per command.
 /// </summary>
-public static class CommandPrinter
+internal static class CommandPrinter
 {
     private static readonly char[] ShellSpecial = ['\r', '\t', '\n', ' ', '!', '"', '#', '$', '&', '\'', '(', ')', '*', ';', '<', '>', '?', '[', '\\', ']', '^', '`', '{', '|', '}', '~'];
 

@@ -9,6 +9,7 @@ namespace NwFilter.Core.Backends;
 /// </summary>
 public sealed record SimulatedHost
 {
+    /// <summary>A host with no firewall state: every table and chain is empty.</summary>
     public static SimulatedHost Empty { get; } = new();
 
     /// <summary>Chains that exist in iptables (e.g. <c>libvirt-in</c>).</summary>
@@ -47,7 +48,7 @@ public sealed record SimulatedHost
 /// <see cref="SimulatedHost"/> and appending their follow-ups to the running transaction as libvirt does. This is how
 /// the compiler is tested, as libvirt's own test harness does it.
 /// </summary>
-public static class DryRunRecorder
+internal static class DryRunRecorder
 {
     /// <summary>Every command the plan would run, in order.</summary>
     public static ImmutableArray<FirewallCommand> Run(FirewallPlan plan, SimulatedHost? host = null)

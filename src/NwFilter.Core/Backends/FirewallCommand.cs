@@ -9,11 +9,16 @@ namespace NwFilter.Core.Backends;
 /// <param name="Arguments">The arguments, exactly as passed.</param>
 public sealed record FirewallCommand(string Program, ImmutableArray<string> Arguments)
 {
+    /// <summary>The program: <c>ebtables</c>, <c>iptables</c>, <c>ip6tables</c> (<c>nft</c> later).</summary>
     public string Program { get; internal init; } = Program;
+    /// <summary>The arguments, exactly as passed.</summary>
     public ImmutableArray<string> Arguments { get; internal init; } = Arguments;
 
+    /// <summary>The program name <c>ebtables</c>.</summary>
     public const string Ebtables = "ebtables";
+    /// <summary>The program name <c>iptables</c>.</summary>
     public const string Iptables = "iptables";
+    /// <summary>The program name <c>ip6tables</c>.</summary>
     public const string Ip6tables = "ip6tables";
 
     /// <summary>True when a failure of this command is ignored (libvirt's cleanup steps).</summary>
@@ -32,10 +37,12 @@ public sealed record FirewallCommand(string Program, ImmutableArray<string> Argu
     /// </summary>
     public Lowering.RuleOrigin? Origin { get; internal init; }
 
+    /// <inheritdoc/>
     public bool Equals(FirewallCommand? other) =>
         other is not null && Program == other.Program && Arguments.SequenceEqual(other.Arguments) &&
         IgnoreErrors == other.IgnoreErrors && Equals(Query, other.Query);
 
+    /// <inheritdoc/>
     public override int GetHashCode()
     {
         var hash = new HashCode();
@@ -57,6 +64,7 @@ public sealed record FirewallCommand(string Program, ImmutableArray<string> Argu
 /// </summary>
 public abstract record FirewallQuery
 {
+    /// <summary>The commands to run next, given the query's output lines.</summary>
     public abstract IEnumerable<FirewallCommand> FollowUp(IReadOnlyList<string> output);
 }
 
@@ -67,6 +75,7 @@ public abstract record FirewallQuery
 /// <param name="Commands">The commands, in order (queries may append more at the end when run).</param>
 public sealed record FirewallTransaction(ImmutableArray<FirewallCommand> Commands)
 {
+    /// <summary>The commands, in order (queries may append more at the end when run).</summary>
     public ImmutableArray<FirewallCommand> Commands { get; internal init; } = Commands;
 
     /// <summary>True when every failure in the transaction is ignored.</summary>
@@ -75,9 +84,11 @@ public sealed record FirewallTransaction(ImmutableArray<FirewallCommand> Command
     /// <summary>What undoes a partly applied transaction (errors ignored).</summary>
     public ImmutableArray<FirewallCommand> Rollback { get; internal init; } = [];
 
+    /// <inheritdoc/>
     public bool Equals(FirewallTransaction? other) =>
         other is not null && IgnoreErrors == other.IgnoreErrors && Commands.SequenceEqual(other.Commands) && Rollback.SequenceEqual(other.Rollback);
 
+    /// <inheritdoc/>
     public override int GetHashCode() => HashCode.Combine(IgnoreErrors, Commands.Length, Rollback.Length);
 }
 
@@ -88,17 +99,23 @@ public sealed record FirewallTransaction(ImmutableArray<FirewallCommand> Command
 /// <param name="Transactions">The transactions, in order.</param>
 public sealed record FirewallPlan(string Backend, string Operation, string PortDevice, ImmutableArray<FirewallTransaction> Transactions)
 {
+    /// <summary>The backend that made it.</summary>
     public string Backend { get; internal init; } = Backend;
+    /// <summary>What it does (<c>ApplyNewRules</c>, <c>TearOldRules</c>, ...).</summary>
     public string Operation { get; internal init; } = Operation;
+    /// <summary>The interface.</summary>
     public string PortDevice { get; internal init; } = PortDevice;
+    /// <summary>The transactions, in order.</summary>
     public ImmutableArray<FirewallTransaction> Transactions { get; internal init; } = Transactions;
 
     /// <summary>The commands as planned (without query follow-ups), in order.</summary>
     public IEnumerable<FirewallCommand> PlannedCommands => Transactions.SelectMany(t => t.Commands);
 
+    /// <inheritdoc/>
     public bool Equals(FirewallPlan? other) =>
         other is not null && Backend == other.Backend && Operation == other.Operation && PortDevice == other.PortDevice &&
         Transactions.SequenceEqual(other.Transactions);
 
+    /// <inheritdoc/>
     public override int GetHashCode() => HashCode.Combine(Backend, Operation, PortDevice, Transactions.Length);
 }

@@ -10,6 +10,7 @@ namespace NwFilter.Core.Backends;
 /// <summary>How <see cref="RulesetBuilder"/> works.</summary>
 public sealed record RulesetOptions
 {
+    /// <summary>The defaults: the schema's value parser and an empty simulated host.</summary>
     public static RulesetOptions Default { get; } = new();
 
     /// <summary>How variables are resolved (the value parser).</summary>
@@ -28,8 +29,11 @@ public sealed record RulesetOptions
 /// <param name="Commands">Every command of <paramref name="Plan"/> in execution order, queries answered by the host.</param>
 public sealed record Ruleset(Resolution.Resolution Resolution, FirewallPlan? Plan, ImmutableArray<FirewallCommand> Commands)
 {
+    /// <summary>The resolved rule instances (or the IP-learning status).</summary>
     public Resolution.Resolution Resolution { get; internal init; } = Resolution;
+    /// <summary>The plan for applying the new rules; null while the IP address must be learned first.</summary>
     public FirewallPlan? Plan { get; internal init; } = Plan;
+    /// <summary>Every command of <see cref="Plan"/> in execution order, queries answered by the host.</summary>
     public ImmutableArray<FirewallCommand> Commands { get; internal init; } = Commands;
 
     /// <summary>The resolved rule instances, in libvirt's order.</summary>

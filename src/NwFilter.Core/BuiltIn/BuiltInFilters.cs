@@ -14,7 +14,7 @@ namespace NwFilter.Core.BuiltIn;
 /// shadows the built-in one, and removing that definition makes the built-in visible again.
 /// Each has a fixed uuid, derived from its name (<see cref="NameBasedUuid"/>), so it is the same on every host.
 /// </summary>
-public static class BuiltInFilters
+internal static class BuiltInFilters
 {
     private const string ResourcePrefix = "NwFilter.Core.BuiltIn.";
 

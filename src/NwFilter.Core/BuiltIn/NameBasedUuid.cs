@@ -4,7 +4,7 @@ using System.Text;
 namespace NwFilter.Core.BuiltIn;
 
 /// <summary>RFC 9562 name-based UUIDs, version 5 (SHA-1): the same namespace and name always give the same UUID.</summary>
-public static class NameBasedUuid
+internal static class NameBasedUuid
 {
     /// <summary>NwFilter's own namespace for its built-in filters' UUIDs.</summary>
     public static Guid BuiltInFilterNamespace { get; } = new("6f1d2b1e-52c8-4c4e-9a0e-4e57f11e7a01");

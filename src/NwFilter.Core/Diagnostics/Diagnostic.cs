@@ -3,7 +3,9 @@ namespace NwFilter.Core.Diagnostics;
 /// <summary>How serious a diagnostic is.</summary>
 public enum DiagnosticSeverity
 {
+    /// <summary>Something is odd but the operation goes on (an unknown filter reference at define time, for instance).</summary>
     Warning,
+    /// <summary>The operation is refused and nothing changes.</summary>
     Error,
 }
 
@@ -34,10 +36,14 @@ public enum DiagnosticCategory
 /// <param name="Message">A sentence for a person, naming the place and the offending value.</param>
 public sealed record Diagnostic(DiagnosticSeverity Severity, string Code, string Message)
 {
+    /// <summary>Error or warning.</summary>
     public DiagnosticSeverity Severity { get; internal init; } = Severity;
+    /// <summary>A stable identifier, such as <c>InvalidAttributeValue</c>; PowerShell error ids are built from it.</summary>
     public string Code { get; internal init; } = Code;
+    /// <summary>A sentence for a person, naming the place and the offending value.</summary>
     public string Message { get; internal init; } = Message;
 
+    /// <summary>What kind of failure it is; the module maps it onto a PowerShell error category.</summary>
     public DiagnosticCategory Category { get; internal init; } = DiagnosticCategory.InvalidData;
 
     /// <summary>The file path or document name the problem is in, when known.</summary>
@@ -61,9 +67,11 @@ public sealed record Diagnostic(DiagnosticSeverity Severity, string Code, string
     /// <summary>The offending value, when there is one.</summary>
     public string? Value { get; internal init; }
 
+    /// <summary>An error with the given stable code, message for a person, and category.</summary>
     public static Diagnostic Error(string code, string message, DiagnosticCategory category = DiagnosticCategory.InvalidData) =>
         new(DiagnosticSeverity.Error, code, message) { Category = category };
 
+    /// <summary>A warning with the given stable code and message for a person.</summary>
     public static Diagnostic Warning(string code, string message) => new(DiagnosticSeverity.Warning, code, message);
 
     /// <summary>The place, as <c>file:line:column</c> (as much as is known).</summary>
@@ -71,5 +79,6 @@ public sealed record Diagnostic(DiagnosticSeverity Severity, string Code, string
         Source is null ? (Line is null ? "" : $"line {Line}") :
         Line is null ? Source : Column is null ? $"{Source}:{Line}" : $"{Source}:{Line}:{Column}";
 
+    /// <inheritdoc/>
     public override string ToString() => Location.Length == 0 ? Message : $"{Location}: {Message}";
 }

@@ -5,7 +5,7 @@ namespace NwFilter.Core.Diagnostics;
 /// lists them all). They are far above what real filters use (libvirt's built-in filters: depth 5, 4 references
 /// deep, under 30 rule instances per port), so only a document or a tree built to exhaust the host reaches them.
 /// </summary>
-public static class Limits
+internal static class Limits
 {
     /// <summary>The largest document file read, in bytes (<c>DocumentTooLarge</c>).</summary>
     public const int MaxDocumentBytes = 16 * 1024 * 1024;

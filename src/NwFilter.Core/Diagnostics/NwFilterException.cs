@@ -8,11 +8,13 @@ namespace NwFilter.Core.Diagnostics;
 /// </summary>
 public sealed class NwFilterException : Exception
 {
+    /// <summary>Refuses an operation for one reason.</summary>
     public NwFilterException(Diagnostic diagnostic, Exception? inner = null)
         : this([diagnostic], inner)
     {
     }
 
+    /// <summary>Refuses an operation for every reason given (at least one error).</summary>
     public NwFilterException(IEnumerable<Diagnostic> diagnostics, Exception? inner = null)
         : this([.. diagnostics], inner)
     {

@@ -10,7 +10,7 @@ namespace NwFilter.Core.Graph;
 /// Each file is read once, on first use. A file that exists but does not parse throws the reader's
 /// <see cref="NwFilterException"/> (so does one the bounded reader refuses: a FIFO, too large, not UTF-8); a missing file is simply "no such filter".
 /// </summary>
-public sealed class DirectoryFilterSource : IFilterSource
+internal sealed class DirectoryFilterSource : IFilterSource
 {
     private readonly ConcurrentDictionary<string, FilterDefinition?> _cache = new(StringComparer.Ordinal);
     private readonly Func<string, string, FilterDefinition> _read;

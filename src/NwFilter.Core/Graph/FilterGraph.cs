@@ -12,10 +12,10 @@ namespace NwFilter.Core.Graph;
 /// <param name="Rule">The rule as written (variables unbound).</param>
 /// <param name="Variables">The variables visible to the rule: the caller's table laid over the filterref parameters.</param>
 /// <param name="Path">The filter names from the top filter down to <paramref name="Filter"/>, for messages.</param>
-public sealed record FlattenedRule(FilterDefinition Filter, FilterRule Rule, ParameterSet Variables, ImmutableArray<string> Path);
+internal sealed record FlattenedRule(FilterDefinition Filter, FilterRule Rule, ParameterSet Variables, ImmutableArray<string> Path);
 
 /// <summary>The rules of a filter tree in document order, and every problem met on the way.</summary>
-public sealed record FlattenResult(ImmutableArray<FlattenedRule> Rules, ImmutableArray<Diagnostic> Problems);
+internal sealed record FlattenResult(ImmutableArray<FlattenedRule> Rules, ImmutableArray<Diagnostic> Problems);
 
 /// <summary>
 /// The filter tree: filters referring to filters. Flattening walks it depth first in document order, as libvirt does;
@@ -23,7 +23,7 @@ public sealed record FlattenResult(ImmutableArray<FlattenedRule> Rules, Immutabl
 /// error, <see cref="FilterLoopCode"/>). Flattening is bounded (docs/design/limits.md): reference depth, references
 /// followed and rules reached each have a limit and an error id.
 /// </summary>
-public static class FilterGraph
+internal static class FilterGraph
 {
     public const string FilterNotFoundCode = "FilterNotFound";
 
@@ -139,58 +139,6 @@ public static class FilterGraph
             Problems.Add(limit);
             _stopped = true;
         }
-    }
-
-    /// <summary>
-    /// The define-time check for <paramref name="candidate"/> (which replaces any filter of its name in
-    /// <paramref name="source"/>): the loop error of <see cref="FindLoop"/>, and a warning for each reference to a
-    /// filter that does not exist (libvirt tolerates those until instantiation).
-    /// </summary>
-    public static ImmutableArray<Diagnostic> CheckDefinition(IFilterSource source, FilterDefinition candidate)
-    {
-        ArgumentNullException.ThrowIfNull(source);
-        ArgumentNullException.ThrowIfNull(candidate);
-        var result = ImmutableArray.CreateBuilder<Diagnostic>();
-        var unknown = new HashSet<string>(StringComparer.Ordinal);
-        FilterDefinition? Lookup(string name)
-        {
-            var found = source.Find(name);
-            if (found is null)
-            {
-                unknown.Add(name);
-            }
-            return found;
-        }
-        if (FindLoop(candidate, Lookup) is { } loop)
-        {
-            result.Add(LoopError(candidate.Name, loop));
-            return result.ToImmutable();
-        }
-        // Each unknown name once, attributed to the first filter (depth first, document order) that refers to it.
-        var seen = new HashSet<string>(StringComparer.Ordinal) { candidate.Name };
-        var queue = new Stack<FilterDefinition>([candidate]);
-        while (queue.Count > 0)
-        {
-            var filter = queue.Pop();
-            foreach (var reference in filter.References.Reverse())
-            {
-                if (!seen.Add(reference.Filter))
-                {
-                    continue;
-                }
-                if (unknown.Contains(reference.Filter))
-                {
-                    result.Add(Diagnostic.Warning("FilterReferenceUnknown",
-                        $"Filter '{filter.Name}' refers to filter '{reference.Filter}', which does not exist (yet).")
-                        with { Filter = filter.Name, Element = "filterref", Attribute = "filter", Value = reference.Filter });
-                }
-                else if (source.Find(reference.Filter) is { } child)
-                {
-                    queue.Push(child);
-                }
-            }
-        }
-        return result.ToImmutable();
     }
 
     /// <summary>

@@ -13,7 +13,7 @@ public interface IFilterSource
 }
 
 /// <summary>A fixed set of filters held in memory.</summary>
-public sealed class InMemoryFilterSource : IFilterSource
+internal sealed class InMemoryFilterSource : IFilterSource
 {
     private readonly FrozenDictionary<string, FilterDefinition> _filters;
 

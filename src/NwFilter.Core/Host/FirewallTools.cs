@@ -5,15 +5,20 @@ namespace NwFilter.Core.Host;
 /// <summary>Which implementation sits behind a tool name.</summary>
 public enum FirewallToolVariant
 {
+    /// <summary>The tool is not installed.</summary>
     Missing,
+    /// <summary>The nf_tables-based build of the xtables tool (<c>iptables-nft</c>, <c>ebtables-nft</c>).</summary>
     NfTables,
+    /// <summary>The legacy xtables build that talks to the old kernel tables.</summary>
     Legacy,
+    /// <summary>The <c>nft</c> tool itself.</summary>
     Nft,
+    /// <summary>A tool whose version text names no known variant.</summary>
     Unknown,
 }
 
 /// <summary>One firewall program: where it is, its version, and whether it is the nf_tables or the legacy flavour.</summary>
-public sealed record FirewallTool(string Name, string? Path, string? Version, FirewallToolVariant Variant)
+internal sealed record FirewallTool(string Name, string? Path, string? Version, FirewallToolVariant Variant)
 {
     public bool Exists => Path is not null;
 }
@@ -23,14 +28,14 @@ public sealed record FirewallTool(string Name, string? Path, string? Version, Fi
 /// <param name="NoFlush">A second --noflush run kept what the first created.</param>
 /// <param name="Operations">Per operation (-N -A -I -D -F -X -E -P): whether a restore line with it succeeded.</param>
 /// <param name="AllOrNothing">A file whose third line fails left no trace of its first two.</param>
-public sealed record RestoreCapabilities(
+internal sealed record RestoreCapabilities(
     XtablesFamily Family,
     bool NoFlush,
     IReadOnlyDictionary<string, bool> Operations,
     bool AllOrNothing);
 
 /// <summary>Finds the firewall tools on this host and what their restore formats accept.</summary>
-public static partial class FirewallTools
+internal static partial class FirewallTools
 {
     public static IReadOnlyList<string> ToolNames { get; } =
     [

@@ -9,7 +9,7 @@ namespace NwFilter.Core.Host;
 /// namespace is a per-thread property, so every launch would need a dedicated thread pinned to it. With batched
 /// restore files an apply is a handful of launches, so the plain wrapper wins on simplicity.
 /// </remarks>
-public static class NetworkNamespace
+internal static class NetworkNamespace
 {
     /// <summary>The iproute2 program.</summary>
     public const string IpProgram = "ip";
@@ -33,7 +33,7 @@ public static class NetworkNamespace
 }
 
 /// <summary>An <see cref="IProcessRunner"/> whose every program runs inside one network namespace.</summary>
-public sealed class NamespacedProcessRunner : IProcessRunner
+internal sealed class NamespacedProcessRunner : IProcessRunner
 {
     private readonly IProcessRunner inner;
 

@@ -6,6 +6,7 @@ namespace NwFilter.Core.Host;
 /// </summary>
 public sealed record ProcessRequest
 {
+    /// <summary>A request to run <paramref name="program"/> with <paramref name="arguments"/>.</summary>
     public ProcessRequest(string program, IReadOnlyList<string> arguments)
     {
         ArgumentException.ThrowIfNullOrEmpty(program);
@@ -14,6 +15,7 @@ public sealed record ProcessRequest
         Arguments = arguments;
     }
 
+    /// <summary>A request to run <paramref name="program"/> with <paramref name="arguments"/>.</summary>
     public ProcessRequest(string program, params string[] arguments) : this(program, (IReadOnlyList<string>)arguments)
     {
     }
@@ -21,6 +23,7 @@ public sealed record ProcessRequest
     /// <summary>A program name looked up on PATH, or an absolute path.</summary>
     public string Program { get; init; }
 
+    /// <summary>The arguments, passed as they are (no shell).</summary>
     public IReadOnlyList<string> Arguments { get; init; }
 
     /// <summary>Text written to the program's standard input, which is then closed; null leaves stdin unredirected.</summary>
@@ -34,7 +37,7 @@ public sealed record ProcessRequest
 }
 
 /// <summary>Formats an argument vector for display only; it is never executed through a shell.</summary>
-public static class CommandLine
+internal static class CommandLine
 {
     public static string Format(string program, IEnumerable<string> arguments) =>
         string.Join(' ', new[] { program }.Concat(arguments).Select(Quote));

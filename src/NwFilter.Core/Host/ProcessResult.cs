@@ -18,17 +18,19 @@ public sealed record ProcessResult(
     /// <summary>The exit code that means "could not start".</summary>
     public const int NotStartedExitCode = 127;
 
+    /// <summary>True when the process exited with status 0 and did not time out.</summary>
     public bool Succeeded => ExitCode == 0 && !TimedOut;
 
     /// <summary>Throws <see cref="ProcessFailedException"/> unless the program succeeded; returns this for chaining.</summary>
     public ProcessResult EnsureSuccess() => Succeeded ? this : throw new ProcessFailedException(this);
 
+    /// <inheritdoc/>
     public override string ToString() =>
         $"{Request} -> {(TimedOut ? "timed out" : "exit " + ExitCode)} in {Elapsed.TotalMilliseconds:F1} ms";
 }
 
 /// <summary>A program that had to succeed did not.</summary>
-public sealed class ProcessFailedException : Exception
+internal sealed class ProcessFailedException : Exception
 {
     public ProcessFailedException(ProcessResult result)
         : base($"{result}: {result.StandardError.Trim()}")

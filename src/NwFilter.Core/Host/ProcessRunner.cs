@@ -9,7 +9,7 @@ namespace NwFilter.Core.Host;
 /// and kills the whole process tree on timeout or cancellation. Children run with <c>LC_ALL=C</c> so that the
 /// messages we parse do not change with the host's locale.
 /// </summary>
-public sealed class ProcessRunner : IProcessRunner
+internal sealed class ProcessRunner : IProcessRunner
 {
     private static readonly UTF8Encoding Utf8NoBom = new(encoderShouldEmitUTF8Identifier: false);
 

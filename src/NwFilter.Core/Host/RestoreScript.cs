@@ -5,8 +5,11 @@ namespace NwFilter.Core.Host;
 /// <summary>The three xtables families NwFilter drives the way libvirt does.</summary>
 public enum XtablesFamily
 {
+    /// <summary>ebtables: Ethernet-layer rules on the bridge.</summary>
     Ebtables,
+    /// <summary>iptables: IPv4 rules.</summary>
     Iptables,
+    /// <summary>ip6tables: IPv6 rules.</summary>
     Ip6tables,
 }
 
@@ -16,7 +19,7 @@ public enum XtablesFamily
 /// was). libvirt only ever uses one table per family (ebtables: nat, ip/ip6tables: filter), so in practice one batch is
 /// one transaction.
 /// </summary>
-public sealed record RestoreBatch(XtablesFamily Family, IReadOnlyList<string> Tables, string Text, int CommandCount)
+internal sealed record RestoreBatch(XtablesFamily Family, IReadOnlyList<string> Tables, string Text, int CommandCount)
 {
     public string RestoreProgram => RestoreScript.ProgramName(Family) + "-restore";
 
@@ -27,7 +30,7 @@ public sealed record RestoreBatch(XtablesFamily Family, IReadOnlyList<string> Ta
 }
 
 /// <summary>A command that cannot go through a restore file, with its position in the input and the reason.</summary>
-public sealed record SeparateCommand(int Index, string Program, IReadOnlyList<string> Arguments, string Reason)
+internal sealed record SeparateCommand(int Index, string Program, IReadOnlyList<string> Arguments, string Reason)
 {
     public ProcessRequest ToRequest() => new(Program, Arguments);
 }
@@ -44,7 +47,7 @@ public sealed record SeparateCommand(int Index, string Program, IReadOnlyList<st
 /// arguments a restore line cannot carry (empty, or containing a line break), unknown programs and unknown operations.
 /// The caller decides where a separate command runs; its <see cref="SeparateCommand.Index"/> says where it stood.
 /// </remarks>
-public sealed class RestoreScript
+internal sealed class RestoreScript
 {
     private static readonly Dictionary<string, string> RestorableOperations = new(StringComparer.Ordinal)
     {

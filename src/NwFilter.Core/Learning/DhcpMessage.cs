@@ -6,14 +6,23 @@ namespace NwFilter.Core.Learning;
 /// <summary>DHCP message types (option 53, RFC 2132 9.6).</summary>
 public enum DhcpMessageType : byte
 {
+    /// <summary>No DHCP message type option (a BOOTP message).</summary>
     None = 0,
+    /// <summary>DHCPDISCOVER: a client looks for servers.</summary>
     Discover = 1,
+    /// <summary>DHCPOFFER: a server offers an address.</summary>
     Offer = 2,
+    /// <summary>DHCPREQUEST: a client asks for an offered or known address.</summary>
     Request = 3,
+    /// <summary>DHCPDECLINE: a client refuses an address already in use.</summary>
     Decline = 4,
+    /// <summary>DHCPACK: a server confirms the lease.</summary>
     Ack = 5,
+    /// <summary>DHCPNAK: a server refuses the request.</summary>
     Nak = 6,
+    /// <summary>DHCPRELEASE: a client gives its address back.</summary>
     Release = 7,
+    /// <summary>DHCPINFORM: a client with an address asks only for configuration.</summary>
     Inform = 8,
 }
 

@@ -70,6 +70,7 @@ public interface IFrameSource
 /// capturing failed (the device went away).</summary>
 public interface IFrameCapture : IDisposable
 {
+    /// <summary>The captured frames, in arrival order; the reader completes when the capture stops.</summary>
     ChannelReader<CapturedFrame> Frames { get; }
 
     /// <summary>Frames dropped because the learner did not keep up.</summary>

@@ -7,7 +7,8 @@ using NwFilter.Core.Resolution;
 namespace NwFilter.Core.Learning;
 
 /// <summary>
-/// Learns the addresses of one binding's VM by watching its port (libvirt's learner and DHCP snooper, SEMANTICS 8).
+/// Learns the addresses of one binding's VM by watching its port (libvirt's nwfilter_learnipaddr.c learner and
+/// nwfilter_dhcpsnoop.c DHCP snooper; docs/design/learning.md).
 /// <list type="bullet">
 /// <item><c>any</c>: the first usable address the VM shows (IPv4 source, ARP, DHCP OFFER/ACK to it) is learned, the
 /// sink is told, and the learner ends in <see cref="IpLearningState.Learned"/>.</item>
@@ -43,6 +44,7 @@ public sealed class IpLearner : IAsyncDisposable, IDisposable
     private DateTimeOffset lastWarning = DateTimeOffset.MinValue;
     private long reportedOverflow;
 
+    /// <summary>A learner for one port; without the optional arguments it captures with libpcap, reports to no sink, persists no leases and uses the system clock. <see cref="StartAsync"/> begins listening.</summary>
     public IpLearner(IpLearnerOptions options, IFrameSource? frameSource = null, IAddressSink? sink = null, LeaseStore? store = null, TimeProvider? clock = null)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -57,12 +59,16 @@ public sealed class IpLearner : IAsyncDisposable, IDisposable
         fromVmLimit = new RateLimiter(options.DhcpRatePerSecond, options.DhcpBurst);
     }
 
+    /// <summary>What the learner was created with.</summary>
     public IpLearnerOptions Options { get; }
 
+    /// <summary>The port device it watches.</summary>
     public string PortDevice => Options.PortDevice;
 
+    /// <summary>How it learns (from any traffic or from DHCP only).</summary>
     public IpLearningMode Mode => Options.Mode;
 
+    /// <summary>Where it is in its life (see <see cref="IpLearningState"/>).</summary>
     public IpLearningState State => state;
 
     /// <summary>The addresses held now, in the order learned.</summary>
@@ -145,6 +151,7 @@ public sealed class IpLearner : IAsyncDisposable, IDisposable
         EventRaised?.Invoke(this, learningEvent);
     }
 
+    /// <inheritdoc/>
     public async ValueTask DisposeAsync()
     {
         await StopAsync().ConfigureAwait(false);
@@ -152,8 +159,10 @@ public sealed class IpLearner : IAsyncDisposable, IDisposable
         stop.Dispose();
     }
 
+    /// <inheritdoc/>
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
+    /// <inheritdoc/>
     public override string ToString() => $"{PortDevice} ({Mode}, {State}{(Addresses.IsEmpty ? "" : ": " + string.Join(", ", Addresses.Select(a => a.Address)))})";
 
     private ImmutableArray<LearnedAddress> Restore(DateTimeOffset now)

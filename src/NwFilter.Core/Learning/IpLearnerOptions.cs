@@ -14,8 +14,11 @@ namespace NwFilter.Core.Learning;
 /// <param name="Mode"><c>any</c> or <c>dhcp</c>.</param>
 public sealed record IpLearnerOptions(string PortDevice, PhysicalAddress MacAddress, IpLearningMode Mode)
 {
+    /// <summary>The binding's port device (names the learner, its events and its lease file).</summary>
     public string PortDevice { get; init; } = PortDevice;
+    /// <summary>The VM's MAC.</summary>
     public PhysicalAddress MacAddress { get; init; } = MacAddress;
+    /// <summary><c>any</c> or <c>dhcp</c>.</summary>
     public IpLearningMode Mode { get; init; } = Mode is IpLearningMode.Any or IpLearningMode.Dhcp
         ? Mode
         : throw new ArgumentOutOfRangeException(nameof(Mode), Mode, "Only 'any' and 'dhcp' learn addresses.");

@@ -56,15 +56,21 @@ public enum AddressSource
 /// <param name="Server">The DHCP server that granted it, when it came from DHCP.</param>
 public sealed record LearnedAddress(IPAddress Address, AddressSource Source, DateTimeOffset LearnedAt, DateTimeOffset? Expires, IPAddress? Server)
 {
+    /// <summary>The address (IPv4; IPv6 when IPv6 learning is on).</summary>
     public IPAddress Address { get; internal init; } = Address;
+    /// <summary>How it was learned.</summary>
     public AddressSource Source { get; internal init; } = Source;
+    /// <summary>When it was first learned.</summary>
     public DateTimeOffset LearnedAt { get; internal init; } = LearnedAt;
+    /// <summary>When the DHCP lease ends; null for an address that does not expire (static, infinite lease).</summary>
     public DateTimeOffset? Expires { get; internal init; } = Expires;
+    /// <summary>The DHCP server that granted it, when it came from DHCP.</summary>
     public IPAddress? Server { get; internal init; } = Server;
 
     /// <summary>True when the address is still valid at <paramref name="now"/>.</summary>
     public bool IsValidAt(DateTimeOffset now) => Expires is not { } end || end > now;
 
+    /// <inheritdoc/>
     public override string ToString() => Expires is { } end ? $"{Address} (until {end:u})" : Address.ToString();
 }
 
@@ -79,24 +85,28 @@ public abstract record IpLearningEvent(string PortDevice, DateTimeOffset Time)
     /// <summary>A line for a person.</summary>
     public abstract string Describe();
 
+    /// <inheritdoc/>
     public sealed override string ToString() => $"{Time:u} {PortDevice}: {Describe()}";
 }
 
 /// <summary>A new address: the first one in <c>any</c> mode, each new lease when snooping DHCP.</summary>
 public sealed record AddressLearned(string PortDevice, DateTimeOffset Time, LearnedAddress Address) : IpLearningEvent(PortDevice, Time)
 {
+    /// <inheritdoc/>
     public override string Describe() => $"learned {Address} from {Address.Source}";
 }
 
 /// <summary>A DHCP ACK extended a lease the learner already held.</summary>
 public sealed record LeaseRenewed(string PortDevice, DateTimeOffset Time, LearnedAddress Address) : IpLearningEvent(PortDevice, Time)
 {
+    /// <inheritdoc/>
     public override string Describe() => $"renewed {Address}";
 }
 
 /// <summary>A lease ran out without renewal.</summary>
 public sealed record LeaseExpired(string PortDevice, DateTimeOffset Time, LearnedAddress Address) : IpLearningEvent(PortDevice, Time)
 {
+    /// <inheritdoc/>
     public override string Describe() => $"lease of {Address.Address} expired";
 }
 
@@ -113,18 +123,21 @@ public enum LeaseEndReason
 /// <summary>The VM released (or declined) a lease.</summary>
 public sealed record LeaseReleased(string PortDevice, DateTimeOffset Time, LearnedAddress Address, LeaseEndReason Reason) : IpLearningEvent(PortDevice, Time)
 {
+    /// <inheritdoc/>
     public override string Describe() => $"lease of {Address.Address} {(Reason == LeaseEndReason.Released ? "released" : "declined")} by the VM";
 }
 
 /// <summary>Leases read back from the lease store when the learner started.</summary>
 public sealed record LeasesRestored(string PortDevice, DateTimeOffset Time, ImmutableArray<LearnedAddress> Addresses) : IpLearningEvent(PortDevice, Time)
 {
+    /// <inheritdoc/>
     public override string Describe() => $"restored {string.Join(", ", Addresses)}";
 }
 
 /// <summary>The learner could not go on (capture failed, device gone); it is now <see cref="IpLearningState.Failed"/>.</summary>
 public sealed record LearningFailed(string PortDevice, DateTimeOffset Time, string Reason, Exception? Exception) : IpLearningEvent(PortDevice, Time)
 {
+    /// <inheritdoc/>
     public override string Describe() => $"learning failed: {Reason}";
 }
 
@@ -132,6 +145,7 @@ public sealed record LearningFailed(string PortDevice, DateTimeOffset Time, stri
 /// the lease store not writable).</summary>
 public sealed record LearningWarning(string PortDevice, DateTimeOffset Time, string Message, Exception? Exception) : IpLearningEvent(PortDevice, Time)
 {
+    /// <inheritdoc/>
     public override string Describe() => Message;
 }
 
@@ -139,12 +153,14 @@ public sealed record LearningWarning(string PortDevice, DateTimeOffset Time, str
 /// and is <see cref="IpLearningState.Failed"/> in <c>any</c> mode, where nothing else will come).</summary>
 public sealed record AddressSinkFailed(string PortDevice, DateTimeOffset Time, AddressChange Change, Exception Exception) : IpLearningEvent(PortDevice, Time)
 {
+    /// <inheritdoc/>
     public override string Describe() => $"applying {string.Join(", ", Change.Addresses.Select(a => a.Address))} failed: {Exception.Message}";
 }
 
 /// <summary>The learner stopped listening (its owner stopped it, or <c>any</c> mode found its address).</summary>
 public sealed record LearningStopped(string PortDevice, DateTimeOffset Time, IpLearningState FinalState) : IpLearningEvent(PortDevice, Time)
 {
+    /// <inheritdoc/>
     public override string Describe() => $"stopped ({FinalState})";
 }
 
@@ -173,6 +189,7 @@ public sealed record AddressChange(string PortDevice, ImmutableArray<LearnedAddr
 /// </summary>
 public interface IAddressSink
 {
+    /// <summary>Called with the new address set of the learner's VM; throwing <see cref="AddressChangeRejectedException"/> refuses the change.</summary>
     Task AddressesChangedAsync(IpLearner learner, AddressChange change, CancellationToken cancellationToken);
 }
 
@@ -183,15 +200,18 @@ public interface IAddressSink
 /// </summary>
 public sealed class AddressChangeRejectedException : Exception
 {
+    /// <summary>A refusal with the default message.</summary>
     public AddressChangeRejectedException()
     {
     }
 
+    /// <summary>A refusal with a message saying why.</summary>
     public AddressChangeRejectedException(string message)
         : base(message)
     {
     }
 
+    /// <summary>A refusal with a message saying why and the error that caused it.</summary>
     public AddressChangeRejectedException(string message, Exception? innerException)
         : base(message, innerException)
     {

@@ -11,7 +11,7 @@ namespace NwFilter.Core.Learning;
 /// filter), returns to its own namespace (the handle's socket stays bound where it was made), then reads frames until
 /// disposed. See docs/design/learning.md.
 /// </summary>
-public sealed class PcapFrameSource : IFrameSource
+internal sealed class PcapFrameSource : IFrameSource
 {
     public static PcapFrameSource Instance { get; } = new();
 

@@ -14,16 +14,22 @@ namespace NwFilter.Core.Lowering;
 /// <param name="Instance">The rule instance.</param>
 public sealed record RuleOrigin(int Ordinal, RuleInstance Instance)
 {
+    /// <summary>The instance's index in the list the port was compiled from (resolution order, 0-based).</summary>
     public int Ordinal { get; internal init; } = Ordinal;
+    /// <summary>The rule instance.</summary>
     public RuleInstance Instance { get; internal init; } = Instance;
 
+    /// <summary>The filter the rule instance came from.</summary>
     public string FilterName => Instance.FilterName;
+    /// <summary>The chain the rule instance is in (<c>root</c>, <c>ipv4</c>, <c>mac</c>, ...).</summary>
     public string ChainSuffix => Instance.ChainSuffix;
+    /// <summary>The rule's priority within its chain.</summary>
     public int RulePriority => Instance.RulePriority;
 
     /// <summary>Which combination of the rule's variables the instance is (0-based).</summary>
     public int Combination => Instance.Combination;
 
+    /// <inheritdoc/>
     public override string ToString() => $"#{Ordinal} {Instance}";
 }
 

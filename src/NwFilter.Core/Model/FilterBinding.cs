@@ -11,8 +11,11 @@ namespace NwFilter.Core.Model;
 /// <param name="Filter">The top filter's name.</param>
 public sealed record FilterBinding(string PortDevice, PhysicalAddress MacAddress, string Filter)
 {
+    /// <summary>The host-side port of the VM's interface (a tap or veth), e.g. <c>vnet0</c>.</summary>
     public string PortDevice { get; internal init; } = PortDevice;
+    /// <summary>The VM's MAC address on that port.</summary>
     public PhysicalAddress MacAddress { get; internal init; } = MacAddress;
+    /// <summary>The top filter's name.</summary>
     public string Filter { get; internal init; } = Filter;
 
     /// <summary>The owner (VM) name.</summary>

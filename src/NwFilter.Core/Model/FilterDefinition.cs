@@ -9,6 +9,7 @@ namespace NwFilter.Core.Model;
 /// <param name="Name">The filter's name.</param>
 public sealed record FilterDefinition(string Name)
 {
+    /// <summary>The filter's name.</summary>
     public string Name { get; internal init; } = Name;
 
     /// <summary>The chain suffix every rule of this filter lands in (<c>root</c>, or one starting with mac, vlan, stp, arp, rarp, ipv4, ipv6).</summary>
@@ -32,10 +33,12 @@ public sealed record FilterDefinition(string Name)
     /// <summary>The references to other filters, in document order.</summary>
     public IEnumerable<FilterReference> References => Entries.OfType<FilterReference>();
 
+    /// <inheritdoc/>
     public bool Equals(FilterDefinition? other) =>
         other is not null && Name == other.Name && Uuid == other.Uuid && Chain == other.Chain &&
         Priority == other.Priority && Entries.SequenceEqual(other.Entries);
 
+    /// <inheritdoc/>
     public override int GetHashCode() => HashCode.Combine(Name, Uuid, Chain, Priority, Entries.Length);
 }
 
@@ -46,6 +49,7 @@ public abstract record FilterEntry;
 /// <param name="Filter">The referenced filter's name.</param>
 public sealed record FilterReference(string Filter) : FilterEntry
 {
+    /// <summary>The referenced filter's name.</summary>
     public string Filter { get; internal init; } = Filter;
 
     /// <summary>The <c>&lt;parameter&gt;</c>s given to the referenced filter.</summary>
@@ -60,8 +64,11 @@ public sealed record FilterReference(string Filter) : FilterEntry
 /// <param name="Protocol">The protocol element; <see cref="ProtocolKind.None"/> matches everything in the chain.</param>
 public sealed record FilterRule(RuleAction Action, RuleDirection Direction, ProtocolKind Protocol) : FilterEntry
 {
+    /// <summary>What to do with a match.</summary>
     public RuleAction Action { get; internal init; } = Action;
+    /// <summary>Which traffic the rule applies to.</summary>
     public RuleDirection Direction { get; internal init; } = Direction;
+    /// <summary>The protocol element; <see cref="ProtocolKind.None"/> matches everything in the chain.</summary>
     public ProtocolKind Protocol { get; internal init; } = Protocol;
 
     /// <summary>The default rule priority (libvirt's MAX_RULE_PRIORITY / 2).</summary>
@@ -92,10 +99,12 @@ public sealed record FilterRule(RuleAction Action, RuleDirection Direction, Prot
         }
     }
 
+    /// <inheritdoc/>
     public bool Equals(FilterRule? other) =>
         other is not null && Action == other.Action && Direction == other.Direction && Protocol == other.Protocol &&
         Priority == other.Priority && StateMatch == other.StateMatch && Attributes.SequenceEqual(other.Attributes);
 
+    /// <inheritdoc/>
     public override int GetHashCode() => HashCode.Combine(Action, Direction, Protocol, Priority, StateMatch, Attributes.Length);
 }
 
@@ -104,6 +113,8 @@ public sealed record FilterRule(RuleAction Action, RuleDirection Direction, Prot
 /// <param name="Value">Its value (never absent).</param>
 public sealed record RuleAttribute(AttributeId Id, AttributeValue Value)
 {
+    /// <summary>Which attribute.</summary>
     public AttributeId Id { get; internal init; } = Id;
+    /// <summary>Its value (never absent).</summary>
     public AttributeValue Value { get; internal init; } = Value;
 }

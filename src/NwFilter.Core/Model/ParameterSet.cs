@@ -13,6 +13,7 @@ public sealed class ParameterSet : IReadOnlyDictionary<string, ImmutableArray<st
 
     private ParameterSet(ImmutableSortedDictionary<string, ImmutableArray<string>> values) => _values = values;
 
+    /// <summary>No variables.</summary>
     public static ParameterSet Empty { get; } = new(ImmutableSortedDictionary.Create<string, ImmutableArray<string>>(StringComparer.Ordinal));
 
     /// <summary>Builds a set from (name, value) pairs in document order; repeated names form lists.</summary>
@@ -50,20 +51,30 @@ public sealed class ParameterSet : IReadOnlyDictionary<string, ImmutableArray<st
     public IEnumerable<KeyValuePair<string, string>> Pairs =>
         _values.SelectMany(p => p.Value.Select(v => KeyValuePair.Create(p.Key, v)));
 
+    /// <summary>The values of the variable <paramref name="key"/>.</summary>
     public ImmutableArray<string> this[string key] => _values[key];
+    /// <summary>The variable names, in ordinal order.</summary>
     public IEnumerable<string> Keys => _values.Keys;
+    /// <summary>The value lists, in the order of <see cref="Keys"/>.</summary>
     public IEnumerable<ImmutableArray<string>> Values => _values.Values;
+    /// <summary>The number of variables.</summary>
     public int Count => _values.Count;
+    /// <summary>True when the variable <paramref name="key"/> is set.</summary>
     public bool ContainsKey(string key) => _values.ContainsKey(key);
+    /// <summary>The values of <paramref name="key"/>, when it is set.</summary>
     public bool TryGetValue(string key, out ImmutableArray<string> value) => _values.TryGetValue(key, out value);
+    /// <summary>The variables and their values, in ordinal order of name.</summary>
     public IEnumerator<KeyValuePair<string, ImmutableArray<string>>> GetEnumerator() => _values.GetEnumerator();
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
 
+    /// <inheritdoc/>
     public bool Equals(ParameterSet? other) =>
         other is not null && Count == other.Count &&
         _values.All(p => other.TryGetValue(p.Key, out var v) && v.SequenceEqual(p.Value));
 
+    /// <inheritdoc/>
     public override bool Equals(object? obj) => Equals(obj as ParameterSet);
+    /// <inheritdoc/>
     public override int GetHashCode() => Count;
 
     /// <summary>Readable form: <c>A=1, B=[80,90]</c>.</summary>

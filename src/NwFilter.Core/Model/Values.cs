@@ -13,7 +13,9 @@ namespace NwFilter.Core.Model;
 /// a prefix length for a mask, a symbolic name as written in canonical case.</param>
 public sealed record TypedValue(DataType Type, string Text)
 {
+    /// <summary>The datatype that parsed the value (exactly one flag).</summary>
     public DataType Type { get; internal init; } = Type;
+    /// <summary>The canonical text: <c>0x16</c> for a hex number, <c>01:02:03:04:05:06</c> for a MAC, a prefix length for a mask, a symbolic name as written in canonical case.</summary>
     public string Text { get; internal init; } = Text;
 
     /// <summary>The numeric meaning: numbers, a mask's prefix length, a symbolic name's value, a boolean as 0 or 1.</summary>
@@ -28,6 +30,7 @@ public sealed record TypedValue(DataType Type, string Text)
     /// <summary>True when the value was written as a symbolic name (<c>arp</c>, <c>Request</c>, <c>tcp</c>).</summary>
     public bool IsSymbolic { get; internal init; }
 
+    /// <inheritdoc/>
     public override string ToString() => Text;
 }
 
@@ -46,8 +49,11 @@ public enum VariableAccessKind
 /// <param name="Index">The iterator id (0..1000) or the element index.</param>
 public sealed record VariableAccess(string Name, VariableAccessKind Kind, int Index)
 {
+    /// <summary>The variable's name (<c>[A-Za-z0-9_]+</c>).</summary>
     public string Name { get; internal init; } = Name;
+    /// <summary>Iterator or fixed element access.</summary>
     public VariableAccessKind Kind { get; internal init; } = Kind;
+    /// <summary>The iterator id (0..1000) or the element index.</summary>
     public int Index { get; internal init; } = Index;
 
     /// <summary>The canonical form: <c>$V</c> for iterator 0, <c>$V[@n]</c>, <c>$V[n]</c>.</summary>
@@ -62,8 +68,11 @@ public sealed record VariableAccess(string Name, VariableAccessKind Kind, int In
 /// <summary>What an attribute of a rule holds: nothing, a literal or a variable reference.</summary>
 public enum AttributeValueKind
 {
+    /// <summary>The attribute is not given.</summary>
     Absent,
+    /// <summary>A literal value, parsed to one of the attribute's datatypes.</summary>
     Literal,
+    /// <summary>A variable reference (<c>$NAME</c>, <c>$NAME[@1]</c>), bound at instantiation.</summary>
     Variable,
 }
 
@@ -84,21 +93,27 @@ public sealed record AttributeValue
     /// <summary>The attribute is not given.</summary>
     public static AttributeValue Absent { get; } = new(AttributeValueKind.Absent, false, null, null);
 
+    /// <summary>A literal value, negated (<c>!</c>) or not.</summary>
     public static AttributeValue Of(TypedValue literal, bool negated = false) =>
         new(AttributeValueKind.Literal, negated, literal ?? throw new ArgumentNullException(nameof(literal)), null);
 
+    /// <summary>A variable reference, negated (<c>!</c>) or not.</summary>
     public static AttributeValue Of(VariableAccess variable, bool negated = false) =>
         new(AttributeValueKind.Variable, negated, null, variable ?? throw new ArgumentNullException(nameof(variable)));
 
+    /// <summary>Whether the attribute is absent, a literal or a variable.</summary>
     public AttributeValueKind Kind { get; }
 
     /// <summary>True when the rule matches packets that do <em>not</em> have this value.</summary>
     public bool Negated { get; }
 
+    /// <summary>The literal, when <see cref="Kind"/> is literal.</summary>
     public TypedValue? Literal { get; }
 
+    /// <summary>The variable reference, when <see cref="Kind"/> is variable.</summary>
     public VariableAccess? Variable { get; }
 
+    /// <summary>True when the attribute is given.</summary>
     public bool IsPresent => Kind != AttributeValueKind.Absent;
 
     /// <summary>A copy with the given negation.</summary>
@@ -113,5 +128,6 @@ public sealed record AttributeValue
         _ => string.Empty,
     };
 
+    /// <inheritdoc/>
     public override string ToString() => Kind == AttributeValueKind.Absent ? "(absent)" : (Negated ? "! " : "") + Text;
 }

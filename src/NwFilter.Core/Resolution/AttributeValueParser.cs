@@ -12,6 +12,7 @@ public delegate bool AttributeValueParser(AttributeSpec spec, string text, out T
 /// <summary>How a filter tree is resolved.</summary>
 public sealed record ResolveOptions
 {
+    /// <summary>The defaults: values parsed by the schema's own value parser.</summary>
     public static ResolveOptions Default { get; } = new();
 
     /// <summary>Parses each substituted value against its attribute; the schema's value parser by default.</summary>

@@ -12,7 +12,7 @@ namespace NwFilter.Core.Resolution;
 /// Pure: the same inputs give the same instances. Every problem (missing filters, missing variables, list lengths
 /// that differ, values that are not valid for their attribute) is collected and thrown at once.
 /// </summary>
-public static class FilterResolver
+internal static class FilterResolver
 {
     public const string UnresolvedVariableCode = "UnresolvedVariable";
     public const string InvalidVariableValueCode = "InvalidVariableValue";

@@ -1,7 +1,7 @@
 namespace NwFilter.Core.Resolution;
 
 /// <summary>The variable names libvirt gives a meaning to.</summary>
-public static class ReservedVariables
+internal static class ReservedVariables
 {
     /// <summary>The VM's MAC address; defaults to the binding's MAC.</summary>
     public const string Mac = "MAC";

@@ -24,8 +24,12 @@ public enum ResolutionStatus
 /// <param name="Variables">The top-level variable table used (the parameters plus the defaulted MAC).</param>
 public sealed record Resolution(ResolutionStatus Status, ImmutableArray<RuleInstance> Instances, IpLearningMode IpLearning, ParameterSet Variables)
 {
+    /// <summary>Resolved, or waiting for IP learning.</summary>
     public ResolutionStatus Status { get; internal init; } = Status;
+    /// <summary>The rule instances: root chain first, then by rule priority, stable; every combination of a rule's variables is its own instance, adjacent and in iteration order.</summary>
     public ImmutableArray<RuleInstance> Instances { get; internal init; } = Instances;
+    /// <summary>The learning mode (<c>CTRL_IP_LEARNING</c>, default <c>any</c>).</summary>
     public IpLearningMode IpLearning { get; internal init; } = IpLearning;
+    /// <summary>The top-level variable table used (the parameters plus the defaulted MAC).</summary>
     public ParameterSet Variables { get; internal init; } = Variables;
 }

@@ -9,9 +9,12 @@ namespace NwFilter.Core.Resolution;
 /// <param name="Value">The canonical value bound.</param>
 public sealed record VariableBinding(VariableAccess Access, string Value)
 {
+    /// <summary>The access as written in the rule (<c>$A</c>, <c>$A[@1]</c>, <c>$A[2]</c>).</summary>
     public VariableAccess Access { get; internal init; } = Access;
+    /// <summary>The canonical value bound.</summary>
     public string Value { get; internal init; } = Value;
 
+    /// <inheritdoc/>
     public override string ToString() => $"{Access}={Value}";
 }
 
@@ -26,10 +29,15 @@ public sealed record VariableBinding(VariableAccess Access, string Value)
 /// <param name="Rule">The rule, every variable bound to a validated literal.</param>
 public sealed record RuleInstance(string FilterName, string ChainSuffix, int ChainPriority, int RulePriority, FilterRule Rule)
 {
+    /// <summary>The filter the rule is written in.</summary>
     public string FilterName { get; internal init; } = FilterName;
+    /// <summary>That filter's chain (<c>root</c>, <c>arp</c>, <c>ipv4-ip</c>, ...).</summary>
     public string ChainSuffix { get; internal init; } = ChainSuffix;
+    /// <summary>That filter's chain priority.</summary>
     public int ChainPriority { get; internal init; } = ChainPriority;
+    /// <summary>The rule's own priority, as written.</summary>
     public int RulePriority { get; internal init; } = RulePriority;
+    /// <summary>The rule, every variable bound to a validated literal.</summary>
     public FilterRule Rule { get; internal init; } = Rule;
 
     /// <summary>The variable values this instance was built from, in the rule's first-use order (empty without variables).</summary>
@@ -56,6 +64,7 @@ public sealed record RuleInstance(string FilterName, string ChainSuffix, int Cha
     /// <summary>The firewall layer the rule compiles to.</summary>
     public ProtocolLayer Layer => ProtocolSchema.Of(Rule.Protocol).Layer;
 
+    /// <inheritdoc/>
     public override string ToString()
     {
         var text = $"{FilterName}/{ChainSuffix} {RulePriority} {Rule.Action.ToString().ToLowerInvariant()} {Rule.Direction.ToString().ToLowerInvariant()} {ProtocolSchema.Of(Rule.Protocol).ElementName}";

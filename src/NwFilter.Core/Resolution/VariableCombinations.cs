@@ -10,7 +10,7 @@ namespace NwFilter.Core.Resolution;
 /// Accesses on one iterator advance in lockstep (equal list lengths required); iterators form a cartesian product with
 /// the first one fastest; within an iterator, a step whose tuple of values repeats an earlier step is skipped.
 /// </summary>
-public static class VariableCombinations
+internal static class VariableCombinations
 {
     public const string CardinalityMismatchCode = "VariableCardinalityMismatch";
 

@@ -23,6 +23,7 @@ public sealed partial class NwFilterRuntime : IAsyncDisposable
     private readonly ConcurrentDictionary<string, BindingManager> _managers = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, IpLearnerRegistry> _registries = new(StringComparer.Ordinal);
 
+    /// <summary>Creates the engine over the stores and host the options name (the system defaults when null).</summary>
     public NwFilterRuntime(NwFilterRuntimeOptions? options = null)
     {
         Options = options ?? new NwFilterRuntimeOptions();
@@ -34,6 +35,7 @@ public sealed partial class NwFilterRuntime : IAsyncDisposable
         Filters = new FilterStore(Location.FilterDirectory, new FilterStoreOptions { BindingUsage = new StateDirectoryBindingUsage(() => Location) });
     }
 
+    /// <summary>What the runtime was created with.</summary>
     public NwFilterRuntimeOptions Options { get; }
 
     /// <summary>The store location: filters under its configuration directory, bindings and leases under its state directory.</summary>

@@ -35,6 +35,7 @@ public sealed record RestoreBindingsRequest(IReadOnlyList<string>? PortDevices =
 /// <param name="Execution">What ran (transactions, processes, time); null when nothing was run.</param>
 public sealed record BindingsResponse(string? NetworkNamespace, ImmutableArray<BindingResult> Items, ImmutableArray<Diagnostic> Warnings, ExecutionReport? Execution)
 {
+    /// <summary>True when every item succeeded.</summary>
     public bool Succeeded => Items.All(i => i.Succeeded);
 }
 
@@ -76,6 +77,7 @@ public sealed record DefineFiltersRequest(IReadOnlyList<FilterDefinition> Filter
 /// <param name="Error">Why the whole request was refused or undone (all-or-nothing refusal, failed re-application); null otherwise.</param>
 public sealed record DefineFiltersResponse(ImmutableArray<BatchItemResult> Items, NwFilterException? Error)
 {
+    /// <summary>True when the batch was not refused and every filter was defined.</summary>
     public bool Succeeded => Error is null && Items.All(i => i.Succeeded);
 }
 
@@ -88,6 +90,7 @@ public sealed record UndefineFilterRequest(string Name);
 /// <param name="Error">Why it was refused or undone; null on success.</param>
 public sealed record UndefineFilterResponse(UndefineResult? Result, NwFilterException? Error)
 {
+    /// <summary>True when the filter was removed.</summary>
     public bool Succeeded => Error is null;
 }
 

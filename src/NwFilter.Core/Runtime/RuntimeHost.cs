@@ -69,14 +69,23 @@ public sealed record RuntimeEvent(RuntimeEventLevel Level, string Id, string Mes
 /// <summary>The ids of the runtime's own events (diagnostics keep their codes).</summary>
 public static class RuntimeEventIds
 {
+    /// <summary>Bindings were applied to the kernel and stored.</summary>
     public const string BindingsApplied = "BindingsApplied";
+    /// <summary>Bindings were removed from the kernel and the store.</summary>
     public const string BindingsRemoved = "BindingsRemoved";
+    /// <summary>Bindings using a redefined filter were re-instantiated.</summary>
     public const string BindingsReapplied = "BindingsReapplied";
+    /// <summary>After a failed re-instantiation, restoring the previous rules failed too.</summary>
     public const string ReapplyPreviousFailed = "ReapplyPreviousFailed";
+    /// <summary>A network namespace with stored bindings no longer exists.</summary>
     public const string NamespaceGone = "NamespaceGone";
+    /// <summary>The learning service started its learners.</summary>
     public const string LearningServiceStarted = "LearningServiceStarted";
+    /// <summary>The learning service stopped.</summary>
     public const string LearningServiceStopped = "LearningServiceStopped";
+    /// <summary>A learner of another session was taken over.</summary>
     public const string LearningTakenOver = "LearningTakenOver";
+    /// <summary>A learner stopped because its binding was removed.</summary>
     public const string LearningStoppedBindingRemoved = "LearningStoppedBindingRemoved";
 }
 
@@ -91,6 +100,7 @@ public sealed record RuntimeProgress(string Activity, string Status, int Percent
 /// <param name="NetworkNamespace">The binding's namespace; null for the host's own.</param>
 public sealed record LearnerStarted(IpLearner Learner, string? NetworkNamespace)
 {
+    /// <summary>The port device the learner watches.</summary>
     public string PortDevice => Learner.PortDevice;
 }
 
@@ -115,23 +125,28 @@ public sealed record ConfirmationRequest(string Target, string Action)
 /// <summary>A host that writes nothing and allows every change (tests, embedding).</summary>
 public sealed class SilentRuntimeHost : IRuntimeHost
 {
+    /// <summary>The one instance.</summary>
     public static SilentRuntimeHost Instance { get; } = new();
 
     private SilentRuntimeHost()
     {
     }
 
+    /// <inheritdoc/>
     public void Report(RuntimeEvent runtimeEvent)
     {
     }
 
+    /// <inheritdoc/>
     public void Progress(RuntimeProgress progress)
     {
     }
 
+    /// <inheritdoc/>
     public void LearnerStarted(LearnerStarted started)
     {
     }
 
+    /// <inheritdoc/>
     public bool Confirm(ConfirmationRequest request) => true;
 }

@@ -46,5 +46,6 @@ public sealed record AttributeSpec(AttributeId Id, string Name, DataType Types)
     /// <summary>The longest text kept, for free text (longer is truncated, as libvirt does).</summary>
     public int? MaxLength { get; init; }
 
+    /// <inheritdoc/>
     public override string ToString() => Name;
 }

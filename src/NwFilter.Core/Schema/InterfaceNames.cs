@@ -8,7 +8,7 @@ namespace NwFilter.Core.Schema;
 /// <c>.</c> or <c>..</c>, no <c>/</c>, <c>:</c> or white space), and, because the name goes into chain names and
 /// command arguments, no control character, no quote and no leading <c>-</c>.
 /// </summary>
-public static class InterfaceNames
+internal static class InterfaceNames
 {
     /// <summary>The error id of a refused port device name.</summary>
     public const string InvalidPortDeviceCode = "InvalidPortDevice";

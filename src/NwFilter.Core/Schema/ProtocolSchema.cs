@@ -50,6 +50,7 @@ public sealed record ProtocolSchema(ProtocolKind Kind, string ElementName, Proto
         return null;
     }
 
+    /// <inheritdoc/>
     public override string ToString() => ElementName;
 
     // ---------------------------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ namespace NwFilter.Core.Schema;
 /// less, where libvirt's acceptance is an accident of the C library): numbers as <c>strtoul</c> reads them, MACs as
 /// <c>virMacAddrParse</c>, dotted-quad IPv4, colon IPv6, UUIDs as <c>virUUIDParse</c>, and the inet_ntop text form.
 /// </summary>
-public static class TextParsers
+internal static class TextParsers
 {
     /// <summary>
     /// An unsigned number as libvirt's <c>virStrToLong_ui</c> reads it: optional leading white space and <c>+</c>,

@@ -12,7 +12,7 @@ namespace NwFilter.Core.Schema;
 /// canonical form. Also parses variable references (<c>$V</c>, <c>$V[@n]</c>, <c>$V[n]</c>).
 /// The reader uses it, and so does variable resolution to check a substituted value.
 /// </summary>
-public static class ValueParser
+internal static class ValueParser
 {
     /// <summary>The largest iterator id of <c>$V[@n]</c>.</summary>
     public const int MaxIteratorId = 1000;

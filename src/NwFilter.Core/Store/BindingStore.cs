@@ -24,6 +24,7 @@ public sealed class BindingStore
     /// <summary>The folder under the state directory that holds one folder per named namespace.</summary>
     public const string NamespacesDirectoryName = "netns";
 
+    /// <summary>A store over <paramref name="directory"/>, for the bindings of <paramref name="networkNamespace"/> (the host's own when null).</summary>
     public BindingStore(string directory, string? networkNamespace = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
@@ -46,11 +47,13 @@ public sealed class BindingStore
         return new BindingStore(directory, networkNamespace);
     }
 
+    /// <summary>The directory holding one XML file per binding.</summary>
     public string Directory { get; }
 
     /// <summary>The namespace these bindings are applied in; null for the host's own.</summary>
     public string? NetworkNamespace { get; }
 
+    /// <summary>The file of the binding on <paramref name="portDevice"/>.</summary>
     public string PathOf(string portDevice) => Path.Combine(Directory, portDevice + ".xml");
 
     /// <summary>The binding of a port device, or null.</summary>
@@ -222,7 +225,7 @@ public sealed class BindingStore
 /// Which bindings use a filter, over every namespace's bindings under the state directory (resolved on each call, so
 /// <c>NWFILTER_STATE_DIR</c> may change between calls). The filter store asks it before removing a filter.
 /// </summary>
-public sealed class StateDirectoryBindingUsage : IBindingUsage
+internal sealed class StateDirectoryBindingUsage : IBindingUsage
 {
     private readonly Func<StoreLocation> _location;
 

@@ -11,7 +11,7 @@ namespace NwFilter.Core.Store;
 /// <c>* ? [ ]</c> are refused too, so that a name can always be given to <c>-Name</c> as itself.
 /// libvirt's own schema is stricter (<c>[a-zA-Z0-9_.:-]+</c>); every such name is accepted here.
 /// </summary>
-public static class FilterNames
+internal static class FilterNames
 {
     /// <summary>The longest name accepted, in UTF-8 bytes (the file name adds <c>.xml</c>; file systems allow 255).</summary>
     public const int MaxBytes = 200;

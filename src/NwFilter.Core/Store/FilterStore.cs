@@ -10,6 +10,7 @@ namespace NwFilter.Core.Store;
 /// <summary>How a <see cref="FilterStore"/> behaves.</summary>
 public sealed record FilterStoreOptions
 {
+    /// <summary>The defaults: no binding usage check and a 30-second lock timeout.</summary>
     public static FilterStoreOptions Default { get; } = new();
 
     /// <summary>Which bindings use a filter; removing a filter a binding needs is refused.</summary>
@@ -55,6 +56,7 @@ public sealed class FilterStore : IFilterSource
     /// <summary>The directory holding the filter files.</summary>
     public string Directory { get; }
 
+    /// <summary>What the store was created with.</summary>
     public FilterStoreOptions Options { get; }
 
     /// <summary>The uuid a filter gets when its stored file (or a built-in) has none: derived from its name.</summary>
@@ -648,5 +650,6 @@ public sealed class FilterStore : IFilterSource
 /// <param name="Error">Why it failed; null when it succeeded.</param>
 public sealed record BatchItemResult(FilterDefinition Input, DefineResult? Result, NwFilterException? Error)
 {
+    /// <summary>True when this item was defined.</summary>
     public bool Succeeded => Error is null;
 }

@@ -14,7 +14,7 @@ public interface IBindingUsage
 }
 
 /// <summary>No binding uses any filter.</summary>
-public sealed class NoBindingUsage : IBindingUsage
+internal sealed class NoBindingUsage : IBindingUsage
 {
     public static NoBindingUsage Instance { get; } = new();
 

@@ -9,7 +9,7 @@ namespace NwFilter.Core.Store;
 /// <param name="Source">Where it came from: a file, or a stream and the line the document starts on.</param>
 /// <param name="Filter">The filter; null when the document did not parse.</param>
 /// <param name="Diagnostics">The reader's warnings, or the errors that refused the document.</param>
-public sealed record FilterDocument(string Source, FilterDefinition? Filter, ImmutableArray<Diagnostic> Diagnostics)
+internal sealed record FilterDocument(string Source, FilterDefinition? Filter, ImmutableArray<Diagnostic> Diagnostics)
 {
     public bool Succeeded => Filter is not null;
 }
@@ -19,7 +19,7 @@ public sealed record FilterDocument(string Source, FilterDefinition? Filter, Imm
 /// <c>&lt;name&gt;.xml</c> per filter, the same XML), and the output of <c>virsh nwfilter-dumpxml</c>, which may be
 /// several filter documents one after the other (with comments or XML declarations between them).
 /// </summary>
-public static class LibvirtFilterFiles
+internal static class LibvirtFilterFiles
 {
     /// <summary>libvirt's system filter directory.</summary>
     public const string SystemDirectory = "/etc/libvirt/nwfilter";

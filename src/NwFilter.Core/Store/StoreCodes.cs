@@ -1,7 +1,7 @@
 namespace NwFilter.Core.Store;
 
 /// <summary>The stable <see cref="Diagnostics.Diagnostic.Code"/>s the filter store reports.</summary>
-public static class StoreCodes
+internal static class StoreCodes
 {
     /// <summary>A filter name that is empty, too long, or could escape the store's directory.</summary>
     public const string InvalidFilterName = "InvalidFilterName";

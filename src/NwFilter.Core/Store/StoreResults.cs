@@ -21,10 +21,13 @@ public enum FilterOrigin
 /// <param name="Path">The file it is stored in; null for a built-in.</param>
 public sealed record StoredFilter(FilterDefinition Definition, FilterOrigin Origin, string? Path)
 {
+    /// <summary>The filter's name.</summary>
     public string Name => Definition.Name;
 
+    /// <summary>The filter's UUID (always set for a stored filter).</summary>
     public Guid Uuid => Definition.Uuid!.Value;
 
+    /// <summary>True for a filter NwFilter ships (see <c>BuiltIn/</c>).</summary>
     public bool IsBuiltIn => Origin == FilterOrigin.BuiltIn;
 }
 

@@ -12,7 +12,7 @@ namespace NwFilter.Core.Xml;
 /// mark), or it holds a NUL. An <see cref="IOException"/>, so callers that handle unreadable files handle these too;
 /// <see cref="Diagnostic"/> says what and where (the file, the byte offset, the line).
 /// </summary>
-public sealed class DocumentReadException : IOException
+internal sealed class DocumentReadException : IOException
 {
     public DocumentReadException(Diagnostic diagnostic)
         : base(diagnostic.ToString()) => Diagnostic = diagnostic;
@@ -27,7 +27,7 @@ public sealed class DocumentReadException : IOException
 /// memory), decoded strictly (invalid UTF-8 is an error naming the byte offset, never a silent U+FFFD that would make
 /// two different byte names the same filter, as libvirt refuses them too), NUL refused.
 /// </summary>
-public static class DocumentFile
+internal static class DocumentFile
 {
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 

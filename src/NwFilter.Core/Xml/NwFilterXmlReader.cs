@@ -10,7 +10,7 @@ namespace NwFilter.Core.Xml;
 /// and attributes, and what libvirt silently skips although it changes a rule's meaning, are errors;
 /// <see cref="XmlReadOptions.Lenient"/> accepts them with warnings, as plain libvirt does.
 /// </summary>
-public static class NwFilterXmlReader
+internal static class NwFilterXmlReader
 {
     /// <summary>Reads a <c>&lt;filter&gt;</c> document.</summary>
     public static ReadResult<FilterDefinition> ReadFilter(string xml, XmlReadOptions? options = null)

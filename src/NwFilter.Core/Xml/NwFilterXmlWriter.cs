@@ -12,7 +12,7 @@ namespace NwFilter.Core.Xml;
 /// attributes are printed in the protocol's table order, the non-negated ones in one element and the negated ones in a
 /// second element with <c>match='no'</c> (libvirt's two-pass formatter).
 /// </summary>
-public static class NwFilterXmlWriter
+internal static class NwFilterXmlWriter
 {
     /// <summary>The canonical <c>&lt;filter&gt;</c> document. A filter without a UUID is written without <c>&lt;uuid&gt;</c>.</summary>
     public static string Write(FilterDefinition filter)

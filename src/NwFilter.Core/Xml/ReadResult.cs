@@ -4,4 +4,4 @@ using NwFilter.Core.Diagnostics;
 namespace NwFilter.Core.Xml;
 
 /// <summary>What a successful read returns: the value and the warnings (lenient mode's ignored content).</summary>
-public sealed record ReadResult<T>(T Value, ImmutableArray<Diagnostic> Warnings);
+internal sealed record ReadResult<T>(T Value, ImmutableArray<Diagnostic> Warnings);

@@ -4,7 +4,7 @@ namespace NwFilter.Core.Xml;
 /// The stable <see cref="Diagnostics.Diagnostic.Code"/>s the XML reader reports. PowerShell error ids are built from
 /// them, so they never change meaning.
 /// </summary>
-public static class XmlDiagnosticCodes
+internal static class XmlDiagnosticCodes
 {
     /// <summary>The text is not well-formed XML.</summary>
     public const string MalformedXml = nameof(MalformedXml);

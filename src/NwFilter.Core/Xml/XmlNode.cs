@@ -48,18 +48,6 @@ internal sealed class XmlNode
 
     public string? AttributeValue(string name) => Attribute(name)?.Value;
 
-    public XmlNode? Child(string name)
-    {
-        foreach (var c in Children)
-        {
-            if (c.Name == name)
-            {
-                return c;
-            }
-        }
-        return null;
-    }
-
     /// <summary>The XPath string value: all descendant text, in document order.</summary>
     public string StringValue()
     {

@@ -1,7 +1,7 @@
 namespace NwFilter.Core.Xml;
 
 /// <summary>How a document is read.</summary>
-public sealed record XmlReadOptions
+internal sealed record XmlReadOptions
 {
     public static XmlReadOptions Strict { get; } = new();
     public static XmlReadOptions LenientDefault { get; } = new() { Lenient = true };

@@ -76,6 +76,7 @@ public sealed class BuildNwFilterRulesetCommand : NwFilterCmdlet
     [Parameter]
     public FirewallBackendKind Backend { get; set; } = FirewallBackendKind.EbIpTables;
 
+    /// <inheritdoc/>
     protected override void ProcessRecord()
     {
         object target = ParameterSetName switch

@@ -54,6 +54,7 @@ public sealed class ConvertFromNwFilterXmlCommand : NwFilterFileInputCmdlet
     [Parameter]
     public SwitchParameter Lenient { get; set; }
 
+    /// <inheritdoc/>
     protected override void ProcessRecord()
     {
         switch (ParameterSetName)
@@ -76,6 +77,7 @@ public sealed class ConvertFromNwFilterXmlCommand : NwFilterFileInputCmdlet
         }
     }
 
+    /// <inheritdoc/>
     protected override void EndProcessing()
     {
         if (_pending.Length > 0)

@@ -31,6 +31,7 @@ public sealed class ConvertToNwFilterXmlCommand : NwFilterCmdlet
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true)]
     public PSObject InputObject { get; set; } = null!;
 
+    /// <inheritdoc/>
     protected override void ProcessRecord()
     {
         switch (InputObject.BaseObject)

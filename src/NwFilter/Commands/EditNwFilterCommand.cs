@@ -57,6 +57,7 @@ public sealed class EditNwFilterCommand : NwFilterCmdlet
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
+    /// <inheritdoc/>
     protected override void ProcessRecord()
     {
         var store = FilterStoreAccess.Open();

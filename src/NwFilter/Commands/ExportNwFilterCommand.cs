@@ -69,12 +69,14 @@ public sealed class ExportNwFilterCommand : NwFilterCmdlet
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
+    /// <inheritdoc/>
     protected override void BeginProcessing()
     {
         _store = FilterStoreAccess.Open();
         _destination = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Destination);
     }
 
+    /// <inheritdoc/>
     protected override void ProcessRecord()
     {
         switch (ParameterSetName)

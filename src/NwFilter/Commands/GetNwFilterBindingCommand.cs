@@ -61,6 +61,7 @@ public sealed class GetNwFilterBindingCommand : NwFilterCmdlet
     [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
     public string? NetworkNamespace { get; set; }
 
+    /// <inheritdoc/>
     protected override void ProcessRecord()
     {
         var runtime = Runtime;

@@ -62,8 +62,10 @@ public sealed class GetNwFilterCommand : NwFilterCmdlet
     [Parameter]
     public SwitchParameter AsXml { get; set; }
 
+    /// <inheritdoc/>
     protected override void BeginProcessing() => _store = FilterStoreAccess.Open();
 
+    /// <inheritdoc/>
     protected override void ProcessRecord()
     {
         switch (ParameterSetName)

@@ -61,6 +61,7 @@ public sealed class ImportNwFilterCommand : NwFilterFileInputCmdlet
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
+    /// <inheritdoc/>
     protected override void ProcessRecord()
     {
         var options = new XmlReadOptions { Lenient = Lenient };
@@ -101,6 +102,7 @@ public sealed class ImportNwFilterCommand : NwFilterFileInputCmdlet
         }
     }
 
+    /// <inheritdoc/>
     protected override void EndProcessing()
     {
         if (ParameterSetName == XmlSet && _xml.ToString() is { } text && !string.IsNullOrWhiteSpace(text))

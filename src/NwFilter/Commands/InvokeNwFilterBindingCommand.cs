@@ -142,6 +142,7 @@ public sealed class InvokeNwFilterBindingCommand : NwFilterCmdlet
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
+    /// <inheritdoc/>
     protected override void ProcessRecord()
     {
         var ns = BindingAccess.Namespace(NetworkNamespace);
@@ -152,6 +153,7 @@ public sealed class InvokeNwFilterBindingCommand : NwFilterCmdlet
         batch.Add(Bindings.Create(PortDevice, MacAddress, Filter, Parameter, Owner, OwnerUuid, LinkDevice, Backend));
     }
 
+    /// <inheritdoc/>
     protected override void EndProcessing()
     {
         var runtime = Runtime;

@@ -85,6 +85,7 @@ public sealed class NewNwFilterRuleCommand : NwFilterCmdlet, IDynamicParameters
     [ArgumentCompleter(typeof(AttributeNameCompleter))]
     public string[] Not { get; set; } = [];
 
+    /// <inheritdoc/>
     public object? GetDynamicParameters()
     {
         if (Protocol is null || !ProtocolNames.TryResolve(Protocol, out var schema))
@@ -111,6 +112,7 @@ public sealed class NewNwFilterRuleCommand : NwFilterCmdlet, IDynamicParameters
     private static readonly HashSet<string> StaticNames =
         new(["Action", "Direction", "Protocol", "Priority", "StateMatch", "Attribute", "Not", "Negate"], StringComparer.OrdinalIgnoreCase);
 
+    /// <inheritdoc/>
     protected override void ProcessRecord()
     {
         ProtocolSchema? schema = null;
@@ -281,6 +283,7 @@ internal static class ProtocolNames
 [AttributeUsage(AttributeTargets.Property)]
 public sealed class ValidateProtocolAttribute : ValidateArgumentsAttribute
 {
+    /// <inheritdoc/>
     protected override void Validate(object arguments, EngineIntrinsics engineIntrinsics)
     {
         var text = (arguments is PSObject p ? p.BaseObject : arguments)?.ToString() ?? "";

@@ -61,6 +61,7 @@ public sealed class RemoveNwFilterBindingCommand : NwFilterCmdlet
     [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
     public string? NetworkNamespace { get; set; }
 
+    /// <inheritdoc/>
     protected override void ProcessRecord()
     {
         var ns = BindingAccess.Namespace(NetworkNamespace);
@@ -71,6 +72,7 @@ public sealed class RemoveNwFilterBindingCommand : NwFilterCmdlet
         ports.AddRange(PortDevice);
     }
 
+    /// <inheritdoc/>
     protected override void EndProcessing()
     {
         var runtime = Runtime;

@@ -53,8 +53,10 @@ public sealed class RemoveNwFilterCommand : NwFilterCmdlet
     [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = InputObjectSet)]
     public FilterDefinition[] InputObject { get; set; } = [];
 
+    /// <inheritdoc/>
     protected override void BeginProcessing() => _store = FilterStoreAccess.Open();
 
+    /// <inheritdoc/>
     protected override void ProcessRecord()
     {
         switch (ParameterSetName)

@@ -60,6 +60,7 @@ public sealed class ResolveNwFilterCommand : NwFilterCmdlet
     [ParameterSetTransformation]
     public ParameterSet Parameter { get; set; } = ParameterSet.Empty;
 
+    /// <inheritdoc/>
     protected override void ProcessRecord()
     {
         object target = ParameterSetName switch

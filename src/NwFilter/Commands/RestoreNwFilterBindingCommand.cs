@@ -81,6 +81,7 @@ public sealed class RestoreNwFilterBindingCommand : NwFilterCmdlet
     [Parameter]
     public SwitchParameter Wait { get; set; }
 
+    /// <inheritdoc/>
     protected override void ProcessRecord()
     {
         var stored = BindingAccess.StoredPorts(BindingAccess.Namespace(NetworkNamespace));
@@ -100,6 +101,7 @@ public sealed class RestoreNwFilterBindingCommand : NwFilterCmdlet
         }
     }
 
+    /// <inheritdoc/>
     protected override void EndProcessing()
     {
         if (_ports.Count == 0 && !_all)

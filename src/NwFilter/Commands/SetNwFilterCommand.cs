@@ -125,8 +125,10 @@ public sealed class SetNwFilterCommand : NwFilterFileInputCmdlet
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
+    /// <inheritdoc/>
     protected override void BeginProcessing() => _store = FilterStoreAccess.Open();
 
+    /// <inheritdoc/>
     protected override void ProcessRecord()
     {
         switch (ParameterSetName)
@@ -161,6 +163,7 @@ public sealed class SetNwFilterCommand : NwFilterFileInputCmdlet
         }
     }
 
+    /// <inheritdoc/>
     protected override void EndProcessing()
     {
         if (ParameterSetName == XmlSet && _xml.ToString() is { } text && !string.IsNullOrWhiteSpace(text))

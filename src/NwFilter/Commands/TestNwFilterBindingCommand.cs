@@ -62,6 +62,7 @@ public sealed class TestNwFilterBindingCommand : NwFilterCmdlet
     [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
     public string? NetworkNamespace { get; set; }
 
+    /// <inheritdoc/>
     protected override void ProcessRecord()
     {
         var stored = BindingAccess.StoredPorts(BindingAccess.Namespace(NetworkNamespace));
@@ -81,6 +82,7 @@ public sealed class TestNwFilterBindingCommand : NwFilterCmdlet
         }
     }
 
+    /// <inheritdoc/>
     protected override void EndProcessing()
     {
         if (_ports.Count == 0 && !_all)

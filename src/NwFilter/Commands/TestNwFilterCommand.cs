@@ -78,8 +78,10 @@ public sealed class TestNwFilterCommand : NwFilterFileInputCmdlet
     [Parameter]
     public SwitchParameter Quiet { get; set; }
 
+    /// <inheritdoc/>
     protected override void BeginProcessing() => _store = FilterStoreAccess.Open();
 
+    /// <inheritdoc/>
     protected override void ProcessRecord()
     {
         switch (ParameterSetName)
@@ -114,6 +116,7 @@ public sealed class TestNwFilterCommand : NwFilterFileInputCmdlet
         }
     }
 
+    /// <inheritdoc/>
     protected override void EndProcessing()
     {
         if (ParameterSetName == XmlSet && _xml.ToString() is { } text && !string.IsNullOrWhiteSpace(text))

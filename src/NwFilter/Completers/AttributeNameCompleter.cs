@@ -11,6 +11,7 @@ namespace NwFilter.Commands.Completers;
 /// </summary>
 public sealed class AttributeNameCompleter : IArgumentCompleter
 {
+    /// <inheritdoc/>
     public IEnumerable<CompletionResult> CompleteArgument(
         string commandName, string parameterName, string wordToComplete, CommandAst commandAst, IDictionary fakeBoundParameters)
     {

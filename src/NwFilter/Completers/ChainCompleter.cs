@@ -19,6 +19,7 @@ public sealed class ChainCompleter : IArgumentCompleter
         ("ipv6", "IPv6 rules, default priority -600"),
     ];
 
+    /// <inheritdoc/>
     public IEnumerable<CompletionResult> CompleteArgument(
         string commandName, string parameterName, string wordToComplete, CommandAst commandAst, IDictionary fakeBoundParameters)
     {

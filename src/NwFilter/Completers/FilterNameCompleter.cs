@@ -8,6 +8,7 @@ namespace NwFilter.Commands.Completers;
 /// <summary>Completes filter names from the store (defined and built-in).</summary>
 public sealed class FilterNameCompleter : IArgumentCompleter
 {
+    /// <inheritdoc/>
     public IEnumerable<CompletionResult> CompleteArgument(
         string commandName, string parameterName, string wordToComplete, CommandAst commandAst, IDictionary fakeBoundParameters)
     {

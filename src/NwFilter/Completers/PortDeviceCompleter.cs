@@ -9,6 +9,7 @@ namespace NwFilter.Commands.Completers;
 /// <summary>Completes the port devices of stored bindings (of -NetworkNamespace when typed, else NWFILTER_NETNS's).</summary>
 public sealed class PortDeviceCompleter : IArgumentCompleter
 {
+    /// <inheritdoc/>
     public IEnumerable<CompletionResult> CompleteArgument(
         string commandName, string parameterName, string wordToComplete, CommandAst commandAst, IDictionary fakeBoundParameters)
     {

@@ -8,6 +8,7 @@ namespace NwFilter.Commands.Completers;
 /// <summary>Completes rule protocols: the protocol element names (mac, arp, ip, tcp, tcp-ipv6, all, ...).</summary>
 public sealed class ProtocolCompleter : IArgumentCompleter
 {
+    /// <inheritdoc/>
     public IEnumerable<CompletionResult> CompleteArgument(
         string commandName, string parameterName, string wordToComplete, CommandAst commandAst, IDictionary fakeBoundParameters)
     {

@@ -14,6 +14,7 @@ namespace NwFilter.Commands.Infrastructure;
 [AttributeUsage(AttributeTargets.Property | AttributeTargets.Field)]
 public sealed class ParameterSetTransformationAttribute : ArgumentTransformationAttribute
 {
+    /// <inheritdoc/>
     public override object Transform(EngineIntrinsics engineIntrinsics, object inputData) => Convert(inputData);
 
     internal static ParameterSet Convert(object? inputData) => HashtableParameters.Unwrap(inputData) switch
@@ -31,6 +32,7 @@ public sealed class ParameterSetTransformationAttribute : ArgumentTransformation
 [AttributeUsage(AttributeTargets.Property | AttributeTargets.Field)]
 public sealed class MacAddressTransformationAttribute : ArgumentTransformationAttribute
 {
+    /// <inheritdoc/>
     public override object Transform(EngineIntrinsics engineIntrinsics, object inputData)
     {
         var value = inputData is PSObject p ? p.BaseObject : inputData;

@@ -13,6 +13,7 @@ namespace NwFilter.Commands.Infrastructure;
 [AttributeUsage(AttributeTargets.Property | AttributeTargets.Field)]
 public sealed class FilterReferenceTransformationAttribute : ArgumentTransformationAttribute
 {
+    /// <inheritdoc/>
     public override object Transform(EngineIntrinsics engineIntrinsics, object inputData)
     {
         var items = LanguagePrimitives.GetEnumerable(HashtableParameters.Unwrap(inputData)) is { } list && HashtableParameters.Unwrap(inputData) is not string and not IDictionary

@@ -44,8 +44,10 @@ public abstract class NwFilterCmdlet : PSCmdlet, IDisposable
     /// <summary>The error id of a name that is not a valid wildcard pattern.</summary>
     internal const string InvalidWildcardPattern = "InvalidWildcardPattern";
 
+    /// <inheritdoc/>
     protected override void StopProcessing() => _stopping.Cancel();
 
+    /// <inheritdoc/>
     public void Dispose()
     {
         _stopping.Dispose();

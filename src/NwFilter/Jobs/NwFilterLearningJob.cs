@@ -54,10 +54,13 @@ public sealed class NwFilterLearningJob : Job
     /// <summary>The addresses the learner holds now.</summary>
     public IReadOnlyList<LearnedAddress> LearnedAddress => _learner.Addresses.ToList().AsReadOnly();
 
+    /// <inheritdoc/>
     public override bool HasMoreData => Output.Count > 0 || Error.Count > 0 || Warning.Count > 0;
 
+    /// <inheritdoc/>
     public override string Location => NetworkNamespace ?? "localhost";
 
+    /// <inheritdoc/>
     public override string StatusMessage => _learner.ToString();
 
     /// <summary>The job of <paramref name="learner"/>, made on first use.</summary>
@@ -79,6 +82,7 @@ public sealed class NwFilterLearningJob : Job
         _pump.GetAwaiter().GetResult();
     }
 
+    /// <inheritdoc/>
     protected override void Dispose(bool disposing)
     {
         if (disposing)

@@ -31,5 +31,6 @@ public sealed class FilterTestResult
     /// <summary>The number of warnings.</summary>
     public int WarningCount => Problems.Count(p => p.Severity == DiagnosticSeverity.Warning);
 
+    /// <inheritdoc/>
     public override string ToString() => $"{Name ?? Source}: {(IsValid ? "valid" : $"{ErrorCount} error(s)")}";
 }

@@ -37,27 +37,30 @@ public class FilterGraphTests
     [Fact]
     public void DefiningAFilterThatClosesALoopIsAnError()
     {
-        var b = Filter("b", Ref("c"));
-        var c = Filter("c", Ref("a"));
+        // The define-time check the store runs (FilterStore: FindLoop over the store's view, then LoopError).
+        var source = new InMemoryFilterSource(Filter("b", Ref("c")), Filter("c", Ref("a")));
         var candidate = Filter("a", Ref("b"));
-        var problems = FilterGraph.CheckDefinition(new InMemoryFilterSource(b, c), candidate);
-        var error = Assert.Single(problems);
+        var loop = FilterGraph.FindLoop(candidate, source.Find);
+        Assert.NotNull(loop);
+        Assert.Equal(new[] { "a", "b", "c", "a" }, loop.Value.ToArray());
+        var error = FilterGraph.LoopError(candidate.Name, loop.Value);
         Assert.Equal(DiagnosticSeverity.Error, error.Severity);
+        Assert.Equal(FilterGraph.FilterLoopCode, error.Code);
         Assert.Contains("a -> b -> c -> a", error.Message);
     }
 
     [Fact]
-    public void DefiningAFilterWithUnknownReferencesWarns()
+    public void AReferenceToAFilterNotYetDefinedIsNoLoop()
     {
-        var problems = FilterGraph.CheckDefinition(new InMemoryFilterSource(), Filter("a", Ref("later"), Ref("a-self-free")));
-        Assert.All(problems, p => Assert.Equal(DiagnosticSeverity.Warning, p.Severity));
-        Assert.Equal(2, problems.Length);
+        var loop = FilterGraph.FindLoop(Filter("a", Ref("later"), Ref("a-self-free")), new InMemoryFilterSource().Find);
+        Assert.Null(loop);
     }
 
     [Fact]
     public void ADirectSelfReferenceIsALoop()
     {
-        var problems = FilterGraph.CheckDefinition(new InMemoryFilterSource(), Filter("a", Ref("a")));
-        Assert.Equal(DiagnosticSeverity.Error, Assert.Single(problems).Severity);
+        var loop = FilterGraph.FindLoop(Filter("a", Ref("a")), new InMemoryFilterSource().Find);
+        Assert.NotNull(loop);
+        Assert.Equal(new[] { "a", "a" }, loop.Value.ToArray());
     }
 }

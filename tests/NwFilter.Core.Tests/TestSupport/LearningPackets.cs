@@ -10,7 +10,7 @@ namespace NwFilter.Core.Tests.TestSupport;
 /// Frames for the learner's tests, built with PacketDotNet (Ethernet, IPv4/IPv6, UDP, ARP), with DHCP and DHCPv6
 /// payloads laid out by hand from RFC 2131 / RFC 8415 (PacketDotNet cross-checks the DHCP layout in a test).
 /// </summary>
-public static class LearningPackets
+internal static class LearningPackets
 {
     public static readonly PhysicalAddress VmMac = PhysicalAddress.Parse("52-54-00-D5-00-10");
     public static readonly PhysicalAddress OtherMac = PhysicalAddress.Parse("52-54-00-D5-00-11");

@@ -13,7 +13,7 @@ internal sealed record XtablesPortPlan(string PortDevice, FirewallPlan Plan) : P
 /// The binding side of the ebtables/iptables backend, pure: compile, learning rules, and plans on a snapshot. What runs
 /// them is in Kernel/ (<see cref="XtablesExecutor"/>, <see cref="XtablesStateReader"/>).
 /// </summary>
-public sealed partial class EbIpTablesBackend
+internal sealed partial class EbIpTablesBackend
 {
     FirewallBackendKind IFirewallBackend.Kind => FirewallBackendKind.EbIpTables;
 

@@ -12,7 +12,7 @@ namespace NwFilter.Core.Backends.EbIpTables;
 /// decides the xtables structure around them (chains, families, links, cleanup, rollback). Every rule command carries
 /// its provenance (<see cref="FirewallCommand.Origin"/>), a side table the byte-exact text cannot hold.
 /// </summary>
-public sealed partial class EbIpTablesBackend : IFirewallBackend
+internal sealed partial class EbIpTablesBackend : IFirewallBackend
 {
     public static EbIpTablesBackend Instance { get; } = new();
 

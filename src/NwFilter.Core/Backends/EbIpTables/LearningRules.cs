@@ -12,12 +12,13 @@ using static NwFilter.Core.Backends.EbIpTables.Commands;
 namespace NwFilter.Core.Backends.EbIpTables;
 
 /// <summary>
-/// The rules a port carries while its address is being learned (libvirt's basic-rule helpers, SEMANTICS 6.4), as plans
+/// The rules a port carries while its address is being learned (the tech driver's applyBasicRules,
+/// applyDHCPOnlyRules and applyDropAllRules in libvirt's nwfilter_tech_driver.h; docs/design/learning.md, "Learning-phase rules"), as plans
 /// in the backend's types for the executor to apply. Each plan is: the port's complete teardown (errors ignored), then
 /// one transaction building the rules straight under their final names; when that fails, its rollback removes every
 /// ebtables chain of the port (libvirt's <c>ebtablesCleanAll</c>).
 /// </summary>
-public static class LearningRules
+internal static class LearningRules
 {
     private const string BroadcastMac = "ff:ff:ff:ff:ff:ff";
 

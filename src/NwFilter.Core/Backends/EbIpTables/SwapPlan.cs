@@ -209,7 +209,4 @@ internal sealed class SwapPlan
             "InvalidPortDevice", $"The chain name '{chain}' cannot be written in an nft script: use a port device name of letters, digits, '-', '_' and '.'.",
             Diagnostics.DiagnosticCategory.InvalidArgument) with { Value = chain });
     }
-
-    /// <summary>The ebtables base chain a port's root chain hangs from.</summary>
-    public static string EbBase(char prefix) => prefix is ChainNames.In or ChainNames.InTemp ? ChainNames.PreRouting : ChainNames.PostRouting;
 }

@@ -8,7 +8,7 @@ namespace NwFilter.Core.Backends.EbIpTables;
 /// <param name="Position">The rule's 0-based position in that chain.</param>
 /// <param name="Line">The save tool's line.</param>
 /// <param name="Command">The plan's command that appended it, or null when the kernel chain has more rules than planned.</param>
-public sealed record XtablesRuleProvenance(string Program, string Chain, int Position, string Line, FirewallCommand? Command)
+internal sealed record XtablesRuleProvenance(string Program, string Chain, int Position, string Line, FirewallCommand? Command)
 {
     public string Program { get; internal init; } = Program;
     public string Chain { get; internal init; } = Chain;
@@ -25,7 +25,7 @@ public sealed record XtablesRuleProvenance(string Program, string Chain, int Pos
 /// so provenance lives in the plan (<see cref="FirewallCommand.Origin"/>) and a kernel rule is found by its chain and
 /// position (docs/design/applying.md: provenance).
 /// </summary>
-public static class XtablesProvenance
+internal static class XtablesProvenance
 {
     /// <summary>
     /// The rules of <paramref name="portDevice"/>'s chains in <paramref name="saveOutput"/> (<c>ebtables-save -t nat</c>,

@@ -3,7 +3,7 @@ using System.Collections.Immutable;
 namespace NwFilter.Core.Backends.Nftables;
 
 /// <summary>Which of NwFilter's two tables a chain lives in.</summary>
-public enum NftFamily
+internal enum NftFamily
 {
     /// <summary><c>bridge nwfilter</c>: Ethernet-level rules (libvirt's ebtables rules).</summary>
     Bridge,
@@ -12,7 +12,7 @@ public enum NftFamily
 }
 
 /// <summary>What a rule does at its end.</summary>
-public enum NftVerdictKind
+internal enum NftVerdictKind
 {
     /// <summary>No verdict: the rule only has a statement (a mark) and evaluation goes on.</summary>
     None,
@@ -26,7 +26,7 @@ public enum NftVerdictKind
 }
 
 /// <summary>A rule's verdict; <see cref="Target"/> is the role of the chain a jump goes to.</summary>
-public sealed record NftVerdict(NftVerdictKind Kind, string? Target = null)
+internal sealed record NftVerdict(NftVerdictKind Kind, string? Target = null)
 {
     public NftVerdictKind Kind { get; internal init; } = Kind;
     public string? Target { get; internal init; } = Target;
@@ -49,7 +49,7 @@ public sealed record NftVerdict(NftVerdictKind Kind, string? Target = null)
 /// <param name="Match">The expressions, space-separated; empty matches every packet.</param>
 /// <param name="Verdict">The verdict.</param>
 /// <param name="Comment">The rule's comment, or null.</param>
-public sealed record NftRule(string Match, NftVerdict Verdict, string? Comment = null)
+internal sealed record NftRule(string Match, NftVerdict Verdict, string? Comment = null)
 {
     public string Match { get; internal init; } = Match;
     public NftVerdict Verdict { get; internal init; } = Verdict;
@@ -82,7 +82,7 @@ public sealed record NftRule(string Match, NftVerdict Verdict, string? Comment =
 /// <param name="Role">The role: <c>I</c>/<c>O</c> (from/to the VM, bridge), <c>I-SUFFIX</c>/<c>O-SUFFIX</c> (libvirt's
 /// sub-chains), <c>FI</c>/<c>FO</c>/<c>HI</c> (inet: forwarded from/to the VM, from the VM to the host).</param>
 /// <param name="Rules">The rules.</param>
-public sealed record NftChain(NftFamily Family, string Role, ImmutableArray<NftRule> Rules)
+internal sealed record NftChain(NftFamily Family, string Role, ImmutableArray<NftRule> Rules)
 {
     public NftFamily Family { get; internal init; } = Family;
     public string Role { get; internal init; } = Role;
@@ -95,7 +95,7 @@ public sealed record NftChain(NftFamily Family, string Role, ImmutableArray<NftR
 /// </summary>
 /// <param name="PortDevice">The port (the VM's tap or veth on the bridge).</param>
 /// <param name="Chains">The chains, roots first, each root followed by its sub-chains in creation order.</param>
-public sealed record NftPortRuleset(string PortDevice, ImmutableArray<NftChain> Chains)
+internal sealed record NftPortRuleset(string PortDevice, ImmutableArray<NftChain> Chains)
 {
     public string PortDevice { get; internal init; } = PortDevice;
     public ImmutableArray<NftChain> Chains { get; internal init; } = Chains;

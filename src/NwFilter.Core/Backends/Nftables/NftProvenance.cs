@@ -11,7 +11,7 @@ namespace NwFilter.Core.Backends.Nftables;
 /// <param name="FilterName">The filter's name, or its beginning when <paramref name="NameTruncated"/>.</param>
 /// <param name="NameTruncated">True when the name did not fit into nft's 128 bytes.</param>
 /// <param name="UserComment">The rule's own comment (as much of it as fit), or null.</param>
-public sealed record NftCommentProvenance(int Ordinal, int RulePriority, string FilterName, bool NameTruncated, string? UserComment)
+internal sealed record NftCommentProvenance(int Ordinal, int RulePriority, string FilterName, bool NameTruncated, string? UserComment)
 {
     public int Ordinal { get; internal init; } = Ordinal;
     public int RulePriority { get; internal init; } = RulePriority;
@@ -21,7 +21,7 @@ public sealed record NftCommentProvenance(int Ordinal, int RulePriority, string 
 }
 
 /// <summary>One rule as the kernel lists it (<c>nft -j list ruleset</c>).</summary>
-public sealed record NftKernelRule(string Family, string Table, string Chain, long Handle, string? Comment)
+internal sealed record NftKernelRule(string Family, string Table, string Chain, long Handle, string? Comment)
 {
     public string Family { get; internal init; } = Family;
     public string Table { get; internal init; } = Table;
@@ -35,7 +35,7 @@ public sealed record NftKernelRule(string Family, string Table, string Chain, lo
 /// <param name="Role">The role of its chain (<c>I</c>, <c>O-arp</c>, <c>FI</c>, ...).</param>
 /// <param name="Origin">The rule instance it came from; null for NwFilter's own rules (jumps, marks) or a comment the
 /// compiled ruleset does not know (a rule someone else added, or a ruleset compiled from other filters).</param>
-public sealed record NftRuleProvenance(NftKernelRule Rule, string Role, RuleOrigin? Origin)
+internal sealed record NftRuleProvenance(NftKernelRule Rule, string Role, RuleOrigin? Origin)
 {
     public NftKernelRule Rule { get; internal init; } = Rule;
     public string Role { get; internal init; } = Role;
@@ -49,7 +49,7 @@ public sealed record NftRuleProvenance(NftKernelRule Rule, string Role, RuleOrig
 /// the rule's own comment as fits nft's 128 bytes). The comment shows in <c>nft list ruleset</c> and in
 /// <c>nft monitor trace</c>; <see cref="Map"/> maps the kernel's rules of a port back to their rule instances.
 /// </summary>
-public static class NftProvenance
+internal static class NftProvenance
 {
     /// <summary>What every provenance comment starts with.</summary>
     public const string Prefix = "nwf:";

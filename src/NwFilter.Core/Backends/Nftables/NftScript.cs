@@ -4,7 +4,7 @@ using System.Text;
 namespace NwFilter.Core.Backends.Nftables;
 
 /// <summary>A change to one port: give it a ruleset (create or replace), or remove it.</summary>
-public sealed record NftPortChange
+internal sealed record NftPortChange
 {
     private NftPortChange(string portDevice, NftPortRuleset? ruleset)
     {
@@ -39,7 +39,7 @@ public sealed record NftPortChange
 /// <param name="Id">Its id (mark value); 0 for a removal.</param>
 /// <param name="Generation">The generation created; 0 for a removal.</param>
 /// <param name="Replaced">The generations deleted.</param>
-public sealed record NftPortOutcome(string PortDevice, int Id, int Generation, ImmutableArray<int> Replaced)
+internal sealed record NftPortOutcome(string PortDevice, int Id, int Generation, ImmutableArray<int> Replaced)
 {
     public string PortDevice { get; internal init; } = PortDevice;
     public int Id { get; internal init; } = Id;
@@ -53,7 +53,7 @@ public sealed record NftPortOutcome(string PortDevice, int Id, int Generation, I
 /// </summary>
 /// <param name="Statements">The statements, in order.</param>
 /// <param name="Ports">What happens to each port changed.</param>
-public sealed record NftScript(ImmutableArray<string> Statements, ImmutableArray<NftPortOutcome> Ports)
+internal sealed record NftScript(ImmutableArray<string> Statements, ImmutableArray<NftPortOutcome> Ports)
 {
     public ImmutableArray<string> Statements { get; internal init; } = Statements;
     public ImmutableArray<NftPortOutcome> Ports { get; internal init; } = Ports;

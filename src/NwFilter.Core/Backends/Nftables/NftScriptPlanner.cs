@@ -12,7 +12,7 @@ namespace NwFilter.Core.Backends.Nftables;
 /// deleted; for each port removed: its elements, then its chains. The tables and their base chains are created when
 /// missing; when no port is left, both tables are deleted. nft commits it all or nothing.
 /// </summary>
-public static class NftScriptPlanner
+internal static class NftScriptPlanner
 {
     private const string Bridge = BridgeFamily + " " + Table;
     private const string Inet = InetFamily + " " + Table;

@@ -8,7 +8,7 @@ namespace NwFilter.Core.Backends.Nftables;
 /// <param name="Id">The port's id (the packet-mark value that stands for it in the inet table).</param>
 /// <param name="Generation">The generation (incremented on every replace).</param>
 /// <param name="Chains">The chains of this generation: family and role.</param>
-public sealed record NftPortGeneration(int Id, int Generation, ImmutableArray<(NftFamily Family, string Role)> Chains)
+internal sealed record NftPortGeneration(int Id, int Generation, ImmutableArray<(NftFamily Family, string Role)> Chains)
 {
     public int Id { get; internal init; } = Id;
     public int Generation { get; internal init; } = Generation;
@@ -22,7 +22,7 @@ public sealed record NftPortGeneration(int Id, int Generation, ImmutableArray<(N
 /// its chains (normally exactly one). Read from <c>nft -j list chains</c>: chain names carry port, id and generation,
 /// so no rule or map element has to be listed (that would cost a listing of every rule).
 /// </summary>
-public sealed record NftState
+internal sealed record NftState
 {
     public static NftState Empty { get; } = new();
 

@@ -14,7 +14,7 @@ internal sealed record NftPortPlan(NftPortRuleset Ruleset) : PortPlan(Ruleset.Po
 /// The binding side of the nftables backend, pure: compile, the learning refusal, and scripts planned on a snapshot.
 /// What runs them is in Kernel/ (<see cref="NftablesApplier"/>, <see cref="LibNftablesRunner"/>).
 /// </summary>
-public sealed partial class NftablesBackend
+internal sealed partial class NftablesBackend
 {
     FirewallBackendKind IFirewallBackend.Kind => FirewallBackendKind.Nftables;
 

@@ -15,7 +15,7 @@ namespace NwFilter.Core.Backends.Nftables;
 /// nft swaps a port inside the apply transaction (new chains, repointed map elements, old chains deleted), so there
 /// are no temporary chains: <see cref="TearOldRules"/> and <see cref="TearNewRules"/> have nothing to do.
 /// </remarks>
-public sealed partial class NftablesBackend : IFirewallBackend
+internal sealed partial class NftablesBackend : IFirewallBackend
 {
     public static NftablesBackend Instance { get; } = new();
 

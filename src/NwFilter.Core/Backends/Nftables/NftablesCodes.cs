@@ -5,7 +5,7 @@ using NwFilter.Core.Schema;
 namespace NwFilter.Core.Backends.Nftables;
 
 /// <summary>The stable <see cref="Diagnostic.Code"/>s of the nftables backend.</summary>
-public static class NftablesCodes
+internal static class NftablesCodes
 {
     /// <summary>A rule uses an ipset: nft sets cannot refer to the kernel's ipsets.</summary>
     public const string IpSetUnsupported = "NftIpSetUnsupported";

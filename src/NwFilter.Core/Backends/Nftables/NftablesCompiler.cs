@@ -13,7 +13,7 @@ namespace NwFilter.Core.Backends.Nftables;
 /// the jumps where the lowering creates them, layer-4 copies into FI, FO and HI. Every rule made from a rule instance
 /// carries its provenance in its comment (<see cref="NftProvenance"/>) and in <see cref="NftRule.Origin"/>.
 /// </summary>
-public static class NftablesCompiler
+internal static class NftablesCompiler
 {
     /// <summary>The match of the jump into a sub-chain, by the sub-chain's protocol.</summary>
     private static string JumpMatch(SubChainProtocol protocol) => protocol switch

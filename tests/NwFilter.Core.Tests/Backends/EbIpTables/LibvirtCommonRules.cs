@@ -3,7 +3,7 @@ using NwFilter.Core.Backends;
 namespace NwFilter.Core.Tests.Backends.EbIpTables;
 
 /// <summary>
-/// libvirt's xml2firewall harness removes "common rules" from the recorded output before comparing (SEMANTICS 1.3):
+/// libvirt's xml2firewall harness removes "common rules" from the recorded output before comparing (tests/nwfilterxml2firewalltest.c):
 /// an ordered list of blocks; each is searched from where the previous one was cut, removed only when it matches
 /// verbatim and contiguously, and the offset moves to the cut. This reproduces it (test code, not product).
 /// </summary>

@@ -12,7 +12,7 @@ public sealed class NftKernelFixture : IDisposable
     private readonly Lazy<NftLab> _lab = new(() => NftLab.Create(2));
 
     /// <summary>The lab, its NwFilter tables deleted (whatever an earlier test left) and the applier's known state forgotten.</summary>
-    public NftLab Lab
+    internal NftLab Lab
     {
         get
         {

@@ -9,7 +9,7 @@ namespace NwFilter.Core.Tests.Backends.Nftables;
 /// A <see cref="NetnsLab"/> driven by the nftables applier: every nft runs inside the lab's host namespace (never in the
 /// root namespace), and disposing the lab deletes the namespaces with their tables.
 /// </summary>
-public sealed class NftLab : IDisposable
+internal sealed class NftLab : IDisposable
 {
     private NftLab(NetnsLab lab)
     {

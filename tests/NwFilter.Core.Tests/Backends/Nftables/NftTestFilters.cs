@@ -10,7 +10,7 @@ using NwFilter.Core.Xml;
 namespace NwFilter.Core.Tests.Backends.Nftables;
 
 /// <summary>The filters the nftables tests compile: our built-ins (clean-traffic, ...) and the seed's test-eth0.</summary>
-public static class NftTestFilters
+internal static class NftTestFilters
 {
     public static FilterDefinition TestEth0 { get; } =
         NwFilterXmlReader.ReadFilter(File.ReadAllText(Repository.TestData("compiler", "test-eth0.xml"))).Value!;

@@ -9,7 +9,7 @@ namespace NwFilter.Core.Backends.EbIpTables;
 /// The host side of the ebtables/iptables backend: reading its tables and applying or removing plans through
 /// <see cref="XtablesExecutor"/> (build, then one swap transaction; docs/design/applying.md).
 /// </summary>
-public sealed partial class EbIpTablesBackend
+internal sealed partial class EbIpTablesBackend
 {
     async Task<object> IFirewallBackend.ReadStateAsync(IProcessRunner runner, CancellationToken cancellationToken) =>
         await XtablesStateReader.ReadAsync(runner, new ProcessCounter(), cancellationToken).ConfigureAwait(false);

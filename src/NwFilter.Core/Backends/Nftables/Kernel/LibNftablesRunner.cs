@@ -29,7 +29,7 @@ namespace NwFilter.Core.Backends.Nftables.Kernel;
 /// directory; did you mean table nwfilter in family bridge?"). After either, the context is replaced by a fresh one.</item>
 /// </list>
 /// </remarks>
-public sealed partial class LibNftablesRunner : IProcessRunner, IDisposable
+internal sealed partial class LibNftablesRunner : IProcessRunner, IDisposable
 {
     private const string Library = "libnftables.so.1";
     private const int CloneNewNet = 0x40000000;

@@ -12,7 +12,7 @@ namespace NwFilter.Core.Backends.Nftables.Kernel;
 /// <param name="ProcessLaunches">Processes launched: a listing unless the state was known, and one <c>nft -f</c> unless
 /// there was nothing to do (two more when a known state had gone stale).</param>
 /// <param name="Elapsed">Wall time.</param>
-public sealed record NftApplyReport(NftScript Script, int ProcessLaunches, TimeSpan Elapsed)
+internal sealed record NftApplyReport(NftScript Script, int ProcessLaunches, TimeSpan Elapsed)
 {
     public NftScript Script { get; internal init; } = Script;
     public int ProcessLaunches { get; internal init; } = ProcessLaunches;
@@ -38,7 +38,7 @@ public sealed record NftApplyReport(NftScript Script, int ProcessLaunches, TimeS
 /// something wrong: then the applier reads the state and plans once more. Calls on one instance are serialised; two
 /// processes driving one namespace must not overlap (the binding store's lock does that).
 /// </remarks>
-public sealed partial class NftablesApplier
+internal sealed partial class NftablesApplier
 {
     /// <summary>The nft program.</summary>
     public const string NftProgram = "nft";

@@ -10,7 +10,7 @@ namespace NwFilter.Core.Backends.Nftables;
 /// The host side of the nftables backend: reading NwFilter's chains and applying or removing ports' rules through
 /// <see cref="NftablesApplier"/>, one <c>nft -f</c> transaction per call (docs/design/nftables.md).
 /// </summary>
-public sealed partial class NftablesBackend
+internal sealed partial class NftablesBackend
 {
     async Task<object> IFirewallBackend.ReadStateAsync(IProcessRunner runner, CancellationToken cancellationToken) =>
         await new NftablesApplier(runner).ReadStateAsync(cancellationToken).ConfigureAwait(false);
