@@ -31,7 +31,7 @@ public static class Targets
 }
 
 /// <summary>Reads an input through the string API, or (for raw bytes) through a file, as the cmdlets read one.</summary>
-public abstract class XmlTarget<TValue> : FuzzTarget<XmlInput>
+internal abstract class XmlTarget<TValue> : FuzzTarget<XmlInput>
 {
     private readonly string _file = Path.Combine(Path.GetTempPath(), $"nwfilter-fuzz-{Environment.ProcessId}.xml");
 
@@ -102,7 +102,7 @@ public abstract class XmlTarget<TValue> : FuzzTarget<XmlInput>
 }
 
 /// <summary>NwFilterXmlReader.ReadFilter, strict and lenient; an accepted filter written by NwFilterXmlWriter reads again.</summary>
-public sealed class FilterXmlTarget : XmlTarget<FilterDefinition>
+internal sealed class FilterXmlTarget : XmlTarget<FilterDefinition>
 {
     public override string Name => "filter-xml";
 
@@ -116,7 +116,7 @@ public sealed class FilterXmlTarget : XmlTarget<FilterDefinition>
 }
 
 /// <summary>NwFilterXmlReader.ReadBinding, strict and lenient; an accepted binding written by NwFilterXmlWriter reads again.</summary>
-public sealed class BindingXmlTarget : XmlTarget<FilterBinding>
+internal sealed class BindingXmlTarget : XmlTarget<FilterBinding>
 {
     public override string Name => "binding-xml";
 

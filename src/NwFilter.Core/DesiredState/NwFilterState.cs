@@ -74,5 +74,6 @@ public sealed record BindingState(string PortDevice, string MacAddress, string F
 /// <param name="PruneBindings">Set removes the bindings the document does not list.</param>
 public sealed record StateSettings(string? NetworkNamespace = null, FirewallBackendKind DefaultBackend = FirewallBackendKind.EbIpTables, bool PruneBindings = false)
 {
+    /// <summary>The host's own namespace, EbIpTables for bindings that name no backend, no pruning.</summary>
     public static StateSettings Default { get; } = new();
 }

@@ -5,7 +5,10 @@ namespace NwFilter.Core.DesiredState;
 /// <summary>What kind of item differs.</summary>
 public enum StateItemKind
 {
+    /// <summary>A filter, by name.</summary>
     Filter,
+
+    /// <summary>A binding, by port device.</summary>
     Binding,
 }
 
@@ -36,6 +39,7 @@ public sealed record StateDifference(StateItemKind Kind, string Name, StateChang
     /// <summary>For a migration check: the bindings (port devices) whose filters need this one.</summary>
     public ImmutableArray<string> NeededBy { get; init; } = [];
 
+    /// <summary>The difference in one line: kind, name, change and the properties that differ.</summary>
     public override string ToString() =>
         Properties.IsDefaultOrEmpty ? $"{Kind} '{Name}': {Change}" : $"{Kind} '{Name}': {Change} ({string.Join(", ", Properties)})";
 }

@@ -14,17 +14,29 @@ namespace NwFilter.Core.DesiredState;
 /// <summary>The error ids of a state document that cannot be used (each diagnostic's Source is the JSON path).</summary>
 public static class StateCodes
 {
+    /// <summary>The text is not JSON.</summary>
     public const string InvalidJson = "StateInvalidJson";
+    /// <summary>A key the state document does not define (a typo, or a newer document).</summary>
     public const string UnknownKey = "StateUnknownKey";
+    /// <summary>The same key twice in one object.</summary>
     public const string DuplicateKey = "StateDuplicateKey";
+    /// <summary>A key the item needs is absent.</summary>
     public const string MissingKey = "StateMissingKey";
+    /// <summary>A value of the wrong JSON type (a string where an object belongs, ...).</summary>
     public const string WrongType = "StateWrongType";
+    /// <summary>A value of the right type that is not valid (a bad MAC, an unknown backend, ...).</summary>
     public const string InvalidValue = "StateInvalidValue";
+    /// <summary>A filter's XML does not parse or is not a valid filter.</summary>
     public const string FilterInvalid = "StateFilterInvalid";
+    /// <summary>A filter's XML names another filter than its entry.</summary>
     public const string FilterNameMismatch = "StateFilterNameMismatch";
+    /// <summary>A filter's given hash is not the hash of its XML.</summary>
     public const string HashMismatch = "StateHashMismatch";
+    /// <summary>The same filter or port device twice in the document.</summary>
     public const string Duplicate = "StateDuplicateItem";
+    /// <summary>A binding or reference names a filter neither the document nor the host has.</summary>
     public const string FilterNotFound = "StateFilterNotFound";
+    /// <summary>A filter given by hash only whose content the host does not have.</summary>
     public const string FilterContentUnknown = "StateFilterContentUnknown";
 }
 

@@ -41,6 +41,7 @@ public sealed class ExportNwFilterStateCommand : NwFilterCmdlet
     [ValidateNotNullOrEmpty]
     public string? NetworkNamespace { get; set; }
 
+    /// <inheritdoc/>
     protected override void EndProcessing()
     {
         var runtime = Runtime;

@@ -38,6 +38,7 @@ public sealed class GetNwFilterStateCommand : NwFilterCmdlet
     [ValidateNotNullOrEmpty]
     public string? NetworkNamespace { get; set; }
 
+    /// <inheritdoc/>
     protected override void EndProcessing()
     {
         var runtime = Runtime;

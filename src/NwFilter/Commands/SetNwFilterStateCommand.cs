@@ -56,6 +56,7 @@ public sealed class SetNwFilterStateCommand : NwFilterCmdlet
     [ValidateNotNullOrEmpty]
     public string? NetworkNamespace { get; set; }
 
+    /// <inheritdoc/>
     protected override void ProcessRecord()
     {
         var runtime = Runtime;

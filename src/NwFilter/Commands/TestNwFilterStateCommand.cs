@@ -66,6 +66,7 @@ public sealed class TestNwFilterStateCommand : NwFilterCmdlet
     [Parameter]
     public SwitchParameter Quiet { get; set; }
 
+    /// <inheritdoc/>
     protected override void ProcessRecord()
     {
         var runtime = Runtime;

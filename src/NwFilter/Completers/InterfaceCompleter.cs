@@ -13,6 +13,7 @@ namespace NwFilter.Commands.Completers;
 /// </summary>
 public sealed class InterfaceCompleter : IArgumentCompleter
 {
+    /// <inheritdoc/>
     public IEnumerable<CompletionResult> CompleteArgument(
         string commandName, string parameterName, string wordToComplete, CommandAst commandAst, IDictionary fakeBoundParameters)
     {

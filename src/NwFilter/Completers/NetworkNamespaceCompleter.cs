@@ -8,6 +8,7 @@ namespace NwFilter.Commands.Completers;
 /// <summary>Completes the host's named network namespaces (<c>/run/netns</c>, what <c>ip netns list</c> shows).</summary>
 public sealed class NetworkNamespaceCompleter : IArgumentCompleter
 {
+    /// <inheritdoc/>
     public IEnumerable<CompletionResult> CompleteArgument(
         string commandName, string parameterName, string wordToComplete, CommandAst commandAst, IDictionary fakeBoundParameters)
     {

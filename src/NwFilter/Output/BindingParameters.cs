@@ -24,5 +24,6 @@ public sealed class BindingParameters
     /// <summary>How many parameters there are.</summary>
     public int Count => Set.Count;
 
+    /// <inheritdoc/>
     public override string ToString() => RuleText.Parameters(Set);
 }
