@@ -80,7 +80,8 @@ Describe 'Test-NwFilterState' {
     Context 'migration closure (-ReferenceObject)' {
         BeforeAll {
             # This host's binding needs web -> base -> clean-traffic -> its built-ins; stored without a firewall (the check reads only the store).
-            $bindings = Join-Path $TestEnv.StateDir "netns/$env:NWFILTER_NETNS/bindings"
+            # Where the cmdlets look: the test namespace's folder, or the host's own when there is none (not root).
+            $bindings = if ($env:NWFILTER_NETNS) { Join-Path $TestEnv.StateDir "netns/$env:NWFILTER_NETNS/bindings" } else { Join-Path $TestEnv.StateDir 'bindings' }
             $null = New-Item -ItemType Directory -Force -Path $bindings
             Get-NwFilterBinding -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
             Set-Content -LiteralPath (Join-Path $bindings 'vnet0.xml') -Value "<filterbinding><owner><name>vm1</name><uuid>1a2b3c4d-0000-4000-8000-000000000001</uuid></owner><portdev name='vnet0'/><mac address='$Mac'/><filterref filter='web'><parameter name='IP' value='10.0.0.5'/></filterref></filterbinding>"
