@@ -72,9 +72,16 @@ public sealed partial class NwFilterRuntime
         var removed = seen.Keys.Where(p => !now.ContainsKey(p)).ToList();
         foreach (var port in removed)
         {
+            // A learner may have ended by itself already (it notices its binding went at its next change): the service
+            // still says so once for every port it was following, so the log does not depend on who noticed first.
+            var wasFollowed = followed.RemoveAll(l => l.PortDevice == port) > 0;
             if (manager.Learners?.Get(port) is not null)
             {
                 await manager.Learners.StopAsync(port).ConfigureAwait(false);
+                wasFollowed = true;
+            }
+            if (wasFollowed)
+            {
                 Announce(host, ns, RuntimeEventIds.LearningStoppedBindingRemoved, $"The binding of {port} was removed: learning on it stopped.");
             }
         }
