@@ -9,7 +9,7 @@
     Author               = 'NwFilter engineers'
     CompanyName          = 'NwFilter'
     Copyright            = '(c) NwFilter engineers.'
-    Description          = 'Network filters in the manner of libvirt nwfilter: define filters in libvirt XML, bind them to interfaces, and compile them to ebtables/iptables or nftables.'
+    Description          = 'libvirt''s network filters (nwfilter) for KVM/QEMU hosts on Linux: define filters in libvirt XML, bind them to VM ports atomically on nftables or ebtables/iptables (byte-exact with libvirt), learn VM addresses (needs libpcap), and keep hosts in a desired state (DSC v3, Ansible). Needs root to change the firewall.'
     CompatiblePSEditions = @('Core')
     PowerShellVersion    = '7.4'
     FormatsToProcess     = @('NwFilter.Format.ps1xml')
@@ -43,7 +43,16 @@
     AliasesToExport      = @()
     PrivateData          = @{
         PSData = @{
-            Tags = @('nwfilter', 'libvirt', 'firewall', 'ebtables', 'iptables', 'nftables', 'Linux')
+            # What the PowerShell Gallery shows and searches. ProjectUri is stamped by `build.ps1 -Task Package`
+            # from the repository's origin remote (none is invented here).
+            Tags         = @('nwfilter', 'libvirt', 'KVM', 'QEMU', 'firewall', 'ebtables', 'iptables', 'nftables', 'DSC', 'Linux', 'PSEdition_Core')
+            LicenseUri   = 'https://spdx.org/licenses/LGPL-2.1-or-later.html'
+            ReleaseNotes = @'
+0.1.0: libvirt's nwfilter as PowerShell cmdlets. Filters in libvirt's XML (store, validation, editing, the 24 built-ins),
+bindings applied atomically per port on ebtables/iptables (byte-exact with libvirt 9.0) or natively on nftables, IP
+address learning (needs libpcap: apt-get install libpcap0.8), desired state as data (Get/Test/Set/Export-NwFilterState),
+DSC v3 resources and Ansible modules (contrib/ansible).
+'@
         }
     }
 }

@@ -20,7 +20,7 @@
                frame-decoder, nft-script) for -FuzzSeconds, printing per target the inputs run, the crashes
                (each with the CsCheck seed that reproduces it) and the known crashes; non-zero exit on a crash.
                The nft-script target needs root, ip and nft (it skips otherwise); outside CI (bench/README.md)
-      Package  zips out/NwFilter into out/NwFilter.<version>.zip
+      Package  publishes out/NwFilter as a .nupkg into the local file repository out/repository
 
 .EXAMPLE
     dotnet pwsh -NoProfile -File ./build.ps1 -Task Test
@@ -188,6 +188,7 @@ task Layout Build, Help, {
     Copy-Item -LiteralPath (Join-Path $HelpOut 'NwFilter.dll-Help.xml') -Destination $enUS
     # The DSC v3 command resources (docs/design/state.md): their manifests and the one dispatcher they run.
     Copy-Item -Path (Join-Path $Root 'dsc/*.dsc.resource.json'), (Join-Path $Root 'dsc/nwfilter.dsc.ps1') -Destination $ModuleOut
+    Copy-Item -LiteralPath (Join-Path $Root 'LICENSE') -Destination $ModuleOut
 
     # The one version source: stamp <VersionPrefix> into the laid-out manifest.
     $version = Get-Version
@@ -266,9 +267,20 @@ task Fuzz Build, {
 }
 
 task Package Layout, {
-    $zip = Join-Path $Out "NwFilter.$(Get-Version).zip"
-    Compress-Archive -Path $ModuleOut -DestinationPath $zip -Force
-    Write-Host "Package: $([IO.Path]::GetRelativePath($Root, $zip))"
+    # A gallery package: the laid-out module published as a .nupkg into a local file repository (out/repository),
+    # from which `Install-PSResource NwFilter -Repository ...` installs it (README: Installing).
+    $manifest = Join-Path $ModuleOut 'NwFilter.psd1'
+    $origin = & git -C $Root remote get-url origin 2>$null
+    if ($LASTEXITCODE -eq 0 -and $origin) {
+        $uri = $origin.Trim() -replace '^git@([^:]+):', 'https://$1/' -replace '\.git$', ''
+        $text = Get-Content -Raw -LiteralPath $manifest
+        $text = $text -replace "(?m)^(\s*)(LicenseUri\s*=)", "`${1}ProjectUri   = '$uri'`n`${1}`${2}"
+        [IO.File]::WriteAllText($manifest, $text, [Text.UTF8Encoding]::new($false))
+    }
+    else { Write-Warning 'No origin remote: the package carries no ProjectUri (the gallery shows none).' }
+    $repository = Join-Path $Out 'repository'
+    Invoke-Pwsh (Join-Path $Root 'tools/Publish-NwFilterPackage.ps1') @('-ModulePath', $ModuleOut, '-RepositoryPath', $repository)
+    Write-Host "Package: $([IO.Path]::GetRelativePath($Root, (Join-Path $repository "NwFilter.$(Get-Version).nupkg")))"
 }
 
 #endregion

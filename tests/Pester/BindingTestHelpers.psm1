@@ -9,11 +9,11 @@ Set-StrictMode -Version Latest
 
 function Test-NwFilterResource {
     # True when the resource is present. When it is absent but the run asserts it is there (NWFILTER_REQUIRE_RESOURCES,
-    # set by .ci/run for what it installed or found: corpus, root, tools, shared-tools (../shared/tools beside the clone: dsc-lite), or all), throws instead, so the tests that
+    # set by .ci/run for what it installed or found: corpus, root, tools, shared-tools (../shared/tools beside the clone: dsc-lite), ansible (ansible-core), sshd (openssh-server), or all), throws instead, so the tests that
     # would skip fail: in CI a skip can never hide a regression. The xunit side is TestSupport/Requirement.cs.
     [OutputType([bool])]
     param(
-        [Parameter(Mandatory)] [ValidateSet('corpus', 'root', 'tools', 'shared-tools')] [string] $Name,
+        [Parameter(Mandatory)] [ValidateSet('corpus', 'root', 'tools', 'shared-tools', 'ansible', 'sshd')] [string] $Name,
         [Parameter(Mandatory)] [bool] $Present,
         [Parameter(Mandatory)] [string] $Reason
     )
@@ -23,6 +23,19 @@ function Test-NwFilterResource {
         throw "NWFILTER_REQUIRE_RESOURCES says '$Name' is present, but these tests would have skipped: $Reason"
     }
     $false
+}
+
+function New-NwFilterPwshShim {
+    # A folder holding an executable "pwsh" that starts this very PowerShell (the repository's dotnet tool, or a pwsh
+    # on PATH), for what runs "pwsh" by name (DSC manifests, the Ansible modules, sshd's subsystem). Returns its path.
+    [OutputType([string])]
+    param([Parameter(Mandatory)] [string] $Directory)
+    $bin = New-Item -ItemType Directory -Force -Path $Directory
+    $exe = [Environment]::ProcessPath
+    $pre = if ([IO.Path]::GetFileNameWithoutExtension($exe) -eq 'dotnet') { " `"$(Join-Path $PSHOME 'pwsh.dll')`"" } else { '' }
+    Set-Content -LiteralPath (Join-Path $bin 'pwsh') -Value "#!/bin/sh`nexec `"$exe`"$pre `"`$@`""
+    & chmod +x (Join-Path $bin 'pwsh')
+    $bin.FullName
 }
 
 function Test-NwFilterProgram {
@@ -163,5 +176,5 @@ function Invoke-NwFilterInChild {
     (& $exe @pre -NoProfile -NonInteractive -Command "`$ErrorActionPreference = 'Stop'; Import-Module '$manifest'; $Script" 2>&1) -join "`n"
 }
 
-Export-ModuleMember -Function Test-NwFilterResource, Test-NwFilterProgram, Test-NwFilterKernelTests, New-NwFilterTestNamespace, Remove-NwFilterTestNamespace, Get-NwFilterTestSave, Invoke-NwFilterInChild,
+Export-ModuleMember -Function Test-NwFilterResource, New-NwFilterPwshShim, Test-NwFilterProgram, Test-NwFilterKernelTests, New-NwFilterTestNamespace, Remove-NwFilterTestNamespace, Get-NwFilterTestSave, Invoke-NwFilterInChild,
     New-NwFilterLearningLab, Remove-NwFilterLearningLab, Invoke-NwFilterLabDhcp

@@ -16,11 +16,7 @@ BeforeAll {
     $script:Mac = '52:54:00:7b:35:93'
     $script:Web = "<filter name='web' chain='root'><filterref filter='clean-traffic'/><rule action='accept' direction='in' priority='500'><tcp dstportstart='22'/></rule></filter>"
     # The manifests run "pwsh": a shim on PATH that starts this very PowerShell.
-    $bin = New-Item -ItemType Directory -Force -Path (Join-Path $TestDrive 'bin')
-    $exe = [Environment]::ProcessPath
-    $pre = if ([IO.Path]::GetFileNameWithoutExtension($exe) -eq 'dotnet') { " `"$(Join-Path $PSHOME 'pwsh.dll')`"" } else { '' }
-    Set-Content -LiteralPath (Join-Path $bin 'pwsh') -Value "#!/bin/sh`nexec `"$exe`"$pre `"`$@`""
-    & chmod +x (Join-Path $bin 'pwsh')
+    $bin = New-NwFilterPwshShim (Join-Path $TestDrive 'bin')
     $script:PathBefore = $env:PATH
     $env:PATH = "$bin$([IO.Path]::PathSeparator)$env:PATH"
     $env:DSC_RESOURCE_PATH = [IO.Path]::GetFullPath((Join-Path $PSScriptRoot '../../out/NwFilter'))
