@@ -271,13 +271,13 @@ task Package Layout, {
     # from which `Install-PSResource NwFilter -Repository ...` installs it (README: Installing).
     $manifest = Join-Path $ModuleOut 'NwFilter.psd1'
     $origin = & git -C $Root remote get-url origin 2>$null
-    if ($LASTEXITCODE -eq 0 -and $origin) {
-        $uri = $origin.Trim() -replace '^git@([^:]+):', 'https://$1/' -replace '\.git$', ''
+    $uri = if ($LASTEXITCODE -eq 0 -and $origin) { $origin.Trim() -replace '^git@([^:]+):', 'https://$1/' -replace '\.git$', '' }
+    if ($uri -match '^https?://') {
         $text = Get-Content -Raw -LiteralPath $manifest
         $text = $text -replace "(?m)^(\s*)(LicenseUri\s*=)", "`${1}ProjectUri   = '$uri'`n`${1}`${2}"
         [IO.File]::WriteAllText($manifest, $text, [Text.UTF8Encoding]::new($false))
     }
-    else { Write-Warning 'No origin remote: the package carries no ProjectUri (the gallery shows none).' }
+    else { Write-Warning 'No web origin remote: the package carries no ProjectUri (the gallery shows none).' }
     $repository = Join-Path $Out 'repository'
     Invoke-Pwsh (Join-Path $Root 'tools/Publish-NwFilterPackage.ps1') @('-ModulePath', $ModuleOut, '-RepositoryPath', $repository)
     Write-Host "Package: $([IO.Path]::GetRelativePath($Root, (Join-Path $repository "NwFilter.$(Get-Version).nupkg")))"

@@ -29,7 +29,7 @@ $module = (Resolve-Path -LiteralPath $ModulePath).ProviderPath
 $repository = (New-Item -ItemType Directory -Force -Path $RepositoryPath).FullName
 $manifest = Test-ModuleManifest -Path (Join-Path $module 'NwFilter.psd1')
 foreach ($field in 'Description', 'Author') {
-    if ([string]::IsNullOrWhiteSpace($manifest.$field)) { throw "NwFilter.psd1 has no $field: the gallery requires it." }
+    if ([string]::IsNullOrWhiteSpace($manifest.$field)) { throw "NwFilter.psd1 has no ${field}: the gallery requires it." }
 }
 
 $scratch = Join-Path ([IO.Path]::GetTempPath()) "nwfilter-publish-$([guid]::NewGuid().ToString('n'))"
@@ -37,6 +37,8 @@ $saved = @{ HOME = $env:HOME; XDG_DATA_HOME = $env:XDG_DATA_HOME; XDG_CONFIG_HOM
 try {
     [void] (New-Item -ItemType Directory -Force -Path $scratch)
     $env:HOME = $scratch; $env:XDG_DATA_HOME = Join-Path $scratch '.local/share'; $env:XDG_CONFIG_HOME = Join-Path $scratch '.config'
+    # .NET answers "" for a per-user folder that does not exist, and PSResourceGet then writes under the current folder.
+    [void] (New-Item -ItemType Directory -Force -Path $env:XDG_DATA_HOME, $env:XDG_CONFIG_HOME)
     # A fresh process, so that PSResourceGet resolves its per-user paths from the throw-away HOME.
     $exe = [Environment]::ProcessPath
     $pre = @(if ([IO.Path]::GetFileNameWithoutExtension($exe) -eq 'dotnet') { Join-Path $PSHOME 'pwsh.dll' })
