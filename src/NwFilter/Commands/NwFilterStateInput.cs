@@ -19,6 +19,9 @@ internal static class NwFilterStateInput
 {
     private const int MaxDepth = 12;
 
+    // What Invoke-Command adds to every object it brings back: not part of the state.
+    private static readonly HashSet<string> RemotingNotes = new(StringComparer.OrdinalIgnoreCase) { "PSComputerName", "RunspaceId", "PSShowComputerName" };
+
     /// <summary>A state from an object; null after one error record per problem (each naming its JSON path).</summary>
     public static NwFilterState? Read(NwFilterCmdlet cmdlet, object? input, Func<string, bool>? filterExists)
     {
@@ -133,7 +136,8 @@ internal static class NwFilterStateInput
                 var bag = new JsonObject();
                 foreach (var property in PSObject.AsPSObject(input!).Properties)
                 {
-                    if (property.IsGettable && property.MemberType is PSMemberTypes.NoteProperty or PSMemberTypes.Property or PSMemberTypes.AliasProperty)
+                    if (property.IsGettable && property.MemberType is PSMemberTypes.NoteProperty or PSMemberTypes.Property or PSMemberTypes.AliasProperty
+                        && !(property.MemberType == PSMemberTypes.NoteProperty && RemotingNotes.Contains(property.Name)))
                     {
                         object? v;
                         try
