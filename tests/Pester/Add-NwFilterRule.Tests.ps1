@@ -1,0 +1,187 @@
+BeforeDiscovery {
+    Import-Module (Join-Path $PSScriptRoot 'BindingTestHelpers.psm1') -Force
+    $script:NoKernel = -not (Test-NwFilterKernelTests)
+}
+BeforeAll {
+    Set-StrictMode -Version Latest
+    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot 'BindingTestHelpers.psm1') -Force
+    $script:TestEnv = Initialize-NwFilterTestEnvironment
+    $script:Lab = New-NwFilterTestNamespace -Ports 2
+    function script:RuleLines([string] $Name) { @((Get-NwFilter $Name).Rules | ForEach-Object { $_.ToString() }) }
+}
+AfterAll {
+    Remove-NwFilterTestNamespace $script:Lab
+    Remove-NwFilterTestEnvironment $script:TestEnv
+}
+
+Describe 'Add-NwFilterRule' {
+    BeforeEach {
+        Set-NwFilter -Name web -FilterRef clean-traffic -Rule @(
+            New-NwFilterRule accept in tcp -DstPortStart 22
+            New-NwFilterRule drop inout all
+        )
+    }
+
+    It 'appends a rule and keeps the references, the other rules and the UUID' {
+        $uuid = (Get-NwFilter web).Uuid
+        Add-NwFilterRule -Filter web -Rule (New-NwFilterRule accept in tcp -DstPortStart 443) -Confirm:$false
+        $filter = Get-NwFilter web
+        $filter.Uuid | Should -Be $uuid
+        @($filter.References).Filter | Should -Be 'clean-traffic'
+        RuleLines web | Should -Be @(
+            'accept in tcp dstportstart=22 priority=500'
+            'drop inout all priority=500'
+            'accept in tcp dstportstart=443 priority=500')
+    }
+
+    It 'adds the rules of a pipeline in one change and returns the filter with -PassThru' {
+        $out = @(
+            New-NwFilterRule accept in tcp -DstPortStart 8080
+            New-NwFilterRule accept in tcp -DstPortStart 8443
+        ) | Add-NwFilterRule -Filter web -PassThru -Confirm:$false
+        @($out).Count | Should -Be 1
+        $out.Name | Should -Be 'web'
+        @($out.Rules).Count | Should -Be 4
+    }
+
+    It 'takes the filter name from a FilterDefinition by property name' {
+        Get-NwFilter web | Add-NwFilterRule -Rule (New-NwFilterRule accept out icmp) -Confirm:$false
+        RuleLines web | Should -Contain 'accept out icmp priority=500'
+    }
+
+    It 'lists each rule with -WhatIf and changes nothing' {
+        $before = Get-NwFilter web -AsXml
+        $out = Invoke-NwFilterInChild "Add-NwFilterRule web (New-NwFilterRule accept in tcp -DstPortStart 443) -WhatIf"
+        $out | Should -Match "What if: Performing the operation ""Add rule 'accept in tcp dstportstart=443 priority=500'"" on target ""filter 'web' in "
+        Get-NwFilter web -AsXml | Should -Be $before
+    }
+
+    It 'warns and does not add a rule the filter already has' {
+        $before = Get-NwFilter web -AsXml
+        Add-NwFilterRule web (New-NwFilterRule accept in tcp -DstPortStart 22) -Confirm:$false -WarningVariable warned 3>$null
+        "$warned" | Should -Be "Filter 'web' already has the rule 'accept in tcp dstportstart=22 priority=500'; it is not added again."
+        Get-NwFilter web -AsXml | Should -Be $before
+    }
+
+    It 'says FilterNotFound for a filter that does not exist, with the name as target' {
+        Add-NwFilterRule nosuch (New-NwFilterRule accept in all) -Confirm:$false -ErrorVariable errs -ErrorAction SilentlyContinue
+        $errs.Count | Should -Be 1
+        $errs[0].FullyQualifiedErrorId | Should -Be 'FilterNotFound,NwFilter.Commands.AddNwFilterRuleCommand'
+        $errs[0].CategoryInfo.Category | Should -Be 'ObjectNotFound'
+        $errs[0].TargetObject | Should -Be 'nosuch'
+        "$($errs[0])" | Should -Be "No filter named 'nosuch'."
+        Get-NwFilter nosuch -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+    }
+
+    It 'adds to a built-in filter by defining its own copy, which shadows the built-in one' {
+        Add-NwFilterRule allow-arp (New-NwFilterRule drop inout arp -Priority 100) -Confirm:$false
+        $filter = Get-NwFilter allow-arp
+        $filter.Origin | Should -Be 'Redefined'
+        RuleLines allow-arp | Should -Be @('accept inout priority=500', 'drop inout arp priority=100')
+        Remove-NwFilter allow-arp
+        (Get-NwFilter allow-arp).Origin | Should -Be 'BuiltIn'
+    }
+}
+
+Describe 'Remove-NwFilterRule' {
+    BeforeEach {
+        Set-NwFilter -Name web -FilterRef clean-traffic -Rule @(
+            New-NwFilterRule accept in tcp -DstPortStart 22
+            New-NwFilterRule accept in tcp -DstPortStart 80 -Priority 100
+            New-NwFilterRule accept in udp -DstPortStart 53 -Priority 100
+            New-NwFilterRule drop inout all
+        )
+    }
+
+    It 'removes the rule a rule object matches, keeping the rest in order' {
+        Remove-NwFilterRule -Filter web -Rule (New-NwFilterRule accept in tcp -DstPortStart 80 -Priority 100) -Confirm:$false
+        RuleLines web | Should -Be @(
+            'accept in tcp dstportstart=22 priority=500'
+            'accept in udp dstportstart=53 priority=100'
+            'drop inout all priority=500')
+        @((Get-NwFilter web).References).Filter | Should -Be 'clean-traffic'
+    }
+
+    It 'matches attributes in any order' {
+        Add-NwFilterRule web (New-NwFilterRule accept in tcp -Attribute @{ srcipaddr = '10.0.0.1'; dstportstart = 25 }) -Confirm:$false
+        Remove-NwFilterRule web (New-NwFilterRule accept in tcp -Attribute @{ dstportstart = 25; srcipaddr = '10.0.0.1' }) -Confirm:$false
+        RuleLines web | Should -HaveCount 4
+    }
+
+    It 'removes the rules from the pipeline in one change, such as the filter''s own rules filtered' {
+        (Get-NwFilter web).Rules | Where-Object Priority -eq 100 | Remove-NwFilterRule -Filter web -Confirm:$false
+        RuleLines web | Should -Be @('accept in tcp dstportstart=22 priority=500', 'drop inout all priority=500')
+    }
+
+    It 'removes by -Priority when one rule has it' {
+        Remove-NwFilterRule web -Priority 500 -All -Confirm:$false
+        RuleLines web | Should -Be @('accept in tcp dstportstart=80 priority=100', 'accept in udp dstportstart=53 priority=100')
+    }
+
+    It 'refuses a -Priority that several rules share (AmbiguousRule), listing them, and removes nothing' {
+        $before = Get-NwFilter web -AsXml
+        Remove-NwFilterRule web -Priority 100 -Confirm:$false -ErrorVariable errs -ErrorAction SilentlyContinue
+        $errs.Count | Should -Be 1
+        $errs[0].FullyQualifiedErrorId | Should -Be 'AmbiguousRule,NwFilter.Commands.RemoveNwFilterRuleCommand'
+        $errs[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
+        $errs[0].TargetObject | Should -Be 100
+        "$($errs[0])" | Should -Be ("Filter 'web' has 2 rules of priority 100: 'accept in tcp dstportstart=80 priority=100', " +
+            "'accept in udp dstportstart=53 priority=100'. Give the rule itself with -Rule, or add -All to remove every one of them.")
+        Get-NwFilter web -AsXml | Should -Be $before
+    }
+
+    It 'says RuleNotFound for a rule the filter does not have and still removes the others of the call' {
+        $missing = New-NwFilterRule accept in tcp -DstPortStart 8080
+        Remove-NwFilterRule web -Rule $missing, (New-NwFilterRule drop inout all) -Confirm:$false -ErrorVariable errs -ErrorAction SilentlyContinue
+        $errs.Count | Should -Be 1
+        $errs[0].FullyQualifiedErrorId | Should -Be 'RuleNotFound,NwFilter.Commands.RemoveNwFilterRuleCommand'
+        $errs[0].CategoryInfo.Category | Should -Be 'ObjectNotFound'
+        $errs[0].TargetObject | Should -Be $missing
+        "$($errs[0])" | Should -Be "Filter 'web' has no rule matching 'accept in tcp dstportstart=8080 priority=500'."
+        RuleLines web | Should -Not -Contain 'drop inout all priority=500'
+        RuleLines web | Should -HaveCount 3
+    }
+
+    It 'says RuleNotFound for a priority no rule has' {
+        Remove-NwFilterRule web -Priority 7 -Confirm:$false -ErrorVariable errs -ErrorAction SilentlyContinue
+        $errs[0].FullyQualifiedErrorId | Should -Be 'RuleNotFound,NwFilter.Commands.RemoveNwFilterRuleCommand'
+        "$($errs[0])" | Should -Be "Filter 'web' has no rule of priority 7."
+    }
+
+    It 'says FilterNotFound for a filter that does not exist' {
+        Remove-NwFilterRule nosuch -Priority 1 -Confirm:$false -ErrorVariable errs -ErrorAction SilentlyContinue
+        $errs[0].FullyQualifiedErrorId | Should -Be 'FilterNotFound,NwFilter.Commands.RemoveNwFilterRuleCommand'
+        "$($errs[0])" | Should -Be "No filter named 'nosuch'."
+    }
+
+    It 'lists each rule with -WhatIf and changes nothing' {
+        $before = Get-NwFilter web -AsXml
+        $out = Invoke-NwFilterInChild "Remove-NwFilterRule web -Priority 100 -All -WhatIf"
+        $out | Should -Match "What if: Performing the operation ""Remove rule 'accept in tcp dstportstart=80 priority=100'"""
+        $out | Should -Match "What if: Performing the operation ""Remove rule 'accept in udp dstportstart=53 priority=100'"""
+        Get-NwFilter web -AsXml | Should -Be $before
+    }
+}
+
+Describe 'Editing a rule of a filter live bindings use' {
+    It 're-applies the bindings through the define request, says so, and the kernel gets the new rules' -Skip:$NoKernel {
+        Set-NwFilter -Name web -Rule (New-NwFilterRule accept in tcp -DstPortStart 22)
+        Invoke-NwFilterBinding vnet0 52:54:00:00:00:10 web -Parameter @{ IP = '10.1.0.10' } -Backend EbIpTables -Confirm:$false
+        Invoke-NwFilterBinding vnet1 52:54:00:00:00:11 web -Parameter @{ IP = '10.1.0.11' } -Backend EbIpTables -Confirm:$false
+        Get-NwFilterTestSave $Lab | Should -Not -Match '--dport 443'
+
+        Add-NwFilterRule web (New-NwFilterRule accept in tcp -DstPortStart 443) -Confirm:$false -InformationVariable said 6>$null
+        "$(@($said | Where-Object { "$($_.MessageData)" -like 'Re-applied*' })[0].MessageData)" |
+            Should -Match '^Re-applied 2 bindings in network namespace nwft-\S+: vnet0, vnet1\.$'
+        $save = Get-NwFilterTestSave $Lab
+        $save | Should -Match '-A FO-vnet0 -p tcp -m tcp --dport 443'
+        $save | Should -Match '-A FO-vnet1 -p tcp -m tcp --dport 443'
+
+        Remove-NwFilterRule web (New-NwFilterRule accept in tcp -DstPortStart 443) -Confirm:$false -InformationVariable said 6>$null
+        "$(@($said | Where-Object { "$($_.MessageData)" -like 'Re-applied*' })[0].MessageData)" | Should -Match '^Re-applied 2 bindings'
+        Get-NwFilterTestSave $Lab | Should -Not -Match '--dport 443'
+        Get-NwFilterTestSave $Lab | Should -Match '--dport 22'
+        Remove-NwFilterBinding vnet0, vnet1 -Confirm:$false
+    }
+}
