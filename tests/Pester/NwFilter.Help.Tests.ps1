@@ -1,4 +1,9 @@
 # Help that reads well (issue 16): short paragraphs, related links between sibling cmdlets, deep material in about_ topics.
+BeforeDiscovery {
+    # The cmdlets' names, from the laid-out module's manifest (the module is imported in BeforeAll).
+    $manifest = Import-PowerShellDataFile (Join-Path $PSScriptRoot '../../out/NwFilter/NwFilter.psd1')
+    $script:CmdletNames = @($manifest.CmdletsToExport)
+}
 BeforeAll {
     Set-StrictMode -Version Latest
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
@@ -24,10 +29,10 @@ Describe 'Cmdlet help' {
     }
 
     It 'cuts the description of <Name> into paragraphs of at most 1000 characters' -ForEach @(
-        foreach ($c in (Get-Command -Module NwFilter -CommandType Cmdlet)) { @{ Name = $c.Name } }
+        foreach ($n in $CmdletNames) { @{ Name = $n } }
     ) {
         $paragraphs = @((Get-Help $Name -Full).description | ForEach-Object { $_.Text })
-        $paragraphs.Count | Should -BeGreaterThan 1
+        if (($paragraphs -join '').Length -gt 500) { $paragraphs.Count | Should -BeGreaterThan 1 }
         $paragraphs | ForEach-Object { $_.Length | Should -BeLessOrEqual 1000 -Because "a paragraph of $Name's description starts '$($_.Substring(0, [Math]::Min(60, $_.Length)))'" }
     }
 }
