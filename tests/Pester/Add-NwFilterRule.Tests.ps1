@@ -90,6 +90,9 @@ Describe 'Editing a rule of a filter live bindings use' {
         Invoke-NwFilterBinding vnet0 52:54:00:00:00:10 web -Parameter @{ IP = '10.1.0.10' } -Backend EbIpTables -Confirm:$false
         Invoke-NwFilterBinding vnet1 52:54:00:00:00:11 web -Parameter @{ IP = '10.1.0.11' } -Backend EbIpTables -Confirm:$false
         Get-NwFilterTestSave $Lab | Should -Not -Match '--dport 443'
+        # -WhatIf says that live rules would change, and where.
+        Invoke-NwFilterInChild "Add-NwFilterRule web (New-NwFilterRule accept in tcp -DstPortStart 443) -WhatIf" |
+            Should -Match "on target ""filter 'web' in .*, re-applying 2 bindings: vnet0 in network namespace nwft-\S+, vnet1 in network namespace nwft-\S+"""
 
         Add-NwFilterRule web (New-NwFilterRule accept in tcp -DstPortStart 443) -Confirm:$false -InformationVariable said 6>$null
         "$(@($said | Where-Object { "$($_.MessageData)" -like 'Re-applied*' })[0].MessageData)" |

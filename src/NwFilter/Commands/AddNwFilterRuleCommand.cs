@@ -24,7 +24,8 @@ namespace NwFilter.Commands;
 /// Adding rules to a built-in filter such as clean-traffic defines your own copy of it, which shadows the built-in
 /// one until you remove it with Remove-NwFilter.
 ///
-/// Each rule is confirmed on its own: -WhatIf lists every rule that would be added, and -Confirm asks for each.
+/// Each rule is confirmed on its own: -WhatIf lists every rule that would be added, with the bindings the change would
+/// re-apply, and -Confirm asks for each.
 /// </remarks>
 /// <example>
 /// <code>Add-NwFilterRule -Filter web -Rule (New-NwFilterRule accept in tcp -DstPortStart 443)</code>
@@ -84,6 +85,7 @@ public sealed class AddNwFilterRuleCommand : NwFilterCmdlet
             }
             var current = stored.Definition.Rules.ToList();
             var added = new List<FilterRule>();
+            var target = FilterRuleEditing.Target(_store, name);
             foreach (var rule in rules)
             {
                 if (current.Concat(added).Any(r => FilterRuleEditing.Matches(r, rule)))
@@ -91,7 +93,7 @@ public sealed class AddNwFilterRuleCommand : NwFilterCmdlet
                     WriteWarning($"Filter '{name}' already has the rule {FilterRuleEditing.Quoted(rule)}; it is not added again.");
                     continue;
                 }
-                if (ShouldProcess(FilterRuleEditing.Target(_store, name), $"Add rule {FilterRuleEditing.Quoted(rule)}"))
+                if (ShouldProcess(target, $"Add rule {FilterRuleEditing.Quoted(rule)}"))
                 {
                     added.Add(rule);
                 }

@@ -25,7 +25,8 @@ namespace NwFilter.Commands;
 /// rules, and you are told which. When re-applying fails, the filter stays as it was. A filter that does not exist is
 /// an error (FilterNotFound).
 ///
-/// Each rule is confirmed on its own: -WhatIf lists every rule that would be removed, and -Confirm asks for each.
+/// Each rule is confirmed on its own: -WhatIf lists every rule that would be removed, with the bindings the change
+/// would re-apply, and -Confirm asks for each.
 /// </remarks>
 /// <example>
 /// <code>Remove-NwFilterRule -Filter web -Rule (New-NwFilterRule accept in tcp -DstPortStart 8080)</code>
@@ -107,6 +108,7 @@ public sealed class RemoveNwFilterRuleCommand : NwFilterCmdlet
             }
             var entries = stored.Definition.Entries;
             var removed = new HashSet<int>();
+            var target = FilterRuleEditing.Target(_store, name);
             foreach (var item in items)
             {
                 var (what, matches) = item switch
@@ -135,7 +137,7 @@ public sealed class RemoveNwFilterRuleCommand : NwFilterCmdlet
                 }
                 foreach (var index in matches)
                 {
-                    if (ShouldProcess(FilterRuleEditing.Target(_store, name), $"Remove rule {FilterRuleEditing.Quoted((FilterRule)entries[index])}"))
+                    if (ShouldProcess(target, $"Remove rule {FilterRuleEditing.Quoted((FilterRule)entries[index])}"))
                     {
                         removed.Add(index);
                     }

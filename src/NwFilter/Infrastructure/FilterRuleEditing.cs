@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using NwFilter.Commands.Output;
+using NwFilter.Core.Apply;
 using NwFilter.Core.Diagnostics;
 using NwFilter.Core.Model;
 using NwFilter.Core.Runtime;
@@ -85,8 +86,37 @@ internal static class FilterRuleEditing
     /// <summary>A rule in quotes for messages: <c>'accept in tcp dstportstart=22 priority=500'</c>.</summary>
     internal static string Quoted(FilterRule rule) => $"'{RuleText.Rule(rule)}'";
 
-    /// <summary>The ShouldProcess target of a filter.</summary>
-    internal static string Target(FilterStore store, string name) => $"filter '{name}' in {store.Directory}";
+    /// <summary>
+    /// The ShouldProcess target of a filter, naming the bindings its change re-applies (in every namespace), so that
+    /// -WhatIf and -Confirm say that live rules change.
+    /// </summary>
+    internal static string Target(FilterStore store, string name)
+    {
+        var target = $"filter '{name}' in {store.Directory}";
+        var ports = UsedBy(name);
+        return ports.Count == 0 ? target : $"{target}, re-applying {(ports.Count == 1 ? "1 binding" : $"{ports.Count} bindings")}: {string.Join(", ", ports)}";
+    }
+
+    /// <summary>The port devices whose bindings use the filter, directly or through references ("vnet0", or "vnet0 in network namespace lab").</summary>
+    private static List<string> UsedBy(string name)
+    {
+        var runtime = NwFilterCmdlet.Runtime;
+        var ports = new List<string>();
+        foreach (var ns in runtime.NamespacesWithBindings())
+        {
+            try
+            {
+                var bindings = runtime.Manager(ns).Store.List().Bindings;
+                ports.AddRange(bindings.Where(b => BindingManager.Uses(runtime.Filters, b.Filter, [name]))
+                    .Select(b => ns is null ? b.PortDevice : $"{b.PortDevice} in network namespace {ns}"));
+            }
+            catch (NwFilterException)
+            {
+                // An unreadable binding folder: the define itself reports what it cannot re-apply.
+            }
+        }
+        return ports;
+    }
 
     /// <summary>An error record for one rule (its target is the rule, or the priority, the user gave).</summary>
     internal static ErrorRecord Error(string code, string message, DiagnosticCategory category, string filter, object target) =>
