@@ -36,7 +36,10 @@
         'Export-NwFilterState',
         'Get-NwFilterState',
         'Set-NwFilterState',
-        'Test-NwFilterState'
+        'Test-NwFilterState',
+        # Editing one rule of a filter (issue 16)
+        'Add-NwFilterRule',
+        'Remove-NwFilterRule'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

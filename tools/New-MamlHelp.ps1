@@ -110,10 +110,12 @@ function ConvertTo-Paragraph([System.Xml.XmlNode] $Node, [switch] $SkipCode) {
     if ($null -eq $Node) { return , $paragraphs.ToArray() }
     $loose = [System.Text.StringBuilder]::new()
     $add = { param([string] $Text) $t = Compress-Space $Text; if ($t) { $paragraphs.Add($t) } }
+    # Loose text: a blank /// line ends a paragraph (help shows short paragraphs, not one block).
+    $addLoose = { param([string] $Text) foreach ($part in ($Text -split '\r?\n[ \t]*\r?\n')) { & $add $part } }
     foreach ($child in $Node.ChildNodes) {
         $name = if ($child.NodeType -eq 'Element') { $child.LocalName } else { '' }
         if ($name -notin 'para', 'list', 'code') { [void] $loose.Append((ConvertTo-NodeText $child)); continue }
-        & $add $loose.ToString(); [void] $loose.Clear()
+        & $addLoose $loose.ToString(); [void] $loose.Clear()
         switch ($name) {
             'para' { & $add (ConvertTo-InlineText $child) }
             'code' { if (-not $SkipCode) { $t = ConvertTo-CodeText $child; if ($t) { $paragraphs.Add($t) } } }
@@ -129,7 +131,7 @@ function ConvertTo-Paragraph([System.Xml.XmlNode] $Node, [switch] $SkipCode) {
             }
         }
     }
-    & $add $loose.ToString()
+    & $addLoose $loose.ToString()
     , $paragraphs.ToArray()
 }
 

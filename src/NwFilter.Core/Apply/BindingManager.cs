@@ -309,8 +309,10 @@ public sealed partial class BindingManager
         }
         var compiled = new List<(FilterBinding Binding, PreparedBinding Prepared)>();
         var errors = new List<Diagnostic>();
-        foreach (var binding in affected)
+        for (var i = 0; i < affected.Count; i++)
         {
+            var binding = affected[i];
+            progress?.Invoke(new BindingProgress($"Compiling {binding.PortDevice} ({i + 1} of {affected.Count})", 40 * i / affected.Count));
             try
             {
                 compiled.Add((binding, Prepare(binding, filters)));

@@ -42,10 +42,14 @@ public sealed record ExecutionPlan(ImmutableArray<PlannedTransaction> Transactio
     /// <summary>Why it could not be read, when <see cref="AssumedEmpty"/>.</summary>
     public string? Reason { get; internal init; } = Reason;
 
+    /// <summary>One line: per family (bridge, ip, ip6), the chains and rules the transactions add and remove.</summary>
+    public string Summary => PlanSummary.Line(Transactions);
+
     /// <inheritdoc/>
     public override string ToString()
     {
-        var text = new StringBuilder();
+        // First a line to read before the scripts: what the plan adds and removes, per family.
+        var text = new StringBuilder("# ").Append(Summary).Append('\n');
         if (AssumedEmpty)
         {
             text.Append("# The firewall could not be read").Append(Reason is null ? "" : $" ({Reason})")

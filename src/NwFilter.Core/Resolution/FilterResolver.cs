@@ -24,7 +24,7 @@ internal static class FilterResolver
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(filterName);
         var top = source.Find(filterName) ?? throw new NwFilterException(
-            Diagnostic.Error(FilterGraph.FilterNotFoundCode, $"Filter '{filterName}' does not exist.", DiagnosticCategory.ObjectNotFound)
+            Diagnostic.Error(FilterGraph.FilterNotFoundCode, $"No filter named '{filterName}'.", DiagnosticCategory.ObjectNotFound)
             with { Filter = filterName, Value = filterName });
         return Resolve(source, top, parameters, mac, options);
     }

@@ -90,7 +90,8 @@ public sealed partial class NwFilterRuntime
             }
             try
             {
-                var result = manager.ReinstantiateAsync(Filters, names, null, cancellationToken).GetAwaiter().GetResult();
+                // A live update of many bindings shows where it stands (Write-Progress in PowerShell), per namespace.
+                var result = manager.ReinstantiateAsync(Filters, names, ProgressTo(host, "Re-applying network filter bindings" + Where(ns)), cancellationToken).GetAwaiter().GetResult();
                 foreach (var w in result.Warnings)
                 {
                     host.Report(RuntimeEvent.Warning(w) with { NetworkNamespace = ns });

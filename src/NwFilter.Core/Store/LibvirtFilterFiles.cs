@@ -85,7 +85,8 @@ internal static class LibvirtFilterFiles
             {
                 result.Add(new FilterDocument(source, null,
                 [
-                    Diagnostic.Error(StoreCodes.UnreadableDocument, $"{source}: {error}") with { Source = sourceName, Line = segment.Line },
+                    // The same id as the XML reader's for malformed text (ConvertFrom-NwFilterXml says the same).
+                    Diagnostic.Error(XmlDiagnosticCodes.MalformedXml, $"{source}: {error}") with { Source = sourceName, Line = segment.Line },
                 ]));
                 continue;
             }

@@ -42,6 +42,6 @@ internal static class StoreCodes
     /// <summary>The store's directory or a file in it could not be written.</summary>
     public const string StoreWriteFailed = "StoreWriteFailed";
 
-    /// <summary>A document in an import could not be read.</summary>
+    /// <summary>A filter file that does not hold exactly one filter document (malformed text is MalformedXml).</summary>
     public const string UnreadableDocument = "UnreadableDocument";
 }

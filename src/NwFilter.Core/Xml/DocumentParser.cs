@@ -56,9 +56,26 @@ internal abstract class DocumentParser
             }
             Report(dtd
                 ? Diagnostic.Error(DtdProhibited, "The document has a document type declaration (DTD); DTDs and entities are not allowed") with { Line = line, Column = column }
-                : Diagnostic.Error(MalformedXml, "Malformed XML: " + ex.Message) with { Line = line, Column = column });
+                : Diagnostic.Error(MalformedXml, "Malformed XML: " + Explain(ex)) with { Line = line, Column = column });
             return null;
         }
+    }
+
+    /// <summary>
+    /// The reader's message, said plainly where it can be: a mismatched end tag names the tag expected and where each
+    /// tag is (line and column), such as "the end tag &lt;/rul&gt; does not close &lt;rule&gt; (line 2, column 4); expected &lt;/rule&gt;".
+    /// </summary>
+    private static string Explain(XmlException ex)
+    {
+        var mismatch = System.Text.RegularExpressions.Regex.Match(ex.Message,
+            @"The '(?<start>[^']+)' start tag on line (?<l>\d+) position (?<p>\d+) does not match the end tag of '(?<end>[^']+)'");
+        if (!mismatch.Success)
+        {
+            return ex.Message;
+        }
+        var start = mismatch.Groups["start"].Value;
+        // Where the end tag is comes from the diagnostic's location (its line and column); where the start tag is, here.
+        return $"the end tag </{mismatch.Groups["end"].Value}> does not close <{start}> (line {mismatch.Groups["l"].Value}, column {mismatch.Groups["p"].Value}); expected </{start}>.";
     }
 
     protected void Report(Diagnostic d)

@@ -38,14 +38,17 @@ namespace NwFilter.Commands;
 /// A filter that uses $IP (clean-traffic does) with no IP among the parameters makes the binding learn the VM's
 /// address, as libvirt does, according to its CTRL_IP_LEARNING parameter: 'any' (the default) learns from the first
 /// IPv4 packet, ARP or DHCP reply of the VM; 'dhcp' snoops DHCP and uses every acknowledged lease (from the servers in
-/// DHCPSERVER only, when given); 'none' refuses the binding. The port first gets the learning rules (in 'any' mode
-/// only the VM's MAC, ARP and IPv4 pass; in 'dhcp' mode only DHCP), and a learner listens on the port device. The
-/// command returns at once: the learner runs as a background job of type NwFilterLearningJob, named after the port
-/// device, in this session (Get-Job, Receive-Job for its events). When it learns an address the binding is applied
-/// again with IP set to it; expired or released leases are removed the same way. Learned addresses are kept under the
-/// state directory; Restore-NwFilterBinding applies them again and restarts learning. Stop-Job stops learning and
-/// leaves the port's current rules in force; Remove-NwFilterBinding ends the job and removes the rules. The job ends
-/// with the session: to learn without one, run Restore-NwFilterBinding -Wait as a service.
+/// DHCPSERVER only, when given); 'none' refuses the binding.
+///
+/// The port first gets the learning rules (in 'any' mode only the VM's MAC, ARP and IPv4 pass; in 'dhcp' mode only
+/// DHCP), and a learner listens on the port device. The command returns at once: the learner runs as a background job
+/// of type NwFilterLearningJob, named after the port device, in this session (Get-Job, Receive-Job for its events).
+/// When it learns an address the binding is applied again with IP set to it.
+///
+/// Learned addresses are kept under the state directory; Restore-NwFilterBinding applies them again and restarts
+/// learning. Stop-Job stops learning and leaves the port's current rules in force; Remove-NwFilterBinding ends the job
+/// and removes the rules. The job ends with the session: to learn without one, run Restore-NwFilterBinding -Wait as a
+/// service. The whole story is in about_NwFilter_Learning.
 ///
 /// A port device that is no interface of the namespace gets a warning (PortDeviceNotFound) and the binding is made all
 /// the same, so bindings can be made before their VMs start; Test-NwFilterBinding shows it as PortDeviceExists False.
@@ -53,7 +56,8 @@ namespace NwFilter.Commands;
 /// (CAP_NET_ADMIN) every change is refused before any tool runs (FirewallNeedsRoot).
 ///
 /// -WhatIf prints the exact plan: the restore files and the nft script, read against the firewall as it is (as a user
-/// who cannot read it, against one without NwFilter's chains). Changing the firewall needs root. -NetworkNamespace
+/// who cannot read it, against one without NwFilter's chains). It starts with a summary line: the chains and rules
+/// added and removed per family. See about_NwFilter_Bindings. Changing the firewall needs root. -NetworkNamespace
 /// (or the NWFILTER_NETNS environment variable) applies the rules inside a named network namespace instead of the
 /// host's own; each namespace has its own bindings.
 /// </remarks>

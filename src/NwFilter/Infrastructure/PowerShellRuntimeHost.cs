@@ -108,12 +108,14 @@ internal sealed class PowerShellRuntimeHost : IRuntimeHost
 
     public void Progress(RuntimeProgress progress) => OnPipeline(() =>
     {
-        if (!_progress.TryGetValue(progress.Activity, out var record))
+        // A new record each time: a host that keeps the records (a runspace's Progress stream, a transcript) sees every
+        // step, not the last one written into a shared record.
+        var id = _progress.TryGetValue(progress.Activity, out var last) ? last.ActivityId : Math.Abs(progress.Activity.GetHashCode(StringComparison.Ordinal) % 1000) + 1;
+        var record = new ProgressRecord(id, progress.Activity, string.IsNullOrEmpty(progress.Status) ? "Working" : progress.Status)
         {
-            _progress[progress.Activity] = record = new ProgressRecord(Math.Abs(progress.Activity.GetHashCode(StringComparison.Ordinal) % 1000) + 1, progress.Activity, "Starting");
-        }
-        record.StatusDescription = progress.Status;
-        record.PercentComplete = progress.Percent;
+            PercentComplete = Math.Clamp(progress.Percent, -1, 100),
+        };
+        _progress[progress.Activity] = record;
         _cmdlet.WriteProgress(record);
     });
 
@@ -214,10 +216,9 @@ internal sealed class PowerShellRuntimeHost : IRuntimeHost
 
     private void CompleteProgress()
     {
-        foreach (var record in _progress.Values)
+        foreach (var last in _progress.Values)
         {
-            record.RecordType = ProgressRecordType.Completed;
-            _cmdlet.WriteProgress(record);
+            _cmdlet.WriteProgress(new ProgressRecord(last.ActivityId, last.Activity, last.StatusDescription) { RecordType = ProgressRecordType.Completed });
         }
         _progress.Clear();
     }

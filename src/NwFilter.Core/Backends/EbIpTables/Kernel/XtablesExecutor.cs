@@ -45,7 +45,7 @@ internal sealed class XtablesExecutor
         var (swap, rename) = SwapPlanner.Swap(build);
         if (!swap.IsEmpty)
         {
-            result.Add(NftTransaction("swap: old rules out, new rules in, every family in one transaction", swap.Describe()));
+            result.Add(NftTransaction(SwapStep(swap), swap.Describe()));
         }
         if (!rename.IsEmpty)
         {
@@ -100,7 +100,7 @@ internal sealed class XtablesExecutor
             (swap, rename) = SwapPlanner.Swap(build);
             if (!swap.IsEmpty)
             {
-                Progress?.Invoke("Swapping old rules for new");
+                Progress?.Invoke(HasOldRules(swap) ? "Swapping old rules for new" : "Linking the new rules");
                 var script = swap.ToNft(await ListAsync(counter, swap).ConfigureAwait(false));
                 var transaction = NftTransaction("swap", script);
                 await RunAsync(counter, transaction, "swapping the old rules for the new (one nft transaction)").ConfigureAwait(false);
@@ -233,6 +233,14 @@ internal sealed class XtablesExecutor
 
     private static PlannedTransaction BuildTransaction(XtablesFamily family, RestoreBatch batch) =>
         new($"build: new {RestoreScript.ProgramName(family)} rules under temporary names (inert until the swap)", batch.RestoreProgram, ["--noflush"], batch.Text);
+
+    /// <summary>True when the swap takes rules out (a port had rules before); a first apply only links the new ones.</summary>
+    private static bool HasOldRules(SwapPlan swap) => swap.Ops.Any(o => o is DeleteRuleOp or FlushChainOp or DeleteChainOp);
+
+    /// <summary>What the swap does, as the plan says it: "old rules out" only when a port had rules to take out.</summary>
+    private static string SwapStep(SwapPlan swap) => HasOldRules(swap)
+        ? "swap: old rules out, new rules in, every family in one transaction"
+        : "swap: new rules in (no port had rules to take out), every family in one transaction";
 
     private static PlannedTransaction NftTransaction(string step, string script) => new(step, "nft", ["-f", "-"], script);
 }
