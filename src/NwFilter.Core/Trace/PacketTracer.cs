@@ -19,7 +19,7 @@ namespace NwFilter.Core.Trace;
 /// <remarks>
 /// The path of a packet, in kernel order. From the VM: the bridge chain I (ebtables libvirt-I-IF: prerouting) and its
 /// sub-chains; then, for IP with layer-4 rules, FI (iptables FJ-IF: forward) or, addressed to the host, HI (HJ-IF:
-/// input). To the VM: FO (FP-IF: forward) for IP, then the bridge chain O (libvirt-O-IF: postrouting). A chain that
+/// input). To the VM: FO (FP-IF: forward) for IP unless the host itself sent it, then the bridge chain O (libvirt-O-IF: postrouting). A chain that
 /// ends, or a return from a root chain, lets the packet on (libvirt's and our base chains accept); a sub-chain that
 /// ends returns to its root (nft's jump, ebtables' RETURN policy). Accept ends the hook's evaluation, drop and reject
 /// end the packet. Not simulated, and said in the step's reason when a rule depends on it: ipset membership and TCP
@@ -51,7 +51,7 @@ public static class PacketTracer
         var run = new Run(packet, portDevice, packetNumber);
         var outbound = packet.Direction == TraceDirection.Out;
         var layer4Chain = outbound ? (packet.ToHost ? LoweredChain.HostFromVm : LoweredChain.ForwardFromVm) : LoweredChain.ForwardToVm;
-        var hasLayer4 = packet.IsIp && port.Layer4.Length > 0;
+        var hasLayer4 = packet.IsIp && port.Layer4.Length > 0 && !(packet.FromHost && !outbound);
 
         // Both hooks always run unless one drops: an accept ends only its own hook (ebtables' ACCEPT in nat PREROUTING
         // still lets iptables FORWARD see the packet; nft's bridge and inet tables are separate hooks). When both let

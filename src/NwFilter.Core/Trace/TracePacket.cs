@@ -49,6 +49,9 @@ public sealed record TracePacket
     /// <summary>True for a packet from the VM addressed to the host itself (it meets HI/HJ, not FI/FJ).</summary>
     public bool ToHost { get; internal init; }
 
+    /// <summary>True for a packet to the VM sent by the host itself (locally generated: it meets no forward chain, FO/FP).</summary>
+    public bool FromHost { get; internal init; }
+
     /// <summary>The Ethernet source address.</summary>
     public PhysicalAddress SourceMac { get; internal init; } = PhysicalAddress.None;
 

@@ -70,6 +70,9 @@ public sealed record TracePacketDescription
 
     /// <summary>True for a packet from the VM addressed to the host itself.</summary>
     public bool ToHost { get; init; }
+
+    /// <summary>True for a packet to the VM sent by the host itself (it meets no forward chain, only the bridge's).</summary>
+    public bool FromHost { get; init; }
 }
 
 /// <summary>
@@ -145,6 +148,10 @@ public static class TracePacketBuilder
         if (d.ToHost && !outbound)
         {
             throw Bad("ToHost", "true", "A packet to the host comes from the VM: give -Direction Out with -ToHost.");
+        }
+        if (d.FromHost && outbound)
+        {
+            throw Bad("FromHost", "true", "A packet from the host goes to the VM: give -Direction In with -FromHost.");
         }
 
         var isArp = proto.EtherType is EtherArp or EtherRarp;
@@ -282,6 +289,7 @@ public static class TracePacketBuilder
         {
             Direction = d.Direction,
             ToHost = d.ToHost,
+            FromHost = d.FromHost,
             SourceMac = srcMac,
             DestinationMac = dstMac,
             EtherType = etherType,
