@@ -36,7 +36,10 @@
         'Export-NwFilterState',
         'Get-NwFilterState',
         'Set-NwFilterState',
-        'Test-NwFilterState'
+        'Test-NwFilterState',
+        # Packet trace and filter graph (issue 14)
+        'Export-NwFilterGraph',
+        'Trace-NwFilterPacket'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()
