@@ -411,6 +411,9 @@ public static class TraceCodes
     /// <summary>The port has no binding to trace.</summary>
     public const string NoBinding = "TraceNoBinding";
 
+    /// <summary>-Live on a binding that does not use the nftables backend.</summary>
+    public const string LiveNeedsNftables = "TraceLiveNeedsNftables";
+
     /// <summary>The binding's filter waits for its IP address to be learned; there are no rules to trace yet.</summary>
     public const string NeedsIpLearning = "TraceNeedsIpLearning";
 }

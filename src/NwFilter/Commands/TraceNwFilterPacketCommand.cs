@@ -31,7 +31,13 @@ namespace NwFilter.Commands;
 /// type, TCP flags and connection state. The VM's side (the source of an Out packet, the destination of an In packet)
 /// defaults to the binding's MAC and IP; the other side to 02:00:00:00:00:01 and 192.0.2.1 (2001:db8::1). Or the
 /// packets are read from a classic pcap file (-Path; tcpdump -w), each traced in turn; a frame from the VM's MAC is
-/// Out, any other In, unless -Direction says otherwise. Not simulated (said in the step's reason): ipset membership,
+/// Out, any other In, unless -Direction says otherwise.
+///
+/// With -Live (nftables bindings), the port's real packets are traced in the kernel instead: a table of the trace's
+/// own sets nftrace on the port's frames, nft monitor trace reports each rule the packet hit, and each is mapped back
+/// to its filter and rule through the rule's provenance comment; each packet ends with its decision. It stops after
+/// -Count packets or -TimeoutSec seconds, and removes its table on Ctrl+C, timeout and error (and a table a killed
+/// trace left behind at its next start). Not simulated (said in the step's reason): ipset membership,
 /// TCP options, connlimit's connection count, the contents of VLAN and STP frames.
 /// </remarks>
 /// <example>
@@ -41,6 +47,10 @@ namespace NwFilter.Commands;
 /// <example>
 /// <code>Trace-NwFilterPacket -Filter clean-traffic -MacAddress 52:54:00:7b:35:93 -Parameter @{ IP = '10.0.0.5' } -Protocol arp -SourceAddress 10.0.0.99 | Select-Object -Last 1</code>
 /// <para>Shows which rule drops an ARP packet with a forged sender address, without any binding.</para>
+/// </example>
+/// <example>
+/// <code>Trace-NwFilterPacket -PortDevice vnet0 -Live -Count 5 -TimeoutSec 20 | Where-Object Kind -eq Decision</code>
+/// <para>Shows the kernel's verdict on the next five packets of vnet0 (an nftables binding).</para>
 /// </example>
 /// <example>
 /// <code>Trace-NwFilterPacket -PortDevice vnet0 -Path ./vnet0.pcap | Where-Object Kind -eq Decision</code>
@@ -160,6 +170,20 @@ public sealed class TraceNwFilterPacketCommand : NwFilterCmdlet
     [Parameter]
     public SwitchParameter FromHost { get; set; }
 
+    /// <summary>Trace the port's real packets in the kernel (nftables bindings only) instead of simulating one.</summary>
+    [Parameter(ParameterSetName = BindingSet)]
+    public SwitchParameter Live { get; set; }
+
+    /// <summary>With -Live: stop after this many packets (default 10).</summary>
+    [Parameter(ParameterSetName = BindingSet)]
+    [ValidateRange(1, int.MaxValue)]
+    public int Count { get; set; } = 10;
+
+    /// <summary>With -Live: stop after this many seconds (default 30).</summary>
+    [Parameter(ParameterSetName = BindingSet)]
+    [ValidateRange(1, 86400)]
+    public int TimeoutSec { get; set; } = 30;
+
     private static readonly string[] DescriptionParameters =
         ["Protocol", "SourceMac", "DestinationMac", "EtherType", "SourceAddress", "DestinationAddress", "SourcePort", "DestinationPort",
          "IcmpType", "IcmpCode", "TcpFlags", "Dscp", "ArpOpcode", "FromHost"];
@@ -177,6 +201,11 @@ public sealed class TraceNwFilterPacketCommand : NwFilterCmdlet
         {
             if (Resolve(out var mac, out var addresses, out var port) is not { } resolution)
             {
+                return;
+            }
+            if (Live)
+            {
+                TraceLive(resolution);
                 return;
             }
             if (Path is null)
@@ -218,6 +247,49 @@ public sealed class TraceNwFilterPacketCommand : NwFilterCmdlet
                 continue;
             }
             WriteObject(PacketTracer.Trace(resolution, packet, port, i + 1).Steps, enumerateCollection: true);
+        }
+    }
+
+    private FilterBinding? _binding;
+    private string? _bindingNamespace;
+
+    private void TraceLive(Resolution resolution)
+    {
+        if (DescriptionParameters.Append("Path").FirstOrDefault(MyInvocation.BoundParameters.ContainsKey) is { } conflicting)
+        {
+            throw new NwFilterException(Diagnostic.Error(TraceCodes.BadPacketField,
+                $"Packet field {conflicting}: -Live traces all of the port's packets; a packet description or -Path does not apply.",
+                DiagnosticCategory.InvalidArgument) with { Attribute = conflicting });
+        }
+        if (_binding!.Backend != FirewallBackendKind.Nftables)
+        {
+            throw new NwFilterException(Diagnostic.Error(TraceCodes.LiveNeedsNftables,
+                $"Port {PortDevice} is filtered by the {_binding.Backend} backend; -Live traces nftables bindings only (trace it without -Live to simulate).",
+                DiagnosticCategory.InvalidOperation));
+        }
+        var trace = Core.Trace.Kernel.NftLiveTrace.StartAsync(_bindingNamespace, _binding.PortDevice, resolution.Instances, CancellationToken).GetAwaiter().GetResult();
+        try
+        {
+            var steps = trace.ReadAsync(Count, TimeSpan.FromSeconds(TimeoutSec), CancellationToken).GetAsyncEnumerator(CancellationToken);
+            try
+            {
+                while (steps.MoveNextAsync().AsTask().GetAwaiter().GetResult())
+                {
+                    WriteObject(steps.Current);
+                }
+            }
+            finally
+            {
+                steps.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            }
+        }
+        catch (OperationCanceledException) when (CancellationToken.IsCancellationRequested)
+        {
+            // Ctrl+C: the trace table goes below.
+        }
+        finally
+        {
+            trace.DisposeAsync().AsTask().GetAwaiter().GetResult();
         }
     }
 
@@ -273,6 +345,8 @@ public sealed class TraceNwFilterPacketCommand : NwFilterCmdlet
                 port = null;
                 return null;
             }
+            _binding = binding;
+            _bindingNamespace = status.NetworkNamespace;
             mac = binding.MacAddress;
             port = binding.PortDevice;
             parameters = binding.Parameters;
