@@ -1,6 +1,11 @@
+BeforeDiscovery {
+    Import-Module (Join-Path $PSScriptRoot 'BindingTestHelpers.psm1') -Force
+    $script:NoKernel = -not (Test-NwFilterKernelTests)
+}
 BeforeAll {
     Set-StrictMode -Version Latest
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot 'BindingTestHelpers.psm1') -Force
     $script:TestEnv = Initialize-NwFilterTestEnvironment
     $script:PreviousNetns = $env:NWFILTER_NETNS
     $env:NWFILTER_NETNS = $null
@@ -95,5 +100,44 @@ Describe 'Trace-NwFilterPacket' {
         $table | Should -Match 'Decision\s+Drop\s+no-ip-spoofing'
         $table | Should -Not -Match 'NwFilter\.Core'
         ($steps | Select-Object -Last 1 | Format-List | Out-String -Width 200) | Should -Match 'Rule\s+: <rule'
+    }
+}
+
+Describe 'Trace-NwFilterPacket -Live' {
+    BeforeAll {
+        $script:Lab = New-NwFilterTestNamespace -Ports 1
+        function script:TraceTables { ((& ip netns exec $Lab nft list tables) -join "`n") }
+    }
+    AfterAll { Remove-NwFilterTestNamespace $script:Lab }
+
+    It 'leaves its table when killed, and the next trace removes it and its own' -Skip:$NoKernel {
+        Invoke-NwFilterBinding vnet0 52:54:00:00:00:10 clean-traffic -Parameter @{ IP = '10.1.0.10' } -Backend Nftables -Confirm:$false
+        $manifest = [IO.Path]::GetFullPath((Join-Path $PSScriptRoot '../../out/NwFilter/NwFilter.psd1'))
+        $exe = [Environment]::ProcessPath
+        $pre = @(if ([IO.Path]::GetFileNameWithoutExtension($exe) -eq 'dotnet') { Join-Path $PSHOME 'pwsh.dll' })
+        $child = Start-Process -FilePath $exe -PassThru -ArgumentList ($pre + @('-NoProfile', '-NonInteractive', '-Command',
+            "Import-Module '$manifest'; Trace-NwFilterPacket vnet0 -Live -TimeoutSec 120 | Out-Null"))
+        $deadline = [DateTime]::UtcNow.AddSeconds(60)
+        while ((TraceTables) -notmatch 'nwfilter-trace' -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 200 }
+        TraceTables | Should -Match 'table bridge nwfilter-trace'
+        # Kill the trace as an OOM kill or kill -9 would: no cleanup runs. Its nft monitor child goes too.
+        $monitors = @(Get-Process | Where-Object { $_.Parent -and $_.Parent.Id -eq $child.Id })
+        Stop-Process -Id $child.Id -Force
+        $monitors | ForEach-Object { Stop-Process -Id $_.Id -Force -ErrorAction SilentlyContinue }
+        $child.WaitForExit(10000) | Should -BeTrue
+        TraceTables | Should -Match 'table bridge nwfilter-trace'
+
+        Trace-NwFilterPacket vnet0 -Live -Count 1 -TimeoutSec 1 | Out-Null
+        TraceTables | Should -Not -Match 'nwfilter-trace'
+        TraceTables | Should -Match 'table bridge nwfilter'
+        Remove-NwFilterBinding vnet0 -Confirm:$false
+    }
+
+    It 'refuses -Live on an EbIpTables binding and leaves no trace table' -Skip:$NoKernel {
+        Invoke-NwFilterBinding vnet0 52:54:00:00:00:10 clean-traffic -Parameter @{ IP = '10.1.0.10' } -Backend EbIpTables -Confirm:$false
+        Trace-NwFilterPacket vnet0 -Live -TimeoutSec 1 -ErrorVariable errs -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        $errs[0].FullyQualifiedErrorId | Should -Be 'TraceLiveNeedsNftables,NwFilter.Commands.TraceNwFilterPacketCommand'
+        TraceTables | Should -Not -Match 'nwfilter-trace'
+        Remove-NwFilterBinding vnet0 -Confirm:$false
     }
 }
