@@ -14,7 +14,11 @@ namespace NwFilter.Core.Trace;
 /// <param name="Kind">packet, rule or policy.</param>
 /// <param name="Comment">The rule's comment, or null.</param>
 /// <param name="Verdict">The rule's or policy's verdict (accept, drop, return, continue, jump X, ...), or null.</param>
-internal sealed record NftTraceEvent(string Id, string Family, string Table, string Chain, string Kind, string? Comment, string? Verdict);
+internal sealed record NftTraceEvent(string Id, string Family, string Table, string Chain, string Kind, string? Comment, string? Verdict)
+{
+    /// <summary>For a <c>packet</c> event: the header fields nft printed (<c>ether saddr</c>, <c>ip daddr</c>, ...), else empty.</summary>
+    public string Packet { get; init; } = "";
+}
 
 /// <summary>
 /// Reads <c>nft monitor trace</c> lines and maps the events of NwFilter's tables back to the port's rule instances
@@ -52,7 +56,43 @@ internal static partial class NftTraceEvents
         };
         var comment = kind == "rule" && Comment().Match(rest) is { Success: true } c ? c.Groups["c"].Value : null;
         return new NftTraceEvent(m.Groups["id"].Value, m.Groups["family"].Value, m.Groups["table"].Value, m.Groups["chain"].Value,
-            kind.StartsWith("unknown", StringComparison.Ordinal) ? "rule" : kind, comment, verdict);
+            kind.StartsWith("unknown", StringComparison.Ordinal) ? "rule" : kind, comment, verdict)
+        {
+            Packet = kind == "packet" ? rest.TrimStart(':', ' ').Trim() : "",
+        };
+    }
+
+    [GeneratedRegex("(?<key>ether saddr|ether daddr|ether type|ip6? saddr|ip6? daddr|ip protocol|ip6 nexthdr|(?:tcp|udp|th|sctp) sport|(?:tcp|udp|th|sctp) dport|arp operation|icmp type|icmpv6 type) (?<value>\\S+)")]
+    private static partial Regex PacketField();
+
+    /// <summary>A <see cref="TracePacket"/> from the fields of a <c>packet</c> event (what nft printed; the rest left empty).</summary>
+    public static TracePacket? Packet(string fields, TraceDirection direction)
+    {
+        if (fields.Length == 0)
+        {
+            return null;
+        }
+        var packet = new TracePacket { Direction = direction };
+        foreach (Match m in PacketField().Matches(fields))
+        {
+            var value = m.Groups["value"].Value;
+            switch (m.Groups["key"].Value)
+            {
+                case "ether saddr" when Model.MacAddressText.TryParse(value, out var mac): packet = packet with { SourceMac = mac }; break;
+                case "ether daddr" when Model.MacAddressText.TryParse(value, out var mac): packet = packet with { DestinationMac = mac }; break;
+                case "ip saddr" or "ip6 saddr" when System.Net.IPAddress.TryParse(value, out var a): packet = packet with { SourceAddress = a }; break;
+                case "ip daddr" or "ip6 daddr" when System.Net.IPAddress.TryParse(value, out var a): packet = packet with { DestinationAddress = a }; break;
+                case "ip protocol" or "ip6 nexthdr": packet = packet with { Protocol = value }; break;
+                case "arp operation": packet = packet with { Protocol = "arp" }; break;
+                case var key when key.EndsWith("sport", StringComparison.Ordinal) && ushort.TryParse(value, out var port): packet = packet with { SourcePort = port }; break;
+                case var key when key.EndsWith("dport", StringComparison.Ordinal) && ushort.TryParse(value, out var port): packet = packet with { DestinationPort = port }; break;
+            }
+        }
+        if (packet.Protocol.Length == 0)
+        {
+            packet = packet with { Protocol = fields.Contains("ip6 ", StringComparison.Ordinal) ? "ipv6" : fields.Contains("ip ", StringComparison.Ordinal) ? "ip" : "frame" };
+        }
+        return packet;
     }
 
     /// <summary>The role part of a per-port chain name (<c>vnet0/12/3/I-arp</c> gives <c>I-arp</c>), or the name itself.</summary>

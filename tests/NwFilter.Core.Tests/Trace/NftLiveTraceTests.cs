@@ -51,6 +51,8 @@ public sealed class NftLiveTraceTests
         var drops = forgedSteps.Where(s => s.Kind == TraceStepKind.Decision && s.Verdict == TraceVerdict.Drop && s.Filter == "no-ip-spoofing").ToList();
         Assert.InRange(drops.Count, 1, 2);
         var drop = drops[0];
+        Assert.Equal(ForgedIp, drop.Subject?.SourceAddress?.ToString());
+        Assert.Equal(vm1.IPv4, drop.Subject?.DestinationAddress?.ToString());
         var simulated = PacketTracer.Trace(resolution, TracePacketBuilder.Build(
             new() { Protocol = "icmp", SourceAddress = ForgedIp, DestinationAddress = vm1.IPv4, DestinationMac = vm1.Mac }, binding.MacAddress, [IPAddress.Parse(vm0.IPv4)]));
         Assert.Equal(drop.Verdict, simulated.Verdict);

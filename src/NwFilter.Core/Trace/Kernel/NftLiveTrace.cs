@@ -119,6 +119,7 @@ internal sealed partial class NftLiveTrace : IAsyncDisposable
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(timeout);
         var open = new Dictionary<string, (List<TraceStep> Steps, DateTime Last, int Number)>(StringComparer.Ordinal);
+        var subjects = new Dictionary<string, TracePacket>(StringComparer.Ordinal);
         var decided = new HashSet<string>(StringComparer.Ordinal);
         var packets = 0;
         var stepNumber = 0;
@@ -140,6 +141,11 @@ internal sealed partial class NftLiveTrace : IAsyncDisposable
                 yield break;
             }
 
+            if (e is not null && e.Kind == "packet" && !subjects.ContainsKey(e.Id)
+                && NftTraceEvents.Packet(e.Packet, e.Chain == "from-vm" ? TraceDirection.Out : TraceDirection.In) is { } subject)
+            {
+                subjects[e.Id] = subject;
+            }
             if (e is not null && e.Table == "nwfilter" && !decided.Contains(e.Id)
                 && (NftTraceEvents.PortOf(e.Chain) is not { } port || port == _port))
             {
@@ -151,13 +157,14 @@ internal sealed partial class NftLiveTrace : IAsyncDisposable
                 }
                 if (NftTraceEvents.Step(e, _instances, _port, direction) is { } step)
                 {
-                    step = step with { Step = ++stepNumber, Packet = packet.Number };
+                    step = step with { Step = ++stepNumber, Packet = packet.Number, Subject = subjects.GetValueOrDefault(e.Id) };
                     packet.Steps.Add(step);
                     yield return step;
                     if (step.Verdict is TraceVerdict.Drop or TraceVerdict.Reject)
                     {
                         open.Remove(e.Id);
                         decided.Add(e.Id);
+                        subjects.Remove(e.Id);
                         packets++;
                         yield return Decision(step, ++stepNumber);
                         continue;
@@ -170,6 +177,7 @@ internal sealed partial class NftLiveTrace : IAsyncDisposable
             {
                 open.Remove(id);
                 decided.Add(id);
+                subjects.Remove(id);
                 if (packet.Steps.Count == 0)
                 {
                     continue;
