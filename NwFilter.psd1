@@ -39,7 +39,10 @@
         'Test-NwFilterState',
         # Editing one rule of a filter (issue 16)
         'Add-NwFilterRule',
-        'Remove-NwFilterRule'
+        'Remove-NwFilterRule',
+        # Packet trace and filter graph (issue 14)
+        'Export-NwFilterGraph',
+        'Trace-NwFilterPacket'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -84,6 +84,15 @@ internal static class NwFilterXmlWriter
         return sb.ToString();
     }
 
+    /// <summary>One rule's canonical <c>&lt;rule&gt;</c> element as it appears in a filter, without the filter's indent.</summary>
+    public static string Write(FilterRule rule)
+    {
+        ArgumentNullException.ThrowIfNull(rule);
+        var sb = new StringBuilder(160);
+        WriteRule(sb, rule);
+        return sb.Replace("\n  ", "\n").ToString(2, sb.Length - 3);
+    }
+
     private static void WriteRule(StringBuilder sb, FilterRule rule)
     {
         sb.Append("  <rule action='").Append(ActionName(rule.Action))
