@@ -1,9 +1,5 @@
-using System.Collections.Concurrent;
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using NwFilter.Core.Diagnostics;
 using NwFilter.Core.Backends.Nftables;
-using NwFilter.Core.Host;
 using NwFilter.Core.Model;
 
 namespace NwFilter.Core.Backends;
@@ -34,8 +30,8 @@ public sealed record BackendChoice(FirewallBackendKind Kind, string Reason, bool
 /// The backend setting and the nftables probe: where the default backend comes from. The setting is read from
 /// <see cref="Variable"/> (wins) or the <c>backend</c> key of <see cref="ConfigFileName"/> in the configuration
 /// directory (<c>NWFILTER_CONFIG_DIR</c>); absent, it is <see cref="BackendPreference.Auto"/>. The probe runs once per
-/// process and namespace (<see cref="ProbeAsync"/>), or through a seam a host gives (tests simulate a kernel without
-/// nf_tables or a missing libnftables that way).
+/// process and namespace (<see cref="Runtime.NftablesProbe.ProbeAsync"/>), or through a seam a host gives (tests simulate a kernel without
+/// nf_tables or a missing libnftables that way). Pure: the probe that asks the host is <see cref="Runtime.NftablesProbe"/>.
 /// </summary>
 public static class BackendSelection
 {
@@ -44,12 +40,6 @@ public static class BackendSelection
 
     /// <summary>The configuration file (in the configuration directory), <c>key = value</c> lines, <c>#</c> comments.</summary>
     public const string ConfigFileName = "nwfilter.conf";
-
-    /// <summary>The soname the nftables backend's in-process runner loads.</summary>
-    public const string LibNftables = "libnftables.so.1";
-
-    // Per runner (the process's real runner is one object: once per process) and namespace.
-    private static readonly ConditionalWeakTable<object, ConcurrentDictionary<string, Lazy<Task<NftablesAvailability>>>> Probes = new();
 
     /// <summary>Parses a setting's value (case-insensitive: auto, nftables, ebiptables); null when it is none of them.</summary>
     public static BackendPreference? ParsePreference(string? text) => text?.Trim().ToLowerInvariant() switch
@@ -113,54 +103,6 @@ public static class BackendSelection
     }
 
     /// <summary>
-    /// Probes nftables once per process for <paramref name="networkNamespace"/>: libnftables loads, and
-    /// <c>nft list tables</c> answers in the namespace (through <paramref name="runner"/>, already inside it). Without
-    /// <paramref name="privileged"/> the kernel cannot be asked (nft needs CAP_NET_ADMIN): only the library is checked
-    /// and that result is not kept. The result is kept per <paramref name="scope"/> (default: the runner) and namespace.
-    /// </summary>
-    public static Task<NftablesAvailability> ProbeAsync(string? networkNamespace, IProcessRunner runner, bool privileged, CancellationToken cancellationToken = default, object? scope = null)
-    {
-        ArgumentNullException.ThrowIfNull(runner);
-        if (!privileged)
-        {
-            return Task.FromResult(LibraryLoads() is { } missing
-                ? new NftablesAvailability(false, missing)
-                : new NftablesAvailability(true, $"{LibNftables} loads (the kernel's nf_tables was not asked: that needs root)"));
-        }
-        var lazy = Probes.GetValue(scope ?? runner, _ => new(StringComparer.Ordinal)).GetOrAdd(networkNamespace ?? "", _ => new Lazy<Task<NftablesAvailability>>(() => ProbeKernelAsync(networkNamespace, runner)));
-        var task = lazy.Value;
-        return cancellationToken.CanBeCanceled ? task.WaitAsync(cancellationToken) : task;
-    }
-
-    /// <summary>Why libnftables does not load; null when it does.</summary>
-    internal static string? LibraryLoads()
-    {
-        if (NativeLibrary.TryLoad(LibNftables, out var handle))
-        {
-            NativeLibrary.Free(handle);
-            return null;
-        }
-        return $"{LibNftables} cannot be loaded (install libnftables1)";
-    }
-
-    private static async Task<NftablesAvailability> ProbeKernelAsync(string? ns, IProcessRunner runner)
-    {
-        if (LibraryLoads() is { } missing)
-        {
-            return new NftablesAvailability(false, missing);
-        }
-        var result = await runner.RunAsync(new ProcessRequest("nft", "list", "tables"), CancellationToken.None).ConfigureAwait(false);
-        var where = ns is null ? "the host's namespace" : $"network namespace {ns}";
-        if (result.ExitCode == ProcessResult.NotStartedExitCode)
-        {
-            return new NftablesAvailability(false, $"the nft program cannot be started in {where}");
-        }
-        return result.Succeeded
-            ? new NftablesAvailability(true, $"{LibNftables} loads and the kernel's nf_tables answers in {where}")
-            : new NftablesAvailability(false, $"the kernel's nf_tables does not answer in {where} ('nft list tables': {FirstLine(result.StandardError)})");
-    }
-
-    /// <summary>
     /// The backend for bindings that name none: <paramref name="preference"/> (from <paramref name="source"/>) applied
     /// to <paramref name="nftables"/>; an Auto fallback to EbIpTables only where <paramref name="nftablesBindings"/> is
     /// empty (nothing was applied with nftables yet).
@@ -203,11 +145,4 @@ public static class BackendSelection
 
     /// <summary>The error code of a backend setting that is not one.</summary>
     public const string BackendSettingInvalid = "BackendSettingInvalid";
-
-    private static string FirstLine(string text)
-    {
-        var t = text.Trim();
-        var nl = t.IndexOf('\n', StringComparison.Ordinal);
-        return (nl < 0 ? t : t[..nl]).Trim() is { Length: > 0 } s ? s : "no message";
-    }
 }

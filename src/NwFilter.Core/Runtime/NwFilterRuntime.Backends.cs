@@ -89,7 +89,7 @@ public sealed partial class NwFilterRuntime
     /// <summary>The nftables probe of a namespace (the host's seam, else the process-wide probe).</summary>
     private Task<NftablesAvailability> ProbeNftablesAsync(string? ns, BindingManager manager, CancellationToken cancellationToken) =>
         Options.NftablesProbe?.Invoke(ns, cancellationToken)
-        ?? BackendSelection.ProbeAsync(ns, manager.HostRunner, (Options.PrivilegeProbe ?? RuntimeChecks.HasNetAdmin)(), cancellationToken, Options.Runner ?? ProcessRunner.Default);
+        ?? NftablesProbe.ProbeAsync(ns, manager.HostRunner, (Options.PrivilegeProbe ?? RuntimeChecks.HasNetAdmin)(), cancellationToken, Options.Runner ?? ProcessRunner.Default);
 
     /// <summary>A request-wide refusal, as one port's error (its message names the port).</summary>
     private static NwFilterException PortError(NwFilterException e, string port) =>

@@ -36,7 +36,7 @@ public sealed record NwFilterRuntimeOptions
     public Func<string?, CancellationToken, Task<IReadOnlySet<string>?>>? InterfaceProbe { get; init; }
 
     /// <summary>
-    /// Whether nftables is usable in a namespace (null: the host's own). Default: <see cref="BackendSelection.ProbeAsync"/>
+    /// Whether nftables is usable in a namespace (null: the host's own). Default: <see cref="NftablesProbe.ProbeAsync"/>
     /// (once per process and namespace). The seam through which tests simulate a kernel without nf_tables or a missing libnftables.
     /// </summary>
     public Func<string?, CancellationToken, Task<NftablesAvailability>>? NftablesProbe { get; init; }

@@ -92,7 +92,7 @@ public sealed class BackendSelectionTests : IDisposable
     public void ThisMachinesLibNftablesLoadsOrSaysWhyNot()
     {
         // The library check is real (dlopen of the soname); on a machine without it the reason names the package.
-        var why = BackendSelection.LibraryLoads();
+        var why = NwFilter.Core.Runtime.NftablesProbe.LibraryLoads();
         if (why is not null)
         {
             Assert.Contains("libnftables.so.1 cannot be loaded", why, StringComparison.Ordinal);
