@@ -168,7 +168,7 @@ public sealed partial class BindingManager
                         if (batch.Failures.TryGetValue(c.Binding.Backend, out var failed))
                         {
                             results[c.Index] = new BindingResult(c.Binding.PortDevice, c.Binding,
-                                revertProblem is null ? failed : new NwFilterException([.. failed.Diagnostics, revertProblem], failed));
+                                ForPort(revertProblem is null ? failed : new NwFilterException([.. failed.Diagnostics, revertProblem], failed), c.Binding.PortDevice));
                             continue;
                         }
                         results[c.Index] = new BindingResult(c.Binding.PortDevice, c.Binding, null);
@@ -185,7 +185,7 @@ public sealed partial class BindingManager
             {
                 foreach (var c in compiled)
                 {
-                    results[c.Index] ??= new BindingResult(c.Binding.PortDevice, c.Binding, e);
+                    results[c.Index] ??= new BindingResult(c.Binding.PortDevice, c.Binding, ForPort(e, c.Binding.PortDevice));
                 }
             }
         }
@@ -459,6 +459,15 @@ public sealed partial class BindingManager
                 DiagnosticCategory.ResourceUnavailable) with { Source = e.Primary.Source };
         }
     }
+
+    /// <summary>
+    /// A refused nft transaction (one for the whole batch) as the error of one of its ports: its message starts with
+    /// the port, then nft's (which names the failing statement and says nothing was changed).
+    /// </summary>
+    private static NwFilterException ForPort(NwFilterException e, string port) =>
+        e.Primary.Code == Backends.Nftables.NftablesCodes.NftFailed && !e.Primary.Message.StartsWith("Port ", StringComparison.Ordinal)
+            ? new NwFilterException([e.Primary with { Message = $"Port {port}: {e.Primary.Message}", Value = e.Primary.Value ?? port }, .. e.Diagnostics.Skip(1)], e)
+            : e;
 
     private NwFilterException NotFound(string port) =>
         new(Diagnostic.Error(ApplyCodes.BindingNotFound,
