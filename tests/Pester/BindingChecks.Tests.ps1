@@ -21,7 +21,7 @@ AfterAll {
 Describe 'The binding cmdlets'' checks' {
     It 'says "no network namespace named X" before anything else and leaves no lock file behind' {
         $absent = "nwfilter-typo-$PID"
-        Invoke-NwFilterBinding vnet0 $Mac allow-arp -NetworkNamespace $absent -Confirm:$false -ErrorVariable errs -ErrorAction SilentlyContinue
+        Invoke-NwFilterBinding -Backend EbIpTables vnet0 $Mac allow-arp -NetworkNamespace $absent -Confirm:$false -ErrorVariable errs -ErrorAction SilentlyContinue
         $errs[0].FullyQualifiedErrorId | Should -Be 'NetworkNamespaceNotFound,NwFilter.Commands.InvokeNwFilterBindingCommand'
         $errs[0].CategoryInfo.Category | Should -Be 'ObjectNotFound'
         "$($errs[0])" | Should -BeLike "There is no network namespace named '$absent'*Nothing was changed."
@@ -33,12 +33,12 @@ Describe 'The binding cmdlets'' checks' {
     }
 
     It 'warns when the port device is no interface, and Test-NwFilterBinding reports the port as missing' -Skip:$NoKernel {
-        $out = Invoke-NwFilterBinding vent0 $Mac allow-arp -Confirm:$false -WarningVariable warned 3>$null
+        $out = Invoke-NwFilterBinding -Backend EbIpTables vent0 $Mac allow-arp -Confirm:$false -WarningVariable warned 3>$null
         @($warned).Count | Should -Be 1
         "$($warned[0])" | Should -BeLike "There is no interface 'vent0' in network namespace $Lab*the binding is kept*"
         (Get-NwFilterBinding vent0).PortDevice | Should -Be 'vent0'
 
-        Invoke-NwFilterBinding vnet0 $Mac allow-arp -Confirm:$false -WarningVariable none 3>$null
+        Invoke-NwFilterBinding -Backend EbIpTables vnet0 $Mac allow-arp -Confirm:$false -WarningVariable none 3>$null
         $none | Should -BeNullOrEmpty
 
         $drift = Test-NwFilterBinding -WarningVariable testWarned 3>$null
@@ -55,7 +55,7 @@ Describe 'The binding cmdlets'' checks' {
         $manifest = [IO.Path]::GetFullPath((Join-Path $PSScriptRoot '../../out/NwFilter/NwFilter.psd1'))
         $exe = [Environment]::ProcessPath
         $pre = @(if ([IO.Path]::GetFileNameWithoutExtension($exe) -eq 'dotnet') { Join-Path $PSHOME 'pwsh.dll' })
-        $script = "Import-Module '$manifest'; Invoke-NwFilterBinding vnet0 $Mac allow-arp -Confirm:`$false -ErrorVariable e -ErrorAction SilentlyContinue; " +
+        $script = "Import-Module '$manifest'; Invoke-NwFilterBinding -Backend EbIpTables vnet0 $Mac allow-arp -Confirm:`$false -ErrorVariable e -ErrorAction SilentlyContinue; " +
             "`$e | ForEach-Object { `$_.FullyQualifiedErrorId + '|' + `$_.CategoryInfo.Category + '|' + `$_ }"
         $out = & setpriv --inh-caps=-net_admin --bounding-set=-net_admin -- $exe @pre -NoProfile -NonInteractive -Command $script 2>&1
         $line = @($out | Where-Object { "$_" -like '*|*' })

@@ -18,7 +18,7 @@ AfterAll {
 
 Describe 'Invoke-NwFilterBinding' {
     It 'prints the exact plan with -WhatIf and changes nothing' {
-        $out = Invoke-NwFilterInChild "Invoke-NwFilterBinding vnet0 $Mac clean-traffic -Parameter @{ IP = '10.0.0.5' } -WhatIf"
+        $out = Invoke-NwFilterInChild "Invoke-NwFilterBinding -Backend EbIpTables vnet0 $Mac clean-traffic -Parameter @{ IP = '10.0.0.5' } -WhatIf"
         $out | Should -Match 'What if: Apply filter ''clean-traffic'' \(52:54:00:7b:35:93, IP=10.0.0.5\) to port vnet0'
         $out | Should -Match "ebtables-restore --noflush <<'EOF'"
         $out | Should -Match '-A J-vnet0-mac -s 52:54:00:7b:35:93 -j RETURN'
@@ -28,7 +28,7 @@ Describe 'Invoke-NwFilterBinding' {
     }
 
     It 'refuses a filter that needs IP without one when CTRL_IP_LEARNING is none' {
-        Invoke-NwFilterBinding vnet0 $Mac clean-traffic -Parameter @{ CTRL_IP_LEARNING = 'None' } -Confirm:$false -ErrorVariable errs -ErrorAction SilentlyContinue
+        Invoke-NwFilterBinding -Backend EbIpTables vnet0 $Mac clean-traffic -Parameter @{ CTRL_IP_LEARNING = 'None' } -Confirm:$false -ErrorVariable errs -ErrorAction SilentlyContinue
         $errs[0].FullyQualifiedErrorId | Should -Be 'UnresolvedVariable,NwFilter.Commands.InvokeNwFilterBindingCommand'
         $errs[0].TargetObject | Should -Be 'vnet0'
         "$($errs[0])" | Should -BeLike "*CTRL_IP_LEARNING is 'none', so the address is not learned*"
@@ -36,12 +36,12 @@ Describe 'Invoke-NwFilterBinding' {
     }
 
     It 'refuses a DHCPSERVER that is not an IPv4 address' {
-        Invoke-NwFilterBinding vnet0 $Mac clean-traffic -Parameter @{ CTRL_IP_LEARNING = 'dhcp'; DHCPSERVER = 'fd00::1' } -Confirm:$false -ErrorVariable errs -ErrorAction SilentlyContinue
+        Invoke-NwFilterBinding -Backend EbIpTables vnet0 $Mac clean-traffic -Parameter @{ CTRL_IP_LEARNING = 'dhcp'; DHCPSERVER = 'fd00::1' } -Confirm:$false -ErrorVariable errs -ErrorAction SilentlyContinue
         $errs[0].FullyQualifiedErrorId | Should -Be 'InvalidDhcpServer,NwFilter.Commands.InvokeNwFilterBindingCommand'
     }
 
     It 'shows the learning rules as the plan of a binding that learns its IP, with -WhatIf' {
-        $out = Invoke-NwFilterInChild "Invoke-NwFilterBinding vnet0 $Mac clean-traffic -WhatIf"
+        $out = Invoke-NwFilterInChild "Invoke-NwFilterBinding -Backend EbIpTables vnet0 $Mac clean-traffic -WhatIf"
         $out | Should -Match '-A libvirt-J-vnet0 -s ! 52:54:00:7b:35:93 -j DROP'
         $out | Should -Not -Match 'iptables-restore'
     }
@@ -51,7 +51,7 @@ Describe 'Invoke-NwFilterBinding' {
             [pscustomobject]@{ PortDevice = 'vnet0'; MacAddress = '52:54:00:00:00:10'; Filter = 'clean-traffic'; Parameter = @{ IP = '10.1.0.10' } }
             [pscustomobject]@{ PortDevice = 'vnet1'; MacAddress = '52:54:00:00:00:11'; Filter = 'nope' }
             [pscustomobject]@{ PortDevice = 'vnet2'; MacAddress = '52:54:00:00:00:12'; Filter = 'clean-traffic'; Parameter = @{ IP = '10.1.0.12', '10.1.0.13' } }
-        ) | Invoke-NwFilterBinding -Confirm:$false -ErrorVariable errs -ErrorAction SilentlyContinue
+        ) | Invoke-NwFilterBinding -Backend EbIpTables -Confirm:$false -ErrorVariable errs -ErrorAction SilentlyContinue
         $errs.Count | Should -Be 1
         $errs[0].FullyQualifiedErrorId | Should -Be 'FilterNotFound,NwFilter.Commands.InvokeNwFilterBindingCommand'
         $errs[0].TargetObject | Should -Be 'vnet1'
@@ -63,7 +63,7 @@ Describe 'Invoke-NwFilterBinding' {
     }
 
     It 'replaces a binding and returns it with -PassThru' -Skip:$NoKernel {
-        $b = Invoke-NwFilterBinding vnet0 52:54:00:00:00:10 test-eth0 -Parameter @{ IP = '10.1.0.10' } -Owner web1 -Confirm:$false -PassThru -Verbose 4>&1
+        $b = Invoke-NwFilterBinding -Backend EbIpTables vnet0 52:54:00:00:00:10 test-eth0 -Parameter @{ IP = '10.1.0.10' } -Owner web1 -Confirm:$false -PassThru -Verbose 4>&1
         $verbose = $b | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }
         "$($verbose[-1])" | Should -Match 'Applied 1 of 1 bindings in network namespace nwft-.*: 4 transactions'
         $binding = $b | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }
@@ -81,7 +81,7 @@ Describe 'Invoke-NwFilterBinding' {
         $path = $env:PATH
         try {
             $env:PATH = "$shim$([IO.Path]::PathSeparator)$path"
-            Invoke-NwFilterBinding vnet2 52:54:00:00:00:12 test-eth0 -Parameter @{ IP = '10.1.0.12' } -Confirm:$false -ErrorVariable errs -ErrorAction SilentlyContinue
+            Invoke-NwFilterBinding -Backend EbIpTables vnet2 52:54:00:00:00:12 test-eth0 -Parameter @{ IP = '10.1.0.12' } -Confirm:$false -ErrorVariable errs -ErrorAction SilentlyContinue
         }
         finally { $env:PATH = $path }
         $errs[0].FullyQualifiedErrorId | Should -Be 'FirewallApplyFailed,NwFilter.Commands.InvokeNwFilterBindingCommand'

@@ -48,7 +48,7 @@ Describe 'Bindings with the nftables backend' {
         (Get-NwFilterBinding vnet0).Backend | Should -Be 'Nftables'
 
         # To EbIpTables and back: only the current backend's rules remain.
-        Invoke-NwFilterBinding vnet0 52:54:00:00:00:10 clean-traffic -Parameter @{ IP = '10.1.0.10' } -Confirm:$false
+        Invoke-NwFilterBinding -Backend EbIpTables vnet0 52:54:00:00:00:10 clean-traffic -Parameter @{ IP = '10.1.0.10' } -Confirm:$false
         ((& ip netns exec $Lab nft list ruleset) -join "`n") | Should -Not -Match 'nwfilter'
         Get-NwFilterTestSave $Lab | Should -Match 'libvirt-I-vnet0'
         Invoke-NwFilterBinding vnet0 52:54:00:00:00:10 clean-traffic -Parameter @{ IP = '10.1.0.10' } -Backend Nftables -Confirm:$false
@@ -63,5 +63,62 @@ Describe 'Bindings with the nftables backend' {
         Remove-NwFilterBinding vnet0 -Confirm:$false
         Get-NwFilterBinding -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
         ((& ip netns exec $Lab nft list ruleset) -join "`n") | Should -Not -Match 'nwfilter'
+    }
+}
+
+# nft-default: nftables is the default backend where usable (docs/design/nftables.md, "The default backend").
+Describe 'The default backend' {
+    AfterEach {
+        Get-NwFilterBinding -ErrorAction SilentlyContinue | Remove-NwFilterBinding -Confirm:$false -ErrorAction SilentlyContinue
+    }
+
+    It 'refuses a learning binding that names no backend where the default is nftables, saying the backend was the default' -Skip:$NoKernel {
+        Invoke-NwFilterBinding vnet0 $Mac clean-traffic -Confirm:$false -ErrorVariable errs -ErrorAction SilentlyContinue
+        $errs[0].FullyQualifiedErrorId | Should -Be 'IpLearningNeedsEbIpTables,NwFilter.Commands.InvokeNwFilterBindingCommand'
+        $errs[0].Exception.Message | Should -Match 'No backend was named, and the default here is Nftables'
+        Get-NwFilterBinding -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+    }
+
+    It 'gives a new binding Nftables, says which and why (verbose and an information record), and a port keeps its backend' -Skip:$NoKernel {
+        $verbose = Invoke-NwFilterBinding vnet0 $Mac clean-traffic -Parameter @{ IP = '10.1.0.10' } -Confirm:$false -Verbose -InformationVariable info 4>&1
+        (Get-NwFilterBinding vnet0).Backend | Should -Be 'Nftables'
+        $record = @($info | Where-Object { $_.Tags -contains 'Backend' })
+        $record | Should -HaveCount 1
+        "$($record[0].MessageData)" | Should -Match '^Backend of vnet0 .*: Nftables, the default \(libnftables\.so\.1 loads and the kernel''s nf_tables answers'
+        ($verbose | ForEach-Object { "$_" }) | Should -Contain "$($record[0].MessageData)"
+        ((& ip netns exec $Lab nft list ruleset) -join "`n") | Should -Match 'chain vnet0/\d+/\d+/I '
+
+        # An EbIpTables binding re-applied without -Backend stays on EbIpTables.
+        Invoke-NwFilterBinding vnet1 52:54:00:00:00:11 clean-traffic -Parameter @{ IP = '10.1.0.11' } -Backend EbIpTables -Confirm:$false
+        Invoke-NwFilterBinding vnet1 52:54:00:00:00:11 clean-traffic -Parameter @{ IP = '10.1.0.11' } -Confirm:$false
+        (Get-NwFilterBinding vnet1).Backend | Should -Be 'EbIpTables'
+        Get-NwFilterTestSave $Lab | Should -Match 'libvirt-I-vnet1'
+    }
+
+    It 'takes EbIpTables from NWFILTER_BACKEND' -Skip:$NoKernel {
+        $out = Invoke-NwFilterInChild "`$env:NWFILTER_BACKEND = 'ebiptables'; Invoke-NwFilterBinding vnet0 $Mac clean-traffic -Parameter @{ IP = '10.0.0.5' } -WhatIf"
+        $out | Should -Match 'ebtables-restore'
+        $out | Should -Not -Match 'add table bridge nwfilter'
+    }
+
+    It 'moves every binding to nftables with Restore-NwFilterBinding -Backend Nftables, and back' -Skip:$NoKernel {
+        Invoke-NwFilterBinding vnet0 $Mac clean-traffic -Parameter @{ IP = '10.1.0.10' } -Backend EbIpTables -Confirm:$false
+        Invoke-NwFilterBinding vnet1 52:54:00:00:00:11 clean-traffic -Parameter @{ IP = '10.1.0.11' } -Backend EbIpTables -Confirm:$false
+        Get-NwFilterTestSave $Lab | Should -Match 'libvirt-I-vnet0'
+
+        Restore-NwFilterBinding -Backend Nftables -Confirm:$false -WarningVariable w
+        (Get-NwFilterBinding).Backend | Should -Be @('Nftables', 'Nftables')
+        Get-NwFilterTestSave $Lab | Should -Not -Match 'vnet[01]'
+        $ruleset = (& ip netns exec $Lab nft list ruleset) -join "`n"
+        $ruleset | Should -Match 'chain vnet0/\d+/\d+/I '
+        $ruleset | Should -Match 'chain vnet1/\d+/\d+/I '
+        (Test-NwFilterBinding).Status | Should -Be @('InSync', 'InSync')
+        $w | Should -BeNullOrEmpty
+
+        Restore-NwFilterBinding vnet1 -Backend EbIpTables -Confirm:$false
+        (Get-NwFilterBinding vnet1).Backend | Should -Be 'EbIpTables'
+        (Get-NwFilterBinding vnet0).Backend | Should -Be 'Nftables'
+        Get-NwFilterTestSave $Lab | Should -Match 'libvirt-I-vnet1'
+        ((& ip netns exec $Lab nft list ruleset) -join "`n") | Should -Not -Match 'chain vnet1/'
     }
 }

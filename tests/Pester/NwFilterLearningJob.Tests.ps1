@@ -49,7 +49,7 @@ Describe 'NwFilterLearningJob' {
     It 'is started by Invoke-NwFilterBinding for a filter that needs IP without one: named after the port, Running' -Skip:$NoLab {
         $vm = $Lab.Vms[0]
         $clock = [Diagnostics.Stopwatch]::StartNew()
-        $b = Invoke-NwFilterBinding $vm.PortDevice $vm.Mac clean-traffic -Parameter @{ CTRL_IP_LEARNING = 'dhcp'; DHCPSERVER = '10.213.0.1' } -Confirm:$false -PassThru
+        $b = Invoke-NwFilterBinding -Backend EbIpTables $vm.PortDevice $vm.Mac clean-traffic -Parameter @{ CTRL_IP_LEARNING = 'dhcp'; DHCPSERVER = '10.213.0.1' } -Confirm:$false -PassThru
         $clock.Elapsed.TotalSeconds | Should -BeLessThan 10
         $job = @(Get-Job -Name vnet0)
         $job | Should -HaveCount 1
@@ -99,7 +99,7 @@ Describe 'NwFilterLearningJob' {
 
     It 'learns from a plain IPv4 packet in any mode, and the job completes' -Skip:$NoLab {
         $vm = $Lab.Vms[1]
-        Invoke-NwFilterBinding $vm.PortDevice $vm.Mac clean-traffic -Confirm:$false
+        Invoke-NwFilterBinding -Backend EbIpTables $vm.PortDevice $vm.Mac clean-traffic -Confirm:$false
         $job = Get-Job -Name vnet1
         $job.State | Should -Be 'Running'
         & ip -n $vm.Namespace addr add "$($vm.IPv4)/24" dev eth0
@@ -112,7 +112,7 @@ Describe 'NwFilterLearningJob' {
     }
 
     It 'says IpLearningFailed when the port device cannot be captured on, and keeps the binding with its learning rules' -Skip:$NoLab {
-        Invoke-NwFilterBinding vnet9 52:54:00:d5:00:99 clean-traffic -Confirm:$false -ErrorVariable errs -ErrorAction SilentlyContinue
+        Invoke-NwFilterBinding -Backend EbIpTables vnet9 52:54:00:d5:00:99 clean-traffic -Confirm:$false -ErrorVariable errs -ErrorAction SilentlyContinue
         $errs | Should -HaveCount 1
         $errs[0].FullyQualifiedErrorId | Should -Be 'IpLearningFailed,NwFilter.Commands.InvokeNwFilterBindingCommand'
         $errs[0].CategoryInfo.Category | Should -Be 'ResourceUnavailable'
@@ -147,7 +147,7 @@ Describe 'The learning service (Restore-NwFilterBinding -Wait, run by contrib/sy
         $vm0, $vm1 = $Lab.Vms
         $env:NWFILTER_NETNS | Should -Be $Lab.Host   # never the host's own firewall
         # A binding made by a process that has ended: its learner went with it; the port has the DHCP-only rules.
-        Invoke-NwFilterInChild "Invoke-NwFilterBinding vnet0 $($vm0.Mac) clean-traffic -Parameter @{ CTRL_IP_LEARNING = 'dhcp' } -Confirm:`$false"
+        Invoke-NwFilterInChild "Invoke-NwFilterBinding -Backend EbIpTables vnet0 $($vm0.Mac) clean-traffic -Parameter @{ CTRL_IP_LEARNING = 'dhcp' } -Confirm:`$false"
 
         # The unit's ExecStart, with systemd's $$ unescaped, run by this pwsh; Import-Module NwFilter finds out/NwFilter.
         $line = @(Get-Content -LiteralPath $Unit | Where-Object { $_ -like 'ExecStart=*' })
@@ -171,7 +171,7 @@ Describe 'The learning service (Restore-NwFilterBinding -Wait, run by contrib/sy
             Wait-Text $out 'vnet0: re-instantiated clean-traffic with IP=10\.213\.0\.10' | Out-Null
 
             # A binding created while the service runs, by another process: taken over and learned.
-            Invoke-NwFilterInChild "Invoke-NwFilterBinding vnet1 $($vm1.Mac) clean-traffic -Confirm:`$false"
+            Invoke-NwFilterInChild "Invoke-NwFilterBinding -Backend EbIpTables vnet1 $($vm1.Mac) clean-traffic -Confirm:`$false"
             Wait-Text $out 'Took over the binding of vnet1' | Out-Null
             & ip netns exec $vm1.Namespace ping -n -q -b -c 1 -W 1 10.213.0.255 2>&1 | Out-Null
             Wait-Text $out 'vnet1: re-instantiated clean-traffic with IP=10\.213\.0\.11' | Out-Null

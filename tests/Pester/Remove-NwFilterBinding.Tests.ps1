@@ -17,10 +17,10 @@ AfterAll {
 Describe 'Remove-NwFilterBinding' {
     BeforeEach {
         if (-not $NoKernel) {
-            Invoke-NwFilterBinding vnet0 52:54:00:00:00:10 clean-traffic -Parameter @{ IP = '10.1.0.10' } -Confirm:$false
+            Invoke-NwFilterBinding -Backend EbIpTables vnet0 52:54:00:00:00:10 clean-traffic -Parameter @{ IP = '10.1.0.10' } -Confirm:$false
             $tcp = ConvertFrom-NwFilterXml -Xml "<filter name='ssh'><filterref filter='clean-traffic'/><rule action='accept' direction='in'><tcp dstportstart='22'/></rule></filter>"
             $tcp | Set-NwFilter
-            Invoke-NwFilterBinding vnet1 52:54:00:00:00:11 ssh -Parameter @{ IP = '10.1.0.11' } -Confirm:$false
+            Invoke-NwFilterBinding -Backend EbIpTables vnet1 52:54:00:00:00:11 ssh -Parameter @{ IP = '10.1.0.11' } -Confirm:$false
         }
     }
 

@@ -16,8 +16,8 @@ AfterAll {
 
 Describe 'Restore-NwFilterBinding' {
     It 're-applies every binding after the firewall was flushed' -Skip:$NoKernel {
-        Invoke-NwFilterBinding vnet0 52:54:00:00:00:10 clean-traffic -Parameter @{ IP = '10.1.0.10' } -Confirm:$false
-        Invoke-NwFilterBinding vnet1 52:54:00:00:00:11 clean-traffic -Parameter @{ IP = '10.1.0.11' } -Confirm:$false
+        Invoke-NwFilterBinding -Backend EbIpTables vnet0 52:54:00:00:00:10 clean-traffic -Parameter @{ IP = '10.1.0.10' } -Confirm:$false
+        Invoke-NwFilterBinding -Backend EbIpTables vnet1 52:54:00:00:00:11 clean-traffic -Parameter @{ IP = '10.1.0.11' } -Confirm:$false
         $expected = Get-NwFilterTestSave $Lab
         & ip netns exec $Lab nft flush ruleset
         Get-NwFilterTestSave $Lab | Should -Not -Match 'vnet'

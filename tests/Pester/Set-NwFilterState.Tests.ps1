@@ -73,7 +73,7 @@ Describe 'Set-NwFilterState' {
     }
 
     It 'applies the bindings that differ in one batch, prunes unlisted ones, and a second Set reports no change' -Skip:$NoKernel {
-        Invoke-NwFilterBinding vnet2 $Mac clean-traffic -Parameter @{ IP = '10.0.0.9' } -Confirm:$false
+        Invoke-NwFilterBinding -Backend EbIpTables vnet2 $Mac clean-traffic -Parameter @{ IP = '10.0.0.9' } -Confirm:$false
         $doc = @{
             bindings = @(
                 @{ portDevice = 'vnet0'; macAddress = $Mac; filter = 'web'; parameters = @{ IP = '10.0.0.5' } }

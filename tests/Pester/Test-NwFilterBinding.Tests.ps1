@@ -16,7 +16,7 @@ AfterAll {
 
 Describe 'Test-NwFilterBinding' {
     It 'says InSync for rules as applied' -Skip:$NoKernel {
-        Invoke-NwFilterBinding vnet0 52:54:00:00:00:10 clean-traffic -Parameter @{ IP = '10.1.0.10' } -Confirm:$false
+        Invoke-NwFilterBinding -Backend EbIpTables vnet0 52:54:00:00:00:10 clean-traffic -Parameter @{ IP = '10.1.0.10' } -Confirm:$false
         $drift = Test-NwFilterBinding
         $drift.PortDevice | Should -Be 'vnet0'
         $drift.Status | Should -Be 'InSync'
@@ -41,12 +41,12 @@ Describe 'Test-NwFilterBinding' {
     }
 
     It 'warns when the bridge netfilter hooks are off' -Skip:$NoKernel {
-        Invoke-NwFilterBinding vnet1 52:54:00:00:00:11 allow-ipv4 -Confirm:$false
+        Invoke-NwFilterBinding -Backend EbIpTables vnet1 52:54:00:00:00:11 allow-ipv4 -Confirm:$false
         & ip netns exec $Lab sysctl -q -w net.bridge.bridge-nf-call-iptables=0
         try {
             $tcp = ConvertFrom-NwFilterXml -Xml "<filter name='ssh-only'><rule action='accept' direction='in'><tcp dstportstart='22'/></rule></filter>"
             $tcp | Set-NwFilter
-            Invoke-NwFilterBinding vnet1 52:54:00:00:00:11 ssh-only -Confirm:$false -WarningVariable w -WarningAction SilentlyContinue
+            Invoke-NwFilterBinding -Backend EbIpTables vnet1 52:54:00:00:00:11 ssh-only -Confirm:$false -WarningVariable w -WarningAction SilentlyContinue
             "$w" | Should -BeLike '*net.bridge.bridge-nf-call-iptables is 0*'
             (Test-NwFilterBinding vnet1 -WarningAction SilentlyContinue).Warnings.Code | Should -Be 'BridgeNetfilterOff'
         }

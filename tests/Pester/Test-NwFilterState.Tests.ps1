@@ -62,7 +62,7 @@ Describe 'Test-NwFilterState' {
     }
 
     It 'never changes the store or the kernel ruleset on a host with drift' -Skip:$NoKernel {
-        Invoke-NwFilterBinding vnet0 $Mac web -Parameter @{ IP = '10.0.0.5' } -Confirm:$false
+        Invoke-NwFilterBinding -Backend EbIpTables vnet0 $Mac web -Parameter @{ IP = '10.0.0.5' } -Confirm:$false
         $doc = @{
             filters  = @(@{ name = 'web'; xml = $Web -replace "'22'", "'443'" })
             bindings = @(@{ portDevice = 'vnet0'; macAddress = $Mac; filter = 'web'; parameters = @{ IP = '10.0.0.6' } }, @{ portDevice = 'vnet1'; macAddress = $Mac; filter = 'base'; parameters = @{ IP = '10.0.0.7' } })

@@ -24,6 +24,9 @@ internal static class ApplyCodes
     /// </summary>
     public const string IpLearningNeedsEbIpTables = "IpLearningNeedsEbIpTables";
 
+    /// <summary>Restore-NwFilterBinding -Backend: a binding the target backend cannot take stays on its own (a warning).</summary>
+    public const string BackendMoveRefused = "BackendMoveRefused";
+
     /// <summary>
     /// A port changed backend and its new rules are in force, but the old backend's rules could not be removed (both
     /// filter the port until Restore-NwFilterBinding removes the old ones).

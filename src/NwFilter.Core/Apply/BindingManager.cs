@@ -168,7 +168,7 @@ public sealed partial class BindingManager
                         if (batch.Failures.TryGetValue(c.Binding.Backend, out var failed))
                         {
                             results[c.Index] = new BindingResult(c.Binding.PortDevice, c.Binding,
-                                revertProblem is null ? failed : new NwFilterException([.. failed.Diagnostics, revertProblem], failed));
+                                ForPort(revertProblem is null ? failed : new NwFilterException([.. failed.Diagnostics, revertProblem], failed), c.Binding.PortDevice));
                             continue;
                         }
                         results[c.Index] = new BindingResult(c.Binding.PortDevice, c.Binding, null);
@@ -185,7 +185,7 @@ public sealed partial class BindingManager
             {
                 foreach (var c in compiled)
                 {
-                    results[c.Index] ??= new BindingResult(c.Binding.PortDevice, c.Binding, e);
+                    results[c.Index] ??= new BindingResult(c.Binding.PortDevice, c.Binding, ForPort(e, c.Binding.PortDevice));
                 }
             }
         }
@@ -272,13 +272,57 @@ public sealed partial class BindingManager
     /// Re-applies stored bindings (after a firewall flush, a firewalld reload, a reboot): all of them, or those of
     /// <paramref name="portDevices"/>. Restoring all also removes NwFilter chains of ports that have no binding.
     /// </summary>
-    public async Task<BindingBatchResult> RestoreAsync(IReadOnlyCollection<string>? portDevices = null, Action<BindingProgress>? progress = null, CancellationToken cancellationToken = default)
+    /// <param name="portDevices">The ports; null: every binding.</param>
+    /// <param name="progress">Progress of the batch.</param>
+    /// <param name="cancellationToken">Cancels before the firewall changes.</param>
+    /// <param name="backend">
+    /// Moves the bindings restored to this backend (each port's new rules in force before its old ones go, as any
+    /// backend change: BindingManager.Backends.cs); a binding the backend cannot take (a learning binding on nftables)
+    /// is restored on its own backend, with a warning saying why. Null keeps each binding's backend.
+    /// </param>
+    public async Task<BindingBatchResult> RestoreAsync(IReadOnlyCollection<string>? portDevices = null, Action<BindingProgress>? progress = null, CancellationToken cancellationToken = default,
+        FirewallBackendKind? backend = null)
     {
         var (stored, problems) = Store.List();
         var selected = portDevices is null ? stored : [.. stored.Where(b => portDevices.Contains(b.PortDevice))];
         var missing = portDevices?.Where(p => stored.All(b => b.PortDevice != p)).Select(p => new BindingResult(p, null, NotFound(p))) ?? [];
+        var moveWarnings = ImmutableArray<Diagnostic>.Empty;
+        if (backend is { } target)
+        {
+            var moved = new List<FilterBinding>(selected.Length);
+            foreach (var binding in selected)
+            {
+                if (binding.Backend == target)
+                {
+                    moved.Add(binding);
+                    continue;
+                }
+                var candidate = binding with { Backend = target };
+                try
+                {
+                    Prepare(candidate);
+                    moved.Add(candidate);
+                }
+                catch (NwFilterException e)
+                {
+                    moved.Add(binding);
+                    moveWarnings = moveWarnings.Add(Diagnostic.Warning(ApplyCodes.BackendMoveRefused,
+                        $"The binding of {binding.PortDevice} stays on {binding.Backend} (restored there): {FirewallBackends.Get(target).Title} cannot take it: {e.Primary.Message}")
+                        with { Value = binding.PortDevice });
+                }
+            }
+            var byPort = moved.ToDictionary(b => b.PortDevice, StringComparer.Ordinal);
+            selected = [.. moved];
+            stored = [.. stored.Select(b => byPort.GetValueOrDefault(b.PortDevice, b))];
+        }
         var result = await ApplyAsync(selected, progress, cancellationToken).ConfigureAwait(false);
-        var warnings = result.Warnings.AddRange(problems.Select(p => p with { Severity = DiagnosticSeverity.Warning }));
+        if (backend is not null)
+        {
+            // What the orphan sweep below compares with: each port's backend after the batch (the store is put back
+            // for a move the firewall refused).
+            stored = Store.List().Bindings;
+        }
+        var warnings = moveWarnings.AddRange(result.Warnings).AddRange(problems.Select(p => p with { Severity = DiagnosticSeverity.Warning }));
         var execution = result.Execution;
         if (portDevices is null)
         {
@@ -417,6 +461,15 @@ public sealed partial class BindingManager
                 DiagnosticCategory.ResourceUnavailable) with { Source = e.Primary.Source };
         }
     }
+
+    /// <summary>
+    /// A refused nft transaction (one for the whole batch) as the error of one of its ports: its message starts with
+    /// the port, then nft's (which names the failing statement and says nothing was changed).
+    /// </summary>
+    private static NwFilterException ForPort(NwFilterException e, string port) =>
+        e.Primary.Code == Backends.Nftables.NftablesCodes.NftFailed && !e.Primary.Message.StartsWith("Port ", StringComparison.Ordinal)
+            ? new NwFilterException([e.Primary with { Message = $"Port {port}: {e.Primary.Message}", Value = e.Primary.Value ?? port }, .. e.Diagnostics.Skip(1)], e)
+            : e;
 
     private NwFilterException NotFound(string port) =>
         new(Diagnostic.Error(ApplyCodes.BindingNotFound,

@@ -17,8 +17,18 @@ internal static class FirewallBackends
     /// </summary>
     public static IReadOnlyList<IFirewallBackend> All { get; } = [EbIpTablesBackend.Instance, NftablesBackend.Instance];
 
-    /// <summary>The backend of a binding that names none, and of a port without a stored binding (libvirt's ebiptables).</summary>
-    public static IFirewallBackend Default { get; } = Get(FirewallBackendKind.EbIpTables);
+    /// <summary>
+    /// The preferred backend of a new binding that names none (nftables), taken where the kernel and libnftables allow
+    /// it (<see cref="BackendSelection"/>, chosen by the runtime), and where a port without a stored binding is looked
+    /// for. A stored binding keeps the backend it was applied with.
+    /// </summary>
+    public static IFirewallBackend Default { get; } = Get(FirewallBackendKind.Nftables);
+
+    /// <summary>
+    /// The backend of a binding file that names none (libvirt's files: &lt;backend&gt; is written for nftables only) and of
+    /// a <see cref="Model.FilterBinding"/> made without one in the core: EbIpTables, the compatibility mode.
+    /// </summary>
+    public static IFirewallBackend Compatibility { get; } = Get(FirewallBackendKind.EbIpTables);
 
     public static IFirewallBackend Get(FirewallBackendKind kind) => kind switch
     {

@@ -36,4 +36,11 @@ public sealed record FilterBinding(string PortDevice, PhysicalAddress MacAddress
     /// (<see cref="FirewallBackendKind.EbIpTables"/>, libvirt's 'iptables') is not written.
     /// </summary>
     public FirewallBackendKind Backend { get; internal init; } = FirewallBackendKind.EbIpTables;
+
+    /// <summary>
+    /// True for a binding a host made without naming a backend (<see cref="Runtime.Bindings.Create"/> with none): the
+    /// runtime chooses its <see cref="Backend"/> (docs/design/nftables.md, "The default backend") before anything else.
+    /// Never stored: a binding read back has the backend it was applied with.
+    /// </summary>
+    internal bool BackendUnset { get; init; }
 }

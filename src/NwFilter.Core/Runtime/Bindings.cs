@@ -11,6 +11,8 @@ public static class Bindings
     /// <summary>
     /// A binding of <paramref name="filter"/> to <paramref name="portDevice"/>, as Invoke-NwFilterBinding makes it: the
     /// owner is the port device when not given, and the owner's uuid is derived from the owner's name when not given.
+    /// Without <paramref name="backend"/> the runtime chooses it when the binding is applied: the port's stored binding's
+    /// backend, else the default (nftables where usable; <see cref="BackendSelection"/>).
     /// </summary>
     public static FilterBinding Create(
         string portDevice,
@@ -20,7 +22,7 @@ public static class Bindings
         string? owner = null,
         Guid ownerUuid = default,
         string? linkDevice = null,
-        FirewallBackendKind backend = FirewallBackendKind.EbIpTables)
+        FirewallBackendKind? backend = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(portDevice);
         ArgumentNullException.ThrowIfNull(macAddress);
@@ -31,7 +33,8 @@ public static class Bindings
             OwnerUuid = ownerUuid != Guid.Empty ? ownerUuid : NameBasedUuid.Create(NameBasedUuid.BuiltInFilterNamespace, "owner:" + (owner ?? portDevice)),
             LinkDevice = string.IsNullOrEmpty(linkDevice) ? null : linkDevice,
             Parameters = parameters ?? ParameterSet.Empty,
-            Backend = backend,
+            Backend = backend ?? FirewallBackendKind.EbIpTables,
+            BackendUnset = backend is null,
         };
     }
 }

@@ -38,7 +38,9 @@ public sealed partial class NwFilterRuntime
         FirewallSnapshot? snapshot = null;
         IReadOnlySet<string>? interfaces = null;
         var interfacesListed = false;
-        foreach (var binding in request.Bindings)
+        var (bindings, refusedBackends, defaulted) = await ChooseBackendsAsync(request.Bindings, ns, manager, host, cancellationToken).ConfigureAwait(false);
+        items.AddRange(refusedBackends);
+        foreach (var binding in bindings)
         {
             cancellationToken.ThrowIfCancellationRequested();
             try
@@ -72,7 +74,7 @@ public sealed partial class NwFilterRuntime
             }
             catch (NwFilterException e)
             {
-                items.Add(Refuse(host, new BindingResult(binding.PortDevice, binding, e)));
+                items.Add(Refuse(host, new BindingResult(binding.PortDevice, binding, ExplainDefault(e, binding, defaulted))));
             }
         }
         if (confirmed.Count == 0)
@@ -209,7 +211,13 @@ public sealed partial class NwFilterRuntime
             host.Report(RuntimeEvent.Failed(needsRoot, ns) with { NetworkNamespace = ns });
             return new BindingsResponse(ns, [.. confirmed.Select(p => new BindingResult(p, null, needsRoot))], [], null);
         }
-        var result = await manager.RestoreAsync(all ? null : confirmed, ProgressTo(host, "Restoring network filter bindings"), cancellationToken).ConfigureAwait(false);
+        if (request.Backend == FirewallBackendKind.Nftables && await ProbeNftablesAsync(ns, manager, cancellationToken).ConfigureAwait(false) is { Usable: false } unusable)
+        {
+            var refusal = Backends.BackendSelection.Unavailable($"The bindings cannot move to the Nftables backend{Where(ns)}: it is unusable ({unusable.Reason}); nothing was changed.");
+            host.Report(RuntimeEvent.Failed(refusal, ns) with { NetworkNamespace = ns });
+            return new BindingsResponse(ns, [.. (all ? selected.Select(b => b.PortDevice) : confirmed).Select(p => new BindingResult(p, null, refusal))], [], null);
+        }
+        var result = await manager.RestoreAsync(all ? null : confirmed, ProgressTo(host, "Restoring network filter bindings"), cancellationToken, request.Backend).ConfigureAwait(false);
         Stream(host, ns, result);
         return new BindingsResponse(ns, result.Items, result.Warnings, result.Execution);
     }

@@ -1,3 +1,4 @@
+using NwFilter.Core.Backends;
 using NwFilter.Core.Host;
 using NwFilter.Core.Learning;
 using NwFilter.Core.Store;
@@ -33,6 +34,15 @@ public sealed record NwFilterRuntimeOptions
     /// <see cref="RuntimeChecks.ListInterfacesAsync"/> with <see cref="Runner"/>.
     /// </summary>
     public Func<string?, CancellationToken, Task<IReadOnlySet<string>?>>? InterfaceProbe { get; init; }
+
+    /// <summary>
+    /// Whether nftables is usable in a namespace (null: the host's own). Default: <see cref="NftablesProbe.ProbeAsync"/>
+    /// (once per process and namespace). The seam through which tests simulate a kernel without nf_tables or a missing libnftables.
+    /// </summary>
+    public Func<string?, CancellationToken, Task<NftablesAvailability>>? NftablesProbe { get; init; }
+
+    /// <summary>The environment the backend setting is read from (<see cref="BackendSelection.Variable"/>). Default: the process's.</summary>
+    public Func<string, string?>? Environment { get; init; }
 
     /// <summary>How often the learning service looks for bindings other processes created or removed.</summary>
     public TimeSpan ServiceScanInterval { get; init; } = TimeSpan.FromSeconds(1);

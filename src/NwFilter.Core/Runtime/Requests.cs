@@ -26,7 +26,14 @@ public sealed record RemoveBindingsRequest(IReadOnlyList<string> PortDevices, st
 /// </summary>
 /// <param name="PortDevices">The ports; null: every binding.</param>
 /// <param name="NetworkNamespace">Whose bindings.</param>
-public sealed record RestoreBindingsRequest(IReadOnlyList<string>? PortDevices = null, string? NetworkNamespace = null);
+public sealed record RestoreBindingsRequest(IReadOnlyList<string>? PortDevices = null, string? NetworkNamespace = null)
+{
+    /// <summary>
+    /// Move the bindings restored to this backend (Restore-NwFilterBinding -Backend): each port's new rules are in force
+    /// before its old ones go (docs/design/nftables.md, "Moving bindings between backends"); null keeps each binding's own.
+    /// </summary>
+    public FirewallBackendKind? Backend { get; init; }
+}
 
 /// <summary>The result of an apply, remove or restore request.</summary>
 /// <param name="NetworkNamespace">The namespace it ran in.</param>

@@ -85,6 +85,10 @@ public static class RuntimeEventIds
     public const string LearningServiceStopped = "LearningServiceStopped";
     /// <summary>A learner of another session was taken over.</summary>
     public const string LearningTakenOver = "LearningTakenOver";
+    /// <summary>The backend of bindings that named none was chosen (verbose and information; the message says which and why).</summary>
+    public const string BackendChosen = "BackendChosen";
+    /// <summary>nftables, the default, is unusable and no nftables binding exists: the bindings that named no backend got EbIpTables (a warning).</summary>
+    public const string BackendFellBack = "BackendFellBack";
     /// <summary>A learner stopped because its binding was removed.</summary>
     public const string LearningStoppedBindingRemoved = "LearningStoppedBindingRemoved";
 }

@@ -13,11 +13,18 @@ namespace NwFilter.Commands;
 /// </summary>
 /// <remarks>
 /// Invoke-NwFilterBinding does what virsh nwfilter-binding-create does: it compiles the filter for the port device with
-/// the MAC address and parameters, applies the rules with ebtables, iptables and ip6tables (or, with -Backend Nftables,
-/// natively with nft), and keeps the binding as libvirt's filterbinding XML under the state directory
+/// the MAC address and parameters, applies the rules natively with nft (the default where the kernel's nf_tables and
+/// libnftables are usable) or, with -Backend EbIpTables, with ebtables, iptables and ip6tables as libvirt does, and keeps the binding as libvirt's filterbinding XML under the state directory
 /// (NWFILTER_STATE_DIR; /run/nwfilter for root). A port device that already has a binding gets the new one in its place.
 ///
-/// -Backend Nftables applies the rules through NwFilter's own nftables tables (bridge nwfilter, and inet nwfilter for
+/// Without -Backend, a port that has a binding keeps its backend; a new binding gets the default: the NWFILTER_BACKEND
+/// environment variable (auto, nftables or ebiptables), else the line 'backend = ...' of nwfilter.conf in the
+/// configuration directory (NWFILTER_CONFIG_DIR), else auto: Nftables where nftables is usable (probed once per
+/// process and namespace), else EbIpTables, but only while the namespace has no nftables binding (then the binding is
+/// refused, NftUnavailable). The choice and its reason are a verbose line and an information record (tag Backend);
+/// a fallback is a warning (BackendFellBack). A binding that learns its IP address needs -Backend EbIpTables for now.
+///
+/// The Nftables backend applies the rules through NwFilter's own nftables tables (bridge nwfilter, and inet nwfilter for
 /// layer-4 rules), all nftables bindings of a batch in one nft transaction; the binding XML records it as
 /// &lt;backend name='nftables'/&gt;, and Get-NwFilterBinding shows it in the Backend column. Replacing a binding by one with
 /// the other backend applies the new rules first and removes the port's old rules after, so the port is never
@@ -130,10 +137,12 @@ public sealed class InvokeNwFilterBindingCommand : NwFilterCmdlet
     [Parameter(ValueFromPipelineByPropertyName = true)]
     public string? LinkDevice { get; set; }
 
-    /// <summary>The firewall backend: EbIpTables (ebtables, iptables and ip6tables, as libvirt; the default) or Nftables
-    /// (native nft, NwFilter's own tables, one transaction). Recorded in the binding.</summary>
+    /// <summary>The firewall backend: Nftables (native nft, NwFilter's own tables, one transaction) or EbIpTables
+    /// (ebtables, iptables and ip6tables, as libvirt). Recorded in the binding. Without it a port keeps the backend of its
+    /// binding, and a new binding gets the default: NWFILTER_BACKEND, else 'backend =' in nwfilter.conf of the
+    /// configuration directory, else Nftables where the kernel and libnftables allow it (EbIpTables where not).</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
-    public FirewallBackendKind Backend { get; set; } = FirewallBackendKind.EbIpTables;
+    public FirewallBackendKind? Backend { get; set; }
 
     /// <summary>The network namespace whose firewall gets the rules (default: NWFILTER_NETNS, else the host's own).</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]

@@ -1,6 +1,7 @@
 using System.Management.Automation;
 using NwFilter.Commands.Completers;
 using NwFilter.Commands.Infrastructure;
+using NwFilter.Core.Backends;
 using NwFilter.Core.Diagnostics;
 using NwFilter.Core.Model;
 using NwFilter.Core.Runtime;
@@ -42,6 +43,11 @@ namespace NwFilter.Commands;
 /// <para>Re-applies only the bindings whose rules drifted, and lists them.</para>
 /// </example>
 /// <example>
+/// <code>Restore-NwFilterBinding -Backend Nftables -Confirm:$false</code>
+/// <para>Moves every binding of the host to the nftables backend, port by port without a moment unfiltered (the
+/// nftables rules are in force before the ebtables/iptables ones go); -Backend EbIpTables moves them back.</para>
+/// </example>
+/// <example>
 /// <code>pwsh -NoProfile -Command 'Import-Module NwFilter; Restore-NwFilterBinding -Wait -Confirm:$false | ForEach-Object ToString'</code>
 /// <para>Runs the learning service in the foreground (as the systemd unit does): restores every binding, learns the
 /// addresses of those that need one, and prints one line per event until Ctrl+C or SIGTERM.</para>
@@ -69,6 +75,14 @@ public sealed class RestoreNwFilterBindingCommand : NwFilterCmdlet
     [ValidateNotNullOrEmpty]
     [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
     public string? NetworkNamespace { get; set; }
+
+    /// <summary>
+    /// Move the bindings restored to this backend: Nftables (NwFilter's own nft tables) or EbIpTables (ebtables and
+    /// iptables, as libvirt). Each port gets its new rules before its old ones go; a binding the backend cannot take (one
+    /// that learns its IP address, on Nftables) is restored on its own backend with a warning. Without it each binding keeps its backend.
+    /// </summary>
+    [Parameter]
+    public FirewallBackendKind? Backend { get; set; }
 
     /// <summary>Return each binding restored (with LearningJob, the job learning its IP, when it learns one).</summary>
     [Parameter]
@@ -112,7 +126,7 @@ public sealed class RestoreNwFilterBindingCommand : NwFilterCmdlet
         var ns = runtime.Namespace(BindingAccess.Namespace(NetworkNamespace));
         var host = NewHost();
         var service = Wait ? new LearningService(this, host) : null;
-        var restored = host.Run(token => runtime.HandleAsync(new RestoreBindingsRequest(_all ? null : _ports, ns), host, token));
+        var restored = host.Run(token => runtime.HandleAsync(new RestoreBindingsRequest(_all ? null : _ports, ns) { Backend = Backend }, host, token));
         if (PassThru)
         {
             foreach (var item in restored.Items.Where(i => i.Succeeded && i.Binding is not null))

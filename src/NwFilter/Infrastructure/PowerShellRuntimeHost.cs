@@ -183,6 +183,10 @@ internal sealed class PowerShellRuntimeHost : IRuntimeHost
             case RuntimeEventLevel.Verbose:
                 _cmdlet.WriteVerbose(e.Message);
                 break;
+            case RuntimeEventLevel.Information when e.Id == RuntimeEventIds.BackendChosen:
+                // A record for who asks (-InformationAction Continue, -InformationVariable), not a host line.
+                _cmdlet.WriteInformation(new InformationRecord(e.Message, "NwFilter") { Tags = { "NwFilter", "Backend" } });
+                break;
             case RuntimeEventLevel.Information:
                 if (BeforeInformation?.Invoke(e) == false)
                 {

@@ -27,7 +27,8 @@ public sealed partial class FirewallBackendsTests
             Assert.Equal(kind, FirewallBackends.Get(kind).Kind);
         }
         Assert.Equal(Enum.GetValues<FirewallBackendKind>().Order(), FirewallBackends.All.Select(b => b.Kind).Order());
-        Assert.Equal(new FilterBinding("vnet0", Mac, "f").Backend, FirewallBackends.Default.Kind);
+        Assert.Equal(new FilterBinding("vnet0", Mac, "f").Backend, FirewallBackends.Compatibility.Kind); // a binding file naming none
+        Assert.Equal(FirewallBackendKind.Nftables, FirewallBackends.Default.Kind); // preferred where usable (BackendSelection)
         Assert.Throws<ArgumentOutOfRangeException>(() => FirewallBackends.Get((FirewallBackendKind)99));
     }
 

@@ -60,7 +60,8 @@ public class LearningServiceKernelTests
     }
 
     private static Model.FilterBinding Learning(LabVm vm) => Bindings.Create(
-        vm.PortDevice, System.Net.NetworkInformation.PhysicalAddress.Parse(vm.Mac.Replace(':', '-').ToUpperInvariant()), "clean-traffic");
+        vm.PortDevice, System.Net.NetworkInformation.PhysicalAddress.Parse(vm.Mac.Replace(':', '-').ToUpperInvariant()), "clean-traffic",
+        backend: Model.FirewallBackendKind.EbIpTables); // learning is EbIpTables-only until nft-learn lands
 
     /// <summary>A host that queues what it is told, for the test to wait on.</summary>
     private sealed class QueueHost : IRuntimeHost

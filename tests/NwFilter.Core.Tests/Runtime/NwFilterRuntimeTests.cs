@@ -42,7 +42,7 @@ public sealed class NwFilterRuntimeTests : IAsyncDisposable
         var runner = new RecordingRunner();
         var runtime = Probed(runner, namespaceExists: false);
         var host = new RecordingHost();
-        var binding = Bindings.Create("vnet0", PhysicalAddress.Parse("52-54-00-00-00-01"), "allow-arp");
+        var binding = Bindings.Create("vnet0", PhysicalAddress.Parse("52-54-00-00-00-01"), "allow-arp", backend: FirewallBackendKind.EbIpTables);
 
         var applied = await runtime.HandleAsync(new ApplyBindingsRequest([binding], "labx"), host);
         var removed = await runtime.HandleAsync(new RemoveBindingsRequest(["vnet0"], "labx"), host);
@@ -67,8 +67,8 @@ public sealed class NwFilterRuntimeTests : IAsyncDisposable
         var runner = new RecordingRunner();
         var runtime = Probed(runner, mayChange: false, interfaces: "vnet0");
         var host = new RecordingHost(); // says yes to everything, without looking at the plan
-        var binding = Bindings.Create("vnet0", PhysicalAddress.Parse("52-54-00-00-00-01"), "allow-arp");
-        runtime.Manager("lab8").Store.Save(Bindings.Create("vnet3", PhysicalAddress.Parse("52-54-00-00-00-03"), "allow-arp"));
+        var binding = Bindings.Create("vnet0", PhysicalAddress.Parse("52-54-00-00-00-01"), "allow-arp", backend: FirewallBackendKind.EbIpTables);
+        runtime.Manager("lab8").Store.Save(Bindings.Create("vnet3", PhysicalAddress.Parse("52-54-00-00-00-03"), "allow-arp", backend: FirewallBackendKind.EbIpTables));
 
         var applied = await runtime.HandleAsync(new ApplyBindingsRequest([binding], "lab8"), host);
         var removed = await runtime.HandleAsync(new RemoveBindingsRequest(["vnet3"], "lab8"), host);
@@ -90,8 +90,8 @@ public sealed class NwFilterRuntimeTests : IAsyncDisposable
     {
         var runtime = Probed(new RecordingRunner(), interfaces: "vnet1");
         var host = new RecordingHost { Answer = false };
-        var typo = Bindings.Create("vent0", PhysicalAddress.Parse("52-54-00-00-00-01"), "allow-arp");
-        var present = Bindings.Create("vnet1", PhysicalAddress.Parse("52-54-00-00-00-02"), "allow-arp");
+        var typo = Bindings.Create("vent0", PhysicalAddress.Parse("52-54-00-00-00-01"), "allow-arp", backend: FirewallBackendKind.EbIpTables);
+        var present = Bindings.Create("vnet1", PhysicalAddress.Parse("52-54-00-00-00-02"), "allow-arp", backend: FirewallBackendKind.EbIpTables);
 
         await runtime.HandleAsync(new ApplyBindingsRequest([typo, present], "lab9"), host);
 
@@ -230,7 +230,7 @@ public sealed class NwFilterRuntimeTests : IAsyncDisposable
     [Fact]
     public async Task ADecliningHostChangesNothing()
     {
-        var binding = Bindings.Create("vnet0", PhysicalAddress.Parse("52-54-00-00-00-01"), "allow-arp");
+        var binding = Bindings.Create("vnet0", PhysicalAddress.Parse("52-54-00-00-00-01"), "allow-arp", backend: FirewallBackendKind.EbIpTables);
         _runtime.Manager("lab4").Store.Save(binding);
         Assert.Single(_runtime.Manager("lab4").Store.List().Bindings);
         var host = new RecordingHost { Answer = false };
@@ -250,7 +250,7 @@ public sealed class NwFilterRuntimeTests : IAsyncDisposable
     [Fact]
     public async Task StatusListsTheStoredBindingsAndNamesThoseMissing()
     {
-        _runtime.Manager("lab5").Store.Save(Bindings.Create("vnet0", PhysicalAddress.Parse("52-54-00-00-00-01"), "allow-arp"));
+        _runtime.Manager("lab5").Store.Save(Bindings.Create("vnet0", PhysicalAddress.Parse("52-54-00-00-00-01"), "allow-arp", backend: FirewallBackendKind.EbIpTables));
 
         var all = await _runtime.HandleAsync(new BindingStatusRequest(null, "lab5"), SilentRuntimeHost.Instance);
         var some = await _runtime.HandleAsync(new BindingStatusRequest(["vnet0", "vnet9"], "lab5"), SilentRuntimeHost.Instance);
