@@ -6,8 +6,6 @@ using NwFilter.Daemon;
 using NwFilter.Daemon.Procedures;
 using NwFilter.Daemon.Server;
 
-[assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
-
 // nwfilterd: libvirt's nwfilter driver as a daemon over NwFilter's runtime (docs/design/libvirt-daemon.md).
 // Exit codes: 0 stopped by SIGTERM/SIGINT, 1 could not start, 2 bad usage.
 var (options, usageError) = DaemonOptions.Parse(args);

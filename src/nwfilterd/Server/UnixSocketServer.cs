@@ -43,6 +43,10 @@ internal sealed class UnixSocketServer(RpcDispatcher<ConnectionState> dispatcher
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         socket.Bind(new UnixDomainSocketEndPoint(path));
         // The read-write socket: root only (or root and a group); the read-only one: anyone, as libvirt's.
+        if (!OperatingSystem.IsLinux())
+        {
+            throw new PlatformNotSupportedException("nwfilterd serves Linux hosts only.");
+        }
         File.SetUnixFileMode(path, readOnly ? (UnixFileMode)0b110_110_110 : group is null ? UnixFileMode.UserRead | UnixFileMode.UserWrite : (UnixFileMode)0b110_110_000);
         if (group is { } g && !readOnly)
         {
