@@ -303,6 +303,11 @@ internal sealed class NwFilterProcedures
         {
             throw LibvirtErrors.From(e);
         }
+        if (definition.Uuid is null && FindFilter(definition.Name) is { } existing)
+        {
+            // libvirt gives a definition without a uuid a fresh one, which then clashes with the filter of that name.
+            throw new RpcErrorException(RpcError.Of(ErrorCode.OperationFailed, ErrorDomain.NwFilter, $"filter '{existing.Name}' already exists with uuid {existing.Uuid:D}"));
+        }
         var response = await _runtime.HandleAsync(new DefineFiltersRequest([definition]), _host, cancellationToken).ConfigureAwait(false);
         var item = response.Items[0];
         if (response.Error is { } error)

@@ -124,6 +124,19 @@ public sealed class NwFilterProceduresTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task RedefineWithoutUuidClashesAsInLibvirtAndWithItsUuidReplaces()
+    {
+        var c = await Client().OpenAsync();
+        var (_, uuid) = Args.ReadFilter(await c.CallAsync(P.NwFilterDefineXml, Args.String(Custom)));
+        Assert.Equal((ErrorCode.OperationFailed, ErrorDomain.NwFilter, $"operation failed: filter 'daemon-test' already exists with uuid {uuid:D}"),
+            (await c.CallAsync(P.NwFilterDefineXml, Args.String(Custom))).Error);
+        var withUuid = Custom.Replace("dstportstart='22'", "dstportstart='2222'", StringComparison.Ordinal)
+            .Replace(">\n  <rule", $">\n  <uuid>{uuid:D}</uuid>\n  <rule", StringComparison.Ordinal);
+        Assert.Equal(("daemon-test", uuid), Args.ReadFilter(await c.CallAsync(P.NwFilterDefineXml, Args.String(withUuid))));
+        Assert.Contains("2222", (await c.CallAsync(P.NwFilterGetXmlDesc, Args.Filter("daemon-test", uuid, 0))).Reader().ReadString(1 << 20));
+    }
+
+    [Fact]
     public async Task ListAllWithoutResultsGivesOnlyTheCount()
     {
         var c = await Client().OpenAsync();
