@@ -8,6 +8,11 @@ using NwFilter.Daemon.Server;
 
 // nwfilterd: libvirt's nwfilter driver as a daemon over NwFilter's runtime (docs/design/libvirt-daemon.md).
 // Exit codes: 0 stopped by SIGTERM/SIGINT, 1 could not start, 2 bad usage.
+if (args is ["--help"] or ["-h"])
+{
+    Console.WriteLine(DaemonOptions.Usage);
+    return 0;
+}
 var (options, usageError) = DaemonOptions.Parse(args);
 if (options is null)
 {
@@ -123,7 +128,7 @@ internal static partial class Daemon
             {
                 var socket = new Socket(new SafeSocketHandle(3 + i, ownsHandle: true));
                 var path = socket.LocalEndPoint?.ToString() ?? $"fd {3 + i}";
-                var readOnly = (i < names.Length && names[i].Contains("ro", StringComparison.Ordinal)) || path == options.ReadOnlySocket;
+                var readOnly = (i < names.Length && names[i].EndsWith("-ro", StringComparison.Ordinal)) || path == options.ReadOnlySocket;
                 listeners.Add(new Listener(path, socket, readOnly, Owned: false));
                 log.Line($"socket {path} from systemd{(readOnly ? " (read-only)" : "")}");
             }
