@@ -32,11 +32,11 @@ public sealed class DaemonScenario : IScenario
         var ns = $"nwfbench-d-{Environment.ProcessId}";
         var dir = Path.Combine(Path.GetTempPath(), $"nwfbench-daemon-{Environment.ProcessId}");
         Directory.CreateDirectory(dir);
-        Run("ip", "netns", "add", ns);
+        Exec("ip", "netns", "add", ns);
         Process? daemon = null;
         try
         {
-            Run("ip", "-n", ns, "link", "set", "lo", "up");
+            Exec("ip", "-n", ns, "link", "set", "lo", "up");
             var socket = Path.Combine(dir, "sock");
             var psi = new ProcessStartInfo("ip") { RedirectStandardOutput = true, UseShellExecute = false };
             foreach (var a in new[] { "netns", "exec", ns, "dotnet", Path.Combine(AppContext.BaseDirectory, "nwfilterd.dll"), "--libvirt-socket", socket, "--backend", backend, "--libvirt-binding-dir", Path.Combine(dir, "none") })
@@ -99,7 +99,7 @@ public sealed class DaemonScenario : IScenario
                 _ = Kill(daemon.Id, 15);
                 daemon.WaitForExit(30_000);
             }
-            Run("ip", "netns", "delete", ns); // the rules go with the namespace
+            Exec("ip", "netns", "delete", ns); // the rules go with the namespace
             Directory.Delete(dir, recursive: true);
         }
     }
@@ -108,7 +108,7 @@ public sealed class DaemonScenario : IScenario
         File.ReadLines($"/proc/{pid}/status").Where(l => l.StartsWith("VmRSS:", StringComparison.Ordinal))
             .Select(l => long.Parse(l[6..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture)).FirstOrDefault();
 
-    private static void Run(params string[] args) =>
+    private static void Exec(params string[] args) =>
         ProcessRunner.Default.RunAsync(new ProcessRequest(args[0], args[1..])).GetAwaiter().GetResult().EnsureSuccess();
 
     [DllImport("libc", EntryPoint = "kill")]
