@@ -68,6 +68,7 @@ internal sealed class NwFilterProcedures
     private readonly FirewallBackendKind _defaultBackend;
     private readonly Action<string> _log;
     private readonly SemaphoreSlim _changes = new(1, 1);
+    private readonly List<PendingCreate> _pending = [];
 
     /// <summary>Procedures over <paramref name="runtime"/>; bindings whose XML names no backend get <paramref name="defaultBackend"/>.</summary>
     public NwFilterProcedures(NwFilterRuntime runtime, IRuntimeHost host, FirewallBackendKind defaultBackend, Action<string> log)
@@ -107,7 +108,7 @@ internal sealed class NwFilterProcedures
          .Add(NwFilterBindingLookupByPortDev, (c, _) => Opened(c, LookupBinding))
          .Add(NwFilterBindingGetXmlDesc, (c, _) => Opened(c, GetBindingXmlDesc))
          .Add(ConnectListAllNwFilterBindings, (c, _) => Opened(c, ListAllBindings))
-         .Add(NwFilterBindingCreateXml, (c, _) => Change(c, "virNWFilterBindingCreateXML", CreateBindingAsync))
+         .Add(NwFilterBindingCreateXml, (c, _) => CreateBindingAsync(c))
          .Add(NwFilterBindingDelete, (c, _) => Change(c, "virNWFilterBindingDelete", DeleteBindingAsync));
         return d;
     }
@@ -393,7 +394,43 @@ internal sealed class NwFilterProcedures
         return w.WriteUInt32((uint)bindings.Length);
     }
 
-    private async ValueTask<XdrWriter?> CreateBindingAsync(ReadOnlyMemory<byte> arguments, CancellationToken cancellationToken)
+    /// <summary>
+    /// A create: decoded and checked on its own, then applied together with every other create waiting when the
+    /// change lock comes free (group commit: 1,000 VM starts at once are a few batches, not 1,000 firewall rewrites).
+    /// Each caller gets its own binding's result; a batch keeps libvirt's rules (one binding per port).
+    /// </summary>
+    private async ValueTask<XdrWriter?> CreateBindingAsync(RpcCall<ConnectionState> call)
+    {
+        if (!call.Connection.Opened)
+        {
+            throw LibvirtErrors.NotOpen();
+        }
+        if (call.Connection.ReadOnly)
+        {
+            throw LibvirtErrors.ReadOnly("virNWFilterBindingCreateXML");
+        }
+        var pending = new PendingCreate(ParseCreate(call.Arguments));
+        lock (_pending)
+        {
+            _pending.Add(pending);
+        }
+        await _changes.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            if (!pending.Result.Task.IsCompleted)
+            {
+                await RunCreatesAsync().ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _changes.Release();
+        }
+        var item = await pending.Result.Task.ConfigureAwait(false);
+        return WriteBinding(new XdrWriter(), item.Binding ?? pending.Binding);
+    }
+
+    private FilterBinding ParseCreate(ReadOnlyMemory<byte> arguments)
     {
         var (xml, flags) = ReadXmlAndFlags(arguments, true);
         if ((flags & ~BindingCreateValidate) != 0)
@@ -418,22 +455,75 @@ internal sealed class NwFilterProcedures
             // libvirt's driver gives the filter the port's MAC as parameter MAC, and keeps it in the binding.
             binding = binding with { Parameters = binding.Parameters.With("MAC", MacAddressText.Format(binding.MacAddress)) };
         }
-        // libvirt refuses a second binding on a port (the qemu driver deletes before it re-creates).
-        if (FindBinding(binding.PortDevice) is not null)
+        return binding;
+    }
+
+    /// <summary>Applies every waiting create in one request (under the change lock) and completes each.</summary>
+    private async Task RunCreatesAsync()
+    {
+        List<PendingCreate> batch;
+        lock (_pending)
         {
-            throw LibvirtErrors.BindingExists(binding.PortDevice);
+            batch = [.. _pending];
+            _pending.Clear();
         }
-        var response = await _runtime.HandleAsync(new ApplyBindingsRequest([binding]), _host, cancellationToken).ConfigureAwait(false);
-        if (response.Items.FirstOrDefault() is not { } item)
+        var accepted = new List<PendingCreate>(batch.Count);
+        var ports = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var p in batch)
         {
-            throw new RpcErrorException(RpcError.Of(ErrorCode.OperationFailed, ErrorDomain.NwFilter, $"binding '{binding.PortDevice}' was not created"));
+            try
+            {
+                // libvirt refuses a second binding on a port (the qemu driver deletes before it re-creates).
+                if (!ports.Add(p.Binding.PortDevice) || FindBinding(p.Binding.PortDevice) is not null)
+                {
+                    throw LibvirtErrors.BindingExists(p.Binding.PortDevice);
+                }
+                accepted.Add(p);
+            }
+            catch (RpcErrorException e)
+            {
+                p.Result.TrySetException(e);
+            }
         }
-        if (item.Error is { } error)
+        if (accepted.Count == 0)
         {
-            throw LibvirtErrors.From(error);
+            return;
         }
-        _log($"binding {binding.PortDevice} created: filter {binding.Filter}, owner {binding.OwnerName} {binding.OwnerUuid:D}, mac {MacAddressText.Format(binding.MacAddress)}, {binding.Backend}{(item.Learner is { } l ? ", learning " + l.Mode.ToString().ToLowerInvariant() : "")}");
-        return WriteBinding(new XdrWriter(), item.Binding ?? binding);
+        try
+        {
+            var response = await _runtime.HandleAsync(new ApplyBindingsRequest([.. accepted.Select(p => p.Binding)]), _host, CancellationToken.None).ConfigureAwait(false);
+            foreach (var p in accepted)
+            {
+                var binding = p.Binding;
+                var item = response.Items.FirstOrDefault(i => i.PortDevice == binding.PortDevice);
+                if (item is null)
+                {
+                    p.Result.TrySetException(new RpcErrorException(RpcError.Of(ErrorCode.OperationFailed, ErrorDomain.NwFilter, $"binding '{binding.PortDevice}' was not created")));
+                }
+                else if (item.Error is { } error)
+                {
+                    p.Result.TrySetException(LibvirtErrors.From(error));
+                }
+                else
+                {
+                    _log($"binding {binding.PortDevice} created: filter {binding.Filter}, owner {binding.OwnerName} {binding.OwnerUuid:D}, mac {MacAddressText.Format(binding.MacAddress)}, {binding.Backend}{(item.Learner is { } l ? ", learning " + l.Mode.ToString().ToLowerInvariant() : "")}{(accepted.Count > 1 ? $" (batch of {accepted.Count})" : "")}");
+                    p.Result.TrySetResult(item);
+                }
+            }
+        }
+        catch (Exception e)
+        {
+            foreach (var p in accepted)
+            {
+                p.Result.TrySetException(e);
+            }
+        }
+    }
+
+    /// <summary>A create waiting for its batch.</summary>
+    private sealed record PendingCreate(FilterBinding Binding)
+    {
+        public TaskCompletionSource<Core.Apply.BindingResult> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     private async ValueTask<XdrWriter?> DeleteBindingAsync(ReadOnlyMemory<byte> arguments, CancellationToken cancellationToken)

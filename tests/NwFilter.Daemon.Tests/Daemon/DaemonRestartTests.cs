@@ -53,4 +53,36 @@ public sealed class DaemonRestartTests
         Assert.True((await again.CallAsync(P.NwFilterBindingDelete, Args.Binding("vnetdr1", "clean-traffic"))).Ok);
         Assert.DoesNotContain("vnetdr", Rules(ns.Name));
     }
+
+    [SkippableFact]
+    public async Task ConcurrentCreatesAreAppliedTogetherAndEachCallerGetsItsOwnAnswer()
+    {
+        Requirement.Require("root", StoreLocation.IsRoot, "nwfilterd's firewall and namespaces need root");
+        Requirement.Program("ebtables");
+        using var dir = new TempDirectory("nwfilterd-batch");
+        using var ns = new TestNamespace();
+        await using var daemon = await DaemonProcess.StartAsync(dir, ns.Name);
+        var clients = new List<SocketClient>();
+        for (var i = 0; i < 21; i++)
+        {
+            clients.Add(await new SocketClient(daemon.Socket).HandshakeAsync());
+        }
+        try
+        {
+            // 20 ports, and a 21st create for a port one of the others creates: exactly one of those two is refused.
+            var replies = await Task.WhenAll(clients.Select((c, i) => c.CallAsync(P.NwFilterBindingCreateXml,
+                Args.StringFlags(Binding($"vnetdb{i % 20}", $"52:54:00:00:01:{i:x2}", $"<parameter name='IP' value='192.0.2.{i + 1}'/>"), 0))));
+            Assert.Equal(20, replies.Count(r => r.Ok));
+            var refused = Assert.Single(replies, r => !r.Ok);
+            Assert.Equal((9, 33, "operation failed: binding 'vnetdb0' already exists"), refused.Error);
+            var list = (await clients[0].CallAsync(P.ConnectListAllNwFilterBindings, Args.ListAll())).Reader();
+            Assert.Equal(20u, list.ReadUInt32());
+            var rules = Rules(ns.Name);
+            Assert.All(Enumerable.Range(0, 20), i => Assert.Contains($"-i vnetdb{i} -j libvirt-I-vnetdb{i}", rules));
+        }
+        finally
+        {
+            clients.ForEach(c => c.Dispose());
+        }
+    }
 }
