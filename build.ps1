@@ -10,6 +10,7 @@
       Build    dotnet build of NwFilter.sln
       Help     writes the MAML help from the cmdlets' XML doc comments (tools/New-MamlHelp.ps1)
       Layout   lays the shippable module out in out/NwFilter/ (version stamped from Directory.Build.props),
+               and the daemon nwfilterd in out/nwfilterd/ (out/nwfilterd/nwfilterd),
                then imports it in a child process and fails if CmdletsToExport differs from the dll's cmdlets
       Test     xunit (dotnet test, counted from its TRX file) and Pester (tests/Pester); the last line printed
                is "N passed, N failed, N skipped" over both (each skip reason is listed above it), and the exit
@@ -189,6 +190,12 @@ task Layout Build, Help, {
     # The DSC v3 command resources (docs/design/state.md): their manifests and the one dispatcher they run.
     Copy-Item -Path (Join-Path $Root 'dsc/*.dsc.resource.json'), (Join-Path $Root 'dsc/nwfilter.dsc.ps1') -Destination $ModuleOut
     Copy-Item -LiteralPath (Join-Path $Root 'LICENSE') -Destination $ModuleOut
+
+    # nwfilterd (docs/design/libvirt-daemon.md): the daemon host with its apphost, out/nwfilterd/nwfilterd.
+    $daemonOut = Join-Path $Out 'nwfilterd'
+    if (Test-Path -LiteralPath $daemonOut) { Remove-Item -LiteralPath $daemonOut -Recurse -Force }
+    Copy-Item -LiteralPath (Join-Path $Root "src/nwfilterd/bin/$Configuration/net10.0") -Destination $daemonOut -Recurse
+    if (-not (Test-Path -LiteralPath (Join-Path $daemonOut 'nwfilterd'))) { throw "out/nwfilterd has no nwfilterd launcher." }
 
     # The one version source: stamp <VersionPrefix> into the laid-out manifest.
     $version = Get-Version

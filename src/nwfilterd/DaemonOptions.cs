@@ -1,0 +1,93 @@
+using NwFilter.Core.Model;
+
+namespace NwFilter.Daemon;
+
+/// <summary>nwfilterd's command line.</summary>
+internal sealed record DaemonOptions
+{
+    /// <summary>Where libvirt's clients find the nwfilter driver (virsh's default for nwfilter:///system).</summary>
+    public const string DefaultSocket = "/run/libvirt/virtnwfilterd-sock";
+
+    /// <summary>Where libvirt's own nwfilter driver keeps its bindings (a running one conflicts with EbIpTables mode).</summary>
+    public const string DefaultLibvirtBindingDirectory = "/run/libvirt/nwfilter-binding";
+
+    public string Socket { get; init; } = DefaultSocket;
+
+    /// <summary>A read-only socket beside it; null: none.</summary>
+    public string? ReadOnlySocket { get; init; }
+
+    /// <summary>The group whose members may use the read-write socket besides root; null: root only.</summary>
+    public string? Group { get; init; }
+
+    /// <summary>The backend of bindings whose XML names none (libvirt's never does).</summary>
+    public FirewallBackendKind Backend { get; init; } = FirewallBackendKind.EbIpTables;
+
+    /// <summary>Where libvirt's own driver keeps its bindings (checked for a conflict at start).</summary>
+    public string LibvirtBindingDirectory { get; init; } = DefaultLibvirtBindingDirectory;
+
+    /// <summary>Log verbose events and progress too.</summary>
+    public bool Verbose { get; init; }
+
+    public const string Usage =
+        "usage: nwfilterd [--libvirt-socket PATH] [--read-only-socket PATH] [--group NAME] [--backend EbIpTables|Nftables]\n" +
+        "                 [--libvirt-binding-dir DIR] [--verbose]\n" +
+        "  Serves libvirt's nwfilter RPC for the network namespace it runs in. Filters live in NWFILTER_CONFIG_DIR,\n" +
+        "  bindings and leases in NWFILTER_STATE_DIR (the NwFilter module's defaults when unset). SIGTERM stops it;\n" +
+        "  the rules in force stay.";
+
+    /// <summary>The options of <paramref name="args"/>, or the reason they are refused.</summary>
+    public static (DaemonOptions? Options, string? Error) Parse(IReadOnlyList<string> args)
+    {
+        var o = new DaemonOptions();
+        for (var i = 0; i < args.Count; i++)
+        {
+            var a = args[i];
+            string Value()
+            {
+                if (i + 1 >= args.Count || string.IsNullOrEmpty(args[i + 1]))
+                {
+                    throw new FormatException($"{a} needs a value");
+                }
+                return args[++i];
+            }
+            try
+            {
+                switch (a)
+                {
+                    case "--libvirt-socket":
+                        o = o with { Socket = Value() };
+                        break;
+                    case "--read-only-socket":
+                        o = o with { ReadOnlySocket = Value() };
+                        break;
+                    case "--group":
+                        o = o with { Group = Value() };
+                        break;
+                    case "--backend":
+                        var b = Value();
+                        o = Enum.TryParse<FirewallBackendKind>(b, ignoreCase: true, out var kind) && Enum.IsDefined(kind)
+                            ? o with { Backend = kind }
+                            : throw new FormatException($"--backend is Nftables or EbIpTables, not '{b}'");
+                        break;
+                    case "--libvirt-binding-dir":
+                        o = o with { LibvirtBindingDirectory = Value() };
+                        break;
+                    case "--verbose":
+                        o = o with { Verbose = true };
+                        break;
+                    default:
+                        return (null, $"unknown argument '{a}'");
+                }
+            }
+            catch (FormatException e)
+            {
+                return (null, e.Message);
+            }
+        }
+        if (o.ReadOnlySocket == o.Socket)
+        {
+            return (null, "--read-only-socket must differ from --libvirt-socket");
+        }
+        return (o, null);
+    }
+}

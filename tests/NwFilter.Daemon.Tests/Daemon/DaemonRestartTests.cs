@@ -1,0 +1,88 @@
+using NwFilter.Core.Store;
+using NwFilter.Core.Tests.TestSupport;
+using NwFilter.Daemon.Tests.TestSupport;
+using P = NwFilter.Daemon.Procedures.NwFilterProcedures;
+
+namespace NwFilter.Daemon.Tests.Daemon;
+
+/// <summary>
+/// Bindings created through the socket stay in force when nwfilterd stops (SIGTERM) and are restored, with their
+/// learners, when it starts again; on the real kernel of a lab namespace.
+/// </summary>
+public sealed class DaemonRestartTests
+{
+    private static string Binding(string port, string mac, string parameters) =>
+        $"<filterbinding><owner><name>vm-{port}</name><uuid>6f1e8f9c-93b5-4c43-a8a4-0c7e5a1d2b3c</uuid></owner><portdev name='{port}'/><mac address='{mac}'/><filterref filter='clean-traffic'>{parameters}</filterref></filterbinding>";
+
+    private static string Rules(string ns) =>
+        TestNamespace.Run("ip", "netns", "exec", ns, "ebtables-save").StandardOutput.Split('\n').Where(l => !l.StartsWith('#')).Aggregate("", (a, l) => a + l + "\n") +
+        TestNamespace.Run("ip", "netns", "exec", ns, "iptables-save").StandardOutput.Split('\n').Where(l => !l.StartsWith('#')).Aggregate("", (a, l) => a + l + "\n");
+
+    [SkippableFact]
+    public async Task BindingsSurviveAStopAndAreRestoredWithTheirLearners()
+    {
+        Requirement.Require("root", StoreLocation.IsRoot, "nwfilterd's firewall and namespaces need root");
+        Requirement.Program("ebtables");
+        Requirement.Program("iptables-save");
+        using var dir = new TempDirectory("nwfilterd-restart");
+        using var ns = new TestNamespace();
+        TestNamespace.AddPort(ns.Name, "vnetdr0");
+        TestNamespace.AddPort(ns.Name, "vnetdr1");
+        string rulesBefore;
+        await using (var first = await DaemonProcess.StartAsync(dir, ns.Name))
+        {
+            using var c = await new SocketClient(first.Socket).HandshakeAsync();
+            Assert.True((await c.CallAsync(P.NwFilterBindingCreateXml, Args.StringFlags(Binding("vnetdr0", "52:54:00:00:00:10", "<parameter name='IP' value='192.0.2.10'/>"), 0))).Ok);
+            Assert.True((await c.CallAsync(P.NwFilterBindingCreateXml, Args.StringFlags(Binding("vnetdr1", "52:54:00:00:00:11", ""), 0))).Ok);
+            Assert.Contains(first.Lines, l => l == "learner vnetdr1: any");
+            rulesBefore = Rules(ns.Name);
+            Assert.Contains("libvirt-I-vnetdr0", rulesBefore);
+            Assert.Contains("192.0.2.10", rulesBefore);
+            Assert.Equal(0, await first.StopAsync());
+        }
+        Assert.Equal(rulesBefore, Rules(ns.Name)); // stopping leaves every rule in force
+        await using var second = await DaemonProcess.StartAsync(dir, ns.Name);
+        Assert.Contains(second.Lines, l => l == "restored 2 of 2 binding(s)");
+        Assert.Contains(second.Lines, l => l == "learner vnetdr1: any");
+        Assert.Equal(rulesBefore, Rules(ns.Name));
+        using var again = await new SocketClient(second.Socket).HandshakeAsync();
+        var list = (await again.CallAsync(P.ConnectListAllNwFilterBindings, Args.ListAll())).Reader();
+        Assert.Equal(2u, list.ReadUInt32());
+        Assert.Equal(("vnetdr0", "clean-traffic"), (list.ReadString(64), list.ReadString(64)));
+        Assert.True((await again.CallAsync(P.NwFilterBindingDelete, Args.Binding("vnetdr0", "clean-traffic"))).Ok);
+        Assert.True((await again.CallAsync(P.NwFilterBindingDelete, Args.Binding("vnetdr1", "clean-traffic"))).Ok);
+        Assert.DoesNotContain("vnetdr", Rules(ns.Name));
+    }
+
+    [SkippableFact]
+    public async Task ConcurrentCreatesAreAppliedTogetherAndEachCallerGetsItsOwnAnswer()
+    {
+        Requirement.Require("root", StoreLocation.IsRoot, "nwfilterd's firewall and namespaces need root");
+        Requirement.Program("ebtables");
+        using var dir = new TempDirectory("nwfilterd-batch");
+        using var ns = new TestNamespace();
+        await using var daemon = await DaemonProcess.StartAsync(dir, ns.Name);
+        var clients = new List<SocketClient>();
+        for (var i = 0; i < 21; i++)
+        {
+            clients.Add(await new SocketClient(daemon.Socket).HandshakeAsync());
+        }
+        try
+        {
+            // 20 ports, and a 21st create for a port one of the others creates: exactly one of those two is refused.
+            var replies = await Task.WhenAll(clients.Select((c, i) => c.CallAsync(P.NwFilterBindingCreateXml,
+                Args.StringFlags(Binding($"vnetdb{i % 20}", $"52:54:00:00:01:{i:x2}", $"<parameter name='IP' value='192.0.2.{i + 1}'/>"), 0))));
+            Assert.Equal(20, replies.Count(r => r.Ok));
+            var refused = Assert.Single(replies, r => !r.Ok);
+            Assert.Equal((9, 33, "operation failed: binding 'vnetdb0' already exists"), refused.Error);
+            var list = (await clients[0].CallAsync(P.ConnectListAllNwFilterBindings, Args.ListAll())).Reader();
+            Assert.Equal(20u, list.ReadUInt32());
+            var rules = Rules(ns.Name);
+            Assert.All(Enumerable.Range(0, 20), i => Assert.Contains($"-i vnetdb{i} -j libvirt-I-vnetdb{i}", rules));
+        }
+        finally
+        {
+            clients.ForEach(c => c.Dispose());
+        }
+    }
+}
