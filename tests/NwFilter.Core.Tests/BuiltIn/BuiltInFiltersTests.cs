@@ -89,7 +89,7 @@ public class BuiltInFiltersTests
     {
         Assert.Equal(
             ["nwfilter-clean-traffic-dual-stack", "nwfilter-no-dhcpv6-server", "nwfilter-no-ipv6-router-advertisement", "nwfilter-no-ipv6-spoofing"],
-            BuiltInFilters.OwnNames);
+            BuiltInFilters.OwnNames.ToArray());
         Assert.Equal(BuiltInFilters.Names.Length, BuiltInFilters.LibvirtNames.Length + BuiltInFilters.OwnNames.Length);
     }
 
