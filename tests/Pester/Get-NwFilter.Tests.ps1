@@ -10,7 +10,7 @@ Describe 'Get-NwFilter' {
         Set-NwFilter -Name web -FilterRef clean-traffic -Rule (New-NwFilterRule accept in tcp -DstPortStart 80)
     }
 
-    It 'lists the 28 built-in filters (libvirt's 24 and our 4 nwfilter-*) and the defined ones, sorted by name' {
+    It 'lists the 28 built-in filters (libvirt''s 24 and our 4 nwfilter-*) and the defined ones, sorted by name' {
         $all = @(Get-NwFilter)
         $all.Count | Should -Be 29
         @($all | Where-Object Origin -eq BuiltIn).Count | Should -Be 28
