@@ -12,6 +12,8 @@ namespace NwFilter.Core.BuiltIn;
 /// filters it is made of, the DHCP and multicast helpers), with the same names and the same rules. They are part of
 /// every store without an install step. Like libvirt's, they are ordinary filters: defining a filter with the same name
 /// shadows the built-in one, and removing that definition makes the built-in visible again.
+/// Beyond those, NwFilter ships filters of its own, named <c>nwfilter-...</c> (IPv6 anti-spoofing, an RA guard, a
+/// DHCPv6 server guard and <c>nwfilter-clean-traffic-dual-stack</c>).
 /// Each has a fixed uuid, derived from its name (<see cref="NameBasedUuid"/>), so it is the same on every host.
 /// </summary>
 internal static class BuiltInFilters
@@ -28,6 +30,17 @@ internal static class BuiltInFilters
             .Select(n => n[ResourcePrefix.Length..^".xml".Length])
             .Order(StringComparer.Ordinal),
     ];
+
+    /// <summary>The name prefix of the built-in filters that are NwFilter's own, beyond the 24 libvirt ships.</summary>
+    public const string OwnPrefix = "nwfilter-";
+
+    /// <summary>The names of the built-in filters libvirt also ships (every name without <see cref="OwnPrefix"/>), sorted.</summary>
+    public static ImmutableArray<string> LibvirtNames { get; } =
+        [.. Names.Where(n => !n.StartsWith(OwnPrefix, StringComparison.Ordinal))];
+
+    /// <summary>The names of NwFilter's own built-in filters (<see cref="OwnPrefix"/>), sorted.</summary>
+    public static ImmutableArray<string> OwnNames { get; } =
+        [.. Names.Where(n => n.StartsWith(OwnPrefix, StringComparison.Ordinal))];
 
     /// <summary>Every built-in filter, sorted by name.</summary>
     public static IEnumerable<FilterDefinition> All => Names.Select(n => Filters.Value[n]);

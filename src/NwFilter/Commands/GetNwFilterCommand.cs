@@ -14,8 +14,8 @@ namespace NwFilter.Commands;
 /// <remarks>
 /// Get-NwFilter returns the filters of the current user's store (for root /etc/nwfilter, otherwise
 /// $XDG_DATA_HOME/nwfilter; the NWFILTER_CONFIG_DIR environment variable overrides both) as FilterDefinition objects,
-/// sorted by name. Each carries an Origin note property: BuiltIn for one of the 24 filters NwFilter ships (the same
-/// names and rules as libvirt's, such as clean-traffic), Defined for a filter you defined, Redefined for a definition
+/// sorted by name. Each carries an Origin note property: BuiltIn for one of the filters NwFilter ships (the 24 with the same
+/// names and rules as libvirt's, such as clean-traffic, and NwFilter's own nwfilter-* filters), Defined for a filter you defined, Redefined for a definition
 /// that shadows a built-in filter of the same name.
 ///
 /// Without parameters it returns every filter. -Name takes wildcards; a name without wildcards that matches no filter

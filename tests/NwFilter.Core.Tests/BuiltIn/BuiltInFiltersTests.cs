@@ -9,10 +9,12 @@ public class BuiltInFiltersTests
 {
     public static TheoryData<string> Names() => [.. BuiltInFilters.Names];
 
+    public static TheoryData<string> LibvirtNames() => [.. BuiltInFilters.LibvirtNames];
+
     [Fact]
     public void ThereAreTheTwentyFourLibvirtShips()
     {
-        Assert.Equal(24, BuiltInFilters.Names.Length);
+        Assert.Equal(24, BuiltInFilters.LibvirtNames.Length);
         Assert.Contains("clean-traffic", BuiltInFilters.Names);
         Assert.Contains("qemu-announce-self-rarp", BuiltInFilters.Names);
     }
@@ -22,11 +24,11 @@ public class BuiltInFiltersTests
     {
         var libvirt = Directory.GetFiles(Corpus.Path("src", "nwfilter", "xml"), "*.xml")
             .Select(Path.GetFileNameWithoutExtension).Order(StringComparer.Ordinal);
-        Assert.Equal(libvirt, BuiltInFilters.Names);
+        Assert.Equal(libvirt, BuiltInFilters.LibvirtNames);
     }
 
     [SkippableTheory]
-    [MemberData(nameof(Names))]
+    [MemberData(nameof(LibvirtNames))]
     public void CanonicalXmlEqualsLibvirtsUuidAside(string name)
     {
         var libvirt = NwFilterXmlReader.ReadFilter(File.ReadAllText(Corpus.Path("src", "nwfilter", "xml", name + ".xml"))).Value;
@@ -80,5 +82,26 @@ public class BuiltInFiltersTests
         Assert.Null(BuiltInFilters.Find("nope"));
         Assert.Null(BuiltInFilters.GetSource("nope"));
         Assert.False(BuiltInFilters.Contains("Clean-Traffic"));
+    }
+
+    [Fact]
+    public void OurOwnFiltersAreTheDualStackSet()
+    {
+        Assert.Equal(
+            ["nwfilter-clean-traffic-dual-stack", "nwfilter-no-dhcpv6-server", "nwfilter-no-ipv6-router-advertisement", "nwfilter-no-ipv6-spoofing"],
+            BuiltInFilters.OwnNames.ToArray());
+        Assert.Equal(BuiltInFilters.Names.Length, BuiltInFilters.LibvirtNames.Length + BuiltInFilters.OwnNames.Length);
+    }
+
+    [Fact]
+    public void DualStackReferencesOnlyBuiltInsAndNeedsIpAndIpv6()
+    {
+        var filter = BuiltInFilters.Find("nwfilter-clean-traffic-dual-stack")!;
+        Assert.All(filter.References, r => Assert.True(BuiltInFilters.Contains(r.Filter), r.Filter));
+        Assert.Contains(filter.References, r => r.Filter == "no-ip-spoofing");
+        Assert.Contains(filter.References, r => r.Filter == "nwfilter-no-ipv6-spoofing");
+        Assert.Contains(filter.References, r => r.Filter == "nwfilter-no-ipv6-router-advertisement");
+        Assert.Contains(filter.References, r => r.Filter == "nwfilter-no-dhcpv6-server");
+        Assert.DoesNotContain(filter.References, r => r.Filter == "no-ipv6-spoofing");
     }
 }

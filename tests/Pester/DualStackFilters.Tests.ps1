@@ -1,0 +1,42 @@
+BeforeAll {
+    Set-StrictMode -Version Latest
+    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+    $script:TestEnv = Initialize-NwFilterTestEnvironment
+    $script:Mac = '52:54:00:7b:35:93'
+    $script:Params = @{ IP = '10.0.0.5'; IPV6 = @('fd00::5', 'fe80::5054:ff:fe7b:3593') }
+}
+AfterAll { Remove-NwFilterTestEnvironment $script:TestEnv }
+
+Describe 'NwFilter''s own dual-stack filters' {
+    It 'nwfilter-no-ipv6-spoofing is built in and checks each IPV6 address on ebtables' {
+        (Get-NwFilter nwfilter-no-ipv6-spoofing).Origin | Should -Be 'BuiltIn'
+        $ruleset = Build-NwFilterRuleset nwfilter-no-ipv6-spoofing vnet0 $Mac -Parameter $Params -Backend EbIpTables
+        "$ruleset" | Should -Match '--ip6-source fd00::5(/128)? -j RETURN'
+        "$ruleset" | Should -Match '--ip6-source fe80::5054:ff:fe7b:3593(/128)? -j RETURN'
+        "$ruleset" | Should -Match '--ip6-icmp-type 135'
+    }
+
+    It 'nwfilter-no-ipv6-router-advertisement drops ICMPv6 types 134 and 137 from the guest on nftables' {
+        (Get-NwFilter nwfilter-no-ipv6-router-advertisement).Origin | Should -Be 'BuiltIn'
+        $ruleset = Build-NwFilterRuleset nwfilter-no-ipv6-router-advertisement vnet0 $Mac -Backend Nftables
+        "$ruleset" | Should -Match '134'
+        "$ruleset" | Should -Match '137'
+        "$ruleset" | Should -Match 'drop'
+    }
+
+    It 'nwfilter-no-dhcpv6-server drops UDP from port 547 from the guest on ebtables' {
+        (Get-NwFilter nwfilter-no-dhcpv6-server).Origin | Should -Be 'BuiltIn'
+        $ruleset = Build-NwFilterRuleset nwfilter-no-dhcpv6-server vnet0 $Mac -Backend EbIpTables
+        "$ruleset" | Should -Match '--ip6-source-port 547 -j DROP'
+    }
+
+    It 'nwfilter-clean-traffic-dual-stack needs IP and IPV6 and uses both' {
+        (Get-NwFilter nwfilter-clean-traffic-dual-stack).Origin | Should -Be 'BuiltIn'
+        $ruleset = Build-NwFilterRuleset nwfilter-clean-traffic-dual-stack vnet0 $Mac -Parameter $Params -Backend EbIpTables
+        "$ruleset" | Should -Match '--ip-source 10.0.0.5 -j RETURN'
+        "$ruleset" | Should -Match '--ip6-source fd00::5(/128)? -j RETURN'
+        "$ruleset" | Should -Match '--ip6-icmp-type 134'
+        { Build-NwFilterRuleset nwfilter-clean-traffic-dual-stack vnet0 $Mac -Parameter @{ IP = '10.0.0.5' } -Backend EbIpTables -ErrorAction Stop } |
+            Should -Throw '*IPV6*'
+    }
+}
