@@ -34,7 +34,13 @@ Describe 'The -WhatIf plan' {
         Invoke-NwFilterBinding vnet0 $Mac clean-traffic -Parameter @{ IP = '10.0.0.5' } -Backend EbIpTables -Confirm:$false
         $out = Invoke-NwFilterInChild "Invoke-NwFilterBinding vnet0 $Mac clean-traffic -Parameter @{ IP = '10.0.0.6' } -Backend EbIpTables -WhatIf"
         $out | Should -Match '# Summary: bridge: \d+ chains and \d+ rules added, \d+ chains with their rules and 2 rules removed\.'
-        $out | Should -Match '# swap: old rules out, new rules in'
+        $out | Should -Match '# swap: old rules of vnet0 out, new rules in'
+        # One batch of a port with rules (vnet0) and one without (vnet1): only vnet0 is said to lose rules.
+        $batch = Invoke-NwFilterInChild ("@([pscustomobject]@{ PortDevice = 'vnet0'; MacAddress = '$Mac'; Filter = 'clean-traffic'; Parameter = @{ IP = '10.0.0.6' } }, " +
+            "[pscustomobject]@{ PortDevice = 'vnet1'; MacAddress = '52:54:00:00:00:77'; Filter = 'clean-traffic'; Parameter = @{ IP = '10.0.0.7' } }) | " +
+            'Invoke-NwFilterBinding -Backend EbIpTables -WhatIf')
+        $batch | Should -Match '# swap: old rules of vnet0 out, new rules in'
+        $batch | Should -Not -Match 'old rules of [^\n]*vnet1'
         $removal = Invoke-NwFilterInChild 'Remove-NwFilterBinding vnet0 -WhatIf'
         $removal | Should -Match '# Summary: bridge: \d+ chains with their rules and \d+ rules? removed\.'
         Remove-NwFilterBinding vnet0 -Confirm:$false

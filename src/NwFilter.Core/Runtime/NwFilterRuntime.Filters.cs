@@ -22,7 +22,7 @@ public sealed partial class NwFilterRuntime
         {
             try
             {
-                items = [.. Filters.DefineAll(request.Filters, cancellationToken).Select((r, i) => new BatchItemResult(request.Filters[i], r, null))];
+                items = [.. Filters.DefineAll(request.Filters, request.Expected, cancellationToken).Select((r, i) => new BatchItemResult(request.Filters[i], r, null))];
             }
             catch (NwFilterException e)
             {

@@ -77,7 +77,10 @@ public sealed record BindingStatusResponse(string? NetworkNamespace, ImmutableAr
 /// <param name="Filters">The filters, in order (already confirmed by the host).</param>
 /// <param name="AllOrNothing">Store all or none.</param>
 /// <param name="SkipUnchanged">A filter equal to the stored one apart from its uuid is left alone (import).</param>
-public sealed record DefineFiltersRequest(IReadOnlyList<FilterDefinition> Filters, bool AllOrNothing = true, bool SkipUnchanged = false);
+/// <param name="Expected">For an edit (all or nothing only): each named filter as the edit read it (null: absent); if one
+/// changed meanwhile nothing is stored (FilterChangedConcurrently).</param>
+public sealed record DefineFiltersRequest(IReadOnlyList<FilterDefinition> Filters, bool AllOrNothing = true, bool SkipUnchanged = false,
+    IReadOnlyDictionary<string, FilterDefinition?>? Expected = null);
 
 /// <summary>The answer to a <see cref="DefineFiltersRequest"/>.</summary>
 /// <param name="Items">One result per filter, in input order (each with its result or error).</param>

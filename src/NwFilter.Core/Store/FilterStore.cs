@@ -213,7 +213,15 @@ public sealed class FilterStore : IFilterSource
     /// written are put back as they were and the refusal is thrown. Warnings are those each define alone would give.
     /// </summary>
     /// <exception cref="NwFilterException">One filter was refused (its diagnostics); nothing was changed.</exception>
-    public ImmutableArray<DefineResult> DefineAll(IEnumerable<FilterDefinition> filters, CancellationToken cancellationToken = default)
+    public ImmutableArray<DefineResult> DefineAll(IEnumerable<FilterDefinition> filters, CancellationToken cancellationToken = default) =>
+        DefineAll(filters, expected: null, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="DefineAll(IEnumerable{FilterDefinition}, CancellationToken)"/>, for an edit of what was read: under the
+    /// store's lock, each filter named in <paramref name="expected"/> must still be what the edit started from (the same
+    /// canonical XML; null: absent), else nothing is stored (FilterChangedConcurrently) and the caller reads again.
+    /// </summary>
+    public ImmutableArray<DefineResult> DefineAll(IEnumerable<FilterDefinition> filters, IReadOnlyDictionary<string, FilterDefinition?>? expected, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(filters);
         var list = filters.ToList();
@@ -225,6 +233,17 @@ public sealed class FilterStore : IFilterSource
         EnsureDirectory();
         using var _ = StoreLock.Acquire(Directory, Options.LockTimeout, cancellationToken);
         var view = new View(this);
+        foreach (var (name, was) in expected ?? ImmutableDictionary<string, FilterDefinition?>.Empty)
+        {
+            var now = view.Get(name)?.Definition;
+            if ((now is null) != (was is null) || (now is not null && NwFilterXmlWriter.Write(now) != NwFilterXmlWriter.Write(was!)))
+            {
+                throw new NwFilterException(Diagnostic.Error(
+                    StoreCodes.FilterChangedConcurrently,
+                    $"Filter '{name}' changed while it was being edited; nothing was stored. Run the command again to edit the filter as it is now.",
+                    DiagnosticCategory.InvalidOperation) with { Filter = name });
+            }
+        }
         var journal = new List<(string Path, byte[]? Previous)>();
         var results = ImmutableArray.CreateBuilder<DefineResult>(list.Count);
         try
@@ -243,7 +262,7 @@ public sealed class FilterStore : IFilterSource
         return results.MoveToImmutable();
     }
 
-    /// <summary>Puts back the files a failed <see cref="DefineAll"/> wrote, last first.</summary>
+    /// <summary>Puts back the files a failed <see cref="DefineAll(IEnumerable{FilterDefinition}, IReadOnlyDictionary{string, FilterDefinition}, CancellationToken)"/> wrote, last first.</summary>
     private static void Rollback(List<(string Path, byte[]? Previous)> journal)
     {
         for (var i = journal.Count - 1; i >= 0; i--)

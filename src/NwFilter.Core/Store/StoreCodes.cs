@@ -36,6 +36,9 @@ internal static class StoreCodes
     /// <summary>A stored file's name does not match the filter's name inside.</summary>
     public const string FilterFileNameMismatch = "FilterFileNameMismatch";
 
+    /// <summary>A filter changed between the read an edit started from and the define that stores the edit (nothing was stored).</summary>
+    public const string FilterChangedConcurrently = "FilterChangedConcurrently";
+
     /// <summary>The store's lock could not be taken in time.</summary>
     public const string StoreLockTimeout = "StoreLockTimeout";
 

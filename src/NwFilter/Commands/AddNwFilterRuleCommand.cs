@@ -102,7 +102,7 @@ public sealed class AddNwFilterRuleCommand : NwFilterCmdlet
             {
                 continue;
             }
-            if (FilterRuleEditing.Define(this, FilterRuleEditing.WithEntries(stored.Definition, [.. stored.Definition.Entries, .. added]), PassThru))
+            if (FilterRuleEditing.Define(this, FilterRuleEditing.WithEntries(stored.Definition, [.. stored.Definition.Entries, .. added]), stored.Definition, PassThru))
             {
                 WriteVerbose($"Added {added.Count} rule{(added.Count == 1 ? "" : "s")} to filter '{name}': {string.Join(", ", added.Select(FilterRuleEditing.Quoted))}.");
             }

@@ -147,7 +147,7 @@ public sealed class RemoveNwFilterRuleCommand : NwFilterCmdlet
             {
                 continue;
             }
-            if (FilterRuleEditing.Define(this, FilterRuleEditing.WithEntries(stored.Definition, entries.Where((_, i) => !removed.Contains(i))), PassThru))
+            if (FilterRuleEditing.Define(this, FilterRuleEditing.WithEntries(stored.Definition, entries.Where((_, i) => !removed.Contains(i))), stored.Definition, PassThru))
             {
                 WriteVerbose($"Removed {removed.Count} rule{(removed.Count == 1 ? "" : "s")} from filter '{name}': " +
                     $"{string.Join(", ", removed.Order().Select(i => FilterRuleEditing.Quoted((FilterRule)entries[i])))}.");

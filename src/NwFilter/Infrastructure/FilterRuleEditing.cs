@@ -58,11 +58,13 @@ internal static class FilterRuleEditing
     /// Stores <paramref name="updated"/> in one define request (its bindings re-applied live; on failure nothing
     /// changes); writes its error or, with <paramref name="passThru"/>, the filter as stored. True on success.
     /// </summary>
-    internal static bool Define(NwFilterCmdlet cmdlet, FilterDefinition updated, bool passThru)
+    internal static bool Define(NwFilterCmdlet cmdlet, FilterDefinition updated, FilterDefinition readAs, bool passThru)
     {
         var runtime = NwFilterCmdlet.Runtime;
         var host = cmdlet.NewHost();
-        var response = host.Run(token => runtime.HandleAsync(new DefineFiltersRequest([updated], AllOrNothing: true), host, token));
+        // Stored only if the filter is still what this edit read: a concurrent edit is never overwritten.
+        var expected = new Dictionary<string, FilterDefinition?>(StringComparer.Ordinal) { [readAs.Name] = readAs };
+        var response = host.Run(token => runtime.HandleAsync(new DefineFiltersRequest([updated], AllOrNothing: true, Expected: expected), host, token));
         if (response.Error is { } error)
         {
             cmdlet.WriteError(ErrorRecords.From(error, updated.Name));

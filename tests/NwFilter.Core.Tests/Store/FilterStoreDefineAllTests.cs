@@ -64,4 +64,24 @@ public sealed class FilterStoreDefineAllTests : IDisposable
         Assert.Equal(StoreCodes.InvalidFilterName, e.Primary.Code);
         Assert.Empty(Snapshot());
     }
+    [Fact]
+    public void AnEditOfWhatWasReadIsStoredAndAStaleOneChangesNothing()
+    {
+        // Two editors read the same filter; the first stores its edit, the second's edit of the old version is refused
+        // (it would silently undo the first), and the store keeps the first's.
+        var store = NewStore();
+        store.Define(Filter("web", 100));
+        var read = store.Get("web")!.Definition;
+        var first = store.DefineAll([read with { Entries = [.. read.Entries, new FilterRule(RuleAction.Drop, RuleDirection.In, ProtocolKind.None) { Priority = 200 }] }],
+            new Dictionary<string, FilterDefinition?> { ["web"] = read });
+        Assert.Equal(DefineOutcome.Updated, Assert.Single(first).Outcome);
+        var after = Snapshot();
+
+        var stale = read with { Entries = [.. read.Entries, new FilterRule(RuleAction.Accept, RuleDirection.Out, ProtocolKind.None) { Priority = 300 }] };
+        var e = Assert.Throws<NwFilterException>(() => store.DefineAll([stale], new Dictionary<string, FilterDefinition?> { ["web"] = read }));
+        Assert.Equal(StoreCodes.FilterChangedConcurrently, e.Diagnostics[0].Code);
+        Assert.Contains("'web' changed while it was being edited", e.Message, StringComparison.Ordinal);
+        Assert.Equal(after, Snapshot());
+        Assert.Equal([100, 200], NewStore().Get("web")!.Definition.Rules.Select(r => r.Priority));
+    }
 }

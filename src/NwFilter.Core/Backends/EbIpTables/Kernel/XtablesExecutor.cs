@@ -20,7 +20,7 @@ namespace NwFilter.Core.Backends.EbIpTables.Kernel;
 /// </list>
 /// A killed process leaves either the old rules (plus inert temporary chains the next apply removes) or the new ones.
 /// </summary>
-internal sealed class XtablesExecutor
+internal sealed partial class XtablesExecutor
 {
     private static readonly TimeSpan TransactionTimeout = TimeSpan.FromMinutes(5);
     private readonly IProcessRunner _runner;
@@ -237,10 +237,33 @@ internal sealed class XtablesExecutor
     /// <summary>True when the swap takes rules out (a port had rules before); a first apply only links the new ones.</summary>
     private static bool HasOldRules(SwapPlan swap) => swap.Ops.Any(o => o is DeleteRuleOp or FlushChainOp or DeleteChainOp);
 
-    /// <summary>What the swap does, as the plan says it: "old rules out" only when a port had rules to take out.</summary>
-    private static string SwapStep(SwapPlan swap) => HasOldRules(swap)
-        ? "swap: old rules out, new rules in, every family in one transaction"
-        : "swap: new rules in (no port had rules to take out), every family in one transaction";
+    /// <summary>
+    /// What the swap does, as the plan says it: "old rules out" only for the ports that had rules to take out, named
+    /// (in a batch of new and existing ports, the new ones are not said to lose rules they never had).
+    /// </summary>
+    private static string SwapStep(SwapPlan swap)
+    {
+        if (!HasOldRules(swap))
+        {
+            return "swap: new rules in (no port had rules to take out), every family in one transaction";
+        }
+        var ports = OldRulePorts(swap);
+        var whose = ports.Count == 0 ? "old rules" : $"old rules of {string.Join(", ", ports)}";
+        return $"swap: {whose} out, new rules in, every family in one transaction";
+    }
+
+    /// <summary>The ports whose existing chains the swap flushes or deletes (libvirt's chain names end with the port device).</summary>
+    private static List<string> OldRulePorts(SwapPlan swap) =>
+        [.. swap.Ops.Select(o => o switch { FlushChainOp f => f.Chain, DeleteChainOp d => d.Chain, _ => null })
+            .Select(c => c is null ? null : OwnChain().Match(c))
+            .Where(m => m is { Success: true })
+            .Select(m => m!.Groups["port"].Value)
+            .Distinct(StringComparer.Ordinal)
+            .Order(StringComparer.Ordinal)];
+
+    // A port's root chains: libvirt-I-vnet0, libvirt-O-vnet0 (ebtables), FI-vnet0, FO-vnet0, HI-vnet0 (iptables).
+    [System.Text.RegularExpressions.GeneratedRegex("^(?:libvirt-[IO]|[FH][IO])-(?<port>.+)$")]
+    private static partial System.Text.RegularExpressions.Regex OwnChain();
 
     private static PlannedTransaction NftTransaction(string step, string script) => new(step, "nft", ["-f", "-"], script);
 }
