@@ -27,7 +27,17 @@ public sealed partial class VirshComparisonTests
     [GeneratedRegex("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")]
     private static partial Regex UuidPattern();
 
-    private static string Normalize(string text) => UuidPattern().Replace(text, "UUID");
+    // NwFilter's own built-ins (nwfilter-*, e.g. nwfilter-clean-traffic-dual-stack) are served too, which libvirt has
+    // not: their rows of a filter list are left out, and the rule under the header (as wide as virsh makes it for the
+    // longest name) is compared as a rule (docs/design/libvirt-daemon.md, deliberate differences).
+    [GeneratedRegex("^ UUID +nwfilter-\\S+\\n", RegexOptions.Multiline)]
+    private static partial Regex OwnBuiltInRow();
+
+    [GeneratedRegex("^-{20,}$", RegexOptions.Multiline)]
+    private static partial Regex HeaderRule();
+
+    private static string Normalize(string text) =>
+        HeaderRule().Replace(OwnBuiltInRow().Replace(UuidPattern().Replace(text, "UUID"), ""), "----");
 
     [SkippableFact]
     public async Task EveryNwFilterVirshCommandAnswersAsLibvirtsOwnDriver()
