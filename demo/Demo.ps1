@@ -115,10 +115,11 @@ try {
     Note "Before binding: db pings web: $(Test-Ping $db 10.214.0.10); TCP 8080 to web $(Test-Tcp $db $web 10.214.0.10 8080)."
 
     Show 'Binding test-eth0 to vnet0 (web) and clean-traffic to vnet1 (db), together'
+    Note 'nftables is the default backend; this demonstration names libvirt''s own (-Backend EbIpTables), to show the rules libvirt would install and IP learning.'
     @(
         [pscustomobject]@{ PortDevice = 'vnet0'; MacAddress = '52:54:00:de:00:10'; Filter = 'test-eth0'; Parameter = @{ IP = '10.214.0.10' }; Owner = 'web' }
         [pscustomobject]@{ PortDevice = 'vnet1'; MacAddress = '52:54:00:de:00:11'; Filter = 'clean-traffic'; Parameter = @{ IP = '10.214.0.11' }; Owner = 'db' }
-    ) | Invoke-NwFilterBinding -Confirm:$false -Verbose
+    ) | Invoke-NwFilterBinding -Backend EbIpTables -Confirm:$false -Verbose
     Get-NwFilterBinding | Format-Table -AutoSize | Out-String -Width 120
     Note 'vnet1''s binding, every property (the MAC and parameters as one writes them):'
     Get-NwFilterBinding vnet1 | Format-List * | Out-String -Width 120
@@ -151,7 +152,7 @@ try {
             '--dhcp-range=10.214.0.100,10.214.0.150,255.255.255.0,2m', '--dhcp-host=52:54:00:de:00:11,10.214.0.11')
         Start-Sleep -Milliseconds 500
         & ip -n $db addr flush dev eth0
-        Invoke-NwFilterBinding vnet1 52:54:00:de:00:11 clean-traffic -Parameter @{ CTRL_IP_LEARNING = 'dhcp'; DHCPSERVER = '10.214.0.1' } -Confirm:$false
+        Invoke-NwFilterBinding vnet1 52:54:00:de:00:11 clean-traffic -Parameter @{ CTRL_IP_LEARNING = 'dhcp'; DHCPSERVER = '10.214.0.1' } -Backend EbIpTables -Confirm:$false
         Get-Job -Name vnet1 | Format-Table -AutoSize | Out-String -Width 120
         Note 'Until a lease is acknowledged, vnet1 only passes DHCP (from 10.214.0.1):'
         & ip netns exec $hostNs ebtables-save -t nat | Where-Object { $_ -match '^-A libvirt-[IO]-vnet1' } | ForEach-Object { Note $_ }
@@ -172,7 +173,7 @@ try {
         & ip -n $db addr del 10.214.0.99/32 dev eth0
     }
 
-    Show 'Removing both bindings: one nft transaction; no NwFilter chain is left'
+    Show 'Removing both bindings: one transaction; no NwFilter chain is left'
     Get-NwFilterBinding | Remove-NwFilterBinding -Confirm:$false
     $left = @(& ip netns exec $hostNs ebtables-save; & ip netns exec $hostNs iptables-save) -match 'libvirt|vnet'
     Note "NwFilter rules left: $($left.Count). db pings web again: $(Test-Ping $db 10.214.0.10)"
