@@ -46,7 +46,7 @@ public sealed class BackendChoiceTests : IDisposable
     public async Task ABindingNamingNoBackendGetsNftablesWhereUsableAndTheHostIsToldWhichAndWhy()
     {
         var probed = new List<string?>();
-        var host = new Host();
+        var host = new RecordingRuntimeHost();
         var response = await Runtime(Usable, probed: probed).HandleAsync(new ApplyBindingsRequest([Bindings.Create("vnet0", Mac, "allow-arp")], "lab1"), host);
 
         Assert.Equal(FirewallBackendKind.Nftables, Assert.Single(response.Items).Binding!.Backend);
@@ -62,7 +62,7 @@ public sealed class BackendChoiceTests : IDisposable
     public async Task ANamedBackendIsKeptAndEbIpTablesNeedsNoProbe()
     {
         var probed = new List<string?>();
-        var host = new Host();
+        var host = new RecordingRuntimeHost();
         var response = await Runtime(Usable, probed: probed).HandleAsync(new ApplyBindingsRequest(
             [Bindings.Create("vnet0", Mac, "allow-arp", backend: FirewallBackendKind.EbIpTables)], "lab1"), host);
 
@@ -76,7 +76,7 @@ public sealed class BackendChoiceTests : IDisposable
     public async Task WhereNftablesIsUnusableANewBindingFallsBackToEbIpTablesAndSaysSo(string why)
     {
         var nft = why == "kernel" ? NoKernel : NoLibrary;
-        var host = new Host();
+        var host = new RecordingRuntimeHost();
         var response = await Runtime(nft).HandleAsync(new ApplyBindingsRequest([Bindings.Create("vnet0", Mac, "allow-arp")], "lab1"), host);
 
         Assert.Equal(FirewallBackendKind.EbIpTables, Assert.Single(response.Items).Binding!.Backend);
@@ -93,7 +93,7 @@ public sealed class BackendChoiceTests : IDisposable
     {
         var runtime = Runtime(NoKernel);
         runtime.Manager("lab1").Store.Save(Bindings.Create("vnet1", Mac, "allow-arp", backend: FirewallBackendKind.Nftables));
-        var host = new Host();
+        var host = new RecordingRuntimeHost();
         var response = await runtime.HandleAsync(new ApplyBindingsRequest([Bindings.Create("vnet0", Mac, "allow-arp")], "lab1"), host);
 
         var error = Assert.Single(response.Items).Error!.Primary;
@@ -106,7 +106,7 @@ public sealed class BackendChoiceTests : IDisposable
     [Fact]
     public async Task AnExplicitNftablesBindingWhereNftablesIsUnusableIsRefusedNamingThePortAndWhy()
     {
-        var host = new Host();
+        var host = new RecordingRuntimeHost();
         var response = await Runtime(NoLibrary).HandleAsync(new ApplyBindingsRequest(
             [Bindings.Create("vnet0", Mac, "allow-arp", backend: FirewallBackendKind.Nftables)], "lab1"), host);
 
@@ -122,7 +122,7 @@ public sealed class BackendChoiceTests : IDisposable
     {
         var runtime = Runtime(Usable);
         runtime.Manager("lab1").Store.Save(Bindings.Create("vnet0", Mac, "allow-arp", backend: FirewallBackendKind.EbIpTables));
-        var host = new Host();
+        var host = new RecordingRuntimeHost();
         var response = await runtime.HandleAsync(new ApplyBindingsRequest([Bindings.Create("vnet0", Mac, "allow-arp"), Bindings.Create("vnet1", Mac, "allow-arp")], "lab1"), host);
 
         Assert.Equal([FirewallBackendKind.EbIpTables, FirewallBackendKind.Nftables], response.Items.Select(i => i.Binding!.Backend));
@@ -133,7 +133,7 @@ public sealed class BackendChoiceTests : IDisposable
     public async Task TheEnvironmentSettingChoosesEbIpTablesWithoutAProbe()
     {
         var probed = new List<string?>();
-        var host = new Host();
+        var host = new RecordingRuntimeHost();
         var response = await Runtime(Usable, "ebiptables", probed).HandleAsync(new ApplyBindingsRequest([Bindings.Create("vnet0", Mac, "allow-arp")], "lab1"), host);
 
         Assert.Equal(FirewallBackendKind.EbIpTables, Assert.Single(response.Items).Binding!.Backend);
@@ -146,7 +146,7 @@ public sealed class BackendChoiceTests : IDisposable
     {
         Directory.CreateDirectory(_dir.Combine("config"));
         File.WriteAllText(_dir.Combine("config", BackendSelection.ConfigFileName), "backend = ebiptables\n");
-        var response = await Runtime(Usable).HandleAsync(new ApplyBindingsRequest([Bindings.Create("vnet0", Mac, "allow-arp")], "lab1"), new Host());
+        var response = await Runtime(Usable).HandleAsync(new ApplyBindingsRequest([Bindings.Create("vnet0", Mac, "allow-arp")], "lab1"), new RecordingRuntimeHost());
         Assert.Equal(FirewallBackendKind.EbIpTables, Assert.Single(response.Items).Binding!.Backend);
     }
 
@@ -154,7 +154,7 @@ public sealed class BackendChoiceTests : IDisposable
     public async Task ALearningBindingWithTheNftablesDefaultIsRefusedSayingTheBackendWasTheDefault()
     {
         // Until IP learning works on nftables (nft-learn), the default does not pick EbIpTables for it silently.
-        var host = new Host();
+        var host = new RecordingRuntimeHost();
         var response = await Runtime(Usable).HandleAsync(new ApplyBindingsRequest([Bindings.Create("vnet0", Mac, "clean-traffic")], "lab1"), host);
 
         var item = Assert.Single(response.Items);
@@ -162,30 +162,5 @@ public sealed class BackendChoiceTests : IDisposable
         Assert.Equal(ApplyCodes.IpLearningNeedsEbIpTables, error.Code);
         Assert.Contains("No backend was named, and the default here is Nftables, the default (", error.Message, StringComparison.Ordinal);
         Assert.Contains("name -Backend EbIpTables (or set NWFILTER_BACKEND=ebiptables)", error.Message, StringComparison.Ordinal);
-    }
-
-    private sealed class Host : IRuntimeHost
-    {
-        private readonly ConcurrentQueue<RuntimeEvent> _events = new();
-
-        public List<RuntimeEvent> Events => [.. _events];
-
-        public List<ConfirmationRequest> Confirmations { get; } = [];
-
-        public void Report(RuntimeEvent runtimeEvent) => _events.Enqueue(runtimeEvent);
-
-        public void Progress(RuntimeProgress progress)
-        {
-        }
-
-        public void LearnerStarted(LearnerStarted started)
-        {
-        }
-
-        public bool Confirm(ConfirmationRequest request)
-        {
-            Confirmations.Add(request);
-            return true;
-        }
     }
 }

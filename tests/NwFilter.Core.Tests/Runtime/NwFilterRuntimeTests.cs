@@ -41,7 +41,7 @@ public sealed class NwFilterRuntimeTests : IAsyncDisposable
     {
         var runner = new RecordingRunner();
         var runtime = Probed(runner, namespaceExists: false);
-        var host = new RecordingHost();
+        var host = new RecordingRuntimeHost();
         var binding = Bindings.Create("vnet0", PhysicalAddress.Parse("52-54-00-00-00-01"), "allow-arp", backend: FirewallBackendKind.EbIpTables);
 
         var applied = await runtime.HandleAsync(new ApplyBindingsRequest([binding], "labx"), host);
@@ -66,7 +66,7 @@ public sealed class NwFilterRuntimeTests : IAsyncDisposable
     {
         var runner = new RecordingRunner();
         var runtime = Probed(runner, mayChange: false, interfaces: "vnet0");
-        var host = new RecordingHost(); // says yes to everything, without looking at the plan
+        var host = new RecordingRuntimeHost(); // says yes to everything, without looking at the plan
         var binding = Bindings.Create("vnet0", PhysicalAddress.Parse("52-54-00-00-00-01"), "allow-arp", backend: FirewallBackendKind.EbIpTables);
         runtime.Manager("lab8").Store.Save(Bindings.Create("vnet3", PhysicalAddress.Parse("52-54-00-00-00-03"), "allow-arp", backend: FirewallBackendKind.EbIpTables));
 
@@ -89,7 +89,7 @@ public sealed class NwFilterRuntimeTests : IAsyncDisposable
     public async Task APortDeviceThatIsNoInterfaceIsWarnedAbout()
     {
         var runtime = Probed(new RecordingRunner(), interfaces: "vnet1");
-        var host = new RecordingHost { Answer = false };
+        var host = new RecordingRuntimeHost { Answer = false };
         var typo = Bindings.Create("vent0", PhysicalAddress.Parse("52-54-00-00-00-01"), "allow-arp", backend: FirewallBackendKind.EbIpTables);
         var present = Bindings.Create("vnet1", PhysicalAddress.Parse("52-54-00-00-00-02"), "allow-arp", backend: FirewallBackendKind.EbIpTables);
 
@@ -212,7 +212,7 @@ public sealed class NwFilterRuntimeTests : IAsyncDisposable
     [Fact]
     public async Task ReportsEachRefusedBindingToTheHostBeforeAnythingRuns()
     {
-        var host = new RecordingHost();
+        var host = new RecordingRuntimeHost();
         var unknown = new FilterBinding("vnet0", PhysicalAddress.Parse("52-54-00-00-00-01"), "no-such-filter");
         var badMac = new FilterBinding("vnet1", PhysicalAddress.Parse("52-54-00-00"), "clean-traffic");
 
@@ -233,7 +233,7 @@ public sealed class NwFilterRuntimeTests : IAsyncDisposable
         var binding = Bindings.Create("vnet0", PhysicalAddress.Parse("52-54-00-00-00-01"), "allow-arp", backend: FirewallBackendKind.EbIpTables);
         _runtime.Manager("lab4").Store.Save(binding);
         Assert.Single(_runtime.Manager("lab4").Store.List().Bindings);
-        var host = new RecordingHost { Answer = false };
+        var host = new RecordingRuntimeHost { Answer = false };
 
         var removed = await _runtime.HandleAsync(new RemoveBindingsRequest(["vnet0"], "lab4"), host);
         var restored = await _runtime.HandleAsync(new RestoreBindingsRequest(null, "lab4"), host);
@@ -272,33 +272,6 @@ public sealed class NwFilterRuntimeTests : IAsyncDisposable
         {
             Programs.Enqueue(request.ToString());
             return Task.FromResult(new ProcessResult(request, 1, "", "not run in this test", TimeSpan.Zero));
-        }
-    }
-
-    private sealed class RecordingHost : IRuntimeHost
-    {
-        public bool Answer { get; init; } = true;
-
-        public ConcurrentQueue<RuntimeEvent> EventQueue { get; } = new();
-
-        public List<RuntimeEvent> Events => [.. EventQueue];
-
-        public List<ConfirmationRequest> Confirmations { get; } = [];
-
-        public void Report(RuntimeEvent runtimeEvent) => EventQueue.Enqueue(runtimeEvent);
-
-        public void Progress(RuntimeProgress progress)
-        {
-        }
-
-        public void LearnerStarted(LearnerStarted started)
-        {
-        }
-
-        public bool Confirm(ConfirmationRequest request)
-        {
-            Confirmations.Add(request);
-            return Answer;
         }
     }
 }
