@@ -9,8 +9,11 @@
       Clean    removes out/ and the projects' bin/ and obj/ folders
       Build    dotnet build of NwFilter.sln
       Help     writes the MAML help from the cmdlets' XML doc comments (tools/New-MamlHelp.ps1)
+      Bridge   builds the forwarding module for a monolithic libvirtd (src/libvirt-bridge) into out/libvirt/
+               (libvirt_driver_nwfilter.so, nwfilter-bridge) where gcc, make, pkg-config and libvirt-dev are
+               present; elsewhere it prints why it skipped
       Layout   lays the shippable module out in out/NwFilter/ (version stamped from Directory.Build.props),
-               and the daemon nwfilterd in out/nwfilterd/ (out/nwfilterd/nwfilterd),
+               the daemon nwfilterd in out/nwfilterd/ (out/nwfilterd/nwfilterd) and runs Bridge,
                then imports it in a child process and fails if CmdletsToExport differs from the dll's cmdlets
       Test     xunit (dotnet test, counted from its TRX file) and Pester (tests/Pester); the last line printed
                is "N passed, N failed, N skipped" over both (each skip reason is listed above it), and the exit
@@ -35,7 +38,7 @@
 [CmdletBinding()]
 param(
     # The tasks to run, in order.
-    [ValidateSet('Clean', 'Build', 'Help', 'Layout', 'Test', 'Demo', 'Bench', 'Fuzz', 'Package')]
+    [ValidateSet('Clean', 'Build', 'Help', 'Bridge', 'Layout', 'Test', 'Demo', 'Bench', 'Fuzz', 'Package')]
     [string[]] $Task = 'Layout',
 
     # The build configuration.
@@ -178,7 +181,29 @@ task Help Build, {
         '-RelatedLink', 'about_NwFilter')
 }
 
-task Layout Build, Help, {
+task Bridge {
+    # libvirt's nwfilter driver replaced by a forwarder to nwfilterd, for Debian 12's monolithic libvirtd
+    # (docs/design/libvirt-daemon.md, "The monolithic bridge"). Built per libvirt release: it binds libvirt's private
+    # symbols of the release whose headers it finds.
+    $bridgeOut = Join-Path $Out 'libvirt'
+    $missing = @(foreach ($tool in 'gcc', 'make', 'pkg-config', 'objdump') {
+            if (-not (Get-Command $tool -CommandType Application -ErrorAction SilentlyContinue)) { $tool } })
+    if (-not $missing) {
+        & pkg-config --exists libvirt 2>$null
+        if ($LASTEXITCODE -ne 0) { $missing = @("libvirt's headers (pkg-config libvirt: libvirt-dev)") }
+    }
+    if ($missing) {
+        Write-Host "Bridge: skipped, $($missing -join ', ') not found (out/libvirt is not built)."
+        return
+    }
+    if (Test-Path -LiteralPath $bridgeOut) { Remove-Item -LiteralPath $bridgeOut -Recurse -Force }
+    Invoke-Native 'make (src/libvirt-bridge)' {
+        make --no-print-directory -s -C (Join-Path $Root 'src/libvirt-bridge') "OUT=$bridgeOut" "CC=gcc" 2>&1
+    }
+    Write-Host "Bridge: out/libvirt/libvirt_driver_nwfilter.so for libvirt $(& pkg-config --modversion libvirt), out/libvirt/nwfilter-bridge"
+}
+
+task Layout Build, Help, Bridge, {
     if (Test-Path -LiteralPath $ModuleOut) { Remove-Item -LiteralPath $ModuleOut -Recurse -Force }
     $enUS = New-Item -ItemType Directory -Force -Path (Join-Path $ModuleOut 'en-US')
 

@@ -9,11 +9,11 @@ Set-StrictMode -Version Latest
 
 function Test-NwFilterResource {
     # True when the resource is present. When it is absent but the run asserts it is there (NWFILTER_REQUIRE_RESOURCES,
-    # set by .ci/run for what it installed or found: corpus, root, tools, shared-tools (../shared/tools beside the clone: dsc-lite), ansible (ansible-core), sshd (openssh-server), or all), throws instead, so the tests that
+    # set by .ci/run for what it installed or found: corpus, root, tools, shared-tools (../shared/tools beside the clone: dsc-lite), ansible (ansible-core), sshd (openssh-server), vmlab (../shared/tools/vm-lab and out/libvirt), or all), throws instead, so the tests that
     # would skip fail: in CI a skip can never hide a regression. The xunit side is TestSupport/Requirement.cs.
     [OutputType([bool])]
     param(
-        [Parameter(Mandatory)] [ValidateSet('corpus', 'root', 'tools', 'shared-tools', 'ansible', 'sshd')] [string] $Name,
+        [Parameter(Mandatory)] [ValidateSet('corpus', 'root', 'tools', 'shared-tools', 'ansible', 'sshd', 'vmlab')] [string] $Name,
         [Parameter(Mandatory)] [bool] $Present,
         [Parameter(Mandatory)] [string] $Reason
     )

@@ -3,7 +3,8 @@ namespace NwFilter.Core.Tests.TestSupport;
 /// <summary>
 /// What a test needs from outside the repository: libvirt's corpus (<c>corpus</c>), root (<c>root</c>), a program
 /// (<c>tools</c>: the firewall tools, busybox, tcpdump, dnsmasq, ...), libnftables (<c>libnftables</c>), virsh and the
-/// reference libvirt of <c>../shared/tools/libvirt-ref</c> (<c>libvirt</c>). A test whose
+/// reference libvirt of <c>../shared/tools/libvirt-ref</c> (<c>libvirt</c>), real guests through
+/// <c>../shared/tools/vm-lab</c> with the forwarding module built by <c>build.ps1 -Task Bridge</c> (<c>vmlab</c>). A test whose
 /// resource is absent is skipped with the reason, so a newcomer's first run is green; but a run that knows the resource
 /// is there (<see cref="EnvironmentVariable"/>, which .ci/run sets for what it installed or found) fails the test
 /// instead, so a skip can never hide a regression in CI.
@@ -14,7 +15,7 @@ public static class Requirement
     public const string EnvironmentVariable = "NWFILTER_REQUIRE_RESOURCES";
 
     /// <summary>The resource names tests use.</summary>
-    public static IReadOnlyList<string> Resources { get; } = ["corpus", "root", "tools", "libnftables", "libvirt"];
+    public static IReadOnlyList<string> Resources { get; } = ["corpus", "root", "tools", "libnftables", "libvirt", "vmlab"];
 
     private static readonly HashSet<string> Asserted = Parse(Environment.GetEnvironmentVariable(EnvironmentVariable));
 
