@@ -41,10 +41,13 @@ internal sealed class DaemonProcess : IAsyncDisposable
     }
 
     /// <summary>Starts nwfilterd over <paramref name="dir"/> (config/, state/, sock) and waits until it listens.</summary>
-    public static async Task<DaemonProcess> StartAsync(TempDirectory dir, string? netns = null, params string[] extra)
+    public static Task<DaemonProcess> StartAsync(TempDirectory dir, string? netns = null, params string[] extra) =>
+        StartOnSocketAsync(dir, dir.Combine("sock"), netns, extra);
+
+    /// <summary>Starts nwfilterd over <paramref name="dir"/> (config/, state/) listening on <paramref name="socket"/>.</summary>
+    public static async Task<DaemonProcess> StartOnSocketAsync(TempDirectory dir, string socket, string? netns, string[] extra)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "nwfilterd.dll");
-        var socket = dir.Combine("sock");
         var psi = new ProcessStartInfo(netns is null ? "dotnet" : "ip")
         {
             RedirectStandardOutput = true,
