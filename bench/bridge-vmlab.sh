@@ -9,7 +9,8 @@
 #   3. virsh start of a guest with one clean-traffic NIC and of the same guest without a filter (start to filtered).
 # Prints one line per figure. Leaves nothing: vm-lab down and the temp directory removed at the end.
 set -euo pipefail
-N=${N:-200}
+N=${N:-50}
+BACKEND=${BACKEND:-Nftables}   # the firewall part small, so that what the bridge adds shows
 here=$(cd "$(dirname "$0")/.." && pwd)
 lab=${VMLAB:-$here/../shared/tools/vm-lab}
 module=$here/out/libvirt/libvirt_driver_nwfilter.so
@@ -21,16 +22,18 @@ work=$(mktemp -d /tmp/nwfbench-bridge-XXXXXX)
 pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; sleep 1; "$lab" down >/dev/null 2>&1 || true; rm -rf "$work"; }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 mkdir -p /var/lib/libvirt /var/cache/libvirt /var/log/libvirt "$work"/{config,state}
 VMLAB_NWFILTER=$module "$lab" up >/dev/null 2>&1
 sock=$vmdir/root/run/virtnwfilterd-sock
-start_daemon() {
+start_daemon() {  # start_daemon [--backend B]
+  : >"$work/daemon.log"
   NWFILTER_CONFIG_DIR=$work/config NWFILTER_STATE_DIR=$work/state setsid ip netns exec vmlab "$daemon" \
-    --libvirt-socket "$sock" --libvirt-binding-dir "$work/none" >>"$work/daemon.log" 2>&1 &
+    --libvirt-socket "$sock" --libvirt-binding-dir "$work/none" "$@" >>"$work/daemon.log" 2>&1 &
   pid=$!
-  for _ in $(seq 100); do grep -q "^listening on" "$work/daemon.log" 2>/dev/null && break; sleep 0.1; done
+  for _ in $(seq 300); do grep -q "^listening on" "$work/daemon.log" 2>/dev/null && break; sleep 0.1; done
 }
-start_daemon
+start_daemon --backend "$BACKEND"
 ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 
 create=$work/create.virsh; delete=$work/delete.virsh; : >"$create"; : >"$delete"
@@ -44,10 +47,12 @@ via="qemu:///system?socket=$vmdir/run/libvirt-sock"; direct="nwfilter:///system?
 run "$via" "$create" >/dev/null; run "$via" "$delete" >/dev/null   # warm-up (JIT, first rules)
 c1=$(run "$via" "$create"); d1=$(run "$via" "$delete")
 c2=$(run "$direct" "$create"); d2=$(run "$direct" "$delete")
+echo "backend $BACKEND"
 echo "through libvirtd and the bridge: $N creates $c1 ms ($(( c1 * 1000 / N )) us each), $N deletes $d1 ms ($(( d1 * 1000 / N )) us each)"
 echo "straight to nwfilterd's socket:  $N creates $c2 ms ($(( c2 * 1000 / N )) us each), $N deletes $d2 ms ($(( d2 * 1000 / N )) us each)"
 
-kill "$pid"; wait "$pid" 2>/dev/null || true; start_daemon
+# nwfilterd restarted with its default backend (the guests' clean-traffic learns its IP)
+kill "$pid"; while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done; start_daemon
 echo 'nwfilter-list' >"$work/list.virsh"
 r1=$(run "$via" "$work/list.virsh"); r2=$(run "$via" "$work/list.virsh")
 echo "virsh nwfilter-list through libvirtd: first after an nwfilterd restart $r1 ms (reconnect, new bridge), next $r2 ms"
