@@ -6,6 +6,8 @@
  * socket is, in this order: $NWFILTER_LIBVIRT_SOCKET (when libvirtd passes it on), `socket = PATH` in
  * /etc/libvirt/nwfilter-bridge.conf (as libvirtd sees /etc/libvirt), /run/libvirt/virtnwfilterd-sock.
  * What goes wrong is one line on stderr: libvirt puts it into the error the caller sees.
+ * `nwfilter-bridge --check` only connects and exits (0, or 1 with the reason on stderr): the module runs it to explain
+ * a failed open when libvirt's own error does not carry the bridge's line.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -97,10 +99,9 @@ int main(int argc, char **argv)
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
     struct pollfd fds[2];
     char buf[65536];
-    int sock, in_open = 1;
-    (void)argv;
-    if (argc > 1)
-        die("takes no arguments (the socket comes from " CONFIG_FILE " or NWFILTER_LIBVIRT_SOCKET)");
+    int sock, in_open = 1, check = argc == 2 && strcmp(argv[1], "--check") == 0;
+    if (argc > 1 && !check)
+        die("takes no arguments but --check (the socket comes from " CONFIG_FILE " or NWFILTER_LIBVIRT_SOCKET)");
     signal(SIGPIPE, SIG_IGN);
 
     if (env && *env) {
@@ -116,6 +117,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "nwfilter-bridge: cannot connect to nwfilterd at %s: %s\n", socket_path, strerror(errno));
         return 1;
     }
+    if (check)
+        return 0;
 
     fds[0].fd = STDIN_FILENO;
     fds[1].fd = sock;

@@ -22,7 +22,10 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +63,8 @@ static int nwb_alive(virConnectPtr c)
     return alive == 1;
 }
 
+static void nwb_explain_open_failure(void);
+
 /* A reference to the inner connection, opened (again) if there is none or it died; NULL with libvirt's error set. */
 static virConnectPtr nwb_acquire(void)
 {
@@ -85,7 +90,51 @@ static virConnectPtr nwb_acquire(void)
     if (c)
         virConnectRef(c);
     pthread_mutex_unlock(&nwb_lock);
+    if (!c)
+        nwb_explain_open_failure();
     return c;
+}
+
+extern char **environ;
+
+/*
+ * After a failed open: libvirt's error says why only when its reader saw the bridge's line before the connection was
+ * marked closed; otherwise it is "client socket is closed". Then `nwfilter-bridge --check` (run only here) names the
+ * reason: the socket and why it cannot be reached.
+ */
+static void nwb_explain_open_failure(void)
+{
+    virErrorPtr err = virGetLastError();
+    posix_spawn_file_actions_t actions;
+    char *argv[] = { nwb_bridge, (char *)"--check", NULL };
+    char why[512];
+    ssize_t n, got = 0;
+    int pipefd[2], status = 0, spawned;
+    pid_t pid;
+    if (err && err->message && strstr(err->message, "nwfilter-bridge:"))
+        return;
+    if (pipe2(pipefd, O_CLOEXEC) < 0)
+        return;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_adddup2(&actions, pipefd[1], STDERR_FILENO);
+    spawned = posix_spawn(&pid, nwb_bridge, &actions, NULL, argv, environ) == 0;
+    posix_spawn_file_actions_destroy(&actions);
+    close(pipefd[1]);
+    while (spawned && got < (ssize_t)sizeof(why) - 1 && (n = read(pipefd[0], why + got, sizeof(why) - 1 - (size_t)got)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            break;
+        got += n;
+    }
+    close(pipefd[0]);
+    if (!spawned || waitpid(pid, &status, 0) < 0 || (WIFEXITED(status) && WEXITSTATUS(status) == 0) || got == 0)
+        return; /* reachable now, or no better reason: keep libvirt's error */
+    why[got] = '\0';
+    why[strcspn(why, "\n")] = '\0';
+    NWB_ERROR(VIR_ERR_OPERATION_FAILED, "nwfilterd is not reachable: %s", why);
 }
 
 static void nwb_release(virConnectPtr c)

@@ -129,6 +129,7 @@ public sealed class BridgeVmLabTests(VmLab lab, ITestOutputHelper output) : ICla
             var start = await lab.Virsh("start", guest);
             output.WriteLine($"start with nwfilterd down: exit {start.ExitCode}: {start.StandardError.Trim()}");
             Assert.NotEqual(0, start.ExitCode);
+            Assert.Contains("nwfilterd", start.StandardError); // the reason: nwfilterd (at its socket) cannot be reached
             Assert.Contains("shut off", (await lab.Virsh("domstate", guest)).StandardOutput);
             // the running guest stays filtered while nwfilterd is down (its rules are in the kernel, not in nwfilterd)
             Assert.True(await lab.OwnPingAnswered(VmLab.Filtered), "own traffic passes with nwfilterd down");
