@@ -59,6 +59,23 @@ public sealed class BridgeVmLabTests(VmLab lab, ITestOutputHelper output) : ICla
         Assert.Contains($"<mac address='{mac}'/>", xml);
         Assert.Contains($"<name>{VmLab.Filtered}</name>", xml);
 
+        // on the wire: a forged source MAC on the new NIC is dropped, its own passes, the unfiltered guest's forged
+        // MAC passes (the gateway's neighbour entry is flushed before each ping, so its answer needs a fresh ARP
+        // exchange with the MAC the guest uses: without that the reply would miss a forged MAC even unfiltered)
+        const string forged = "52:54:00:b1:ff:ff";
+        await lab.Exec(VmLab.Filtered, $"ip link set eth1 address {forged}; ip link set eth1 up; ip addr add 10.97.0.252/24 dev eth1");
+        await FlushNeighbour("10.97.0.252");
+        Assert.False(await Answered(VmLab.Filtered, "ping -c 2 -W 2 -I eth1 " + VmLab.Gateway), "a forged source MAC on the hotplugged NIC is dropped");
+        await lab.Exec(VmLab.Filtered, $"ip link set eth1 address {mac}");
+        await FlushNeighbour("10.97.0.252");
+        Assert.True(await Answered(VmLab.Filtered, "ping -c 2 -W 2 -I eth1 " + VmLab.Gateway), "the hotplugged NIC's own traffic passes");
+        var ownMac = (await lab.Exec(VmLab.Unfiltered, "cat /sys/class/net/eth0/address")).EnsureSuccess().StandardOutput.Trim();
+        await FlushNeighbour(SpoofOpen);
+        Assert.True(await Answered(VmLab.Unfiltered,
+            $"ip link set eth0 address 52:54:00:0f:ff:ff; ip addr add {SpoofOpen}/24 dev eth0; ping -c 2 -W 2 -I {SpoofOpen} {VmLab.Gateway}; rc=$?; ip addr del {SpoofOpen}/24 dev eth0; ip link set eth0 address {ownMac}; exit $rc"),
+            "positive control: the unfiltered guest's forged MAC passes");
+        await FlushNeighbour(SpoofOpen);
+
         (await lab.Virsh("detach-device", VmLab.Filtered, nic, "--live")).EnsureSuccess();
         for (var i = 0; i < 40 && (await lab.PortsOf(VmLab.Filtered)).Contains(added); i++)
         {
@@ -69,6 +86,10 @@ public sealed class BridgeVmLabTests(VmLab lab, ITestOutputHelper output) : ICla
         Assert.Equal(before, await lab.PortsOf(VmLab.Filtered));
         Assert.Contains(before[0], await lab.Bindings());
     }
+
+    private async Task FlushNeighbour(string address) => await lab.Lab("ns", "ip", "neigh", "flush", "to", address);
+
+    private async Task<bool> Answered(string guest, string command) => (await lab.Exec(guest, command + " >/dev/null 2>&1")).ExitCode == 0;
 
     [SkippableFact]
     public async Task Save_and_restore_keep_the_guest_filtered_on_the_port_libvirt_names_at_restore()
