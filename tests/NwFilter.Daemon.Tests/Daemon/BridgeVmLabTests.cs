@@ -87,6 +87,45 @@ public sealed class BridgeVmLabTests(VmLab lab, ITestOutputHelper output) : ICla
         Assert.Contains(before[0], await lab.Bindings());
     }
 
+    [SkippableFact]
+    public async Task Virsh_through_libvirtd_gets_what_nwfilterd_answers_errors_included_and_a_guest_naming_a_missing_filter_is_refused()
+    {
+        lab.Require();
+        var direct = $"nwfilter:///system?socket={lab.Socket}";
+        async Task Same(params string[] args)
+        {
+            var via = await lab.Virsh(args); // qemu:///system: libvirtd's shared nwfilter driver, our module, the bridge
+            var straight = await VmLab.Run("virsh", ["-c", direct, .. args], 60);
+            Assert.Equal((straight.ExitCode, straight.StandardOutput, straight.StandardError), (via.ExitCode, via.StandardOutput, via.StandardError));
+        }
+        await Same("nwfilter-list");
+        await Same("nwfilter-dumpxml", "clean-traffic");
+        await Same("nwfilter-dumpxml", "no-such-filter");   // libvirt's error, kept through the module's clean-up
+        await Same("nwfilter-binding-list");
+        await Same("nwfilter-binding-dumpxml", "vnet999");
+
+        var xml = Path.Combine(lab.VmLabDirectory, "nwb-defined.xml");
+        await File.WriteAllTextAsync(xml, "<filter name='nwb-defined' chain='ipv4'><rule action='drop' direction='out'><ip srcipaddr='10.97.0.77'/></rule></filter>");
+        (await lab.Virsh("nwfilter-define", xml)).EnsureSuccess();
+        Assert.Contains("10.97.0.77", (await VmLab.Run("virsh", ["-c", direct, "nwfilter-dumpxml", "nwb-defined"], 60)).EnsureSuccess().StandardOutput);
+        (await lab.Virsh("nwfilter-undefine", "nwb-defined")).EnsureSuccess();
+        Assert.NotEqual(0, (await VmLab.Run("virsh", ["-c", direct, "nwfilter-dumpxml", "nwb-defined"], 60)).ExitCode);
+
+        const string guest = "nwb-missing";
+        (await lab.Lab("define", guest, "--filter", "nwb-not-defined")).EnsureSuccess();
+        try
+        {
+            var start = await lab.Virsh("start", guest);
+            Assert.NotEqual(0, start.ExitCode);
+            Assert.Contains("referenced filter 'nwb-not-defined' is missing", start.StandardError); // libvirt's own words
+            Assert.Contains("shut off", (await lab.Virsh("domstate", guest)).StandardOutput);
+        }
+        finally
+        {
+            await lab.Virsh("undefine", guest);
+        }
+    }
+
     private async Task FlushNeighbour(string address) => await lab.Lab("ns", "ip", "neigh", "flush", "to", address);
 
     private async Task<bool> Answered(string guest, string command) => (await lab.Exec(guest, command + " >/dev/null 2>&1")).ExitCode == 0;
