@@ -46,7 +46,7 @@ public sealed class BridgeVmLabTests(VmLab lab, ITestOutputHelper output) : ICla
         const string mac = "52:54:00:b1:00:01";
         var nic = Path.Combine(lab.VmLabDirectory, "nwb-hotplug.xml");
         await File.WriteAllTextAsync(nic,
-            $"<interface type='bridge'><source bridge='nwlab0'/><mac address='{mac}'/><model type='virtio'/><filterref filter='clean-traffic'/></interface>");
+            $"<interface type='bridge'><source bridge='nwlab0'/><mac address='{mac}'/><model type='virtio'/><filterref filter='clean-traffic'><parameter name='IP' value='10.97.0.252'/></filterref></interface>");
         var before = await lab.PortsOf(VmLab.Filtered);
 
         var clock = Stopwatch.StartNew();
@@ -58,17 +58,19 @@ public sealed class BridgeVmLabTests(VmLab lab, ITestOutputHelper output) : ICla
         var xml = (await lab.Virsh("nwfilter-binding-dumpxml", added)).EnsureSuccess().StandardOutput;
         Assert.Contains($"<mac address='{mac}'/>", xml);
         Assert.Contains($"<name>{VmLab.Filtered}</name>", xml);
+        Assert.Contains("<parameter name='IP' value='10.97.0.252'/>", xml);
 
-        // on the wire: a forged source MAC on the new NIC is dropped, its own passes, the unfiltered guest's forged
+        // on the wire: the new NIC's own traffic passes, a forged source MAC on it is dropped, the unfiltered guest's forged
         // MAC passes (the gateway's neighbour entry is flushed before each ping, so its answer needs a fresh ARP
         // exchange with the MAC the guest uses: without that the reply would miss a forged MAC even unfiltered)
         const string forged = "52:54:00:b1:ff:ff";
-        await lab.Exec(VmLab.Filtered, $"ip link set eth1 address {forged}; ip link set eth1 up; ip addr add 10.97.0.252/24 dev eth1");
-        await FlushNeighbour("10.97.0.252");
-        Assert.False(await Answered(VmLab.Filtered, "ping -c 2 -W 2 -I eth1 " + VmLab.Gateway), "a forged source MAC on the hotplugged NIC is dropped");
-        await lab.Exec(VmLab.Filtered, $"ip link set eth1 address {mac}");
+        // the NIC's filterref gives its address (IP=10.97.0.252): no learning, its rules are complete at attach
+        await lab.Exec(VmLab.Filtered, "ip link set eth1 up; ip addr add 10.97.0.252/24 dev eth1");
         await FlushNeighbour("10.97.0.252");
         Assert.True(await Answered(VmLab.Filtered, "ping -c 2 -W 2 -I eth1 " + VmLab.Gateway), "the hotplugged NIC's own traffic passes");
+        await lab.Exec(VmLab.Filtered, $"ip link set eth1 address {forged}");
+        await FlushNeighbour("10.97.0.252");
+        Assert.False(await Answered(VmLab.Filtered, "ping -c 2 -W 2 -I eth1 " + VmLab.Gateway), "a forged source MAC on the hotplugged NIC is dropped");
         var ownMac = (await lab.Exec(VmLab.Unfiltered, "cat /sys/class/net/eth0/address")).EnsureSuccess().StandardOutput.Trim();
         await FlushNeighbour(SpoofOpen);
         Assert.True(await Answered(VmLab.Unfiltered,
