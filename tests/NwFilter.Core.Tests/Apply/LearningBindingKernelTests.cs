@@ -170,6 +170,39 @@ public sealed partial class LearningBindingKernelTests
         Assert.False(File.Exists(lab.Leases.PathOf(vm.PortDevice)));
     }
 
+    [SkippableFact]
+    public async Task ALearningBindingMovesBetweenBackendsWithItsLease()
+    {
+        Requirement.Program("dnsmasq");
+        using var lab = BindingLab.Create(2, FirewallBackendKind.EbIpTables);
+        var (vm, other) = (lab.Vms[0], lab.Vms[1]);
+        lab.Learners = new IpLearnerRegistry(lab.Leases);
+        lab.NewManager();
+        using var dnsmasq = DnsmasqServer.Start(lab.Lab, lab.Lab.HostNamespace, NetnsLab.BridgeName, vm.IPv4, vm.IPv4, TimeSpan.FromMinutes(10));
+        lab.Lab.Run(vm.Namespace, "ip", "-4", "addr", "flush", "dev", vm.Interface).EnsureSuccess();
+        var learner = lab.Apply(BindingLab.Binding(vm, "clean-traffic", ("CTRL_IP_LEARNING", "dhcp"))).Items[0].Learner!;
+        Assert.Equal(vm.IPv4, Udhcpc(lab.Lab, vm));
+        await LearnerEvents.Next<ReinstantiationSucceeded>(learner, Wait);
+        lab.Lab.Run(vm.Namespace, "ip", "addr", "add", vm.IPv4 + "/24", "dev", vm.Interface).EnsureSuccess();
+
+        foreach (var target in new[] { FirewallBackendKind.Nftables, FirewallBackendKind.EbIpTables })
+        {
+            var moved = await lab.Manager.RestoreAsync(backend: target);
+            var item = Assert.Single(moved.Items);
+            Assert.True(item.Succeeded, item.Error?.Message);
+            Assert.Empty(moved.Warnings);
+            Assert.Equal(target, lab.Store.Get(vm.PortDevice)!.Backend);
+            Assert.Same(learner, item.Learner); // the same learner keeps snooping
+            Assert.Contains(LearnedRule(target, vm.IPv4), Rules(lab, target), StringComparison.Ordinal);
+            // Nothing left on the backend it left (ebtables-nft's own tables name the port too: NwFilter's chains are vnet0/...).
+            Assert.DoesNotContain(target == FirewallBackendKind.Nftables ? "vnet0" : "vnet0/", target == FirewallBackendKind.Nftables ? lab.Save() : Nft(lab), StringComparison.Ordinal);
+            Assert.True(lab.Lab.Ping(vm.Namespace, other.IPv4, timeout: TimeSpan.FromSeconds(3)), $"the leased address passes on {target}");
+            Assert.False(lab.Lab.SpoofedIPv4Arrives(vm, other, "10.213.0.99"), $"a spoofed source address is dropped on {target}");
+        }
+        Assert.True(lab.Remove(vm.PortDevice).Items.Single().Succeeded);
+        Assert.True(lab.Lab.SpoofedIPv4Arrives(vm, other, "10.213.0.99"), "without the binding the spoofed packet arrives (the control)");
+    }
+
     /// <summary>The port's rules as the backend's tool lists them.</summary>
     private static string Rules(BindingLab lab, FirewallBackendKind backend) =>
         backend == FirewallBackendKind.EbIpTables ? lab.Save("ebtables-save", "nat") : Nft(lab);
