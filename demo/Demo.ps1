@@ -115,7 +115,7 @@ try {
     Note "Before binding: db pings web: $(Test-Ping $db 10.214.0.10); TCP 8080 to web $(Test-Tcp $db $web 10.214.0.10 8080)."
 
     Show 'Binding test-eth0 to vnet0 (web) and clean-traffic to vnet1 (db), together'
-    Note 'nftables is the default backend; this demonstration names libvirt''s own (-Backend EbIpTables), to show the rules libvirt would install and IP learning.'
+    Note 'nftables is the default backend; these two bindings name libvirt''s own (-Backend EbIpTables), to show the rules libvirt would install. IP learning below runs on the default.'
     @(
         [pscustomobject]@{ PortDevice = 'vnet0'; MacAddress = '52:54:00:de:00:10'; Filter = 'test-eth0'; Parameter = @{ IP = '10.214.0.10' }; Owner = 'web' }
         [pscustomobject]@{ PortDevice = 'vnet1'; MacAddress = '52:54:00:de:00:11'; Filter = 'clean-traffic'; Parameter = @{ IP = '10.214.0.11' }; Owner = 'db' }
@@ -145,17 +145,18 @@ try {
     Note "web pings db: $(Test-Ping $web 10.214.0.11); db pings web: $(Test-Ping $db 10.214.0.10) (test-eth0 lets ICMP out only)"
 
     if (Get-Command dnsmasq -CommandType Application -ErrorAction SilentlyContinue) {
-        Show 'IP address learning: db without a configured address, clean-traffic with CTRL_IP_LEARNING=dhcp, dnsmasq on br0'
+        Show 'IP address learning on the nftables default: db without a configured address, clean-traffic with CTRL_IP_LEARNING=dhcp, dnsmasq on br0'
         $dnsmasq = Start-Process -FilePath ip -PassThru -RedirectStandardError (Join-Path $work 'dnsmasq.err') -ArgumentList @(
             'netns', 'exec', $hostNs, 'dnsmasq', '--keep-in-foreground', '--conf-file=/dev/null', '--port=0', '--user=root', '--group=root',
             '--interface=br0', '--bind-interfaces', "--dhcp-leasefile=$(Join-Path $work 'leases')", "--pid-file=$(Join-Path $work 'dnsmasq.pid')",
             '--dhcp-range=10.214.0.100,10.214.0.150,255.255.255.0,2m', '--dhcp-host=52:54:00:de:00:11,10.214.0.11')
         Start-Sleep -Milliseconds 500
         & ip -n $db addr flush dev eth0
-        Invoke-NwFilterBinding vnet1 52:54:00:de:00:11 clean-traffic -Parameter @{ CTRL_IP_LEARNING = 'dhcp'; DHCPSERVER = '10.214.0.1' } -Backend EbIpTables -Confirm:$false
+        # vnet1 had an EbIpTables binding: -Backend Nftables moves it to the default (a port keeps its backend otherwise).
+        Invoke-NwFilterBinding vnet1 52:54:00:de:00:11 clean-traffic -Parameter @{ CTRL_IP_LEARNING = 'dhcp'; DHCPSERVER = '10.214.0.1' } -Backend Nftables -Confirm:$false
         Get-Job -Name vnet1 | Format-Table -AutoSize | Out-String -Width 120
         Note 'Until a lease is acknowledged, vnet1 only passes DHCP (from 10.214.0.1):'
-        & ip netns exec $hostNs ebtables-save -t nat | Where-Object { $_ -match '^-A libvirt-[IO]-vnet1' } | ForEach-Object { Note $_ }
+        & ip netns exec $hostNs nft list ruleset | Where-Object { $_ -match 'nwfilter learning' } | ForEach-Object { Note $_.Trim() }
         $lease = "$(& ip netns exec $db busybox udhcpc -i eth0 -f -q -n -t 5 -T 1 -s /bin/true 2>&1)" -replace '.*lease of (\S+) obtained.*', '$1'
         Note "db runs busybox udhcpc and gets $lease. The job's events (Receive-Job):"
         $events = @()
@@ -175,7 +176,7 @@ try {
 
     Show 'Removing both bindings: one transaction; no NwFilter chain is left'
     Get-NwFilterBinding | Remove-NwFilterBinding -Confirm:$false
-    $left = @(& ip netns exec $hostNs ebtables-save; & ip netns exec $hostNs iptables-save) -match 'libvirt|vnet'
+    $left = @(& ip netns exec $hostNs ebtables-save; & ip netns exec $hostNs iptables-save; & ip netns exec $hostNs nft list tables) -match 'libvirt|vnet|nwfilter'
     Note "NwFilter rules left: $($left.Count). db pings web again: $(Test-Ping $db 10.214.0.10)"
     Get-Job | Where-Object PSJobTypeName -EQ NwFilterLearningJob | Format-Table -AutoSize | Out-String -Width 120
 }

@@ -19,8 +19,12 @@ internal sealed record DaemonOptions
     /// <summary>The group whose members may use the read-write socket besides root; null: root only.</summary>
     public string? Group { get; init; }
 
-    /// <summary>The backend of bindings whose XML names none (libvirt's never does).</summary>
-    public FirewallBackendKind Backend { get; init; } = FirewallBackendKind.EbIpTables;
+    /// <summary>
+    /// The backend of bindings whose XML names none (libvirt's never does); null (<c>--backend auto</c>, the default):
+    /// the module's default, chosen by the runtime (a port keeps its stored binding's backend, else NWFILTER_BACKEND,
+    /// nwfilter.conf, else Nftables where nftables is usable and EbIpTables where not; docs/design/nftables.md section 9).
+    /// </summary>
+    public FirewallBackendKind? Backend { get; init; }
 
     /// <summary>Where libvirt's own driver keeps its bindings (checked for a conflict at start).</summary>
     public string LibvirtBindingDirectory { get; init; } = DefaultLibvirtBindingDirectory;
@@ -29,7 +33,7 @@ internal sealed record DaemonOptions
     public bool Verbose { get; init; }
 
     public const string Usage =
-        "usage: nwfilterd [--libvirt-socket PATH] [--read-only-socket PATH] [--group NAME] [--backend EbIpTables|Nftables]\n" +
+        "usage: nwfilterd [--libvirt-socket PATH] [--read-only-socket PATH] [--group NAME] [--backend auto|Nftables|EbIpTables]\n" +
         "                 [--libvirt-binding-dir DIR] [--verbose]\n" +
         "  Serves libvirt's nwfilter RPC for the network namespace it runs in. Filters live in NWFILTER_CONFIG_DIR,\n" +
         "  bindings and leases in NWFILTER_STATE_DIR (the NwFilter module's defaults when unset). SIGTERM stops it;\n" +
@@ -65,9 +69,11 @@ internal sealed record DaemonOptions
                         break;
                     case "--backend":
                         var b = Value();
-                        o = Enum.TryParse<FirewallBackendKind>(b, ignoreCase: true, out var kind) && Enum.IsDefined(kind)
-                            ? o with { Backend = kind }
-                            : throw new FormatException($"--backend is Nftables or EbIpTables, not '{b}'");
+                        o = string.Equals(b, "auto", StringComparison.OrdinalIgnoreCase)
+                            ? o with { Backend = null }
+                            : Enum.TryParse<FirewallBackendKind>(b, ignoreCase: true, out var kind) && Enum.IsDefined(kind) && !b.All(char.IsDigit)
+                                ? o with { Backend = kind }
+                                : throw new FormatException($"--backend is auto, Nftables or EbIpTables, not '{b}'");
                         break;
                     case "--libvirt-binding-dir":
                         o = o with { LibvirtBindingDirectory = Value() };

@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using NwFilter.Core.Backends;
 using NwFilter.Core.Model;
 using NwFilter.Core.Runtime;
 using NwFilter.Daemon;
@@ -35,7 +36,24 @@ if (Daemon.LibvirtBindings(options.LibvirtBindingDirectory) is { Count: > 0 } th
 {
     // libvirt's own driver writes the very chain names EbIpTables mode writes: each would tear down the other's rules.
     var what = $"libvirt's own nwfilter driver holds {theirs.Count} binding(s) in {options.LibvirtBindingDirectory} ({string.Join(", ", theirs.Take(5))})";
-    if (options.Backend == FirewallBackendKind.EbIpTables)
+    var eb = options.Backend == FirewallBackendKind.EbIpTables;
+    if (options.Backend is null)
+    {
+        // auto: EbIpTables when the setting says so, or where nftables is unusable (the runtime would fall back).
+        BackendPreference preference;
+        try
+        {
+            (preference, _) = BackendSelection.ReadSetting(NwFilter.Core.Store.StoreLocation.Resolve().ConfigDirectory);
+        }
+        catch (NwFilter.Core.Diagnostics.NwFilterException e)
+        {
+            log.Line($"error {e.Primary.Code}: {e.Primary.Message}");
+            return 1;
+        }
+        eb = preference == BackendPreference.EbIpTables ||
+            (preference == BackendPreference.Auto && !(await NftablesProbe.ProbeAsync(null, NwFilter.Core.Host.ProcessRunner.Default, privileged: true)).Usable);
+    }
+    if (eb)
     {
         log.Line($"error LibvirtNwFilterConflict: {what}; in EbIpTables mode both would write chains libvirt-I-PORT/libvirt-O-PORT and tear down each other's rules. Stop libvirt's nwfilter driver (and delete its bindings) first, or use --backend Nftables.");
         return 1;
@@ -66,7 +84,7 @@ catch (Exception e) when (e is IOException or SocketException or UnauthorizedAcc
     log.Line($"error: cannot listen on {options.Socket}: {e.Message}");
     return 1;
 }
-log.Line($"nwfilterd {typeof(Daemon).Assembly.GetName().Version} starting: filters in {runtime.Location.FilterDirectory}, state in {runtime.Location.StateDirectory}, default backend {options.Backend}");
+log.Line($"nwfilterd {typeof(Daemon).Assembly.GetName().Version} starting: filters in {runtime.Location.FilterDirectory}, state in {runtime.Location.StateDirectory}, default backend {options.Backend?.ToString() ?? "auto (the module's: NWFILTER_BACKEND, nwfilter.conf, else Nftables where usable)"}");
 
 // Restore first (a reconcile: what is in force and right is left alone), then serve; clients wait in the backlog.
 var restored = await runtime.HandleAsync(new RestoreBindingsRequest(), log, stop.Token);

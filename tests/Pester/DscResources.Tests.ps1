@@ -113,7 +113,9 @@ Describe 'DSC resource NwFilter/Binding' -Skip:$NoKernel {
         $set = Dsc set NwFilter/Binding $want
         $set.ExitCode | Should -Be 0
         $set.Result.afterState.filter | Should -Be 'web'
-        Get-NwFilterTestSave $Lab | Should -Match '-A PREROUTING -i vnet0 -j libvirt-I-vnet0'
+        # No backend in the instance: the host's default (nftables here), as Invoke-NwFilterBinding without -Backend.
+        $set.Result.afterState.backend | Should -Be 'Nftables'
+        (& ip netns exec $Lab nft list ruleset | Out-String) | Should -Match 'chain vnet0/'
         (Dsc test NwFilter/Binding $want).Result.inDesiredState | Should -BeTrue
         $kernel = Get-NwFilterTestSave $Lab
         (Dsc set NwFilter/Binding $want).Result.changedProperties | Should -BeNullOrEmpty
@@ -122,6 +124,7 @@ Describe 'DSC resource NwFilter/Binding' -Skip:$NoKernel {
         (Dsc set NwFilter/Binding @{ portDevice = 'vnet0'; _exist = $false }).Result.afterState._exist | Should -BeFalse
         Get-NwFilterBinding -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
         Get-NwFilterTestSave $Lab | Should -Not -Match 'vnet0'
+        (& ip netns exec $Lab nft list ruleset | Out-String) | Should -Not -Match 'vnet0/'
     }
 
     It 'refuses a binding to a missing filter with the JSON path' {

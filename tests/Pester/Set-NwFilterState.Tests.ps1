@@ -84,10 +84,13 @@ Describe 'Set-NwFilterState' {
         $result.AppliedBindings | Should -Be @('vnet0', 'vnet1')
         $result.RemovedBindings | Should -Be @('vnet2')
         (Get-NwFilterBinding).PortDevice | Should -Be @('vnet0', 'vnet1')
+        # vnet0 names no backend and the document no defaultBackend: the host's default (nftables here), as Invoke-NwFilterBinding.
+        (Get-NwFilterBinding vnet0).Backend | Should -Be 'Nftables'
         $save = Get-NwFilterTestSave $Lab
-        $save | Should -Match '-A PREROUTING -i vnet0 -j libvirt-I-vnet0'
-        $save | Should -Not -Match 'vnet2'
-        & ip netns exec $Lab nft list table bridge nwfilter | Out-String | Should -Match 'vnet1'
+        $save | Should -Not -Match 'vnet[02]'
+        $nft = & ip netns exec $Lab nft list table bridge nwfilter | Out-String
+        $nft | Should -Match 'chain vnet0/'
+        $nft | Should -Match 'chain vnet1/'
         $kernel = Get-NwFilterTestSave $Lab
         $again = Set-NwFilterState -InputObject $doc -Confirm:$false
         $again.Changed | Should -BeFalse

@@ -70,10 +70,12 @@ public sealed record BindingState(string PortDevice, string MacAddress, string F
 
 /// <summary>Settings of a state: whose bindings, and how a document's bindings are applied.</summary>
 /// <param name="NetworkNamespace">The network namespace of the bindings; null: the host's own (or NWFILTER_NETNS).</param>
-/// <param name="DefaultBackend">The backend of a document's binding that names none.</param>
+/// <param name="DefaultBackend">The backend of a document's binding that names none; null (<c>auto</c>, the default):
+/// the host's default, as for Invoke-NwFilterBinding without -Backend (a port keeps its binding's backend, else
+/// NWFILTER_BACKEND, nwfilter.conf, else nftables where usable; docs/design/nftables.md section 9).</param>
 /// <param name="PruneBindings">Set removes the bindings the document does not list.</param>
-public sealed record StateSettings(string? NetworkNamespace = null, FirewallBackendKind DefaultBackend = FirewallBackendKind.EbIpTables, bool PruneBindings = false)
+public sealed record StateSettings(string? NetworkNamespace = null, FirewallBackendKind? DefaultBackend = null, bool PruneBindings = false)
 {
-    /// <summary>The host's own namespace, EbIpTables for bindings that name no backend, no pruning.</summary>
+    /// <summary>The host's own namespace, the host's default backend for bindings that name none, no pruning.</summary>
     public static StateSettings Default { get; } = new();
 }

@@ -112,9 +112,15 @@ public static class StateComparison
         if (want.Owner != have.Owner) p.Add(nameof(BindingState.Owner));
         if (want.OwnerUuid != have.OwnerUuid) p.Add(nameof(BindingState.OwnerUuid));
         if (want.LinkDevice != have.LinkDevice) p.Add(nameof(BindingState.LinkDevice));
-        if (want.Backend != have.Backend) p.Add(nameof(BindingState.Backend));
+        // A desired binding that names no backend (the document's default is the host's) takes the port's: as a binding
+        // re-applied without -Backend keeps the backend it was applied with.
+        var unset = want.Binding?.BackendUnset == true;
+        if (!unset && want.Backend != have.Backend) p.Add(nameof(BindingState.Backend));
+        var wantHash = unset && have.Binding is not null
+            ? StateHashes.OfBinding(want.Binding! with { Backend = have.Backend, BackendUnset = false })
+            : want.Hash;
         // Anything the canonical form holds that the properties above do not (there is nothing today) still counts.
-        if (p.Count == 0 && want.Hash != have.Hash) p.Add(nameof(BindingState.Hash));
+        if (p.Count == 0 && wantHash != have.Hash) p.Add(nameof(BindingState.Hash));
         return p.ToImmutable();
     }
 

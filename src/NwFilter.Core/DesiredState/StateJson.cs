@@ -48,6 +48,9 @@ public static class StateCodes
 /// </summary>
 public static class StateJson
 {
+    /// <summary>The <c>defaultBackend</c> that means the host's default.</summary>
+    private const string Auto = "auto";
+
     private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 16, CommentHandling = JsonCommentHandling.Disallow };
 
     /// <summary>
@@ -144,7 +147,14 @@ public static class StateJson
                 {
                     w.WriteString("linkDevice", link);
                 }
-                w.WriteString("backend", b.Backend.ToString());
+                if (b.Binding?.BackendUnset == true)
+                {
+                    w.WriteNull("backend"); // the host's default
+                }
+                else
+                {
+                    w.WriteString("backend", b.Backend.ToString());
+                }
                 w.WriteString("hash", b.Hash);
                 w.WriteEndObject();
             }
@@ -158,7 +168,7 @@ public static class StateJson
             {
                 w.WriteNull("networkNamespace");
             }
-            w.WriteString("defaultBackend", state.Settings.DefaultBackend.ToString());
+            w.WriteString("defaultBackend", state.Settings.DefaultBackend?.ToString() ?? Auto);
             w.WriteBoolean("pruneBindings", state.Settings.PruneBindings);
             w.WriteEndObject();
             w.WriteString("stateHash", state.StateHash);
@@ -251,7 +261,9 @@ public static class StateJson
             {
                 settings = settings with { NetworkNamespace = name.Length == 0 ? null : name };
             }
-            if (keys.TryGetValue("defaultBackend", out var backend) && Backend(backend.Value, backend.Path) is { } kind)
+            if (keys.TryGetValue("defaultBackend", out var backend) && backend.Value.ValueKind != JsonValueKind.Null &&
+                !(backend.Value.ValueKind == JsonValueKind.String && string.Equals(backend.Value.GetString(), Auto, StringComparison.OrdinalIgnoreCase)) &&
+                Backend(backend.Value, backend.Path, allowAuto: true) is { } kind)
             {
                 settings = settings with { DefaultBackend = kind };
             }
@@ -371,7 +383,7 @@ public static class StateJson
             {
                 Fail(keys["ownerUuid"].Path, StateCodes.InvalidValue, $"'{uuidText}' is not a UUID.");
             }
-            var backend = settings.DefaultBackend;
+            FirewallBackendKind? backend = settings.DefaultBackend;
             if (keys.TryGetValue("backend", out var b) && b.Value.ValueKind != JsonValueKind.Null && Backend(b.Value, b.Path) is { } kind)
             {
                 backend = kind;
@@ -443,7 +455,7 @@ public static class StateJson
             }
         }
 
-        private FirewallBackendKind? Backend(JsonElement element, string path)
+        private FirewallBackendKind? Backend(JsonElement element, string path, bool allowAuto = false)
         {
             if (String(element, path) is not { } text)
             {
@@ -453,7 +465,7 @@ public static class StateJson
             {
                 return kind;
             }
-            Fail(path, StateCodes.InvalidValue, $"'{text}' is not a backend; use {string.Join(" or ", Enum.GetNames<FirewallBackendKind>())}.");
+            Fail(path, StateCodes.InvalidValue, $"'{text}' is not a backend; use {(allowAuto ? Auto + ", " : "")}{string.Join(" or ", Enum.GetNames<FirewallBackendKind>())}.");
             return null;
         }
 

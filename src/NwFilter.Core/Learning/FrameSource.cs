@@ -14,10 +14,20 @@ public sealed record CaptureRequest(string Device, string Filter)
     /// <summary>The network namespace (a name under /run/netns) holding the device; null for the process's own.</summary>
     public string? NamespaceName { get; init; }
 
-    /// <summary>Bytes kept per frame; enough for a full DHCP message.</summary>
+    /// <summary>
+    /// Bytes kept per frame: a whole frame of a 1,500-byte MTU with two VLAN tags and room to spare, so a DHCP message
+    /// keeps every option (its lease time and server can be anywhere in them); ARP and IP headers need far less.
+    /// </summary>
     public int Snaplen { get; init; } = 1600;
 
-    /// <summary>How long a read waits before the capture loop checks for a stop (libvirt: 500 ms).</summary>
+    /// <summary>
+    /// The kernel ring of the capture, in bytes (libpcap's buffer size; its default is 2 MiB per handle, which made a
+    /// learning port cost ~2.6 MiB). 128 KiB hold about 64 full frames: learners see a handful of DHCP or ARP frames a
+    /// second (the rate limit drops more), and the capture loop drains every ring as soon as it has data.
+    /// </summary>
+    public int BufferSize { get; init; } = 128 * 1024;
+
+    /// <summary>The read timeout given to libpcap (libvirt: 500 ms); reads are non-blocking in the capture loop.</summary>
     public TimeSpan ReadTimeout { get; init; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>Frames held for the learner before new ones are dropped.</summary>

@@ -6,10 +6,11 @@ using SharpPcap.LibPcap;
 namespace NwFilter.Core.Learning;
 
 /// <summary>
-/// Captures with libpcap through SharpPcap. Each capture owns one dedicated thread: it enters the device's network
-/// namespace (when one is named), opens and activates the pcap handle there (immediate mode, a read timeout, the BPF
-/// filter), returns to its own namespace (the handle's socket stays bound where it was made), then reads frames until
-/// disposed. See docs/design/learning.md.
+/// Captures with libpcap through SharpPcap. Each capture is opened on a short-lived thread that enters the device's
+/// network namespace (when one is named), opens and activates the pcap handle there (immediate mode, a small ring
+/// buffer, the BPF filter, non-blocking), and returns to its own namespace (the handle's socket stays bound where it
+/// was made). The open handle then goes to the process's one <see cref="CaptureLoop"/>, which reads every capture from
+/// a single thread. See docs/design/learning.md.
 /// </summary>
 internal sealed class PcapFrameSource : IFrameSource
 {
@@ -26,7 +27,7 @@ internal sealed class PcapFrameSource : IFrameSource
         }
         catch (OperationCanceledException)
         {
-            capture.Dispose(); // the thread may still open the device: make it stop once it has
+            capture.Dispose(); // the opening thread may still open the device: it is closed once it has
             throw;
         }
         return capture;
@@ -37,8 +38,9 @@ internal sealed class PcapFrameSource : IFrameSource
         private readonly CaptureRequest request;
         private readonly Channel<CapturedFrame> channel;
         private readonly TaskCompletionSource opened = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private readonly Thread thread;
-        private volatile bool stopping;
+        private readonly object gate = new();
+        private CaptureLoop.Registration? registration;
+        private bool disposed;
         private long dropped;
 
         public PcapCapture(CaptureRequest request)
@@ -47,8 +49,8 @@ internal sealed class PcapFrameSource : IFrameSource
             channel = Channel.CreateBounded<CapturedFrame>(
                 new BoundedChannelOptions(request.QueueLength) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true, SingleWriter = true },
                 _ => Interlocked.Increment(ref dropped));
-            thread = new Thread(Run) { IsBackground = true, Name = $"nwfilter-capture-{request.Device}" };
-            thread.Start();
+            // The opening thread ends as soon as the handle is open: reading is the capture loop's.
+            new Thread(Open) { IsBackground = true, Name = "nwfilter-pcapopen" }.Start();
         }
 
         public Task Opened => opened.Task;
@@ -59,20 +61,37 @@ internal sealed class PcapFrameSource : IFrameSource
 
         public void Dispose()
         {
-            stopping = true;
-            if (Thread.CurrentThread != thread)
+            CaptureLoop.Registration? current;
+            lock (gate)
             {
-                // The loop notices within one read timeout.
-                thread.Join(request.ReadTimeout * 4 + TimeSpan.FromSeconds(1));
+                if (disposed)
+                {
+                    return;
+                }
+                disposed = true;
+                current = registration;
             }
+            if (current is not null)
+            {
+                // The loop closes the handle on its next turn; waiting keeps "disposed" meaning "closed".
+                CaptureLoop.Shared.Remove(current).Wait(TimeSpan.FromSeconds(5));
+            }
+            channel.Writer.TryComplete();
         }
 
-        private void Run()
+        private void Open()
         {
             LibPcapLiveDevice device;
+            int descriptor;
             try
             {
                 device = OpenDevice();
+                descriptor = CaptureLoop.SelectableDescriptor(device.Handle.DangerousGetHandle());
+                if (descriptor < 0)
+                {
+                    device.Close();
+                    throw new InvalidOperationException("the pcap handle has no selectable descriptor");
+                }
             }
             catch (Exception e)
             {
@@ -83,21 +102,24 @@ internal sealed class PcapFrameSource : IFrameSource
                 opened.TrySetException(failure);
                 return;
             }
+            var handle = device.Handle.DangerousGetHandle();
+            var entry = new CaptureLoop.Registration(handle, descriptor,
+                (time, data) => channel.Writer.TryWrite(new CapturedFrame(time, data)),
+                why => channel.Writer.TryComplete(new NwFilterException(Diagnostic.Error("CaptureFailed",
+                    $"Capturing on '{request.Device}' failed: {why}", DiagnosticCategory.ResourceUnavailable) with { Value = request.Device })),
+                device.Close);
+            lock (gate)
+            {
+                if (disposed)
+                {
+                    device.Close();
+                    opened.TrySetCanceled();
+                    return;
+                }
+                registration = entry;
+                CaptureLoop.Shared.Add(entry);
+            }
             opened.TrySetResult();
-            try
-            {
-                ReadLoop(device);
-                channel.Writer.TryComplete();
-            }
-            catch (Exception e)
-            {
-                channel.Writer.TryComplete(new NwFilterException(Diagnostic.Error("CaptureFailed",
-                    $"Capturing on '{request.Device}' failed: {e.Message}", DiagnosticCategory.ResourceUnavailable) with { Value = request.Device }, e));
-            }
-            finally
-            {
-                device.Close();
-            }
         }
 
         private LibPcapLiveDevice OpenDevice()
@@ -114,9 +136,11 @@ internal sealed class PcapFrameSource : IFrameSource
                     Mode = DeviceModes.None,
                     Snaplen = request.Snaplen,
                     ReadTimeout = (int)request.ReadTimeout.TotalMilliseconds,
+                    BufferSize = request.BufferSize,
                     Immediate = true,
                 });
                 device.Filter = request.Filter;
+                device.NonBlockingMode = true;
             }
             catch
             {
@@ -124,26 +148,6 @@ internal sealed class PcapFrameSource : IFrameSource
                 throw;
             }
             return device;
-        }
-
-        private void ReadLoop(LibPcapLiveDevice device)
-        {
-            while (!stopping)
-            {
-                switch (device.GetNextPacket(out var packet))
-                {
-                    case GetPacketStatus.PacketRead:
-                        var time = new DateTimeOffset(DateTime.SpecifyKind(packet.Header.Timeval.Date, DateTimeKind.Utc));
-                        channel.Writer.TryWrite(new CapturedFrame(time, packet.Data.ToArray()));
-                        break;
-                    case GetPacketStatus.ReadTimeout:
-                        break;
-                    case GetPacketStatus.NoRemainingPackets:
-                        return;
-                    default:
-                        throw new IOException(device.LastError);
-                }
-            }
         }
     }
 }

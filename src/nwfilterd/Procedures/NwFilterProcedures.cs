@@ -65,13 +65,16 @@ internal sealed class NwFilterProcedures
 
     private readonly NwFilterRuntime _runtime;
     private readonly IRuntimeHost _host;
-    private readonly FirewallBackendKind _defaultBackend;
+    private readonly FirewallBackendKind? _defaultBackend;
     private readonly Action<string> _log;
     private readonly SemaphoreSlim _changes = new(1, 1);
     private readonly List<PendingCreate> _pending = [];
 
-    /// <summary>Procedures over <paramref name="runtime"/>; bindings whose XML names no backend get <paramref name="defaultBackend"/>.</summary>
-    public NwFilterProcedures(NwFilterRuntime runtime, IRuntimeHost host, FirewallBackendKind defaultBackend, Action<string> log)
+    /// <summary>
+    /// Procedures over <paramref name="runtime"/>; bindings whose XML names no backend get <paramref name="defaultBackend"/>,
+    /// or, when it is null, the runtime's default (as a binding made by Invoke-NwFilterBinding without -Backend).
+    /// </summary>
+    public NwFilterProcedures(NwFilterRuntime runtime, IRuntimeHost host, FirewallBackendKind? defaultBackend, Action<string> log)
     {
         _runtime = runtime;
         _host = host;
@@ -446,9 +449,9 @@ internal sealed class NwFilterProcedures
         {
             throw LibvirtErrors.From(e);
         }
-        if (binding.Backend != _defaultBackend && !NamesBackend(xml))
+        if (!NamesBackend(xml))
         {
-            binding = binding with { Backend = _defaultBackend };
+            binding = _defaultBackend is { } kind ? binding with { Backend = kind } : binding with { BackendUnset = true };
         }
         if (!binding.Parameters.ContainsKey("MAC"))
         {
@@ -583,7 +586,8 @@ internal sealed class NwFilterProcedures
     private string BindingXml(FilterBinding binding)
     {
         var xml = NwFilterXmlWriter.Write(binding);
-        return binding.Backend == _defaultBackend && binding.Backend == FirewallBackendKind.Nftables
+        // The default's bindings are written as libvirt sent them: without <backend> (auto's default is nftables).
+        return binding.Backend == (_defaultBackend ?? FirewallBackendKind.Nftables) && binding.Backend == FirewallBackendKind.Nftables
             ? xml.Replace("  <backend name='nftables'/>\n", "", StringComparison.Ordinal)
             : xml;
     }

@@ -38,6 +38,41 @@ public sealed class StateJsonTests
     }
 
     [Fact]
+    public void ADocumentWithoutDefaultBackendLeavesTheBackendToTheHostAndANamedOneMeansIt()
+    {
+        var binding = new { portDevice = "vnet0", macAddress = "52:54:00:7b:35:93", filter = "clean-traffic" };
+        var auto = StateJson.Read(Doc(new { bindings = new[] { binding } }), _ => true);
+        Assert.Null(auto.Settings.DefaultBackend);
+        Assert.True(Assert.Single(auto.Bindings).Binding.BackendUnset); // the runtime chooses, as for Invoke-NwFilterBinding without -Backend
+        Assert.Contains("\"defaultBackend\": \"auto\"", StateJson.Write(auto), StringComparison.Ordinal);
+        Assert.True(Assert.Single(StateJson.Read(StateJson.Write(auto), _ => true).Bindings).Binding.BackendUnset); // round trip keeps it unset
+        Assert.Null(StateJson.Read(Doc(new { bindings = new[] { binding }, settings = new { defaultBackend = "auto" } }), _ => true).Settings.DefaultBackend);
+
+        var eb = StateJson.Read(Doc(new { bindings = new[] { binding }, settings = new { defaultBackend = "ebiptables" } }), _ => true);
+        Assert.Equal(FirewallBackendKind.EbIpTables, eb.Settings.DefaultBackend);
+        Assert.False(Assert.Single(eb.Bindings).Binding.BackendUnset);
+        Assert.Equal(FirewallBackendKind.EbIpTables, Assert.Single(eb.Bindings).Backend);
+
+        var bad = Refused(Doc(new { settings = new { defaultBackend = "pf" } }), _ => true);
+        Assert.Contains("use auto, ", bad.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ABindingLeftToTheHostsDefaultMatchesThePortsBindingOnEitherBackend()
+    {
+        var desired = StateJson.Read(Doc(new { bindings = new[] { new { portDevice = "vnet0", macAddress = "52:54:00:7b:35:93", filter = "clean-traffic", owner = "vm1" } } }), _ => true);
+        foreach (var kind in new[] { FirewallBackendKind.Nftables, FirewallBackendKind.EbIpTables })
+        {
+            var host = HostState.FromBinding(Assert.Single(desired.Bindings).Binding with { Backend = kind, BackendUnset = false });
+            Assert.Empty(StateComparison.BindingProperties(Assert.Single(desired.Bindings), host));
+        }
+        // A document that names a backend still differs from a port on the other one.
+        var named = StateJson.Read(Doc(new { bindings = new[] { new { portDevice = "vnet0", macAddress = "52:54:00:7b:35:93", filter = "clean-traffic", owner = "vm1", backend = "nftables" } } }), _ => true);
+        var ebHost = HostState.FromBinding(Assert.Single(named.Bindings).Binding with { Backend = FirewallBackendKind.EbIpTables });
+        Assert.Equal(["Backend"], StateComparison.BindingProperties(Assert.Single(named.Bindings), ebHost).ToArray());
+    }
+
+    [Fact]
     public void WriteThenReadGivesTheSameState()
     {
         var state = StateJson.Read(Doc(new

@@ -91,6 +91,54 @@ public sealed partial class LearnerLabTests
     }
 
     [SkippableFact]
+    public async Task ManyCapturesAreReadByOneThreadAndEachGetsItsOwnFrames()
+    {
+        using var lab = NetnsLab.Create(2);
+        var (vm0, vm1) = (lab.Vms[0], lab.Vms[1]);
+        // 24 captures: 12 on each port, each filtering its VM's source MAC.
+        var captures = new List<(LabVm Vm, IFrameCapture Capture)>();
+        var readBefore = CaptureLoop.Shared.Count;
+        try
+        {
+            foreach (var vm in Enumerable.Repeat(vm0, 12).Concat(Enumerable.Repeat(vm1, 12)))
+            {
+                captures.Add((vm, await PcapFrameSource.Instance.OpenAsync(new CaptureRequest(vm.PortDevice, $"ether src {vm.Mac}") { NamespaceName = lab.HostNamespace })));
+            }
+            // The threads that opened them end; one loop thread reads them all.
+            var deadline = DateTime.UtcNow + Wait;
+            while (ThreadsNamed("nwfilter-pcapop") > 0 && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(50);
+            }
+            Assert.Equal(0, ThreadsNamed("nwfilter-pcapop"));
+            Assert.Equal(1, ThreadsNamed("nwfilter-pcap"));
+            Assert.True(CaptureLoop.Shared.Count >= captures.Count);
+
+            Assert.True(lab.Ping(vm0.Namespace, NetnsLab.BridgeIPv4));
+            Assert.True(lab.Ping(vm1.Namespace, NetnsLab.BridgeIPv4));
+            foreach (var (vm, capture) in captures)
+            {
+                using var timeout = new CancellationTokenSource(Wait);
+                var frame = await capture.Frames.ReadAsync(timeout.Token);
+                Assert.Equal(vm.Mac, string.Join(':', frame.Data[6..12].Select(b => b.ToString("x2", System.Globalization.CultureInfo.InvariantCulture))));
+            }
+        }
+        finally
+        {
+            foreach (var (_, capture) in captures)
+            {
+                capture.Dispose();
+            }
+        }
+        // Disposed captures are closed: the loop reads none of them any more.
+        Assert.Equal(readBefore, CaptureLoop.Shared.Count);
+    }
+
+    /// <summary>Threads of this process whose kernel name (15 bytes at most) is <paramref name="name"/>.</summary>
+    private static int ThreadsNamed(string name) =>
+        Directory.GetDirectories("/proc/self/task").Count(t => File.Exists(Path.Combine(t, "comm")) && File.ReadAllText(Path.Combine(t, "comm")).Trim() == name);
+
+    [SkippableFact]
     public async Task AnyModeLearnsAStaticAddressFromAPlainIPv4PacketBehindTheBasicRules()
     {
         using var lab = NetnsLab.Create(2);

@@ -29,7 +29,7 @@ public sealed class DaemonRestartTests
         TestNamespace.AddPort(ns.Name, "vnetdr0");
         TestNamespace.AddPort(ns.Name, "vnetdr1");
         string rulesBefore;
-        await using (var first = await DaemonProcess.StartAsync(dir, ns.Name))
+        await using (var first = await DaemonProcess.StartAsync(dir, ns.Name, "--backend", "EbIpTables"))
         {
             using var c = await new SocketClient(first.Socket).HandshakeAsync();
             Assert.True((await c.CallAsync(P.NwFilterBindingCreateXml, Args.StringFlags(Binding("vnetdr0", "52:54:00:00:00:10", "<parameter name='IP' value='192.0.2.10'/>"), 0))).Ok);
@@ -41,7 +41,7 @@ public sealed class DaemonRestartTests
             Assert.Equal(0, await first.StopAsync());
         }
         Assert.Equal(rulesBefore, Rules(ns.Name)); // stopping leaves every rule in force
-        await using var second = await DaemonProcess.StartAsync(dir, ns.Name);
+        await using var second = await DaemonProcess.StartAsync(dir, ns.Name, "--backend", "EbIpTables");
         Assert.Contains(second.Lines, l => l == "restored 2 of 2 binding(s)");
         Assert.Contains(second.Lines, l => l == "learner vnetdr1: any");
         Assert.Equal(rulesBefore, Rules(ns.Name));
@@ -55,13 +55,47 @@ public sealed class DaemonRestartTests
     }
 
     [SkippableFact]
+    public async Task WithoutABackendOptionBindingsGetTheNftablesDefaultAndLearnThere()
+    {
+        Requirement.Require("root", StoreLocation.IsRoot, "nwfilterd's firewall and namespaces need root");
+        Requirement.Program("nft");
+        using var dir = new TempDirectory("nwfilterd-auto");
+        using var ns = new TestNamespace();
+        TestNamespace.AddPort(ns.Name, "vnetda0");
+        TestNamespace.AddPort(ns.Name, "vnetda1");
+        string Nft() => TestNamespace.Run("ip", "netns", "exec", ns.Name, "nft", "list", "ruleset").StandardOutput;
+        await using (var first = await DaemonProcess.StartAsync(dir, ns.Name))
+        {
+            Assert.Contains(first.Lines, l => l.Contains("default backend auto", StringComparison.Ordinal));
+            using var c = await new SocketClient(first.Socket).HandshakeAsync();
+            Assert.True((await c.CallAsync(P.NwFilterBindingCreateXml, Args.StringFlags(Binding("vnetda0", "52:54:00:00:00:20", "<parameter name='IP' value='192.0.2.20'/>"), 0))).Ok);
+            Assert.True((await c.CallAsync(P.NwFilterBindingCreateXml, Args.StringFlags(Binding("vnetda1", "52:54:00:00:00:21", ""), 0))).Ok);
+            Assert.Contains(first.Lines, l => l == "learner vnetda1: any");
+            var nft = Nft();
+            Assert.Contains("ip saddr 192.0.2.20", nft, StringComparison.Ordinal);
+            Assert.Contains("ether saddr != 52:54:00:00:00:21 drop", nft, StringComparison.Ordinal); // the learning rules, on nftables
+            Assert.DoesNotContain("vnetda", Rules(ns.Name), StringComparison.Ordinal); // nothing in ebtables/iptables
+            Assert.Equal(0, await first.StopAsync());
+        }
+        // Restarted: each binding keeps the backend it was created with, the learner starts again.
+        await using var second = await DaemonProcess.StartAsync(dir, ns.Name);
+        Assert.Contains(second.Lines, l => l == "restored 2 of 2 binding(s)");
+        Assert.Contains(second.Lines, l => l == "learner vnetda1: any");
+        Assert.Contains("ether saddr != 52:54:00:00:00:21 drop", Nft(), StringComparison.Ordinal);
+        using var again = await new SocketClient(second.Socket).HandshakeAsync();
+        Assert.True((await again.CallAsync(P.NwFilterBindingDelete, Args.Binding("vnetda0", "clean-traffic"))).Ok);
+        Assert.True((await again.CallAsync(P.NwFilterBindingDelete, Args.Binding("vnetda1", "clean-traffic"))).Ok);
+        Assert.DoesNotContain("vnetda", Nft(), StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public async Task ConcurrentCreatesAreAppliedTogetherAndEachCallerGetsItsOwnAnswer()
     {
         Requirement.Require("root", StoreLocation.IsRoot, "nwfilterd's firewall and namespaces need root");
         Requirement.Program("ebtables");
         using var dir = new TempDirectory("nwfilterd-batch");
         using var ns = new TestNamespace();
-        await using var daemon = await DaemonProcess.StartAsync(dir, ns.Name);
+        await using var daemon = await DaemonProcess.StartAsync(dir, ns.Name, "--backend", "EbIpTables");
         var clients = new List<SocketClient>();
         for (var i = 0; i < 21; i++)
         {

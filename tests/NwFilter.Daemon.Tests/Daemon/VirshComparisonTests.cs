@@ -49,7 +49,7 @@ public sealed partial class VirshComparisonTests
         TestNamespace.AddPort(ns.Name, Port2);
         TestNamespace.AddPort(LibvirtRef.Namespace, Port);
         TestNamespace.AddPort(LibvirtRef.Namespace, Port2);
-        await using var daemon = await DaemonProcess.StartAsync(dir, ns.Name);
+        await using var daemon = await DaemonProcess.StartAsync(dir, ns.Name, "--backend", "EbIpTables");
         var files = Path.Combine(dir.Path, "files");
         Directory.CreateDirectory(files);
         File.WriteAllText(Path.Combine(files, "filter.xml"),
