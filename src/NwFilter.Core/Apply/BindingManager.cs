@@ -25,6 +25,16 @@ namespace NwFilter.Core.Apply;
 public sealed partial class BindingManager
 {
     private readonly BindingManagerOptions _options;
+    private readonly Backends.Nftables.Kernel.HeldNftablesContext? _held;
+
+    /// <summary>True when the manager holds a libnftables context for its namespace (<see cref="BindingManagerOptions.HoldNftablesContext"/>).</summary>
+    public bool HoldsNftablesContext => _held is not null;
+
+    /// <summary>Whether the namespace has the interface, asked through the held context (no process); null without one.</summary>
+    internal Task<bool?> InterfaceExistsAsync(string portDevice) => _held?.InterfaceExistsAsync(portDevice) ?? Task.FromResult<bool?>(null);
+
+    /// <summary>Closes the held libnftables context, if any (the runtime does it when it is disposed).</summary>
+    internal void CloseHeldContext() => _held?.Dispose();
 
     /// <summary>Creates a manager for one network namespace; missing options take the host defaults (the live process runner, the default stores).</summary>
     public BindingManager(BindingManagerOptions? options = null)
@@ -36,7 +46,13 @@ public sealed partial class BindingManager
             throw new NwFilterException(Diagnostic.Error(ApplyCodes.InvalidNetworkNamespace,
                 $"'{NetworkNamespace}' is not a valid network namespace name.", DiagnosticCategory.InvalidArgument) with { Value = NetworkNamespace });
         }
-        HostRunner = FaultInjection.Wrap(_options.HostRunner ?? (NetworkNamespace is null ? _options.Runner : new NamespacedProcessRunner(_options.Runner, NetworkNamespace)));
+        var runner = _options.HostRunner ?? (NetworkNamespace is null ? _options.Runner : new NamespacedProcessRunner(_options.Runner, NetworkNamespace));
+        if (_options.HoldNftablesContext && _options.HostRunner is null && ReferenceEquals(_options.Runner, ProcessRunner.Default) && !FaultInjection.Active
+            && Backends.Nftables.Kernel.HeldNftablesContext.CanHold())
+        {
+            runner = _held = new Backends.Nftables.Kernel.HeldNftablesContext(runner, NetworkNamespace);
+        }
+        HostRunner = FaultInjection.Wrap(runner);
         Filters = _options.Filters ?? FilterStore.Open();
         Store = _options.Store ?? BindingStore.Open(StoreLocation.Resolve(), NetworkNamespace);
     }
