@@ -62,6 +62,9 @@ public sealed class RuntimeScenario : IScenario
             var silent = SilentRuntimeHost.Instance;
             Console.WriteLine($"runtime scenario, {backend}, {n} ports in {ns}, held nftables context: {runtime.Manager(ns).HoldsNftablesContext}; {Measure.Machine}; load {Load()}");
 
+            // The bindings use a filter of the store's own that references clean-traffic, so that the live update below
+            // (one rule added to it) re-applies all N.
+            Check(await runtime.HandleAsync(new DefineFiltersRequest([Wrapper(extraRule: false)]), silent));
             var bindings = Enumerable.Range(0, n).Select(i => Binding(i, 0, backend)).ToList();
             var clock = Stopwatch.StartNew();
             var created = await runtime.HandleAsync(new ApplyBindingsRequest(bindings), silent);
@@ -125,7 +128,18 @@ public sealed class RuntimeScenario : IScenario
             }
             Console.WriteLine($"  store: stat every file {Time(() => Directory.EnumerateFiles(manager.Store.Directory).Select(f => new FileInfo(f).Length).Sum(), 5)}, list {Time(() => manager.Store.List(), 5)}, save one {Time(() => manager.Store.SaveAll([Binding(n / 2, singles, backend)]), 5)}; compile one {Time(() => manager.Compile(Binding(n / 2, 1, backend)), 20)}");
 
-            // A live update of a filter all N use (clean-traffic is built in: a filter of our own that references it).
+            // A live update of a filter all N use: one request (define), every binding re-applied in one transaction.
+            clock.Restart();
+            var update = await runtime.HandleAsync(new DefineFiltersRequest([Wrapper(extraRule: true)]), silent);
+            var updateTime = clock.Elapsed;
+            Check(update);
+            Console.WriteLine($"live update of the filter all {n} use (one define request): {Ms(updateTime)}");
+            if (backend == FirewallBackendKind.Nftables)
+            {
+                var raw = await RawNftAsync(host, ns);
+                Console.WriteLine($"  raw nft -f of the ruleset after it ({raw.Lines:N0} lines): {Ms(raw.Load)}; ratio {updateTime / raw.Load:0.00}x (the update also removes the old generation)");
+                Check(await runtime.HandleAsync(new RestoreBindingsRequest(), silent));
+            }
             clock.Restart();
             await runtime.HandleAsync(new RemoveBindingsRequest([.. bindings.Select(b => b.PortDevice)]), silent);
             Console.WriteLine($"remove all {n}: {Ms(clock.Elapsed)}");
@@ -145,10 +159,19 @@ public sealed class RuntimeScenario : IScenario
     {
         var mac = new PhysicalAddress([0x52, 0x54, 0x00, (byte)(i >> 16), (byte)(i >> 8), (byte)i]);
         var ip = $"10.{(variant * 16 + (i >> 16)) & 255}.{(i >> 8) & 255}.{i & 255}";
-        return new FilterBinding($"vnet{i}", mac, "clean-traffic")
+        return new FilterBinding($"vnet{i}", mac, WrapperName)
         {
             OwnerName = $"vm{i}", OwnerUuid = new Guid(i, 0, 0, new byte[8]), Parameters = ParameterSet.Empty.With("IP", ip), Backend = backend,
         };
+    }
+
+    private const string WrapperName = "bench-traffic";
+
+    /// <summary>A filter that references clean-traffic; the update adds one rule (an ethertype dropped).</summary>
+    private static FilterDefinition Wrapper(bool extraRule)
+    {
+        var extra = extraRule ? "<rule action='drop' direction='out' priority='-990'><mac protocolid='0x88b5'/></rule>" : "";
+        return Core.Xml.NwFilterXmlReader.ReadFilter($"<filter name='{WrapperName}'><uuid>6c2b1b5e-2f0a-4c61-9f57-1f6b1d0c9a01</uuid><filterref filter='clean-traffic'/>{extra}</filter>").Value!;
     }
 
     /// <summary>The loaded ruleset dumped, every table flushed, the dump loaded by one <c>nft -f</c> (timed).</summary>
@@ -167,6 +190,14 @@ public sealed class RuntimeScenario : IScenario
         finally
         {
             File.Delete(path);
+        }
+    }
+
+    private static void Check(DefineFiltersResponse response)
+    {
+        if (!response.Succeeded)
+        {
+            throw new InvalidOperationException(response.Error?.Message ?? string.Join("; ", response.Items.Where(i => !i.Succeeded).Select(i => i.ToString())));
         }
     }
 

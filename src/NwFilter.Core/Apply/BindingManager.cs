@@ -75,7 +75,10 @@ public sealed partial class BindingManager
     /// the addresses already learned, or a ruleset that <see cref="Ruleset.NeedsIpLearning"/> (its port then carries the
     /// learning rules); without <see cref="Learners"/> it is refused (<see cref="ApplyCodes.IpLearningUnavailable"/>).
     /// </summary>
-    public Ruleset Compile(FilterBinding binding, IFilterSource? filters = null) => Prepare(binding, filters).Ruleset;
+    public Ruleset Compile(FilterBinding binding, IFilterSource? filters = null) => Prepare(binding, filters, full: true).Ruleset;
+
+    /// <summary>Checks that a binding compiles (what <see cref="ApplyAsync"/> would refuse), without the command plan <see cref="Compile"/> shows.</summary>
+    internal void CheckCompiles(FilterBinding binding) => Prepare(binding);
 
     /// <summary>
     /// Reads the firewall for planning (ebtables/iptables, and NwFilter's nftables chains); what cannot be read (not root,

@@ -49,7 +49,7 @@ public sealed partial class NwFilterRuntime
                 {
                     throw new NwFilterException(Diagnostic.Error("InvalidMacAddress", "-MacAddress needs a MAC address such as 52:54:00:7b:35:93.", DiagnosticCategory.InvalidArgument));
                 }
-                manager.Compile(binding);
+                manager.CheckCompiles(binding);
                 // With a held context, one if_nametoindex per port in the namespace; else one listing per request.
                 var exists = Options.InterfaceProbe is null && manager.HoldsNftablesContext ? await manager.InterfaceExistsAsync(binding.PortDevice).ConfigureAwait(false) : null;
                 if (exists is null && !interfacesListed)

@@ -67,7 +67,7 @@ internal sealed class HeldNftablesContext(IProcessRunner inner, string? networkN
     public Task<ProcessResult> RunAsync(ProcessRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
-        if (request.Program == NftablesApplier.NftProgram && Handled(request.Arguments) && Context() is { } runner)
+        if (request.Program == NftablesApplier.NftProgram && Handled(request.Arguments) && !Large(request) && Context() is { } runner)
         {
             return runner.RunAsync(request, cancellationToken);
         }
@@ -105,6 +105,14 @@ internal sealed class HeldNftablesContext(IProcessRunner inner, string? networkN
             Close();
         }
     }
+
+    /// <summary>
+    /// Scripts above this size go to an nft process: for a transaction of many ports the library is slower than nft
+    /// itself (it also updates its own cache, bench/README.md), and one process launch is nothing next to it.
+    /// </summary>
+    public const int LargeScript = 256 * 1024;
+
+    private static bool Large(ProcessRequest request) => request.StandardInput is { Length: > LargeScript };
 
     private static bool Handled(IReadOnlyList<string> args) =>
         args.SequenceEqual(["-j", "list", "chains"]) || args.SequenceEqual(["-f", "-"]) || args.SequenceEqual(["-c", "-f", "-"]) || args.SequenceEqual(["list", "ruleset"]);
