@@ -74,9 +74,9 @@ public sealed partial class BindingManager
         ArgumentNullException.ThrowIfNull(binding);
         var source = filters ?? Filters;
         var backend = FirewallBackends.Get(binding.Backend);
-        // An nftables binding is compiled from the rule instances alone (backend.Compile): the ruleset's command plan and
-        // its dry-run expansion (what Compile shows) would be a second and third compile per binding, thrown away.
-        var ruleset = !full && binding.Backend == FirewallBackendKind.Nftables
+        // A backend that compiles from the rule instances alone (nftables) gets no command plan and dry-run expansion
+        // (what Compile shows): they would be a second and third compile per binding, thrown away.
+        var ruleset = !full && backend.CompilesFromInstances
             ? RulesetBuilder.Resolve(source, binding.Filter, binding.MacAddress, binding.Parameters)
             : RulesetBuilder.Build(source, binding.Filter, binding.PortDevice, binding.MacAddress, binding.Parameters, binding.Backend);
         if (!ruleset.NeedsIpLearning)

@@ -25,13 +25,14 @@ namespace NwFilter.Core.Apply;
 public sealed partial class BindingManager
 {
     private readonly BindingManagerOptions _options;
-    private readonly Backends.Nftables.Kernel.HeldNftablesContext? _held;
+    private readonly IHeldFirewallContext? _held;
 
     /// <summary>True when the manager holds a libnftables context for its namespace (<see cref="BindingManagerOptions.HoldNftablesContext"/>).</summary>
     public bool HoldsNftablesContext => _held is not null;
 
-    /// <summary>Whether the namespace has the interface, asked through the held context (no process); null without one.</summary>
-    internal Task<bool?> InterfaceExistsAsync(string portDevice) => _held?.InterfaceExistsAsync(portDevice) ?? Task.FromResult<bool?>(null);
+    /// <summary>Which of the ports are interfaces of the namespace, asked through the held context (no process); null without one.</summary>
+    internal Task<IReadOnlySet<string>?> ExistingInterfacesAsync(IReadOnlyCollection<string> portDevices) =>
+        _held?.ExistingInterfacesAsync(portDevices) ?? Task.FromResult<IReadOnlySet<string>?>(null);
 
     /// <summary>Closes the held libnftables context, if any (the runtime does it when it is disposed).</summary>
     internal void CloseHeldContext() => _held?.Dispose();
@@ -48,9 +49,9 @@ public sealed partial class BindingManager
         }
         var runner = _options.HostRunner ?? (NetworkNamespace is null ? _options.Runner : new NamespacedProcessRunner(_options.Runner, NetworkNamespace));
         if (_options.HoldNftablesContext && _options.HostRunner is null && ReferenceEquals(_options.Runner, ProcessRunner.Default) && !FaultInjection.Active
-            && Backends.Nftables.Kernel.HeldNftablesContext.CanHold())
+            && FirewallBackends.Hold(runner, NetworkNamespace) is { } held)
         {
-            runner = _held = new Backends.Nftables.Kernel.HeldNftablesContext(runner, NetworkNamespace);
+            runner = _held = held;
         }
         HostRunner = FaultInjection.Wrap(runner);
         Filters = _options.Filters ?? FilterStore.Open();

@@ -50,14 +50,16 @@ public sealed partial class NwFilterRuntime
                     throw new NwFilterException(Diagnostic.Error("InvalidMacAddress", "-MacAddress needs a MAC address such as 52:54:00:7b:35:93.", DiagnosticCategory.InvalidArgument));
                 }
                 manager.CheckCompiles(binding);
-                // With a held context, one if_nametoindex per port in the namespace; else one listing per request.
-                var exists = Options.InterfaceProbe is null && manager.HoldsNftablesContext ? await manager.InterfaceExistsAsync(binding.PortDevice).ConfigureAwait(false) : null;
-                if (exists is null && !interfacesListed)
+                if (!interfacesListed)
                 {
-                    interfaces = await InterfacesAsync(ns, cancellationToken).ConfigureAwait(false);
+                    // With a held context, if_nametoindex of the request's ports in the namespace; else one listing.
+                    interfaces = Options.InterfaceProbe is null && manager.HoldsNftablesContext
+                        ? await manager.ExistingInterfacesAsync([.. bindings.Select(b => b.PortDevice)]).ConfigureAwait(false)
+                        : null;
+                    interfaces ??= await InterfacesAsync(ns, cancellationToken).ConfigureAwait(false);
                     interfacesListed = true;
                 }
-                if (exists == false || (exists is null && interfaces is not null && !interfaces.Contains(binding.PortDevice)))
+                if (interfaces is not null && !interfaces.Contains(binding.PortDevice))
                 {
                     host.Report(RuntimeEvent.Warning(RuntimeChecks.PortMissing(binding.PortDevice, ns)) with { Target = binding.PortDevice, NetworkNamespace = ns });
                 }

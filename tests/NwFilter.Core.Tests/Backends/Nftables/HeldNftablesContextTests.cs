@@ -86,8 +86,7 @@ public sealed class HeldNftablesContextTests
         Assert.Equal(expected, result.StandardOutput);
         Assert.Equal(1, result.ExitCode);
         Assert.Contains("cat: /proc/sys/net/no-such-file: No such file or directory", result.StandardError, StringComparison.Ordinal);
-        Assert.True(held.InterfaceExistsAsync(lab.Vms[0].PortDevice).GetAwaiter().GetResult());
-        Assert.False(held.InterfaceExistsAsync("no-such-port").GetAwaiter().GetResult());
+        Assert.Equal([lab.Vms[0].PortDevice], held.ExistingInterfacesAsync([lab.Vms[0].PortDevice, "no-such-port"]).GetAwaiter().GetResult()!);
         Assert.Empty(recorder.Requests); // nothing went to the process runner
         // Other programs do.
         held.RunAsync(new ProcessRequest("ebtables", "-t", "nat", "-L")).GetAwaiter().GetResult();

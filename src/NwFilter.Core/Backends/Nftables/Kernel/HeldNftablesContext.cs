@@ -30,7 +30,7 @@ internal interface INftGenerationSource
 /// one. When no context can be made (the library refused, the namespace is gone), the request runs through
 /// <paramref name="inner"/> as a process, which then says what is wrong.
 /// </remarks>
-internal sealed class HeldNftablesContext(IProcessRunner inner, string? networkNamespace) : IProcessRunner, INftGenerationSource, IDisposable
+internal sealed class HeldNftablesContext(IProcessRunner inner, string? networkNamespace) : IHeldFirewallContext, INftGenerationSource
 {
     /// <summary>How long a named namespace's context stays open without a request.</summary>
     public static readonly TimeSpan IdleRelease = TimeSpan.FromSeconds(30);
@@ -94,8 +94,9 @@ internal sealed class HeldNftablesContext(IProcessRunner inner, string? networkN
         return (epoch, await runner.GenerationAsync().ConfigureAwait(false));
     }
 
-    /// <summary>Whether the namespace has the interface (asked on the context's namespace thread); null when no context can be made.</summary>
-    public Task<bool?> InterfaceExistsAsync(string name) => Context() is { } runner ? runner.InterfaceExistsAsync(name) : Task.FromResult<bool?>(null);
+    /// <summary>Which of the names are interfaces of the namespace (asked on the context's namespace thread); null when no context can be made.</summary>
+    public Task<IReadOnlySet<string>?> ExistingInterfacesAsync(IReadOnlyCollection<string> names) =>
+        Context() is { } runner ? runner.ExistingInterfacesAsync(names) : Task.FromResult<IReadOnlySet<string>?>(null);
 
     public void Dispose()
     {

@@ -255,13 +255,13 @@ internal sealed partial class LibNftablesRunner : IProcessRunner, IDisposable
         return result.Task;
     }
 
-    /// <summary>True when the runner's namespace has an interface <paramref name="name"/> (if_nametoindex on the namespace thread).</summary>
-    public Task<bool?> InterfaceExistsAsync(string name)
+    /// <summary>Which of <paramref name="names"/> are interfaces of the runner's namespace (if_nametoindex on the namespace thread, one hop for all).</summary>
+    public Task<IReadOnlySet<string>?> ExistingInterfacesAsync(IReadOnlyCollection<string> names)
     {
-        var result = new TaskCompletionSource<bool?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var result = new TaskCompletionSource<IReadOnlySet<string>?>(TaskCreationOptions.RunContinuationsAsynchronously);
         try
         {
-            _work.Add(() => result.SetResult(Native.if_nametoindex(name) != 0));
+            _work.Add(() => result.SetResult(names.Where(n => Native.if_nametoindex(n) != 0).ToHashSet(StringComparer.Ordinal)));
         }
         catch (InvalidOperationException)
         {
