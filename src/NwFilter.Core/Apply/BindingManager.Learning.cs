@@ -69,12 +69,16 @@ public sealed partial class BindingManager
     /// Compiles a binding for applying. A binding waiting for its IP gets the addresses already learned (from its running
     /// learner, else the lease store), or the learning rules when none is known.
     /// </summary>
-    internal PreparedBinding Prepare(FilterBinding binding, IFilterSource? filters = null)
+    internal PreparedBinding Prepare(FilterBinding binding, IFilterSource? filters = null, bool full = false)
     {
         ArgumentNullException.ThrowIfNull(binding);
         var source = filters ?? Filters;
         var backend = FirewallBackends.Get(binding.Backend);
-        var ruleset = RulesetBuilder.Build(source, binding.Filter, binding.PortDevice, binding.MacAddress, binding.Parameters, binding.Backend);
+        // A backend that compiles from the rule instances alone (nftables) gets no command plan and dry-run expansion
+        // (what Compile shows): they would be a second and third compile per binding, thrown away.
+        var ruleset = !full && backend.CompilesFromInstances
+            ? RulesetBuilder.Resolve(source, binding.Filter, binding.MacAddress, binding.Parameters)
+            : RulesetBuilder.Build(source, binding.Filter, binding.PortDevice, binding.MacAddress, binding.Parameters, binding.Backend);
         if (!ruleset.NeedsIpLearning)
         {
             return new PreparedBinding(binding, backend, ruleset, backend.Compile(binding.PortDevice, ruleset), null);

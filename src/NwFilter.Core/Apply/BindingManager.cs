@@ -25,6 +25,17 @@ namespace NwFilter.Core.Apply;
 public sealed partial class BindingManager
 {
     private readonly BindingManagerOptions _options;
+    private readonly IHeldFirewallContext? _held;
+
+    /// <summary>True when the manager holds a libnftables context for its namespace (<see cref="BindingManagerOptions.HoldNftablesContext"/>).</summary>
+    public bool HoldsNftablesContext => _held is not null;
+
+    /// <summary>Which of the ports are interfaces of the namespace, asked through the held context (no process); null without one.</summary>
+    internal Task<IReadOnlySet<string>?> ExistingInterfacesAsync(IReadOnlyCollection<string> portDevices) =>
+        _held?.ExistingInterfacesAsync(portDevices) ?? Task.FromResult<IReadOnlySet<string>?>(null);
+
+    /// <summary>Closes the held libnftables context, if any (the runtime does it when it is disposed).</summary>
+    internal void CloseHeldContext() => _held?.Dispose();
 
     /// <summary>Creates a manager for one network namespace; missing options take the host defaults (the live process runner, the default stores).</summary>
     public BindingManager(BindingManagerOptions? options = null)
@@ -36,7 +47,13 @@ public sealed partial class BindingManager
             throw new NwFilterException(Diagnostic.Error(ApplyCodes.InvalidNetworkNamespace,
                 $"'{NetworkNamespace}' is not a valid network namespace name.", DiagnosticCategory.InvalidArgument) with { Value = NetworkNamespace });
         }
-        HostRunner = FaultInjection.Wrap(_options.HostRunner ?? (NetworkNamespace is null ? _options.Runner : new NamespacedProcessRunner(_options.Runner, NetworkNamespace)));
+        var runner = _options.HostRunner ?? (NetworkNamespace is null ? _options.Runner : new NamespacedProcessRunner(_options.Runner, NetworkNamespace));
+        if (_options.HoldNftablesContext && _options.HostRunner is null && ReferenceEquals(_options.Runner, ProcessRunner.Default) && !FaultInjection.Active
+            && FirewallBackends.Hold(runner, NetworkNamespace) is { } held)
+        {
+            runner = _held = held;
+        }
+        HostRunner = FaultInjection.Wrap(runner);
         Filters = _options.Filters ?? FilterStore.Open();
         Store = _options.Store ?? BindingStore.Open(StoreLocation.Resolve(), NetworkNamespace);
     }
@@ -59,7 +76,10 @@ public sealed partial class BindingManager
     /// the addresses already learned, or a ruleset that <see cref="Ruleset.NeedsIpLearning"/> (its port then carries the
     /// learning rules); without <see cref="Learners"/> it is refused (<see cref="ApplyCodes.IpLearningUnavailable"/>).
     /// </summary>
-    public Ruleset Compile(FilterBinding binding, IFilterSource? filters = null) => Prepare(binding, filters).Ruleset;
+    public Ruleset Compile(FilterBinding binding, IFilterSource? filters = null) => Prepare(binding, filters, full: true).Ruleset;
+
+    /// <summary>Checks that a binding compiles (what <see cref="ApplyAsync"/> would refuse), without the command plan <see cref="Compile"/> shows.</summary>
+    internal void CheckCompiles(FilterBinding binding) => Prepare(binding);
 
     /// <summary>
     /// Reads the firewall for planning (ebtables/iptables, and NwFilter's nftables chains); what cannot be read (not root,

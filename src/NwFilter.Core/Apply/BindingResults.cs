@@ -20,6 +20,15 @@ public sealed record BindingManagerOptions
     /// <see cref="NetworkNamespace"/> when one is named. Tests put failure-injecting decorators here.</summary>
     public IProcessRunner? HostRunner { get; init; }
 
+    /// <summary>
+    /// Hold one libnftables context for the namespace (nftables bindings change without a process launch, planned on
+    /// the state the last commit left while the kernel's generation says nobody else changed it; docs/design/nftables.md,
+    /// "The held context"). Taken only with the real <see cref="Runner"/> and no <see cref="HostRunner"/>, as root, with
+    /// libnftables present and <c>NWFILTER_NFT_RUNNER</c> not <c>process</c>; otherwise nft runs as processes.
+    /// The runtime (cmdlet sessions, nwfilterd) sets it.
+    /// </summary>
+    public bool HoldNftablesContext { get; init; }
+
     /// <summary>Where filters are looked up. Default: the current user's filter store.</summary>
     public Graph.IFilterSource? Filters { get; init; }
 

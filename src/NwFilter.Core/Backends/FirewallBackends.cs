@@ -37,6 +37,12 @@ internal static class FirewallBackends
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown firewall backend."),
     };
 
+    /// <summary>The context a long-running process may hold for <paramref name="networkNamespace"/> (null when none can be held here).</summary>
+    /// <param name="runner">Runs everything the context does not answer itself (already inside the namespace).</param>
+    /// <param name="networkNamespace">The namespace (null: this process's own).</param>
+    internal static IHeldFirewallContext? Hold(Host.IProcessRunner runner, string? networkNamespace) =>
+        Nftables.Kernel.HeldNftablesContext.CanHold() ? new Nftables.Kernel.HeldNftablesContext(runner, networkNamespace) : null;
+
     /// <summary>The position of <paramref name="backend"/> in <see cref="All"/>.</summary>
     public static int Order(IFirewallBackend backend)
     {

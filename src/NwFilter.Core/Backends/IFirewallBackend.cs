@@ -26,6 +26,12 @@ internal interface IFirewallBackend
     /// <summary>The kind a binding names (<see cref="FilterBinding.Backend"/>).</summary>
     FirewallBackendKind Kind { get; }
 
+    /// <summary>
+    /// True when <see cref="Compile"/> needs only the ruleset's rule instances, not its command plan and dry-run
+    /// expansion (which the apply path then skips: they would be compiles thrown away).
+    /// </summary>
+    bool CompilesFromInstances => false;
+
     /// <summary>The backend's name in plans (<c>ebiptables</c>, <c>nftables</c>).</summary>
     string Name { get; }
 
@@ -133,3 +139,13 @@ internal interface IBackendFootprint
 
 /// <summary>A binding compiled by its backend: what the backend's executor applies for one port.</summary>
 internal abstract record PortPlan(string PortDevice);
+
+/// <summary>
+/// A firewall context a long-running process holds for one namespace (the nftables backend's libnftables context):
+/// a process runner in front of the manager's that answers what it can without a process.
+/// </summary>
+internal interface IHeldFirewallContext : Host.IProcessRunner, IDisposable
+{
+    /// <summary>Which of the names are interfaces of the namespace (asked without a process); null when it cannot say.</summary>
+    Task<IReadOnlySet<string>?> ExistingInterfacesAsync(IReadOnlyCollection<string> names);
+}

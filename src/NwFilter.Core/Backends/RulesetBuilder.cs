@@ -73,6 +73,10 @@ public static class RulesetBuilder
         return Compile(resolution, portDevice, backend, options);
     }
 
+    /// <summary>The resolution alone, without a plan or commands (for a backend that compiles from the instances).</summary>
+    internal static Ruleset Resolve(IFilterSource source, string filterName, PhysicalAddress? mac, ParameterSet parameters) =>
+        new(FilterResolver.Resolve(source, filterName, parameters, mac, RulesetOptions.Default.Resolve), null, []);
+
     /// <summary>Plans and expands an existing resolution.</summary>
     public static Ruleset Compile(Resolution.Resolution resolution, string portDevice, FirewallBackendKind backend = FirewallBackendKind.EbIpTables, RulesetOptions? options = null)
     {

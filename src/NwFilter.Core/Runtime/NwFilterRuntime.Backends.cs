@@ -22,8 +22,14 @@ public sealed partial class NwFilterRuntime
         {
             return ([.. bindings], refused);
         }
-        var stored = manager.Store.List().Bindings.ToDictionary(b => b.PortDevice, b => b.Backend, StringComparer.Ordinal);
+        // The stored backend of the request's own ports (one file each, from the store's cache); the whole store only
+        // when a port is new and the default is chosen (which looks at the namespace's nftables bindings).
+        var stored = StoredBackends(manager, bindings);
         var fresh = bindings.Where(b => b.BackendUnset && !stored.ContainsKey(b.PortDevice)).ToList();
+        if (fresh.Count > 0)
+        {
+            stored = manager.Store.List().Bindings.ToDictionary(b => b.PortDevice, b => b.Backend, StringComparer.Ordinal);
+        }
         NftablesAvailability? availability = null;
         async Task<NftablesAvailability> Nftables() => availability ??= await ProbeNftablesAsync(ns, manager, cancellationToken).ConfigureAwait(false);
 
@@ -82,6 +88,31 @@ public sealed partial class NwFilterRuntime
             result.Add(b);
         }
         return (result, refused);
+    }
+
+    /// <summary>The backend of each stored binding among the ports of <paramref name="bindings"/> (all of the store for a large request).</summary>
+    private static Dictionary<string, FirewallBackendKind> StoredBackends(BindingManager manager, IReadOnlyList<FilterBinding> bindings)
+    {
+        if (bindings.Count > 64)
+        {
+            return manager.Store.List().Bindings.ToDictionary(b => b.PortDevice, b => b.Backend, StringComparer.Ordinal);
+        }
+        var stored = new Dictionary<string, FirewallBackendKind>(StringComparer.Ordinal);
+        foreach (var port in bindings.Select(b => b.PortDevice).Distinct(StringComparer.Ordinal))
+        {
+            try
+            {
+                if (manager.Store.Get(port) is { } binding)
+                {
+                    stored[port] = binding.Backend;
+                }
+            }
+            catch (NwFilterException)
+            {
+                // An invalid port name or an unreadable file: as with the listing, such a port has no stored backend here.
+            }
+        }
+        return stored;
     }
 
     /// <summary>The nftables probe of a namespace (the host's seam, else the process-wide probe).</summary>

@@ -49,10 +49,14 @@ public sealed partial class NwFilterRuntime
                 {
                     throw new NwFilterException(Diagnostic.Error("InvalidMacAddress", "-MacAddress needs a MAC address such as 52:54:00:7b:35:93.", DiagnosticCategory.InvalidArgument));
                 }
-                manager.Compile(binding);
+                manager.CheckCompiles(binding);
                 if (!interfacesListed)
                 {
-                    interfaces = await InterfacesAsync(ns, cancellationToken).ConfigureAwait(false);
+                    // With a held context, if_nametoindex of the request's ports in the namespace; else one listing.
+                    interfaces = Options.InterfaceProbe is null && manager.HoldsNftablesContext
+                        ? await manager.ExistingInterfacesAsync([.. bindings.Select(b => b.PortDevice)]).ConfigureAwait(false)
+                        : null;
+                    interfaces ??= await InterfacesAsync(ns, cancellationToken).ConfigureAwait(false);
                     interfacesListed = true;
                 }
                 if (interfaces is not null && !interfaces.Contains(binding.PortDevice))

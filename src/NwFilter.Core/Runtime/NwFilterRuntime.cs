@@ -59,6 +59,7 @@ public sealed partial class NwFilterRuntime : IAsyncDisposable
             Filters = Filters,
             Store = BindingStore.Open(Location, ns),
             Learners = Learners(ns),
+            HoldNftablesContext = true,
         }));
     }
 
@@ -100,6 +101,10 @@ public sealed partial class NwFilterRuntime : IAsyncDisposable
         foreach (var registry in _registries.Values)
         {
             await registry.DisposeAsync().ConfigureAwait(false);
+        }
+        foreach (var manager in _managers.Values)
+        {
+            manager.CloseHeldContext();
         }
     }
 

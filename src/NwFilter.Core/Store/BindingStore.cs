@@ -123,6 +123,10 @@ public sealed class BindingStore
                 AtomicFile.Commit(staged[i].Temp, path, durable: false);
                 staged[i] = (string.Empty, path);
             }
+            foreach (var (_, written) in staged)
+            {
+                Remember(written);
+            }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -139,6 +143,7 @@ public sealed class BindingStore
     {
         Backends.EbIpTables.ChainNames.ValidatePortDevice(portDevice);
         var path = PathOf(portDevice);
+        _parsed.TryRemove(path, out _);
         try
         {
             return AtomicFile.Delete(path, durable: false);
@@ -171,7 +176,60 @@ public sealed class BindingStore
     public IReadOnlyList<string> FindBindingsUsing(string filterName) =>
         [.. List().Bindings.Where(b => b.Filter == filterName).Select(b => b.PortDevice)];
 
-    private static FilterBinding Read(string path)
+    /// <summary>
+    /// Parsed binding files by path, with the time and length they had: a file is parsed again only when either
+    /// changed. As in the filter store's cache (FilterFileCache.SettleTime), a file read is kept only once it is older
+    /// than the settle time, so two writes within one tick of the file system's clock cannot hide behind one time; a
+    /// file this store wrote itself is kept at once (see <see cref="Remember"/>).
+    /// </summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (DateTime LastWriteUtc, long Length, FilterBinding Binding)> _parsed =
+        new(StringComparer.Ordinal);
+
+    private FilterBinding Read(string path)
+    {
+        DateTime lastWrite;
+        long length;
+        try
+        {
+            var info = new FileInfo(path);
+            (lastWrite, length) = (info.LastWriteTimeUtc, info.Length);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            (lastWrite, length) = (default, -1);
+        }
+        if (length >= 0 && _parsed.TryGetValue(path, out var cached) && cached.LastWriteUtc == lastWrite && cached.Length == length)
+        {
+            return cached.Binding;
+        }
+        _parsed.TryRemove(path, out _);
+        var binding = Parse(path);
+        if (length >= 0 && DateTime.UtcNow - lastWrite >= FilterFileCache.SettleTime)
+        {
+            _parsed[path] = (lastWrite, length, binding);
+        }
+        return binding;
+    }
+
+    /// <summary>
+    /// Caches a file this store just wrote (under the store's lock, so no other NwFilter writer is between), read back as
+    /// any reader would; a file that cannot be read back is simply not cached.
+    /// </summary>
+    private void Remember(string path)
+    {
+        _parsed.TryRemove(path, out _);
+        try
+        {
+            var info = new FileInfo(path);
+            _parsed[path] = (info.LastWriteTimeUtc, info.Length, Parse(path));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NwFilterException)
+        {
+            // Not cached: the next read parses it (and reports what is wrong with it).
+        }
+    }
+
+    private static FilterBinding Parse(string path)
     {
         string xml;
         try

@@ -20,6 +20,8 @@ internal sealed partial class NftablesBackend
 
     string IFirewallBackend.Title => BackendName;
 
+    bool IFirewallBackend.CompilesFromInstances => true;
+
     string IFirewallBackend.RulesTitle => BackendName;
 
     PortPlan IFirewallBackend.Compile(string portDevice, Ruleset ruleset) => new NftPortPlan(NftablesCompiler.Compile(portDevice, ruleset.Instances));

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
 using NwFilter.Core.Host;
@@ -39,6 +40,7 @@ internal sealed partial class LibNftablesRunner : IProcessRunner, IDisposable
     private readonly BlockingCollection<Action> _work = [];
     private readonly Thread _thread;
     private IntPtr _context;
+    private readonly Netlink _netlink = new();
 
     /// <summary>A context in the namespace <paramref name="networkNamespace"/> (null: this process's own namespace).</summary>
     public LibNftablesRunner(string? networkNamespace = null)
@@ -128,6 +130,7 @@ internal sealed partial class LibNftablesRunner : IProcessRunner, IDisposable
             Native.nft_ctx_free(_context);
             _context = IntPtr.Zero;
         }
+        _netlink.Close();
     }
 
     /// <summary>(Re)creates the context, on the namespace thread: its netlink socket opens in the namespace.</summary>
@@ -154,9 +157,10 @@ internal sealed partial class LibNftablesRunner : IProcessRunner, IDisposable
         {
             return new ProcessResult(request, ProcessResult.NotStartedExitCode, "", $"{request.Program}: not run by libnftables", clock.Elapsed);
         }
-        if (args.SequenceEqual(["-j", "list", "chains"]))
+        if (args.SequenceEqual(["-j", "list", "chains"]) || args.SequenceEqual(["list", "ruleset"]))
         {
-            var (code, output, error) = Command("list chains", json: true, dryRun: false);
+            var json = args[0] == "-j";
+            var (code, output, error) = Command(json ? "list chains" : "list ruleset", json, dryRun: false);
             return new ProcessResult(request, code, output, error, clock.Elapsed);
         }
         var check = args.SequenceEqual(["-c", "-f", "-"]);
@@ -204,11 +208,183 @@ internal sealed partial class LibNftablesRunner : IProcessRunner, IDisposable
         }
     }
 
+    /// <summary>
+    /// The kernel's nf_tables generation id in the runner's namespace (NFT_MSG_GETGEN on a netlink socket opened on the
+    /// namespace thread): it changes with every committed transaction, whoever made it; null when it cannot be read.
+    /// </summary>
+    public Task<uint?> GenerationAsync()
+    {
+        var result = new TaskCompletionSource<uint?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        try
+        {
+            _work.Add(() => result.SetResult(_netlink.Generation()));
+        }
+        catch (InvalidOperationException)
+        {
+            result.SetResult(null); // disposed
+        }
+        return result.Task;
+    }
+
+    /// <summary>
+    /// Reads the namespace's own sysctl files (<c>/proc/sys/net</c> is per network namespace, resolved by the opening
+    /// thread) on the namespace thread, as <c>cat</c> would print them: each file's text in order, and cat's error line
+    /// for a file that cannot be read (exit 1).
+    /// </summary>
+    public Task<ProcessResult> ReadNetSysctlsAsync(ProcessRequest request)
+    {
+        var result = new TaskCompletionSource<ProcessResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _work.Add(() =>
+        {
+            var clock = Stopwatch.StartNew();
+            var output = new StringBuilder();
+            var error = new StringBuilder();
+            foreach (var path in request.Arguments)
+            {
+                try
+                {
+                    output.Append(File.ReadAllText(path));
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    error.Append(CultureInfo.InvariantCulture, $"cat: {path}: {(e is FileNotFoundException or DirectoryNotFoundException ? "No such file or directory" : e.Message)}\n");
+                }
+            }
+            result.SetResult(new ProcessResult(request, error.Length == 0 ? 0 : 1, output.ToString(), error.ToString(), clock.Elapsed));
+        });
+        return result.Task;
+    }
+
+    /// <summary>Which of <paramref name="names"/> are interfaces of the runner's namespace (if_nametoindex on the namespace thread, one hop for all).</summary>
+    public Task<IReadOnlySet<string>?> ExistingInterfacesAsync(IReadOnlyCollection<string> names)
+    {
+        var result = new TaskCompletionSource<IReadOnlySet<string>?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        try
+        {
+            _work.Add(() => result.SetResult(names.Where(n => Native.if_nametoindex(n) != 0).ToHashSet(StringComparer.Ordinal)));
+        }
+        catch (InvalidOperationException)
+        {
+            result.SetResult(null); // disposed
+        }
+        return result.Task;
+    }
+
     /// <summary>A library-owned C string, copied (the library frees it on the next call).</summary>
     private static string Copy(IntPtr text) => text == IntPtr.Zero ? "" : Marshal.PtrToStringUTF8(text) ?? "";
 
+    /// <summary>
+    /// The one netlink request the runner makes itself: the nf_tables generation (linux/netfilter/nf_tables.h), on a
+    /// socket opened once on the namespace thread and kept: closing a netfilter netlink socket after a commit that
+    /// deleted something waits 10-20 ms for the kernel's cleanup (PERFORMANCE.md), which a socket per request would pay.
+    /// </summary>
+    private sealed class Netlink
+    {
+        private const int AfNetlink = 16;
+        private const int SockRaw = 3;
+        private const int SockCloexec = 0x80000;
+        private const int NetlinkNetfilter = 12;
+        private const ushort GetGen = (10 << 8) | 16; // NFNL_SUBSYS_NFTABLES, NFT_MSG_GETGEN
+        private const ushort NewGen = (10 << 8) | 15; // NFT_MSG_NEWGEN
+        private const ushort NlmFRequest = 1;
+        private const ushort NftaGenId = 1;
+        private readonly byte[] _reply = new byte[4096];
+        private int _fd = -1;
+        private uint _sequence;
+
+        /// <summary>The generation, or null (the socket is then closed and made again next time).</summary>
+        public uint? Generation()
+        {
+            if (_fd < 0)
+            {
+                _fd = Native.socket(AfNetlink, SockRaw | SockCloexec, NetlinkNetfilter);
+                if (_fd < 0)
+                {
+                    return null;
+                }
+            }
+            var generation = Ask(++_sequence);
+            if (generation is null)
+            {
+                Close();
+            }
+            return generation;
+        }
+
+        public void Close()
+        {
+            if (_fd >= 0)
+            {
+                _ = Native.close(_fd);
+                _fd = -1;
+            }
+        }
+
+        private uint? Ask(uint sequence)
+        {
+            // nlmsghdr (len, type, flags, seq, pid) + nfgenmsg (family AF_UNSPEC, version 0, res_id 0), host byte order.
+            var request = new byte[20];
+            BitConverter.TryWriteBytes(request.AsSpan(0), 20u);
+            BitConverter.TryWriteBytes(request.AsSpan(4), GetGen);
+            BitConverter.TryWriteBytes(request.AsSpan(6), NlmFRequest);
+            BitConverter.TryWriteBytes(request.AsSpan(8), sequence);
+            if (Native.send(_fd, request, request.Length, 0) != request.Length)
+            {
+                return null;
+            }
+            for (var attempt = 0; attempt < 8; attempt++)
+            {
+                var length = (int)Native.recv(_fd, _reply, _reply.Length, 0);
+                if (length < 20)
+                {
+                    return null;
+                }
+                if (BitConverter.ToUInt32(_reply, 8) != sequence)
+                {
+                    continue; // an answer to an earlier request
+                }
+                if (BitConverter.ToUInt16(_reply, 4) != NewGen)
+                {
+                    return null;
+                }
+                var messageLength = Math.Min(length, (int)BitConverter.ToUInt32(_reply, 0));
+                for (var offset = 20; offset + 8 <= messageLength;)
+                {
+                    var attributeLength = BitConverter.ToUInt16(_reply, offset);
+                    var type = BitConverter.ToUInt16(_reply, offset + 2) & 0x3fff;
+                    if (attributeLength < 4)
+                    {
+                        break;
+                    }
+                    if (type == NftaGenId && attributeLength >= 8)
+                    {
+                        return System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(_reply.AsSpan(offset + 4, 4));
+                    }
+                    offset += (attributeLength + 3) & ~3;
+                }
+                return null;
+            }
+            return null;
+        }
+    }
+
     private static class Native
     {
+        [DllImport("libc", SetLastError = true)]
+        public static extern int socket(int domain, int type, int protocol);
+
+        [DllImport("libc", SetLastError = true)]
+        public static extern nint send(int fd, byte[] buffer, nint length, int flags);
+
+        [DllImport("libc", SetLastError = true)]
+        public static extern nint recv(int fd, byte[] buffer, nint length, int flags);
+
+        [DllImport("libc")]
+        public static extern int close(int fd);
+
+        [DllImport("libc")]
+        public static extern uint if_nametoindex([MarshalAs(UnmanagedType.LPUTF8Str)] string name);
+
         [DllImport(Library)]
         public static extern IntPtr nft_ctx_new(uint flags);
 

@@ -47,6 +47,7 @@ internal sealed partial class NftablesApplier
     private readonly IProcessRunner _runner;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private NftState? _known;
+    private (long Epoch, uint? Generation) _knownGeneration = (-1, null);
 
     /// <summary>An applier whose nft runs through <paramref name="runner"/>, inside <paramref name="networkNamespace"/> when given.</summary>
     public NftablesApplier(IProcessRunner runner, string? networkNamespace = null)
@@ -78,6 +79,17 @@ internal sealed partial class NftablesApplier
     /// <summary>Forgets the state known from the last apply: the next apply lists the chains first.</summary>
     public void Invalidate() => _known = null;
 
+    /// <summary>True when the next apply plans on the state its last commit left (no listing first).</summary>
+    public bool KnowsState => _known is not null;
+
+    /// <summary>
+    /// With a runner that reads the kernel's generation (<see cref="INftGenerationSource"/>, the held context): the
+    /// state known from the last commit is used only while the generation is still the one that commit made, so
+    /// another process's change (another session, nft by hand, firewalld) is always seen: the state is read again.
+    /// </summary>
+    private async Task<(long Epoch, uint? Generation)?> GenerationAsync() =>
+        _runner is INftGenerationSource source ? await source.GenerationAsync().ConfigureAwait(false) : null;
+
     /// <summary>Creates, replaces and removes ports' rules, all in one transaction.</summary>
     public async Task<NftApplyReport> ApplyAsync(IReadOnlyList<NftPortChange> changes, CancellationToken cancellationToken = default)
     {
@@ -89,6 +101,11 @@ internal sealed partial class NftablesApplier
             var launches = 0;
             var known = _known;
             _known = null; // unknown until this apply ends well
+            var before = await GenerationAsync().ConfigureAwait(false);
+            if (known is not null && before is { } now && (now.Generation is null || now != _knownGeneration))
+            {
+                known = null; // someone else committed since (or the generation cannot be read): read the state
+            }
             var state = known;
             if (state is null)
             {
@@ -117,6 +134,21 @@ internal sealed partial class NftablesApplier
                 }
             }
             _known = script.IsEmpty ? state : script.Result;
+            if (before is { Generation: { } g0 } b)
+            {
+                // Trusted next time only when this apply was the one commit since the generation read before it.
+                var after = await GenerationAsync().ConfigureAwait(false);
+                // (A refused transaction commits nothing, so a replanned apply also moves the generation by one.)
+                var expected = script.IsEmpty ? g0 : unchecked(g0 + 1);
+                if (after is { Generation: { } g1 } a && a.Epoch == b.Epoch && g1 == expected)
+                {
+                    _knownGeneration = a;
+                }
+                else
+                {
+                    _known = null;
+                }
+            }
             return new NftApplyReport(script, launches, clock.Elapsed) { TransactionElapsed = transaction, Replanned = replanned };
         }
         finally

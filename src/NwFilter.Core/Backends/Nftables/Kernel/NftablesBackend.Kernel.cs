@@ -12,27 +12,34 @@ namespace NwFilter.Core.Backends.Nftables;
 /// </summary>
 internal sealed partial class NftablesBackend
 {
+    /// <summary>One applier per held context, so the state its last commit left is planned on next time (checked by generation).</summary>
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<HeldNftablesContext, NftablesApplier> Held = [];
+
+    /// <summary>The applier for <paramref name="runner"/>: the held context's own (kept), else a new one (it lists the state first).</summary>
+    internal static NftablesApplier Applier(IProcessRunner runner) =>
+        runner is HeldNftablesContext held ? Held.GetValue(held, h => new NftablesApplier(h)) : new NftablesApplier(runner);
+
     async Task<object> IFirewallBackend.ReadStateAsync(IProcessRunner runner, CancellationToken cancellationToken) =>
-        await new NftablesApplier(runner).ReadStateAsync(cancellationToken).ConfigureAwait(false);
+        await Applier(runner).ReadStateAsync(cancellationToken).ConfigureAwait(false);
 
     async Task<ExecutionReport> IFirewallBackend.ApplyAsync(IProcessRunner runner, IReadOnlyList<PortPlan> set, IReadOnlyCollection<string> remove, bool noneRemain,
         Action<BindingProgress>? progress, CancellationToken cancellationToken)
     {
         progress?.Invoke(new BindingProgress("Applying the nftables transaction", 80));
-        return Report(await new NftablesApplier(runner).ApplyAsync(Changes(set, remove), cancellationToken).ConfigureAwait(false));
+        return Report(await Applier(runner).ApplyAsync(Changes(set, remove), cancellationToken).ConfigureAwait(false));
     }
 
     async Task<ExecutionReport> IFirewallBackend.RemoveAsync(IProcessRunner runner, IReadOnlyCollection<string> ports, bool noneRemain,
         Action<BindingProgress>? progress, CancellationToken cancellationToken)
     {
         progress?.Invoke(new BindingProgress("Removing the nftables rules", -1));
-        return Report(await new NftablesApplier(runner).RemoveAsync(ports, cancellationToken).ConfigureAwait(false));
+        return Report(await Applier(runner).RemoveAsync(ports, cancellationToken).ConfigureAwait(false));
     }
 
     async Task<(ExecutionReport Report, ImmutableArray<string> Removed)> IFirewallBackend.RemoveOrphansAsync(IProcessRunner runner, IReadOnlySet<string> bound,
         CancellationToken cancellationToken)
     {
-        var applier = new NftablesApplier(runner);
+        var applier = Applier(runner);
         NftState state;
         try
         {

@@ -1,0 +1,192 @@
+using System.Runtime.InteropServices;
+using NwFilter.Core.Host;
+
+namespace NwFilter.Core.Backends.Nftables.Kernel;
+
+/// <summary>What tells an applier whether the kernel changed since its last commit.</summary>
+internal interface INftGenerationSource
+{
+    /// <summary>
+    /// The kernel's nf_tables generation id and the epoch of the context that read it (a new context, e.g. after the
+    /// namespace was re-created, is a new epoch); a null generation when it cannot be read.
+    /// </summary>
+    Task<(long Epoch, uint? Generation)> GenerationAsync();
+}
+
+/// <summary>
+/// The held libnftables context of one network namespace, for a long-running process (nwfilterd, a pwsh session that
+/// applies many changes; docs/design/nftables.md, "The held context"): the applier's nft requests
+/// (<c>nft -j list chains</c>, <c>nft [-c] -f -</c>, <c>nft list ruleset</c>) run in one <see cref="LibNftablesRunner"/>
+/// made on first use and kept, everything else goes to <paramref name="inner"/> (which already runs in the namespace).
+/// The bridge-netfilter probe (<c>cat /proc/sys/net/bridge/...</c>) is read on the context's namespace thread too.
+/// So a change is no process launch, and the applier that plans on the state it committed last
+/// (<see cref="NftablesApplier"/>) can tell from the kernel's generation id, one netlink message, whether anything else
+/// committed since (then it reads the state again).
+/// </summary>
+/// <remarks>
+/// A named namespace is checked on every request (the inode of <c>/run/netns/NAME</c>): when it was deleted and made
+/// again, the context is replaced. After <see cref="IdleRelease"/> without a request the context of a named namespace
+/// is closed (its netlink socket would keep a deleted namespace and its interfaces alive); the next request opens a new
+/// one. When no context can be made (the library refused, the namespace is gone), the request runs through
+/// <paramref name="inner"/> as a process, which then says what is wrong.
+/// </remarks>
+internal sealed class HeldNftablesContext(IProcessRunner inner, string? networkNamespace) : IHeldFirewallContext, INftGenerationSource
+{
+    /// <summary>How long a named namespace's context stays open without a request.</summary>
+    public static readonly TimeSpan IdleRelease = TimeSpan.FromSeconds(30);
+
+    /// <summary>The setting that turns the held context off (<c>process</c>: every nft request is an nft process).</summary>
+    public const string Variable = "NWFILTER_NFT_RUNNER";
+
+    private readonly object _lock = new();
+    private LibNftablesRunner? _runner;
+    private ulong _inode;
+    private long _epoch;
+    private Timer? _idle;
+    private bool _disposed;
+
+    /// <summary>The namespace (null: this process's own).</summary>
+    public string? NetworkNamespace { get; } = networkNamespace;
+
+    /// <summary>True when a context can be held here: root, libnftables.so.1 present, and not turned off by <see cref="Variable"/>.</summary>
+    public static bool CanHold(Func<string, string?>? environment = null) =>
+        (environment ?? Environment.GetEnvironmentVariable)(Variable) != "process" && Native.geteuid() == 0 && LibNftablesRunner.IsAvailable;
+
+    /// <summary>True when a context is open now.</summary>
+    public bool IsOpen
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _runner is not null;
+            }
+        }
+    }
+
+    public Task<ProcessResult> RunAsync(ProcessRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (request.Program == NftablesApplier.NftProgram && Handled(request.Arguments) && !Large(request) && Context() is { } runner)
+        {
+            return runner.RunAsync(request, cancellationToken);
+        }
+        if (request.Program == "cat" && request.StandardInput is null && request.Arguments.Count > 0 &&
+            request.Arguments.All(a => a.StartsWith("/proc/sys/net/", StringComparison.Ordinal) && !a.Contains("..", StringComparison.Ordinal)) && Context() is { } reader)
+        {
+            return reader.ReadNetSysctlsAsync(request); // the bridge-netfilter probe: no process either
+        }
+        return inner.RunAsync(request, cancellationToken);
+    }
+
+    public async Task<(long Epoch, uint? Generation)> GenerationAsync()
+    {
+        var runner = Context();
+        if (runner is null)
+        {
+            return (-1, null);
+        }
+        long epoch;
+        lock (_lock)
+        {
+            epoch = _epoch;
+        }
+        return (epoch, await runner.GenerationAsync().ConfigureAwait(false));
+    }
+
+    /// <summary>Which of the names are interfaces of the namespace (asked on the context's namespace thread); null when no context can be made.</summary>
+    public Task<IReadOnlySet<string>?> ExistingInterfacesAsync(IReadOnlyCollection<string> names) =>
+        Context() is { } runner ? runner.ExistingInterfacesAsync(names) : Task.FromResult<IReadOnlySet<string>?>(null);
+
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            _disposed = true;
+            Close();
+        }
+    }
+
+    /// <summary>
+    /// Scripts above this size go to an nft process: for a transaction of many ports the library is slower than nft
+    /// itself (it also updates its own cache, bench/README.md), and one process launch is nothing next to it.
+    /// </summary>
+    public const int LargeScript = 256 * 1024;
+
+    private static bool Large(ProcessRequest request) => request.StandardInput is { Length: > LargeScript };
+
+    private static bool Handled(IReadOnlyList<string> args) =>
+        args.SequenceEqual(["-j", "list", "chains"]) || args.SequenceEqual(["-f", "-"]) || args.SequenceEqual(["-c", "-f", "-"]) || args.SequenceEqual(["list", "ruleset"]);
+
+    /// <summary>The open context, made when there is none (or the namespace is not the one it was made in); null when none can be made.</summary>
+    private LibNftablesRunner? Context()
+    {
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                return null;
+            }
+            var inode = NetworkNamespace is null ? 0 : Inode(Path.Combine(NwFilter.Core.Runtime.NwFilterRuntime.NamedNamespaceDirectory, NetworkNamespace));
+            if (_runner is not null && inode != _inode)
+            {
+                Close();
+            }
+            if (_runner is null)
+            {
+                if (NetworkNamespace is not null && inode == 0)
+                {
+                    return null; // gone: the process says so
+                }
+                try
+                {
+                    _runner = new LibNftablesRunner(NetworkNamespace);
+                }
+                catch (Exception e) when (e is InvalidOperationException or UnauthorizedAccessException or IOException or DllNotFoundException or EntryPointNotFoundException)
+                {
+                    return null;
+                }
+                _inode = inode;
+                _epoch++;
+            }
+            if (NetworkNamespace is not null)
+            {
+                _idle ??= new Timer(_ => Idle(), null, Timeout.Infinite, Timeout.Infinite);
+                _idle.Change(IdleRelease, Timeout.InfiniteTimeSpan);
+            }
+            return _runner;
+        }
+    }
+
+    private void Idle()
+    {
+        lock (_lock)
+        {
+            Close();
+        }
+    }
+
+    private void Close()
+    {
+        _idle?.Dispose();
+        _idle = null;
+        _runner?.Dispose();
+        _runner = null;
+    }
+
+    /// <summary>The inode of a path (the namespace's nsfs inode for a bind-mounted <c>/run/netns/NAME</c>); 0 when it cannot be read.</summary>
+    private static ulong Inode(string path)
+    {
+        var buffer = new byte[256]; // struct stat: st_dev at 0, st_ino at 8 on x86_64 and aarch64
+        return Native.stat(path, buffer) == 0 ? BitConverter.ToUInt64(buffer, 8) : 0;
+    }
+
+    private static class Native
+    {
+        [DllImport("libc", SetLastError = true)]
+        public static extern int stat([MarshalAs(UnmanagedType.LPUTF8Str)] string path, byte[] buffer);
+
+        [DllImport("libc")]
+        public static extern uint geteuid();
+    }
+}
