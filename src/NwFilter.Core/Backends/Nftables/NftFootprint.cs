@@ -61,14 +61,22 @@ internal static partial class NftFootprint
                 }
             }
         }
-        foreach (var raw in listing.Split('\n'))
+        for (var start = 0; start < listing.Length;)
         {
-            var line = raw.Trim();
-            if (line.Length == 0)
+            var end = listing.IndexOf('\n', start);
+            if (end < 0)
+            {
+                end = listing.Length;
+            }
+            var span = listing.AsSpan(start, end - start).Trim();
+            start = end + 1;
+            if (span.IsEmpty)
             {
                 continue;
             }
-            if (TableHeader().Match(line) is { Success: true } t)
+            var line = span.ToString();
+            var header = line[^1] == '{';
+            if (header && line.StartsWith("table ", StringComparison.Ordinal) && TableHeader().Match(line) is { Success: true } t)
             {
                 table = t.Groups[2].Value == NftNames.Table ? (tables[t.Groups[1].Value] = new Table()) : null;
                 blockName = null;
@@ -79,7 +87,7 @@ internal static partial class NftFootprint
             {
                 continue;
             }
-            if (BlockHeader().Match(line) is { Success: true } b)
+            if (header && BlockHeader().Match(line) is { Success: true } b)
             {
                 blockName = $"{b.Groups[1].Value} {b.Groups[2].Value}";
                 block = [];
