@@ -154,6 +154,9 @@ public sealed partial class BindingManager
         return result;
     }
 
+    /// <summary>Forgets every remembered expectation: the next check applies its bindings in a scratch namespace again.</summary>
+    internal void ForgetExpectedRules() => _expectedLines.Clear();
+
     /// <summary>What identifies a binding's expected rules: its backend and its plan's transactions on an empty firewall.</summary>
     private static string DriftKey(PreparedBinding prepared)
     {
