@@ -25,11 +25,11 @@ public sealed partial class NwFilterRuntime
     {
         var ns = manager.NetworkNamespace;
         var signals = Channel.CreateBounded<string>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
-        var sources = (Options.RulesetChangeSources ?? NftRulesetMonitor.Defaults)(ns);
+        var sources = (Options.RulesetChangeSources ?? NfTablesGenerationWatch.Defaults)(ns);
         var watches = sources.Select(s => WatchAsync(host, ns, s, signals.Writer, cancellationToken)).ToList();
         var interval = Options.DriftCheckInterval;
         Announce(host, ns, RuntimeEventIds.DriftRepairStarted,
-            $"NwFilter drift repair{Where(ns)}: " + (sources.Count > 0 ? $"watching {string.Join(", ", sources.Select(s => s.Name))}, and " : "no change events (nft not found), only ") +
+            $"NwFilter drift repair{Where(ns)}: " + (sources.Count > 0 ? $"watching {string.Join(", ", sources.Select(s => s.Name))}, and " : "no change events, only ") +
             $"a check every {interval.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture)} s.");
         var givenUp = new Dictionary<string, string>(StringComparer.Ordinal);
         while (!cancellationToken.IsCancellationRequested)
@@ -124,6 +124,10 @@ public sealed partial class NwFilterRuntime
         {
             return;
         }
+        // The ports are filtered again from here: said at once, then checked.
+        host.Report(new RuntimeEvent(RuntimeEventLevel.Information, RuntimeEventIds.DriftRepaired,
+            $"Repaired {applied.Count} port(s){Where(ns)} in {Ms(repairedIn)} (check {Ms(checkedIn)}, re-apply {Ms(repairedIn - checkedIn)}): " +
+            $"{Describe([.. repair.Where(d => applied.Contains(d.PortDevice))])}.") { NetworkNamespace = ns });
         // Checked once more; if still drifted, once more with the expected rules computed afresh (a tool upgrade changes
         // how the kernel's rules print); then given up until the drift or the binding changes.
         var after = (await manager.TestAsync(applied, cancellationToken).ConfigureAwait(false)).Where(NeedsRepair).ToList();
@@ -138,13 +142,6 @@ public sealed partial class NwFilterRuntime
             host.Report(new RuntimeEvent(RuntimeEventLevel.Warning, RuntimeEventIds.DriftRepairGaveUp,
                 $"{d.PortDevice} is still {d.Status.ToString().ToLowerInvariant()} after its binding was re-applied ({Describe([d])}); it is not re-applied again " +
                 "until its rules or its binding change. Test-NwFilterBinding shows the difference.") { NetworkNamespace = ns, Target = d.PortDevice });
-        }
-        var healed = applied.Where(p => after.All(d => d.PortDevice != p)).ToList();
-        if (healed.Count > 0)
-        {
-            host.Report(new RuntimeEvent(RuntimeEventLevel.Information, RuntimeEventIds.DriftRepaired,
-                $"Repaired {healed.Count} port(s){Where(ns)} in {Ms(repairedIn)} (check {Ms(checkedIn)}, re-apply {Ms(repairedIn - checkedIn)}): " +
-                $"{Describe([.. repair.Where(d => healed.Contains(d.PortDevice))])}.") { NetworkNamespace = ns });
         }
     }
 

@@ -61,7 +61,7 @@ public sealed record NwFilterRuntimeOptions
 
     /// <summary>
     /// What tells the drift repair that a namespace's firewall changed (null: the host's own). Default: the kernel's
-    /// nf_tables events through <c>nft monitor</c> where nft is installed. The seam for firewalld's reload signal and for tests.
+    /// nf_tables events (netlink, <c>NfTablesGenerationWatch</c>). The seam for firewalld's reload signal and for tests.
     /// </summary>
     public Func<string?, IReadOnlyList<IRulesetChangeSource>>? RulesetChangeSources { get; init; }
 }

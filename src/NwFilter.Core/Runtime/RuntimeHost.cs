@@ -97,7 +97,7 @@ public static class RuntimeEventIds
     public const string DriftChecked = "DriftChecked";
     /// <summary>Bindings whose rules were removed or changed behind NwFilter's back were found (a warning naming them and what differs).</summary>
     public const string DriftFound = "DriftFound";
-    /// <summary>Drifted bindings were re-applied and are in sync again (information: which, how long).</summary>
+    /// <summary>Drifted bindings were re-applied (information: which, how long; a DriftRepairGaveUp follows for any still drifted after).</summary>
     public const string DriftRepaired = "DriftRepaired";
     /// <summary>Re-applying a drifted binding failed (an error with the binding's error).</summary>
     public const string DriftRepairFailed = "DriftRepairFailed";
@@ -105,7 +105,7 @@ public static class RuntimeEventIds
     public const string DriftRepairGaveUp = "DriftRepairGaveUp";
     /// <summary>A drift check failed (a warning; the next signal or period checks again).</summary>
     public const string DriftCheckFailed = "DriftCheckFailed";
-    /// <summary>A change source (nft monitor) stopped: only the periodic check is left (a warning).</summary>
+    /// <summary>A change source (the nf_tables events) stopped: only the periodic check is left (a warning).</summary>
     public const string DriftWatchEnded = "DriftWatchEnded";
 }
 
