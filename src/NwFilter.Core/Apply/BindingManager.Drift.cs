@@ -26,15 +26,40 @@ public sealed partial class BindingManager
     /// backend's rules once and compares in memory. Ports with
     /// NwFilter chains but no binding are reported as <see cref="BindingDriftStatus.Orphaned"/> (when checking all).
     /// </summary>
-    public async Task<ImmutableArray<BindingDrift>> TestAsync(IReadOnlyCollection<string>? portDevices = null, CancellationToken cancellationToken = default)
+    public Task<ImmutableArray<BindingDrift>> TestAsync(IReadOnlyCollection<string>? portDevices = null, CancellationToken cancellationToken = default) =>
+        TestAsync(portDevices, lockStore: false, cancellationToken);
+
+    /// <summary>
+    /// <see cref="TestAsync(IReadOnlyCollection{string}?, CancellationToken)"/>; with <paramref name="lockStore"/> the
+    /// bindings and the kernel's rules are read under the store's writers' lock, so no apply of this or another process
+    /// is half done in what is read (an EbIpTables apply passes through temporary chain names). The drift repair reads
+    /// this way: a check that sees an apply in flight would re-apply a binding that was fine.
+    /// </summary>
+    internal async Task<ImmutableArray<BindingDrift>> TestAsync(IReadOnlyCollection<string>? portDevices, bool lockStore, CancellationToken cancellationToken)
     {
-        var (stored, problems) = Store.List();
-        var selected = portDevices is null ? stored : [.. stored.Where(b => portDevices.Contains(b.PortDevice))];
-        // Each backend's rules as the kernel holds them (a backend no checked binding uses may be missing its tools),
-        // read while the bindings compile: the reads wait mostly on the tools, the compile is this process's CPU.
-        var reads = FirewallBackends.All
-            .Select(backend => Task.Run(() => backend.ReadFootprintAsync(HostRunner, selected.Any(b => b.Backend == backend.Kind), cancellationToken), cancellationToken))
-            .ToList();
+        var held = lockStore ? Store.Lock(_options.LockTimeout, cancellationToken) : null;
+        List<Task<IBackendFootprint>> reads;
+        ImmutableArray<FilterBinding> stored, selected;
+        ImmutableArray<Diagnostic> problems;
+        try
+        {
+            (stored, problems) = Store.List();
+            selected = portDevices is null ? stored : [.. stored.Where(b => portDevices.Contains(b.PortDevice))];
+            // Each backend's rules as the kernel holds them (a backend no checked binding uses may be missing its tools),
+            // read while the bindings compile: the reads wait mostly on the tools, the compile is this process's CPU.
+            var chosen = selected;
+            reads = FirewallBackends.All
+                .Select(backend => Task.Run(() => backend.ReadFootprintAsync(HostRunner, chosen.Any(b => b.Backend == backend.Kind), cancellationToken), cancellationToken))
+                .ToList();
+            if (held is not null)
+            {
+                await Task.WhenAll(reads).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            held?.Dispose();
+        }
         var probe = BridgeNetfilterStatus.ProbeAsync(HostRunner, cancellationToken);
 
         var compiled = new List<PreparedBinding>();

@@ -16,7 +16,7 @@ public sealed partial class NwFilterRuntime
     /// Watches a namespace's firewall until <paramref name="cancellationToken"/> is cancelled: after each change signal
     /// (<see cref="NwFilterRuntimeOptions.RulesetChangeSources"/>; settled for <see cref="NwFilterRuntimeOptions.DriftSettle"/>,
     /// signals meanwhile coalesced) and at least every <see cref="NwFilterRuntimeOptions.DriftCheckInterval"/>, checks every
-    /// binding (<see cref="BindingManager.TestAsync"/>) and re-applies those Missing or Drifted, then checks them again.
+    /// binding (<see cref="BindingManager.TestAsync(IReadOnlyCollection{string}?, CancellationToken)"/>) and re-applies those Missing or Drifted, then checks them again.
     /// It never loops: its own re-application makes at most one more check (which finds them in sync), and a port
     /// still drifted after its re-application (or whose re-application failed) is not re-applied again until its drift
     /// or its binding changes.
@@ -92,7 +92,7 @@ public sealed partial class NwFilterRuntime
     {
         var ns = manager.NetworkNamespace;
         var clock = Stopwatch.StartNew();
-        var drift = await manager.TestAsync(null, cancellationToken).ConfigureAwait(false);
+        var drift = await manager.TestAsync(null, lockStore: true, cancellationToken).ConfigureAwait(false);
         var checkedIn = clock.Elapsed;
         var bad = drift.Where(NeedsRepair).ToList();
         foreach (var port in givenUp.Keys.ToList())
@@ -130,11 +130,11 @@ public sealed partial class NwFilterRuntime
             $"{Describe([.. repair.Where(d => applied.Contains(d.PortDevice))])}.") { NetworkNamespace = ns });
         // Checked once more; if still drifted, once more with the expected rules computed afresh (a tool upgrade changes
         // how the kernel's rules print); then given up until the drift or the binding changes.
-        var after = (await manager.TestAsync(applied, cancellationToken).ConfigureAwait(false)).Where(NeedsRepair).ToList();
+        var after = (await manager.TestAsync(applied, lockStore: true, cancellationToken).ConfigureAwait(false)).Where(NeedsRepair).ToList();
         if (after.Count > 0)
         {
             manager.ForgetExpectedRules();
-            after = [.. (await manager.TestAsync(applied, cancellationToken).ConfigureAwait(false)).Where(NeedsRepair)];
+            after = [.. (await manager.TestAsync(applied, lockStore: true, cancellationToken).ConfigureAwait(false)).Where(NeedsRepair)];
         }
         foreach (var d in after)
         {
