@@ -32,12 +32,16 @@ internal sealed record DaemonOptions
     /// <summary>Log verbose events and progress too.</summary>
     public bool Verbose { get; init; }
 
+    /// <summary>Re-apply bindings whose rules were removed or changed behind the daemon's back (docs/design/drift-repair.md); on unless --no-drift-repair.</summary>
+    public bool DriftRepair { get; init; } = true;
+
     public const string Usage =
         "usage: nwfilterd [--libvirt-socket PATH] [--read-only-socket PATH] [--group NAME] [--backend auto|Nftables|EbIpTables]\n" +
-        "                 [--libvirt-binding-dir DIR] [--verbose]\n" +
+        "                 [--libvirt-binding-dir DIR] [--no-drift-repair] [--verbose]\n" +
         "  Serves libvirt's nwfilter RPC for the network namespace it runs in. Filters live in NWFILTER_CONFIG_DIR,\n" +
         "  bindings and leases in NWFILTER_STATE_DIR (the NwFilter module's defaults when unset). SIGTERM stops it;\n" +
-        "  the rules in force stay.";
+        "  the rules in force stay. Rules removed or changed behind its back (nft flush ruleset, another tool) are\n" +
+        "  re-applied and logged, unless --no-drift-repair.";
 
     /// <summary>The options of <paramref name="args"/>, or the reason they are refused.</summary>
     public static (DaemonOptions? Options, string? Error) Parse(IReadOnlyList<string> args)
@@ -77,6 +81,9 @@ internal sealed record DaemonOptions
                         break;
                     case "--libvirt-binding-dir":
                         o = o with { LibvirtBindingDirectory = Value() };
+                        break;
+                    case "--no-drift-repair":
+                        o = o with { DriftRepair = false };
                         break;
                     case "--verbose":
                         o = o with { Verbose = true };

@@ -61,7 +61,7 @@ if (Daemon.LibvirtBindings(options.LibvirtBindingDirectory) is { Count: > 0 } th
     log.Line($"warning LibvirtNwFilterConflict: {what}; a port filtered by both is misconfigured (nwfilterd's nftables tables stay apart from libvirt's chains).");
 }
 
-await using var runtime = new NwFilterRuntime();
+await using var runtime = new NwFilterRuntime(new NwFilterRuntimeOptions { DriftRepair = options.DriftRepair });
 using var stop = new CancellationTokenSource();
 using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c =>
 {
@@ -84,7 +84,7 @@ catch (Exception e) when (e is IOException or SocketException or UnauthorizedAcc
     log.Line($"error: cannot listen on {options.Socket}: {e.Message}");
     return 1;
 }
-log.Line($"nwfilterd {typeof(Daemon).Assembly.GetName().Version} starting: filters in {runtime.Location.FilterDirectory}, state in {runtime.Location.StateDirectory}, default backend {options.Backend?.ToString() ?? "auto (the module's: NWFILTER_BACKEND, nwfilter.conf, else Nftables where usable)"}");
+log.Line($"nwfilterd {typeof(Daemon).Assembly.GetName().Version} starting: filters in {runtime.Location.FilterDirectory}, state in {runtime.Location.StateDirectory}, default backend {options.Backend?.ToString() ?? "auto (the module's: NWFILTER_BACKEND, nwfilter.conf, else Nftables where usable)"}, drift repair {(options.DriftRepair ? "on" : "off")}");
 
 // Restore first (a reconcile: what is in force and right is left alone), then serve; clients wait in the backlog.
 var restored = await runtime.HandleAsync(new RestoreBindingsRequest(), log, stop.Token);

@@ -14,8 +14,9 @@ public sealed partial class NwFilterRuntime
     /// Runs the learning service of a namespace until <paramref name="cancellationToken"/> is cancelled: restores its
     /// bindings (unless the request brings the restore the host ran), watches the binding store so bindings other
     /// processes create or change (whose own learners end with them) are taken over and learned, and learners of
-    /// bindings removed elsewhere stop. On the way out it stops every learner of the namespace; the ports keep the
-    /// rules they have. Cancellation ends it normally (no exception).
+    /// bindings removed elsewhere stop, and (unless <see cref="NwFilterRuntimeOptions.DriftRepair"/> is off) rules removed
+    /// or changed behind its back are re-applied (<see cref="RepairDriftAsync"/>). On the way out it stops every learner
+    /// of the namespace; the ports keep the rules they have. Cancellation ends it normally (no exception).
     /// </summary>
     public async Task<LearningServiceResponse> HandleAsync(LearningServiceRequest request, IRuntimeHost host, CancellationToken cancellationToken = default)
     {
@@ -29,6 +30,8 @@ public sealed partial class NwFilterRuntime
         var learners = 0;
         Announce(host, ns, RuntimeEventIds.LearningServiceStarted,
             $"NwFilter learning{Where(ns)}: {Describe(followed)}. Ctrl+C or SIGTERM stops learning; the rules in force stay.");
+        using var stopRepair = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var repair = Options.DriftRepair ? Task.Run(() => RepairDriftAsync(host, manager, stopRepair.Token), CancellationToken.None) : Task.CompletedTask;
         try
         {
             while (!cancellationToken.IsCancellationRequested)
@@ -53,6 +56,8 @@ public sealed partial class NwFilterRuntime
         }
         finally
         {
+            await stopRepair.CancelAsync().ConfigureAwait(false);
+            await repair.ConfigureAwait(false);
             learners = manager.Learners?.Learners.Count ?? 0;
             if (manager.Learners is { } registry)
             {

@@ -46,4 +46,22 @@ public sealed record NwFilterRuntimeOptions
 
     /// <summary>How often the learning service looks for bindings other processes created or removed.</summary>
     public TimeSpan ServiceScanInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Whether the service (<c>Restore-NwFilterBinding -Wait</c>, nwfilterd) repairs drift by itself: re-applies the bindings
+    /// whose rules were removed or changed behind its back (docs/design/drift-repair.md). Default: true.
+    /// </summary>
+    public bool DriftRepair { get; init; } = true;
+
+    /// <summary>The drift repair's periodic check, the last resort when no change event comes. Default: 30 s.</summary>
+    public TimeSpan DriftCheckInterval { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long the drift repair waits after a change signal before it checks (a burst of changes is one check). Default: 50 ms.</summary>
+    public TimeSpan DriftSettle { get; init; } = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>
+    /// What tells the drift repair that a namespace's firewall changed (null: the host's own). Default: the kernel's
+    /// nf_tables events (netlink, <c>NfTablesGenerationWatch</c>). The seam for firewalld's reload signal and for tests.
+    /// </summary>
+    public Func<string?, IReadOnlyList<IRulesetChangeSource>>? RulesetChangeSources { get; init; }
 }

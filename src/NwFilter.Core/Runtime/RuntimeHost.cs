@@ -91,6 +91,22 @@ public static class RuntimeEventIds
     public const string BackendFellBack = "BackendFellBack";
     /// <summary>A learner stopped because its binding was removed.</summary>
     public const string LearningStoppedBindingRemoved = "LearningStoppedBindingRemoved";
+    /// <summary>The service's drift repair started (information: what it watches, how often it checks).</summary>
+    public const string DriftRepairStarted = "DriftRepairStarted";
+    /// <summary>The drift repair checked the bindings (verbose: why, how many drifted, how long).</summary>
+    public const string DriftChecked = "DriftChecked";
+    /// <summary>Bindings whose rules were removed or changed behind NwFilter's back were found (a warning naming them and what differs).</summary>
+    public const string DriftFound = "DriftFound";
+    /// <summary>Drifted bindings were re-applied (information: which, how long; a DriftRepairGaveUp follows for any still drifted after).</summary>
+    public const string DriftRepaired = "DriftRepaired";
+    /// <summary>Re-applying a drifted binding failed (an error with the binding's error).</summary>
+    public const string DriftRepairFailed = "DriftRepairFailed";
+    /// <summary>A binding still drifted after its re-application: not re-applied again until its drift or binding changes (a warning).</summary>
+    public const string DriftRepairGaveUp = "DriftRepairGaveUp";
+    /// <summary>A drift check failed (a warning; the next signal or period checks again).</summary>
+    public const string DriftCheckFailed = "DriftCheckFailed";
+    /// <summary>A change source (the nf_tables events) stopped: only the periodic check is left (a warning).</summary>
+    public const string DriftWatchEnded = "DriftWatchEnded";
 }
 
 /// <summary>Progress of one activity.</summary>
