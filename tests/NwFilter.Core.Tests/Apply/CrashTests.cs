@@ -122,7 +122,7 @@ public sealed class CrashTests
     /// has does not change what it does. So old rules plus the inert chains of a build, or new rules whose rename is
     /// still pending, read as the old and the new rules. nftables lines are kept as they are (one transaction).
     /// </summary>
-    private static List<string> InForce(List<string> lines)
+    internal static List<string> InForce(List<string> lines)
     {
         var xt = lines.Where(l => l.StartsWith("ebtables: ", StringComparison.Ordinal) || l.StartsWith("iptables: ", StringComparison.Ordinal) || l.StartsWith("ip6tables: ", StringComparison.Ordinal)).ToList();
         if (xt.Count == 0)
