@@ -69,11 +69,17 @@ public sealed class CrashTests
             }
 
             var manager = Manager(lab, store, update ? New : Old);
+            // The drift check (what Restore reports as found) sees every port that does not have its new rules in force.
+            var drift = (await manager.TestAsync()).Where(d => !d.InSync).Select(d => d.PortDevice).ToHashSet(StringComparer.Ordinal);
+            var stale = ports.Where(p => now[p] != wanted[p]).ToList();
+            Assert.True(stale.All(drift.Contains), $"{point}: {stale.Count(p => !drift.Contains(p))} port(s) with their old rules that the drift check calls in sync");
+            Console.WriteLine($"crash {backend} {(update ? "update" : "apply")} {point}: exit {exit}; then {stale.Count} port(s) with old rules, {Count - stale.Count} with new, 0 mixed; drift check: {drift.Count} not in sync");
             var restore = await manager.RestoreAsync();
             Assert.All(restore.Items, i => Assert.True(i.Succeeded, $"{point}: {i.PortDevice}: {i.Error?.Message}"));
             Assert.True(restore.Items.Length == Count, $"{point}: Restore re-applied {restore.Items.Length} binding(s), not {Count}; warnings: {string.Join("; ", restore.Warnings.Select(w => w.Message))}");
             var after = await Footprints(lab, backend, ports);
             Assert.All(ports, p => Assert.True(wanted[p] == after[p], $"{point}: {p} after Restore:\n{after[p]}"));
+            Assert.All(await manager.TestAsync(), d => Assert.True(d.InSync, $"{point}: {d.PortDevice} is {d.Status} after Restore"));
             Assert.All(store.List().Bindings, b => Assert.Equal(update ? "fault-vm" : New, b.Filter));
             await Reset(lab, store, backend, update, Old);
         }
