@@ -25,12 +25,15 @@ internal sealed record DaemonOptions
     /// <summary>Where libvirt's own driver keeps its bindings (checked for a conflict at start).</summary>
     public string LibvirtBindingDirectory { get; init; } = DefaultLibvirtBindingDirectory;
 
+    /// <summary>How long a request may take to arrive once its first byte came, and a reply to be taken (slow clients are closed).</summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Log verbose events and progress too.</summary>
     public bool Verbose { get; init; }
 
     public const string Usage =
         "usage: nwfilterd [--libvirt-socket PATH] [--read-only-socket PATH] [--group NAME] [--backend EbIpTables|Nftables]\n" +
-        "                 [--libvirt-binding-dir DIR] [--verbose]\n" +
+        "                 [--libvirt-binding-dir DIR] [--request-timeout SECONDS] [--verbose]\n" +
         "  Serves libvirt's nwfilter RPC for the network namespace it runs in. Filters live in NWFILTER_CONFIG_DIR,\n" +
         "  bindings and leases in NWFILTER_STATE_DIR (the NwFilter module's defaults when unset). SIGTERM stops it;\n" +
         "  the rules in force stay.";
@@ -71,6 +74,12 @@ internal sealed record DaemonOptions
                         break;
                     case "--libvirt-binding-dir":
                         o = o with { LibvirtBindingDirectory = Value() };
+                        break;
+                    case "--request-timeout":
+                        var t = Value();
+                        o = double.TryParse(t, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var seconds) && seconds is > 0 and <= 3600
+                            ? o with { RequestTimeout = TimeSpan.FromSeconds(seconds) }
+                            : throw new FormatException($"--request-timeout is a number of seconds from 0 to 3600, not '{t}'");
                         break;
                     case "--verbose":
                         o = o with { Verbose = true };

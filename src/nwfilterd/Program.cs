@@ -78,7 +78,7 @@ if (restored.Repairs.Count(r => r.Repaired) is var repaired and > 0)
 
 var procedures = new NwFilterProcedures(runtime, log, options.Backend, log.Line);
 var dispatcher = procedures.CreateDispatcher((h, e) => log.Line($"error: {h}: {e}"));
-var server = new UnixSocketServer(dispatcher, log.Line, group);
+var server = new UnixSocketServer(dispatcher, log.Line, group, requestTimeout: options.RequestTimeout);
 var learning = Task.Run(() => runtime.HandleAsync(new LearningServiceRequest(null, restored), log, stop.Token));
 var serving = listeners.Select(l => server.RunAsync(l, stop.Token)).ToList();
 log.Line($"listening on {string.Join(", ", listeners.Select(l => l.Path + (l.ReadOnly ? " (read-only)" : "")))}");

@@ -16,7 +16,7 @@ internal sealed record Listener(string Path, Socket Socket, bool ReadOnly, bool 
 /// socket), then reads frames, dispatches them and writes the replies, one connection at a time per task. A bad frame
 /// closes that connection only; nothing one client sends reaches another.
 /// </summary>
-internal sealed class UnixSocketServer(RpcDispatcher<ConnectionState> dispatcher, Action<string> log, uint? group = null, int maxConnections = 1024)
+internal sealed class UnixSocketServer(RpcDispatcher<ConnectionState> dispatcher, Action<string> log, uint? group = null, int maxConnections = 1024, TimeSpan? requestTimeout = null)
 {
     private long _nextId;
     private int _open;
@@ -156,7 +156,7 @@ internal sealed class UnixSocketServer(RpcDispatcher<ConnectionState> dispatcher
     /// <summary>The frame loop over any stream (tests use pipes): until EOF, a bad frame, or the stop.</summary>
     internal async Task ServeAsync(Stream stream, ConnectionState state, CancellationToken stop)
     {
-        var reader = new FrameReader(stream);
+        var reader = new FrameReader(stream, frameTimeout: requestTimeout);
         while (!stop.IsCancellationRequested)
         {
             RpcMessage? message;
@@ -186,9 +186,16 @@ internal sealed class UnixSocketServer(RpcDispatcher<ConnectionState> dispatcher
             {
                 log($"connection {state.Id} call {message.Header.Procedure} refused: {ErrorText(reply)}");
             }
+            // A client that does not read its replies cannot hold the connection (and its slot) for ever either.
+            using var writeDeadline = new CancellationTokenSource(requestTimeout ?? Timeout.InfiniteTimeSpan);
             try
             {
-                await stream.WriteAsync(reply.Encode(), CancellationToken.None).ConfigureAwait(false);
+                await stream.WriteAsync(reply.Encode(), writeDeadline.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                log($"connection {state.Id} ({state.Peer}) closed: a reply was not taken within {requestTimeout!.Value.TotalSeconds:0.#} s");
+                return;
             }
             catch (Exception e) when (e is IOException or ObjectDisposedException)
             {
