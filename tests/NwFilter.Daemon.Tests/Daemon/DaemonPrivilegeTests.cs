@@ -118,6 +118,57 @@ public sealed class DaemonPrivilegeTests
         Assert.DoesNotContain("other-probe.xml", Filters(dir));
     }
 
+    [SkippableFact]
+    public async Task OneUserCannotFillEveryConnectionSlotAndRootIsNeverKeptOut()
+    {
+        RequireTools();
+        using var dir = new TempDirectory("nwfilterd-slots");
+        using var ns = new TestNamespace();
+        await using var daemon = await DaemonProcess.StartAsync(dir, ns.Name, "--read-only-socket", dir.Combine("sock-ro"));
+        // nobody opens 40 connections to the read-only socket at once and asks AUTH_LIST on each, then holds them
+        // until its standard input closes.
+        const string hog = """
+            import socket, struct, sys
+            socks = [socket.socket(socket.AF_UNIX) for i in range(40)]
+            for s in socks: s.connect(sys.argv[1])
+            ok = closed = 0
+            for s in socks:
+                try:
+                    s.sendall(struct.pack('>7I', 28, 0x20008086, 1, 66, 0, 1, 0))
+                    if s.recv(4): ok += 1
+                    else: closed += 1
+                except (ConnectionResetError, BrokenPipeError): closed += 1
+            print(ok, closed, flush=True)
+            sys.stdin.read()
+            """;
+        var info = new ProcessStartInfo("setpriv") { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (var a in new[] { "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", hog, dir.Combine("sock-ro") })
+        {
+            info.ArgumentList.Add(a);
+        }
+        using var hogger = Process.Start(info)!;
+        const int perUser = NwFilter.Daemon.Server.UnixSocketServer.DefaultMaxPerUser;
+        try
+        {
+            var counts = await hogger.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.Equal($"{perUser} {40 - perUser}", counts);
+            Assert.Contains(daemon.Lines, l => l.Contains($"uid 65534 gid 65534 holds {perUser} connections already", StringComparison.Ordinal));
+            // While nobody holds its connections, root is served on both sockets.
+            using var root = await new SocketClient(daemon.Socket).HandshakeAsync();
+            Assert.True((await root.CallAsync(P.ConnectNumOfNwFilters)).Reader().ReadInt32() >= 20);
+            using var rootRo = await new SocketClient(dir.Combine("sock-ro")).HandshakeAsync();
+            Assert.True((await rootRo.CallAsync(P.ConnectNumOfNwFilters)).Reader().ReadInt32() >= 20);
+        }
+        finally
+        {
+            hogger.StandardInput.Close();
+            if (!hogger.WaitForExit(10_000))
+            {
+                hogger.Kill();
+            }
+        }
+    }
+
     [Fact]
     public async Task AClientThatTricklesARequestIsClosedAfterTheTimeoutAndAnIdleOneIsNot()
     {
