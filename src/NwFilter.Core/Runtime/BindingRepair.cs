@@ -27,7 +27,7 @@ public sealed record BindingRepair(string PortDevice, string? Filter, BindingDri
     {
         BindingDriftStatus.InSync => "its rules in force",
         BindingDriftStatus.Missing => $"no rules in the kernel ({MissingRules} missing)",
-        BindingDriftStatus.Orphaned => $"NwFilter rules without a binding ({UnexpectedRules} lines)",
+        BindingDriftStatus.Orphaned => $"NwFilter rules without a binding ({UnexpectedRules} line{(UnexpectedRules == 1 ? "" : "s")})",
         _ => $"rules that differ from its binding ({MissingRules} missing, {UnexpectedRules} unexpected)",
     };
 }
