@@ -29,6 +29,9 @@ internal sealed record DaemonOptions
     /// <summary>Where libvirt's own driver keeps its bindings (checked for a conflict at start).</summary>
     public string LibvirtBindingDirectory { get; init; } = DefaultLibvirtBindingDirectory;
 
+    /// <summary>How long a request may take to arrive once its first byte came, and a reply to be taken (slow clients are closed).</summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Log verbose events and progress too.</summary>
     public bool Verbose { get; init; }
 
@@ -37,7 +40,7 @@ internal sealed record DaemonOptions
 
     public const string Usage =
         "usage: nwfilterd [--libvirt-socket PATH] [--read-only-socket PATH] [--group NAME] [--backend auto|Nftables|EbIpTables]\n" +
-        "                 [--libvirt-binding-dir DIR] [--no-drift-repair] [--verbose]\n" +
+        "                 [--libvirt-binding-dir DIR] [--request-timeout SECONDS] [--no-drift-repair] [--verbose]\n" +
         "  Serves libvirt's nwfilter RPC for the network namespace it runs in. Filters live in NWFILTER_CONFIG_DIR,\n" +
         "  bindings and leases in NWFILTER_STATE_DIR (the NwFilter module's defaults when unset). SIGTERM stops it;\n" +
         "  the rules in force stay. Rules removed or changed behind its back (nft flush ruleset, another tool) are\n" +
@@ -84,6 +87,12 @@ internal sealed record DaemonOptions
                         break;
                     case "--no-drift-repair":
                         o = o with { DriftRepair = false };
+                        break;
+                    case "--request-timeout":
+                        var t = Value();
+                        o = double.TryParse(t, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var seconds) && seconds is > 0 and <= 3600
+                            ? o with { RequestTimeout = TimeSpan.FromSeconds(seconds) }
+                            : throw new FormatException($"--request-timeout is a number of seconds from 0 to 3600, not '{t}'");
                         break;
                     case "--verbose":
                         o = o with { Verbose = true };

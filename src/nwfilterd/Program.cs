@@ -89,10 +89,14 @@ log.Line($"nwfilterd {typeof(Daemon).Assembly.GetName().Version} starting: filte
 // Restore first (a reconcile: what is in force and right is left alone), then serve; clients wait in the backlog.
 var restored = await runtime.HandleAsync(new RestoreBindingsRequest(), log, stop.Token);
 log.Line($"restored {restored.Items.Count(i => i.Succeeded)} of {restored.Items.Length} binding(s){(restored.Items.Any(i => !i.Succeeded) ? "; failed: " + string.Join(", ", restored.Items.Where(i => !i.Succeeded).Select(i => i.PortDevice)) : "")}");
+if (restored.Repairs.Count(r => r.Repaired) is var repaired and > 0)
+{
+    log.Line($"repaired {repaired} port(s) at start (the information BindingRepaired lines above say what was found and done)");
+}
 
 var procedures = new NwFilterProcedures(runtime, log, options.Backend, log.Line);
 var dispatcher = procedures.CreateDispatcher((h, e) => log.Line($"error: {h}: {e}"));
-var server = new UnixSocketServer(dispatcher, log.Line, group);
+var server = new UnixSocketServer(dispatcher, log.Line, group, requestTimeout: options.RequestTimeout);
 var learning = Task.Run(() => runtime.HandleAsync(new LearningServiceRequest(null, restored), log, stop.Token));
 var serving = listeners.Select(l => server.RunAsync(l, stop.Token)).ToList();
 log.Line($"listening on {string.Join(", ", listeners.Select(l => l.Path + (l.ReadOnly ? " (read-only)" : "")))}");

@@ -133,6 +133,12 @@ public sealed partial class BindingManager
         var results = new BindingResult?[bindings.Count];
         var compiled = new List<(int Index, FilterBinding Binding, PreparedBinding Prepared)>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
+        // What each filter tree was when compiled; checked again under the lock (below).
+        var trees = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var name in bindings.Select(b => b.Filter).Distinct(StringComparer.Ordinal))
+        {
+            trees[name] = TreeText(Filters, name);
+        }
         for (var i = 0; i < bindings.Count; i++)
         {
             var binding = bindings[i];
@@ -162,6 +168,11 @@ public sealed partial class BindingManager
                 await StopReplacedLearnersAsync(compiled.Select(c => c.Prepared)).ConfigureAwait(false);
                 using (Store.Lock(_options.LockTimeout, cancellationToken))
                 {
+                    // Another process may have redefined a filter of these trees since they were compiled and
+                    // re-applied its bindings before these were stored: what changed is compiled again here, under
+                    // the lock, so the rules applied are those of the latest definition (docs/design/applying.md,
+                    // "Several processes at once").
+                    compiled = Recompiled(compiled, trees, results);
                     // The store leads the kernel (docs/design/applying.md, "The store and the kernel"): the files are
                     // written, all or none, before the firewall changes, and put back for what the firewall refused.
                     var before = Store.List().Bindings.ToDictionary(b => b.PortDevice, StringComparer.Ordinal);
@@ -366,36 +377,40 @@ public sealed partial class BindingManager
     {
         ArgumentNullException.ThrowIfNull(filters);
         ArgumentNullException.ThrowIfNull(changedFilters);
-        var affected = Store.List().Bindings.Where(b => Uses(filters, b.Filter, changedFilters) || Uses(Filters, b.Filter, changedFilters)).ToList();
-        if (affected.Count == 0)
-        {
-            return new BindingBatchResult([], [], ExecutionReport.None);
-        }
-        var compiled = new List<(FilterBinding Binding, PreparedBinding Prepared)>();
-        var errors = new List<Diagnostic>();
-        for (var i = 0; i < affected.Count; i++)
-        {
-            var binding = affected[i];
-            progress?.Invoke(new BindingProgress($"Compiling {binding.PortDevice} ({i + 1} of {affected.Count})", 40 * i / affected.Count));
-            try
-            {
-                compiled.Add((binding, Prepare(binding, filters)));
-            }
-            catch (NwFilterException e)
-            {
-                errors.AddRange(e.Diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error).Select(d => d with { Message = $"binding {binding.PortDevice}: {d.Message}" }));
-            }
-        }
-        if (errors.Count > 0)
-        {
-            errors.Insert(0, Diagnostic.Error(ApplyCodes.ReinstantiationFailed,
-                $"The change cannot be applied to the bindings that use it ({string.Join(", ", affected.Select(a => a.PortDevice))}); nothing was changed.",
-                DiagnosticCategory.InvalidOperation));
-            throw new NwFilterException(errors);
-        }
         ExecutionReport execution;
+        var compiled = new List<(FilterBinding Binding, PreparedBinding Prepared)>();
+        // The bindings are listed and compiled under the lock: a binding another process stores meanwhile is then
+        // either seen here or compiled by that process after this change (its own check under the lock), a binding
+        // removed meanwhile is not re-applied, and a later redefinition's re-application cannot be overtaken by
+        // this one's older rules (docs/design/applying.md, "Several processes at once").
         using (Store.Lock(_options.LockTimeout, cancellationToken))
         {
+            var affected = Store.List().Bindings.Where(b => Uses(filters, b.Filter, changedFilters) || Uses(Filters, b.Filter, changedFilters)).ToList();
+            if (affected.Count == 0)
+            {
+                return new BindingBatchResult([], [], ExecutionReport.None);
+            }
+            var errors = new List<Diagnostic>();
+            for (var i = 0; i < affected.Count; i++)
+            {
+                var binding = affected[i];
+                progress?.Invoke(new BindingProgress($"Compiling {binding.PortDevice} ({i + 1} of {affected.Count})", 40 * i / affected.Count));
+                try
+                {
+                    compiled.Add((binding, Prepare(binding, filters)));
+                }
+                catch (NwFilterException e)
+                {
+                    errors.AddRange(e.Diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error).Select(d => d with { Message = $"binding {binding.PortDevice}: {d.Message}" }));
+                }
+            }
+            if (errors.Count > 0)
+            {
+                errors.Insert(0, Diagnostic.Error(ApplyCodes.ReinstantiationFailed,
+                    $"The change cannot be applied to the bindings that use it ({string.Join(", ", affected.Select(a => a.PortDevice))}); nothing was changed.",
+                    DiagnosticCategory.InvalidOperation));
+                throw new NwFilterException(errors);
+            }
             var batch = await ExecuteAsync([.. compiled.Select(c => c.Prepared)], progress, cancellationToken).ConfigureAwait(false);
             if (batch.Failures.Count > 0)
             {
@@ -413,6 +428,77 @@ public sealed partial class BindingManager
         }
         var warnings = execution.Warnings.AddRange(await BridgeWarningsAsync(compiled.Select(c => (c.Binding.PortDevice, c.Prepared.Ruleset)), cancellationToken).ConfigureAwait(false));
         return new BindingBatchResult([.. compiled.Select(c => new BindingResult(c.Binding.PortDevice, c.Binding, null))], warnings, execution);
+    }
+
+    /// <summary>
+    /// Compiles again, under the store's lock, the bindings whose filter tree is no longer what it was when they were
+    /// compiled (<paramref name="trees"/>: <see cref="TreeText"/> per top filter); one that no longer compiles gets its
+    /// error in <paramref name="results"/> and drops out of the batch.
+    /// </summary>
+    private List<(int Index, FilterBinding Binding, PreparedBinding Prepared)> Recompiled(
+        List<(int Index, FilterBinding Binding, PreparedBinding Prepared)> compiled, Dictionary<string, string> trees, BindingResult?[] results)
+    {
+        var changed = new Dictionary<string, bool>(StringComparer.Ordinal);
+        var kept = new List<(int Index, FilterBinding Binding, PreparedBinding Prepared)>(compiled.Count);
+        foreach (var c in compiled)
+        {
+            var filter = c.Binding.Filter;
+            if (!changed.TryGetValue(filter, out var differs))
+            {
+                changed[filter] = differs = TreeText(Filters, filter) != trees[filter];
+            }
+            if (!differs)
+            {
+                kept.Add(c);
+                continue;
+            }
+            try
+            {
+                kept.Add((c.Index, c.Binding, Prepare(c.Binding)));
+            }
+            catch (NwFilterException e)
+            {
+                results[c.Index] = new BindingResult(c.Binding.PortDevice, c.Binding, e);
+            }
+        }
+        return kept;
+    }
+
+    /// <summary>The definitions of the tree of <paramref name="top"/> in <paramref name="filters"/> as one text (a missing filter as its name): equal texts compile alike.</summary>
+    internal static string TreeText(IFilterSource filters, string top)
+    {
+        var text = new System.Text.StringBuilder();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var stack = new Stack<string>([top]);
+        while (stack.Count > 0)
+        {
+            var name = stack.Pop();
+            if (!seen.Add(name))
+            {
+                continue;
+            }
+            FilterDefinition? definition;
+            try
+            {
+                definition = filters.Find(name);
+            }
+            catch (NwFilterException e)
+            {
+                text.Append(name).Append("\0unreadable: ").Append(e.Primary.Code).Append('\0');
+                continue;
+            }
+            if (definition is null)
+            {
+                text.Append(name).Append("\0missing\0");
+                continue;
+            }
+            text.Append(NwFilterXmlWriter.Write(definition)).Append('\0');
+            foreach (var reference in definition.References)
+            {
+                stack.Push(reference.Filter);
+            }
+        }
+        return text.ToString();
     }
 
     /// <summary>True when the tree of <paramref name="top"/> in <paramref name="filters"/> includes a filter of <paramref name="names"/>.</summary>

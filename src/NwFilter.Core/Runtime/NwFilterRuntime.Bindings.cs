@@ -221,9 +221,60 @@ public sealed partial class NwFilterRuntime
             host.Report(RuntimeEvent.Failed(refusal, ns) with { NetworkNamespace = ns });
             return new BindingsResponse(ns, [.. (all ? selected.Select(b => b.PortDevice) : confirmed).Select(p => new BindingResult(p, null, refusal))], [], null);
         }
+        // What the kernel holds before the restore acts, so that it can say what it repaired (after a crash: a port
+        // with another generation's rules or half-built chains; after a flush: none).
+        var found = ImmutableArray<BindingDrift>.Empty;
+        try
+        {
+            found = await manager.TestAsync(all ? null : confirmed, cancellationToken).ConfigureAwait(false);
+        }
+        catch (NwFilterException e)
+        {
+            host.Report(new RuntimeEvent(RuntimeEventLevel.Verbose, RuntimeEventIds.BindingRepaired,
+                $"The firewall could not be compared with the store before the restore ({e.Message}); the bindings are re-applied without a report of what was found.") { NetworkNamespace = ns });
+        }
         var result = await manager.RestoreAsync(all ? null : confirmed, ProgressTo(host, "Restoring network filter bindings"), cancellationToken, request.Backend).ConfigureAwait(false);
         Stream(host, ns, result);
-        return new BindingsResponse(ns, result.Items, result.Warnings, result.Execution);
+        var repairs = Repairs(found, result, all);
+        foreach (var repair in repairs)
+        {
+            host.Report(new RuntimeEvent(repair.Found == BindingDriftStatus.InSync && repair.Succeeded ? RuntimeEventLevel.Verbose : RuntimeEventLevel.Information,
+                RuntimeEventIds.BindingRepaired, $"{repair}{Where(ns)}") { NetworkNamespace = ns });
+        }
+        return new BindingsResponse(ns, result.Items, result.Warnings, result.Execution) { Repairs = repairs };
+    }
+
+    /// <summary>Per port checked before a restore: what was found and what the restore did.</summary>
+    private static ImmutableArray<BindingRepair> Repairs(ImmutableArray<BindingDrift> found, BindingBatchResult result, bool all)
+    {
+        var items = result.Items.ToDictionary(i => i.PortDevice, StringComparer.Ordinal);
+        var repairs = ImmutableArray.CreateBuilder<BindingRepair>(found.Length);
+        foreach (var drift in found)
+        {
+            string done;
+            bool succeeded;
+            if (drift.Status == BindingDriftStatus.Orphaned)
+            {
+                // Restoring all removes the chains of ports without a binding (a warning names what could not go).
+                var removed = all && result.Warnings.Any(w => w.Code == "OrphanedRulesRemoved"
+                    && System.Text.RegularExpressions.Regex.IsMatch(w.Message, $@"(?<=[ ,]){System.Text.RegularExpressions.Regex.Escape(drift.PortDevice)}(?=[,]| which)"));
+                (done, succeeded) = removed ? ("removed its chains", true)
+                    : all ? ("its chains could not be removed", false)
+                    : ("left in place: only a restore of every binding removes chains without a binding", true);
+            }
+            else if (items.TryGetValue(drift.PortDevice, out var item))
+            {
+                (done, succeeded) = item.Succeeded
+                    ? ($"re-applied filter '{drift.Filter}' ({item.Binding?.Backend}): its rules are in force", true)
+                    : ($"re-applying failed, the kernel keeps what it held: {item.Error?.Message}", false);
+            }
+            else
+            {
+                continue;
+            }
+            repairs.Add(new BindingRepair(drift.PortDevice, drift.Filter, drift.Status, drift.MissingRules.Length, drift.UnexpectedRules.Length, done, succeeded));
+        }
+        return repairs.ToImmutable();
     }
 
     /// <summary>The stored bindings (all, or those of the ports asked for) with their learning status, and their drift when asked.</summary>

@@ -44,6 +44,9 @@ public sealed record BindingsResponse(string? NetworkNamespace, ImmutableArray<B
 {
     /// <summary>True when every item succeeded.</summary>
     public bool Succeeded => Items.All(i => i.Succeeded);
+
+    /// <summary>A restore's report: per port, what it found in the kernel and what it did (empty for other requests).</summary>
+    public ImmutableArray<BindingRepair> Repairs { get; init; } = [];
 }
 
 /// <summary>The stored bindings (list, get) and, when asked, their drift against the firewall (test).</summary>

@@ -73,6 +73,8 @@ public static class RuntimeEventIds
     public const string BindingsApplied = "BindingsApplied";
     /// <summary>Bindings were removed from the kernel and the store.</summary>
     public const string BindingsRemoved = "BindingsRemoved";
+    /// <summary>A restore found a port's rules not as its binding says (or chains without a binding) and repaired it; verbose for a port found in sync.</summary>
+    public const string BindingRepaired = "BindingRepaired";
     /// <summary>Bindings using a redefined filter were re-instantiated.</summary>
     public const string BindingsReapplied = "BindingsReapplied";
     /// <summary>After a failed re-instantiation, restoring the previous rules failed too.</summary>

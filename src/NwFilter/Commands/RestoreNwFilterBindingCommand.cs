@@ -22,6 +22,12 @@ namespace NwFilter.Commands;
 /// It is safe to run at any time: bindings whose rules are in place are rebuilt and swapped without a gap.
 /// Test-NwFilterBinding tells whether it is needed. Changing the firewall needs root.
 ///
+/// It says what it repaired: before acting it compares the kernel with the store (as Test-NwFilterBinding does), and
+/// for each port it writes one information record (tag BindingRepaired) naming the port, what it found (rules of
+/// another filter or generation, half-built chains, no rules, chains without a binding) and what it did (re-applied,
+/// removed); a port found in force gets a verbose line only. After a crash, a flush or a reboot this is the record of
+/// what was wrong (-InformationVariable keeps it).
+///
 /// Bindings that learn their IP address (a filter using $IP, no IP given) get the addresses learned before, kept under
 /// the state directory, at once: an 'any'-mode binding that learned its address needs no learning again; a 'dhcp'-mode
 /// binding gets its unexpired leases and DHCP snooping starts again; a binding that has learned nothing gets the
@@ -41,6 +47,11 @@ namespace NwFilter.Commands;
 /// <example>
 /// <code>Test-NwFilterBinding | Where-Object Status -ne InSync | Restore-NwFilterBinding -Confirm:$false -PassThru</code>
 /// <para>Re-applies only the bindings whose rules drifted, and lists them.</para>
+/// </example>
+/// <example>
+/// <code>Restore-NwFilterBinding -Confirm:$false -InformationVariable repaired; $repaired | Where-Object Tags -contains BindingRepaired | ForEach-Object MessageData</code>
+/// <para>Restores every binding and lists what it repaired, one line per port, e.g. 'vnet1: found no rules in the
+/// kernel (12 missing); re-applied filter 'clean-traffic' (Nftables): its rules are in force'.</para>
 /// </example>
 /// <example>
 /// <code>Restore-NwFilterBinding -Backend Nftables -Confirm:$false</code>

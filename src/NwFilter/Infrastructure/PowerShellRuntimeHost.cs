@@ -187,6 +187,14 @@ internal sealed class PowerShellRuntimeHost : IRuntimeHost
                 // A record for who asks (-InformationAction Continue, -InformationVariable), not a host line.
                 _cmdlet.WriteInformation(new InformationRecord(e.Message, "NwFilter") { Tags = { "NwFilter", "Backend" } });
                 break;
+            case RuntimeEventLevel.Information when e.Id == RuntimeEventIds.BindingRepaired:
+                if (BeforeInformation?.Invoke(e) == false)
+                {
+                    break;
+                }
+                // Shown as a host line, and tagged so that -InformationVariable can pick the repairs out.
+                _cmdlet.WriteInformation(new InformationRecord(new HostInformationMessage { Message = e.Message }, "NwFilter") { Tags = { "PSHOST", "NwFilter", "BindingRepaired" } });
+                break;
             case RuntimeEventLevel.Information:
                 if (BeforeInformation?.Invoke(e) == false)
                 {

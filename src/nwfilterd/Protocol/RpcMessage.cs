@@ -105,20 +105,41 @@ internal sealed class FrameException(string message) : Exception(message);
 /// <summary>
 /// Reads frames from a stream: the 4-byte big-endian length (which counts itself), then exactly that many bytes. A
 /// length under the header size or over <see cref="Rpc.MaxMessageSize"/> is refused before anything is allocated.
+/// Between frames a connection may be idle as long as it likes (libvirt's clients are); once a frame's first byte has
+/// come, the whole frame must follow within <paramref name="frameTimeout"/> (null: no limit), so a client that
+/// trickles a frame (a slow-loris) is closed instead of holding its connection slot.
 /// </summary>
-internal sealed class FrameReader(Stream stream, int maxMessageSize = Rpc.MaxMessageSize)
+internal sealed class FrameReader(Stream stream, int maxMessageSize = Rpc.MaxMessageSize, TimeSpan? frameTimeout = null)
 {
     private readonly byte[] _lengthWord = new byte[4];
 
     /// <summary>The next frame, or null at a clean end of stream (between two frames).</summary>
-    /// <exception cref="FrameException">A bad length, or the stream ended inside a frame.</exception>
+    /// <exception cref="FrameException">A bad length, the stream ended inside a frame, or the frame was not complete in time.</exception>
     public async ValueTask<RpcMessage?> ReadAsync(CancellationToken cancellationToken)
     {
-        var got = await FillAsync(_lengthWord, cancellationToken).ConfigureAwait(false);
-        if (got == 0)
+        var first = await stream.ReadAsync(_lengthWord.AsMemory(0, 4), cancellationToken).ConfigureAwait(false);
+        if (first == 0)
         {
             return null;
         }
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        if (frameTimeout is { } limit)
+        {
+            deadline.CancelAfter(limit);
+        }
+        try
+        {
+            return await ReadRestAsync(first, deadline.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new FrameException($"a message was not complete {frameTimeout!.Value.TotalSeconds:0.#} s after its first byte came");
+        }
+    }
+
+    private async ValueTask<RpcMessage?> ReadRestAsync(int first, CancellationToken cancellationToken)
+    {
+        var got = first + await FillAsync(_lengthWord.AsMemory(first), cancellationToken).ConfigureAwait(false);
         if (got < 4)
         {
             throw new FrameException("the connection closed inside a length word");

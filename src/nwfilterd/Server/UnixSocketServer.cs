@@ -16,8 +16,15 @@ internal sealed record Listener(string Path, Socket Socket, bool ReadOnly, bool 
 /// socket), then reads frames, dispatches them and writes the replies, one connection at a time per task. A bad frame
 /// closes that connection only; nothing one client sends reaches another.
 /// </summary>
-internal sealed class UnixSocketServer(RpcDispatcher<ConnectionState> dispatcher, Action<string> log, uint? group = null, int maxConnections = 1024)
+internal sealed class UnixSocketServer(RpcDispatcher<ConnectionState> dispatcher, Action<string> log, uint? group = null, int maxConnections = 1024, TimeSpan? requestTimeout = null,
+    int maxPerUser = UnixSocketServer.DefaultMaxPerUser)
 {
+    /// <summary>How many connections one user other than root may hold at once (libvirt's max_anonymous_clients is 20).</summary>
+    public const int DefaultMaxPerUser = 32;
+
+    // Open connections per non-root uid: one user (anyone, on the read-only socket) cannot fill every slot.
+    private readonly Dictionary<uint, int> _perUser = [];
+
     private long _nextId;
     private int _open;
 
@@ -133,14 +140,30 @@ internal sealed class UnixSocketServer(RpcDispatcher<ConnectionState> dispatcher
                     log($"connection {id} refused: {peer} is not root{(group is null ? "" : " nor in group " + group)}");
                     return;
                 }
-                if (open > maxConnections)
+                // Root is never kept out by others' connections; everyone else shares maxConnections, at most maxPerUser each.
+                if (peer.UserId != 0 && open > maxConnections)
                 {
                     log($"connection {id} refused: {maxConnections} connections are open already");
                     return;
                 }
-                var state = new ConnectionState(id, peer.ToString(), listener.ReadOnly);
-                await using var stream = new NetworkStream(client, ownsSocket: false);
-                await ServeAsync(stream, state, stop).ConfigureAwait(false);
+                if (peer.UserId != 0 && !Enter(peer.UserId))
+                {
+                    log($"connection {id} refused: {peer} holds {maxPerUser} connections already");
+                    return;
+                }
+                try
+                {
+                    var state = new ConnectionState(id, peer.ToString(), listener.ReadOnly);
+                    await using var stream = new NetworkStream(client, ownsSocket: false);
+                    await ServeAsync(stream, state, stop).ConfigureAwait(false);
+                }
+                finally
+                {
+                    if (peer.UserId != 0)
+                    {
+                        Leave(peer.UserId);
+                    }
+                }
             }
         }
         catch (Exception e)
@@ -153,10 +176,35 @@ internal sealed class UnixSocketServer(RpcDispatcher<ConnectionState> dispatcher
         }
     }
 
+    private bool Enter(uint user)
+    {
+        lock (_perUser)
+        {
+            var n = _perUser.GetValueOrDefault(user);
+            if (n >= maxPerUser)
+            {
+                return false;
+            }
+            _perUser[user] = n + 1;
+            return true;
+        }
+    }
+
+    private void Leave(uint user)
+    {
+        lock (_perUser)
+        {
+            if (--_perUser[user] == 0)
+            {
+                _perUser.Remove(user);
+            }
+        }
+    }
+
     /// <summary>The frame loop over any stream (tests use pipes): until EOF, a bad frame, or the stop.</summary>
     internal async Task ServeAsync(Stream stream, ConnectionState state, CancellationToken stop)
     {
-        var reader = new FrameReader(stream);
+        var reader = new FrameReader(stream, frameTimeout: requestTimeout);
         while (!stop.IsCancellationRequested)
         {
             RpcMessage? message;
@@ -186,9 +234,16 @@ internal sealed class UnixSocketServer(RpcDispatcher<ConnectionState> dispatcher
             {
                 log($"connection {state.Id} call {message.Header.Procedure} refused: {ErrorText(reply)}");
             }
+            // A client that does not read its replies cannot hold the connection (and its slot) for ever either.
+            using var writeDeadline = new CancellationTokenSource(requestTimeout ?? Timeout.InfiniteTimeSpan);
             try
             {
-                await stream.WriteAsync(reply.Encode(), CancellationToken.None).ConfigureAwait(false);
+                await stream.WriteAsync(reply.Encode(), writeDeadline.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                log($"connection {state.Id} ({state.Peer}) closed: a reply was not taken within {requestTimeout!.Value.TotalSeconds:0.#} s");
+                return;
             }
             catch (Exception e) when (e is IOException or ObjectDisposedException)
             {

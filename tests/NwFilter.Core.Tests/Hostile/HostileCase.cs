@@ -85,11 +85,21 @@ public sealed class HostileStore : IDisposable
     /// <summary>Where inputs that are files are written (not the store).</summary>
     public TempDirectory Scratch { get; }
 
+    /// <summary>
+    /// When set (HostileKernelTests), the binding cases bind for real instead of compiling: the binding, with the
+    /// filters it is to be compiled from, goes to this (a BindingManager's apply in a lab namespace), which throws the
+    /// binding's error.
+    /// </summary>
+    public Action<FilterBinding, IFilterSource>? Bind { get; set; }
+
     /// <summary>The store directory's content, as one hash (non-regular entries by name and kind only).</summary>
-    public string Hash()
+    public string Hash() => HashOf(Store.Directory);
+
+    /// <summary>A directory's content, as one hash (non-regular entries by name and kind only).</summary>
+    public static string HashOf(string path)
     {
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var directory = new DirectoryInfo(Store.Directory);
+        var directory = new DirectoryInfo(path);
         if (directory.Exists)
         {
             foreach (var entry in directory.EnumerateFileSystemInfos().OrderBy(e => e.Name, StringComparer.Ordinal))
@@ -144,12 +154,30 @@ public sealed class HostileStore : IDisposable
     public void CompileBindingXml(string xml)
     {
         var binding = NwFilterXmlReader.ReadBinding(xml).Value;
+        if (Bind is { } bind)
+        {
+            bind(binding, Store);
+            return;
+        }
         RulesetBuilder.Build(Store, binding.Filter, binding.PortDevice, binding.MacAddress, binding.Parameters, binding.Backend);
     }
 
     /// <summary>Compiles <paramref name="top"/> (references looked up in <paramref name="source"/>, else the store) for a port.</summary>
-    public void Compile(FilterDefinition top, ParameterSet parameters, FirewallBackendKind backend, string port = "vnet0", IFilterSource? source = null) =>
+    public void Compile(FilterDefinition top, ParameterSet parameters, FirewallBackendKind backend, string port = "vnet0", IFilterSource? source = null)
+    {
+        if (Bind is { } bind)
+        {
+            bind(new FilterBinding(port, Mac, top.Name) { Parameters = parameters, Backend = backend }, new WithTop(source ?? Store, top));
+            return;
+        }
         RulesetBuilder.Build(source ?? Store, top, port, Mac, parameters, backend);
+    }
+
+    /// <summary><paramref name="top"/> over the filters of <paramref name="under"/>: what a bind of a binding naming top compiles from.</summary>
+    private sealed class WithTop(IFilterSource under, FilterDefinition top) : IFilterSource
+    {
+        public FilterDefinition? Find(string name) => name == top.Name ? top : under.Find(name);
+    }
 
     public static string BindingXml(string portdev = "vnet0", string filter = "base", string parameters = "<parameter name='IP' value='10.0.0.1'/>", string backend = "") => $"""
         <filterbinding>

@@ -19,7 +19,7 @@ public sealed class HostileInputTests(HostileStore fixture) : IClassFixture<Host
 {
     private static readonly TimeSpan HangGuard = TimeSpan.FromSeconds(2);
 
-    private static readonly Dictionary<string, HostileCase> Cases = Collect();
+    internal static readonly Dictionary<string, HostileCase> Cases = Collect();
 
     private static Dictionary<string, HostileCase> Collect()
     {

@@ -89,6 +89,38 @@ public sealed class DaemonRestartTests
     }
 
     [SkippableFact]
+    public async Task AtStartItReportsWhatItRepaired()
+    {
+        Requirement.Require("root", StoreLocation.IsRoot, "nwfilterd's firewall and namespaces need root");
+        Requirement.Program("ebtables");
+        Requirement.Program("iptables-save");
+        using var dir = new TempDirectory("nwfilterd-repair");
+        using var ns = new TestNamespace();
+        TestNamespace.AddPort(ns.Name, "vnetdq0");
+        string rulesBefore;
+        await using (var first = await DaemonProcess.StartAsync(dir, ns.Name, "--backend", "EbIpTables"))
+        {
+            using var c = await new SocketClient(first.Socket).HandshakeAsync();
+            Assert.True((await c.CallAsync(P.NwFilterBindingCreateXml, Args.StringFlags(Binding("vnetdq0", "52:54:00:00:00:20", "<parameter name='IP' value='192.0.2.20'/>"), 0))).Ok);
+            rulesBefore = Rules(ns.Name);
+            Assert.Equal(0, await first.StopAsync());
+        }
+        // While it is down the firewall is flushed (a reboot, a firewall reload): the port has no rules at all.
+        TestNamespace.Run("ip", "netns", "exec", ns.Name, "ebtables", "-t", "nat", "--init-table").EnsureSuccess();
+        foreach (var tool in new[] { "iptables", "ip6tables" })
+        {
+            TestNamespace.Run("ip", "netns", "exec", ns.Name, tool, "-F").EnsureSuccess();
+            TestNamespace.Run("ip", "netns", "exec", ns.Name, tool, "-X").EnsureSuccess();
+        }
+        Assert.DoesNotContain("vnetdq0", Rules(ns.Name));
+        await using var second = await DaemonProcess.StartAsync(dir, ns.Name, "--backend", "EbIpTables");
+        Assert.Contains(second.Lines, l => l.StartsWith("information BindingRepaired: vnetdq0: found no rules in the kernel", StringComparison.Ordinal)
+            && l.Contains("re-applied filter 'clean-traffic'", StringComparison.Ordinal));
+        Assert.Contains(second.Lines, l => l.StartsWith("repaired 1 port(s) at start", StringComparison.Ordinal));
+        Assert.Equal(rulesBefore, Rules(ns.Name));
+    }
+
+    [SkippableFact]
     public async Task ConcurrentCreatesAreAppliedTogetherAndEachCallerGetsItsOwnAnswer()
     {
         Requirement.Require("root", StoreLocation.IsRoot, "nwfilterd's firewall and namespaces need root");
