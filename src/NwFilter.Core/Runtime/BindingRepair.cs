@@ -5,7 +5,7 @@ namespace NwFilter.Core.Runtime;
 /// <summary>
 /// What a restore found for one port before it acted, and what it did: the report of
 /// <see cref="RestoreBindingsRequest"/> (Restore-NwFilterBinding, nwfilterd at start), after a crash, a flush or a
-/// reboot. <see cref="Found"/> is the drift check's verdict (<see cref="BindingManager.TestAsync"/>) just before the
+/// reboot. <see cref="Found"/> is the drift check's verdict (<see cref="BindingManager.TestAsync(System.Collections.Generic.IReadOnlyCollection{string}, System.Threading.CancellationToken)"/>) just before the
 /// restore; a port found in sync is re-applied all the same (and reported at verbose level only).
 /// </summary>
 /// <param name="PortDevice">The port device.</param>
