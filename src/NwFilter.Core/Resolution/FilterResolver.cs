@@ -17,6 +17,7 @@ internal static class FilterResolver
     public const string UnresolvedVariableCode = "UnresolvedVariable";
     public const string InvalidVariableValueCode = "InvalidVariableValue";
     public const string InvalidIpLearningCode = "InvalidIpLearningMode";
+    public const string InvalidIPv6RouterCode = "InvalidIPv6Router";
 
     /// <summary>Resolves the filter named <paramref name="filterName"/> from <paramref name="source"/>.</summary>
     public static Resolution Resolve(IFilterSource source, string filterName, ParameterSet parameters, PhysicalAddress? mac = null, ResolveOptions? options = null)
@@ -49,6 +50,11 @@ internal static class FilterResolver
 
         var flat = FilterGraph.Flatten(source, top, variables);
         var problems = new List<Diagnostic>(flat.Problems);
+        if (IsRouter(variables, top, problems))
+        {
+            // IPV6_ROUTER='true': the VM may send router advertisements and redirects, the RA guard's rules are left out.
+            flat = flat with { Rules = [.. flat.Rules.Where(r => !string.Equals(r.Filter.Name, ReservedVariables.RouterGuardFilter, StringComparison.Ordinal))] };
+        }
 
         // Missing variables first (libvirt checks them before instantiating anything).
         var missing = new List<(VariableAccess Access, FlattenedRule Where, AttributeId Attribute)>();
@@ -253,6 +259,28 @@ internal static class FilterResolver
         }
         return Diagnostic.Error(UnresolvedVariableCode, message, DiagnosticCategory.InvalidArgument)
             with { Filter = where.Filter.Name, Element = ProtocolSchema.Of(where.Rule.Protocol).ElementName, Attribute = spec?.Name, Value = name };
+    }
+
+    /// <summary>Whether <c>IPV6_ROUTER</c> says the VM is a router; a value other than true or false is reported.</summary>
+    private static bool IsRouter(ParameterSet variables, FilterDefinition top, List<Diagnostic> problems)
+    {
+        if (!variables.TryGetValue(ReservedVariables.IPv6Router, out var values) || values.IsDefaultOrEmpty)
+        {
+            return false;
+        }
+        var text = values[0];
+        if (values.Length == 1 && string.Equals(text, "true", StringComparison.OrdinalIgnoreCase))
+        {
+            return true;
+        }
+        if (values.Length == 1 && string.Equals(text, "false", StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+        problems.Add(Diagnostic.Error(InvalidIPv6RouterCode,
+            $"Filter '{top.Name}': value '{string.Join(",", values)}' of {ReservedVariables.IPv6Router} is invalid; use true (the VM is an IPv6 router and may send router advertisements and redirects) or false.",
+            DiagnosticCategory.InvalidArgument) with { Filter = top.Name, Value = string.Join(",", values) });
+        return false;
     }
 
     private static bool TryParseLearning(ParameterSet variables, out IpLearningMode mode, out string text)
