@@ -37,4 +37,13 @@ public sealed record Resolution(ResolutionStatus Status, ImmutableArray<RuleInst
     public bool LearnIPv4 { get; internal init; } = true;
     /// <summary>Waiting for IP learning: whether <c>IPV6</c> is to be learned (it was not given; <c>CTRL_IPV6_LEARNING</c>).</summary>
     public bool LearnIPv6 { get; internal init; }
+
+    /// <summary>Waiting for IP learning: the variables to learn, as a message names them (<c>IP</c>, <c>IPV6</c>, or
+    /// <c>IP and IPV6</c>); empty otherwise.</summary>
+    public string LearnedVariables => Status != ResolutionStatus.NeedsIpLearning ? "" : (LearnIPv4, LearnIPv6) switch
+    {
+        (true, true) => "IP and IPV6",
+        (false, true) => "IPV6",
+        _ => "IP",
+    };
 }
