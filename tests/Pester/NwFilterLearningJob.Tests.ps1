@@ -1,5 +1,6 @@
 # IP address learning as PowerShell jobs, and as a service (Restore-NwFilterBinding -Wait, the systemd unit's command):
 # a lab with a bridge, dnsmasq and VM namespaces, busybox udhcpc as the VMs' DHCP client. Kernel tests need root.
+# Every block runs on both backends (the ebtables/iptables compatibility mode and nftables, the default).
 
 BeforeDiscovery {
     Import-Module (Join-Path $PSScriptRoot 'BindingTestHelpers.psm1') -Force
@@ -27,6 +28,30 @@ BeforeAll {
         throw "no $TypeName from job $($Job.Name) within $Seconds s; got: $($all -join '; ')"
     }
 
+    # What each backend's rules look like where the tests look for them (the port's learning rules, a learned address).
+    $script:Looks = @{
+        EbIpTables = @{
+            DhcpOnly = '-A libvirt-O-vnet0 -p IPv4 -d 52:54:00:d5:00:10 --ip-src 10.213.0.1 --ip-proto udp --ip-sport 67'
+            Basic9   = '-A libvirt-I-vnet9 -s ! 52:54:00:d5:00:99 -j DROP'
+            Learned  = '--ip-src {0} -j RETURN'
+        }
+        Nftables   = @{
+            DhcpOnly = 'ether daddr 52:54:00:d5:00:10 ip saddr 10.213.0.1 ip protocol udp udp sport 67 udp dport 68 accept'
+            Basic9   = 'ether saddr != 52:54:00:d5:00:99 drop'
+            Learned  = 'ip saddr {0} return'
+        }
+    }
+
+    function Get-LabRules([Parameter(Mandatory)] [string] $Backend) {
+        # The lab host's rules of the backend, as its tool lists them.
+        if ($Backend -eq 'EbIpTables') { return Get-NwFilterTestSave $Lab.Host }
+        return (& ip netns exec $Lab.Host nft list ruleset) -join "`n"
+    }
+
+    function Get-AllLabRules {
+        (Get-NwFilterTestSave $Lab.Host) + ((& ip netns exec $Lab.Host nft list ruleset) -join "`n")
+    }
+
     function Wait-Text([Parameter(Mandatory)] [string] $Path, [Parameter(Mandatory)] [string] $Pattern, [int] $Seconds = 30) {
         # Waits until the file (a service's output) matches the pattern; returns the file's text.
         $deadline = [DateTime]::UtcNow.AddSeconds($Seconds)
@@ -45,11 +70,11 @@ AfterAll {
     Remove-NwFilterTestEnvironment $script:TestEnv
 }
 
-Describe 'NwFilterLearningJob' {
+Describe 'NwFilterLearningJob on <Backend>' -ForEach @(@{ Backend = 'EbIpTables' }, @{ Backend = 'Nftables' }) {
     It 'is started by Invoke-NwFilterBinding for a filter that needs IP without one: named after the port, Running' -Skip:$NoLab {
         $vm = $Lab.Vms[0]
         $clock = [Diagnostics.Stopwatch]::StartNew()
-        $b = Invoke-NwFilterBinding -Backend EbIpTables $vm.PortDevice $vm.Mac clean-traffic -Parameter @{ CTRL_IP_LEARNING = 'dhcp'; DHCPSERVER = '10.213.0.1' } -Confirm:$false -PassThru
+        $b = Invoke-NwFilterBinding -Backend $Backend $vm.PortDevice $vm.Mac clean-traffic -Parameter @{ CTRL_IP_LEARNING = 'dhcp'; DHCPSERVER = '10.213.0.1' } -Confirm:$false -PassThru
         $clock.Elapsed.TotalSeconds | Should -BeLessThan 10
         $job = @(Get-Job -Name vnet0)
         $job | Should -HaveCount 1
@@ -60,7 +85,7 @@ Describe 'NwFilterLearningJob' {
         $b.LearningMode | Should -Be 'Dhcp'
         $b.LearningState | Should -Be 'Learning'
         $b.LearnedAddress | Should -HaveCount 0
-        Get-NwFilterTestSave $Lab.Host | Should -Match '-A libvirt-O-vnet0 -p IPv4 -d 52:54:00:d5:00:10 --ip-src 10.213.0.1 --ip-proto udp --ip-sport 67'
+        Get-LabRules $Backend | Should -Match ([regex]::Escape($Looks[$Backend].DhcpOnly))
     }
 
     It 'yields typed events to Receive-Job once udhcpc has a lease; the binding shows its LearnedAddress' -Skip:$NoLab {
@@ -74,22 +99,22 @@ Describe 'NwFilterLearningJob' {
         $b = Get-NwFilterBinding vnet0
         $b.LearningState | Should -Be 'Learned'
         $b.LearnedAddress.Address.ToString() | Should -Be '10.213.0.10'
-        $b | Out-String -Width 160 | Should -Match 'vnet0 +52:54:00:d5:00:10 +clean-traffic +vnet0 +EbIpTables +dhcp Learned 10.213.0.10 +CTRL_IP_LEARNING=dhcp'
-        Get-NwFilterTestSave $Lab.Host | Should -Match '-A I-vnet0-ipv4-ip -p IPv4 --ip-src 10.213.0.10 -j RETURN'
+        $b | Out-String -Width 160 | Should -Match "vnet0 +52:54:00:d5:00:10 +clean-traffic +vnet0 +$Backend +dhcp Learned 10.213.0.10 +CTRL_IP_LEARNING=dhcp"
+        Get-LabRules $Backend | Should -Match ([regex]::Escape($Looks[$Backend].Learned -f '10.213.0.10'))
     }
 
     It 'Stop-Job stops learning and leaves the rules in force' -Skip:$NoLab {
         Get-Job -Name vnet0 | Stop-Job
         (Get-Job -Name vnet0).State | Should -Be 'Stopped'
         (Get-NwFilterBinding vnet0).LearningState | Should -Be 'Stopped'
-        Get-NwFilterTestSave $Lab.Host | Should -Match '--ip-src 10.213.0.10 -j RETURN'
+        Get-LabRules $Backend | Should -Match ([regex]::Escape($Looks[$Backend].Learned -f '10.213.0.10'))
         (Test-NwFilterBinding vnet0).Status | Should -Be 'InSync'
     }
 
     It 'Restore-NwFilterBinding applies the stored lease at once and snoops again in a new job' -Skip:$NoLab {
         & ip netns exec $Lab.Host nft flush ruleset
         Restore-NwFilterBinding -Confirm:$false
-        Get-NwFilterTestSave $Lab.Host | Should -Match '--ip-src 10.213.0.10 -j RETURN'
+        Get-LabRules $Backend | Should -Match ([regex]::Escape($Looks[$Backend].Learned -f '10.213.0.10'))
         $job = @(Get-Job -Name vnet0 | Where-Object State -EQ Running)
         $job | Should -HaveCount 1
         $events = Receive-Until $job[0] 'ReinstantiationSucceeded'
@@ -99,7 +124,7 @@ Describe 'NwFilterLearningJob' {
 
     It 'learns from a plain IPv4 packet in any mode, and the job completes' -Skip:$NoLab {
         $vm = $Lab.Vms[1]
-        Invoke-NwFilterBinding -Backend EbIpTables $vm.PortDevice $vm.Mac clean-traffic -Confirm:$false
+        Invoke-NwFilterBinding -Backend $Backend $vm.PortDevice $vm.Mac clean-traffic -Confirm:$false
         $job = Get-Job -Name vnet1
         $job.State | Should -Be 'Running'
         & ip -n $vm.Namespace addr add "$($vm.IPv4)/24" dev eth0
@@ -112,14 +137,14 @@ Describe 'NwFilterLearningJob' {
     }
 
     It 'says IpLearningFailed when the port device cannot be captured on, and keeps the binding with its learning rules' -Skip:$NoLab {
-        Invoke-NwFilterBinding -Backend EbIpTables vnet9 52:54:00:d5:00:99 clean-traffic -Confirm:$false -ErrorVariable errs -ErrorAction SilentlyContinue
+        Invoke-NwFilterBinding -Backend $Backend vnet9 52:54:00:d5:00:99 clean-traffic -Confirm:$false -ErrorVariable errs -ErrorAction SilentlyContinue
         $errs | Should -HaveCount 1
         $errs[0].FullyQualifiedErrorId | Should -Be 'IpLearningFailed,NwFilter.Commands.InvokeNwFilterBindingCommand'
         $errs[0].CategoryInfo.Category | Should -Be 'ResourceUnavailable'
         "$($errs[0])" | Should -BeLike "*vnet9*learning rules*no such device*Restore-NwFilterBinding*"
         Get-Job -Name vnet9 -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
         (Get-NwFilterBinding vnet9).LearningState | Should -Be 'NotStarted'
-        Get-NwFilterTestSave $Lab.Host | Should -Match '-A libvirt-I-vnet9 -s ! 52:54:00:d5:00:99 -j DROP'
+        Get-LabRules $Backend | Should -Match ([regex]::Escape($Looks[$Backend].Basic9))
         Remove-NwFilterBinding vnet9 -Confirm:$false
     }
 
@@ -128,14 +153,14 @@ Describe 'NwFilterLearningJob' {
         { $running | Remove-Job -ErrorAction Stop } | Should -Throw
         Remove-NwFilterBinding vnet0, vnet1 -Confirm:$false
         $running.State | Should -Be 'Stopped'
-        Get-NwFilterTestSave $Lab.Host | Should -Not -Match 'vnet'
+        Get-AllLabRules | Should -Not -Match 'vnet'
         Get-Job | Where-Object PSJobTypeName -EQ 'NwFilterLearningJob' | Remove-Job
         Get-Job -Name vnet0, vnet1 -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
         Get-ChildItem -Recurse -Filter *.json -LiteralPath $TestEnv.StateDir | Should -BeNullOrEmpty
     }
 }
 
-Describe 'The learning service (Restore-NwFilterBinding -Wait, run by contrib/systemd/nwfilter-learning.service)' {
+Describe 'The learning service (Restore-NwFilterBinding -Wait, run by contrib/systemd/nwfilter-learning.service) on <Backend>' -ForEach @(@{ Backend = 'EbIpTables' }, @{ Backend = 'Nftables' }) {
     It 'passes systemd-analyze verify (with pwsh replaced by a program that exists here)' -Skip:$NoAnalyze {
         $copy = Join-Path $TestEnv.TempDir 'nwfilter-learning.service'
         (Get-Content -Raw -LiteralPath $Unit).Replace('/usr/bin/pwsh', '/bin/sh') | Set-Content -LiteralPath $copy -NoNewline
@@ -147,7 +172,7 @@ Describe 'The learning service (Restore-NwFilterBinding -Wait, run by contrib/sy
         $vm0, $vm1 = $Lab.Vms
         $env:NWFILTER_NETNS | Should -Be $Lab.Host   # never the host's own firewall
         # A binding made by a process that has ended: its learner went with it; the port has the DHCP-only rules.
-        Invoke-NwFilterInChild "Invoke-NwFilterBinding -Backend EbIpTables vnet0 $($vm0.Mac) clean-traffic -Parameter @{ CTRL_IP_LEARNING = 'dhcp' } -Confirm:`$false"
+        Invoke-NwFilterInChild "Invoke-NwFilterBinding -Backend $Backend vnet0 $($vm0.Mac) clean-traffic -Parameter @{ CTRL_IP_LEARNING = 'dhcp' } -Confirm:`$false"
 
         # The unit's ExecStart, with systemd's $$ unescaped, run by this pwsh; Import-Module NwFilter finds out/NwFilter.
         $line = @(Get-Content -LiteralPath $Unit | Where-Object { $_ -like 'ExecStart=*' })
@@ -171,7 +196,7 @@ Describe 'The learning service (Restore-NwFilterBinding -Wait, run by contrib/sy
             Wait-Text $out 'vnet0: re-instantiated clean-traffic with IP=10\.213\.0\.10' | Out-Null
 
             # A binding created while the service runs, by another process: taken over and learned.
-            Invoke-NwFilterInChild "Invoke-NwFilterBinding -Backend EbIpTables vnet1 $($vm1.Mac) clean-traffic -Confirm:`$false"
+            Invoke-NwFilterInChild "Invoke-NwFilterBinding -Backend $Backend vnet1 $($vm1.Mac) clean-traffic -Confirm:`$false"
             Wait-Text $out 'Took over the binding of vnet1' | Out-Null
             & ip netns exec $vm1.Namespace ping -n -q -b -c 1 -W 1 10.213.0.255 2>&1 | Out-Null
             Wait-Text $out 'vnet1: re-instantiated clean-traffic with IP=10\.213\.0\.11' | Out-Null
@@ -183,14 +208,14 @@ Describe 'The learning service (Restore-NwFilterBinding -Wait, run by contrib/sy
             $text | Should -Match 'vnet0: stopped \(Stopped\)'
             $text | Should -Match 'stopped \(\d learner\(s\)\); the rules in force stay'
             Get-Content -Raw -LiteralPath $err | Should -BeNullOrEmpty
-            $save = Get-NwFilterTestSave $Lab.Host
-            $save | Should -Match '--ip-src 10.213.0.10 -j RETURN'
-            $save | Should -Match '--ip-src 10.213.0.11 -j RETURN'
+            $save = Get-LabRules $Backend
+            $save | Should -Match ([regex]::Escape($Looks[$Backend].Learned -f '10.213.0.10'))
+            $save | Should -Match ([regex]::Escape($Looks[$Backend].Learned -f '10.213.0.11'))
         }
         finally {
             if (-not $service.HasExited) { $service.Kill($true); $service.WaitForExit(5000) | Out-Null }
             Invoke-NwFilterInChild 'Get-NwFilterBinding | Remove-NwFilterBinding -Confirm:$false' | Out-Null
         }
-        Get-NwFilterTestSave $Lab.Host | Should -Not -Match 'vnet'
+        Get-AllLabRules | Should -Not -Match 'vnet'
     }
 }

@@ -18,12 +18,6 @@ internal static class ApplyCodes
     /// <summary>A filter needs $IP, none was given, and IP address learning is off (no learner registry).</summary>
     public const string IpLearningUnavailable = "IpLearningUnavailable";
 
-    /// <summary>
-    /// A binding with the nftables backend needs IP address learning (its filter uses $IP and none was given): the
-    /// learning rules exist for ebtables only, so such a binding must give IP or use the EbIpTables backend.
-    /// </summary>
-    public const string IpLearningNeedsEbIpTables = "IpLearningNeedsEbIpTables";
-
     /// <summary>Restore-NwFilterBinding -Backend: a binding the target backend cannot take stays on its own (a warning).</summary>
     public const string BackendMoveRefused = "BackendMoveRefused";
 

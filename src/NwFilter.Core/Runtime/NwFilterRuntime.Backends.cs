@@ -14,14 +14,13 @@ namespace NwFilter.Core.Runtime;
 public sealed partial class NwFilterRuntime
 {
     /// <summary>Gives every binding of a request its backend; bindings that cannot have one are refused (with why) instead.</summary>
-    private async Task<(List<FilterBinding> Bindings, List<BindingResult> Refused, Dictionary<string, string> Defaulted)> ChooseBackendsAsync(
+    private async Task<(List<FilterBinding> Bindings, List<BindingResult> Refused)> ChooseBackendsAsync(
         IReadOnlyList<FilterBinding> bindings, string? ns, BindingManager manager, IRuntimeHost host, CancellationToken cancellationToken)
     {
         var refused = new List<BindingResult>();
-        var defaulted = new Dictionary<string, string>(StringComparer.Ordinal);
         if (bindings.All(b => !b.BackendUnset && b.Backend != FirewallBackendKind.Nftables))
         {
-            return ([.. bindings], refused, defaulted);
+            return ([.. bindings], refused);
         }
         var stored = manager.Store.List().Bindings.ToDictionary(b => b.PortDevice, b => b.Backend, StringComparer.Ordinal);
         var fresh = bindings.Where(b => b.BackendUnset && !stored.ContainsKey(b.PortDevice)).ToList();
@@ -66,7 +65,6 @@ public sealed partial class NwFilterRuntime
                 else if (choice is not null)
                 {
                     b = b with { Backend = choice.Kind, BackendUnset = false };
-                    defaulted[b.PortDevice] = choice.Reason;
                 }
                 else
                 {
@@ -83,7 +81,7 @@ public sealed partial class NwFilterRuntime
             }
             result.Add(b);
         }
-        return (result, refused, defaulted);
+        return (result, refused);
     }
 
     /// <summary>The nftables probe of a namespace (the host's seam, else the process-wide probe).</summary>
@@ -94,14 +92,4 @@ public sealed partial class NwFilterRuntime
     /// <summary>A request-wide refusal, as one port's error (its message names the port).</summary>
     private static NwFilterException PortError(NwFilterException e, string port) =>
         new([e.Primary with { Message = $"Port {port}: {e.Primary.Message}", Value = e.Primary.Value ?? port }, .. e.Diagnostics.Skip(1)], e);
-
-    /// <summary>
-    /// A learning binding refused because its default backend (nftables) cannot learn: the refusal says the backend was
-    /// the default, and why, so the user knows what to name.
-    /// </summary>
-    private static NwFilterException ExplainDefault(NwFilterException e, FilterBinding binding, Dictionary<string, string> defaulted) =>
-        defaulted.TryGetValue(binding.PortDevice, out var reason) && e.Primary.Code == ApplyCodes.IpLearningNeedsEbIpTables
-            ? new([e.Primary with { Message = e.Primary.Message.TrimEnd('.') + $". No backend was named, and the default here is {reason}; " +
-                $"name -Backend EbIpTables (or set {BackendSelection.Variable}=ebiptables) for a binding that learns its address." }, .. e.Diagnostics.Skip(1)], e)
-            : e;
 }

@@ -38,7 +38,7 @@ public sealed partial class NwFilterRuntime
         FirewallSnapshot? snapshot = null;
         IReadOnlySet<string>? interfaces = null;
         var interfacesListed = false;
-        var (bindings, refusedBackends, defaulted) = await ChooseBackendsAsync(request.Bindings, ns, manager, host, cancellationToken).ConfigureAwait(false);
+        var (bindings, refusedBackends) = await ChooseBackendsAsync(request.Bindings, ns, manager, host, cancellationToken).ConfigureAwait(false);
         items.AddRange(refusedBackends);
         foreach (var binding in bindings)
         {
@@ -74,7 +74,7 @@ public sealed partial class NwFilterRuntime
             }
             catch (NwFilterException e)
             {
-                items.Add(Refuse(host, new BindingResult(binding.PortDevice, binding, ExplainDefault(e, binding, defaulted))));
+                items.Add(Refuse(host, new BindingResult(binding.PortDevice, binding, e)));
             }
         }
         if (confirmed.Count == 0)

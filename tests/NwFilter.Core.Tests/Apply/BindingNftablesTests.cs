@@ -197,21 +197,22 @@ public sealed class BindingNftablesPlanTests : IDisposable
     private static FilterBinding Binding(params (string Name, string Value)[] parameters) =>
         new("vnet0", LearningPackets.VmMac, "clean-traffic") { OwnerName = "vm0", OwnerUuid = Guid.NewGuid(), Parameters = Build.Params(parameters), Backend = FirewallBackendKind.Nftables };
 
-    [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public async Task ABindingThatWouldLearnItsIpIsRefusedWithNftables(bool learning)
+    [Fact]
+    public async Task ABindingThatLearnsItsIpGetsTheNftablesLearningRules()
     {
-        var manager = Manager(learning);
-        var error = Assert.Throws<NwFilterException>(() => manager.Compile(Binding()));
+        var manager = Manager(true);
+        var plan = manager.PlanApply(FirewallSnapshot.Empty(), [Binding()]);
+        var script = Assert.Single(plan.Transactions).Input!;
+        Assert.Contains("ether type arp accept", script, StringComparison.Ordinal); // any mode's basic rules
+        Assert.DoesNotContain("ebtables", string.Join(" ", plan.Transactions.Select(t => t.Program)), StringComparison.Ordinal);
+        await manager.Learners!.DisposeAsync();
+    }
 
-        Assert.Equal(ApplyCodes.IpLearningNeedsEbIpTables, error.Primary.Code);
-        Assert.Equal(DiagnosticCategory.InvalidArgument, error.Primary.Category);
-        Assert.Contains("-Backend EbIpTables", error.Message, StringComparison.Ordinal);
-        if (manager.Learners is { } learners)
-        {
-            await learners.DisposeAsync();
-        }
+    [Fact]
+    public void WithoutLearningABindingThatNeedsItIsRefusedOnNftablesToo()
+    {
+        var error = Assert.Throws<NwFilterException>(() => Manager(false).Compile(Binding()));
+        Assert.Equal(ApplyCodes.IpLearningUnavailable, error.Primary.Code);
     }
 
     [Fact]

@@ -48,21 +48,32 @@ public sealed partial class FirewallBackendsTests
     }
 
     [Fact]
-    public void NftablesSaysThroughTheInterfaceThatItCannotLearn()
+    public void NftablesGivesTheLearningRulesOfEachModeThroughTheInterface()
     {
         IFirewallBackend backend = NftablesBackend.Instance;
         var binding = new FilterBinding("vnet0", Mac, "clean-traffic") { Backend = FirewallBackendKind.Nftables };
-        foreach (var refusal in new Action[]
-        {
-            () => backend.EnsureCanLearn(binding),
-            () => backend.LearningRules(binding, IpLearningMode.Any, []),
-            () => backend.DropAllRules("vnet0"),
-        })
-        {
-            var error = Assert.Throws<NwFilterException>(refusal);
-            Assert.Equal(ApplyCodes.IpLearningNeedsEbIpTables, error.Primary.Code);
-            Assert.Equal("vnet0", error.Primary.Value);
-        }
+        backend.EnsureCanLearn(binding);
+
+        // any (applyBasicRules): only the VM's own MAC, IPv4 and ARP leave it; nothing is filtered towards it.
+        var basic = Script(Assert.IsType<NftPortPlan>(backend.LearningRules(binding, IpLearningMode.Any, [])).Ruleset);
+        Assert.Contains("ether saddr != 52:54:00:aa:bb:ee drop", basic, StringComparison.Ordinal);
+        Assert.Contains("ether type ip accept", basic, StringComparison.Ordinal);
+        Assert.Contains("ether type arp accept", basic, StringComparison.Ordinal);
+        Assert.DoesNotContain("vnet0/O", basic, StringComparison.Ordinal);
+
+        // dhcp (applyDHCPOnlyRules): requests from the VM, replies of the named server to its MAC or broadcast.
+        var dhcp = Script(Assert.IsType<NftPortPlan>(backend.LearningRules(binding, IpLearningMode.Dhcp, [IPAddress.Parse("10.0.0.1")])).Ruleset);
+        Assert.Contains("ether saddr 52:54:00:aa:bb:ee ether type ip ip protocol udp th sport 68 th dport 67 accept", dhcp, StringComparison.Ordinal);
+        Assert.Contains("ether daddr 52:54:00:aa:bb:ee ether type ip ip saddr 10.0.0.1 ip protocol udp th sport 67 th dport 68 accept", dhcp, StringComparison.Ordinal);
+        Assert.Contains("ether daddr ff:ff:ff:ff:ff:ff ether type ip ip saddr 10.0.0.1 ip protocol udp th sport 67 th dport 68 accept", dhcp, StringComparison.Ordinal);
+        Assert.DoesNotContain("table inet", dhcp, StringComparison.Ordinal); // learning rules are Ethernet rules only, as libvirt's
+
+        var any = Script(Assert.IsType<NftPortPlan>(backend.LearningRules(binding, IpLearningMode.Dhcp, [])).Ruleset);
+        Assert.DoesNotContain("ip saddr", any, StringComparison.Ordinal); // no DHCPSERVER: every server's reply
+
+        var dropAll = backend.DropAllRules("vnet0");
+        Assert.Equal("nftables", dropAll.Backend);
+        Assert.Throws<NwFilterException>(() => backend.LearningRules(binding, IpLearningMode.Dhcp, [IPAddress.IPv6Loopback]));
     }
 
     [Fact]

@@ -151,16 +151,14 @@ public sealed class BackendChoiceTests : IDisposable
     }
 
     [Fact]
-    public async Task ALearningBindingWithTheNftablesDefaultIsRefusedSayingTheBackendWasTheDefault()
+    public async Task ALearningBindingGetsTheNftablesDefaultLikeAnyOther()
     {
-        // Until IP learning works on nftables (nft-learn), the default does not pick EbIpTables for it silently.
         var host = new RecordingRuntimeHost();
         var response = await Runtime(Usable).HandleAsync(new ApplyBindingsRequest([Bindings.Create("vnet0", Mac, "clean-traffic")], "lab1"), host);
 
+        // It reaches the firewall step (refused only for want of root here), on the nftables default.
         var item = Assert.Single(response.Items);
-        var error = item.Error!.Primary;
-        Assert.Equal(ApplyCodes.IpLearningNeedsEbIpTables, error.Code);
-        Assert.Contains("No backend was named, and the default here is Nftables, the default (", error.Message, StringComparison.Ordinal);
-        Assert.Contains("name -Backend EbIpTables (or set NWFILTER_BACKEND=ebiptables)", error.Message, StringComparison.Ordinal);
+        Assert.Equal(RuntimeCodes.FirewallNeedsRoot, item.Error!.Primary.Code);
+        Assert.Equal(FirewallBackendKind.Nftables, item.Binding!.Backend);
     }
 }

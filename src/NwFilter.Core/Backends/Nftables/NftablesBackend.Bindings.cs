@@ -11,7 +11,7 @@ namespace NwFilter.Core.Backends.Nftables;
 internal sealed record NftPortPlan(NftPortRuleset Ruleset) : PortPlan(Ruleset.PortDevice);
 
 /// <summary>
-/// The binding side of the nftables backend, pure: compile, the learning refusal, and scripts planned on a snapshot.
+/// The binding side of the nftables backend, pure: compile, the learning rules, and scripts planned on a snapshot.
 /// What runs them is in Kernel/ (<see cref="NftablesApplier"/>, <see cref="LibNftablesRunner"/>).
 /// </summary>
 internal sealed partial class NftablesBackend
@@ -24,24 +24,23 @@ internal sealed partial class NftablesBackend
 
     PortPlan IFirewallBackend.Compile(string portDevice, Ruleset ruleset) => new NftPortPlan(NftablesCompiler.Compile(portDevice, ruleset.Instances));
 
-    /// <summary>The learning rules exist in ebtables form only (libvirt's canApplyBasicRules is false): refused.</summary>
-    void IFirewallBackend.EnsureCanLearn(FilterBinding binding) =>
-        throw new NwFilterException(Diagnostic.Error(ApplyCodes.IpLearningNeedsEbIpTables,
-            $"The filter '{binding.Filter}' of port {binding.PortDevice} needs the variable IP, which was not given, and IP address learning " +
-            "works with the EbIpTables backend only (its learning rules have no nftables form). Give the VM's address, for example " +
-            "-Parameter @{ IP = '10.0.0.5' }, or use -Backend EbIpTables.", DiagnosticCategory.InvalidArgument)
-            with { Filter = binding.Filter, Value = binding.PortDevice });
+    void IFirewallBackend.EnsureCanLearn(FilterBinding binding)
+    {
+        // Learning rules exist (NftLearningRules): nothing to refuse.
+    }
 
     PortPlan IFirewallBackend.LearningRules(FilterBinding binding, IpLearningMode mode, IEnumerable<IPAddress> dhcpServers)
     {
-        ((IFirewallBackend)this).EnsureCanLearn(binding);
-        throw new InvalidOperationException("unreachable: EnsureCanLearn refuses every binding");
+        ArgumentNullException.ThrowIfNull(binding);
+        NftScriptPlanner.ValidateForNft(binding.PortDevice);
+        return new NftPortPlan(NftLearningRules.For(binding.PortDevice, binding.MacAddress, mode, dhcpServers));
     }
 
-    FirewallPlan IFirewallBackend.DropAllRules(string portDevice) =>
-        throw new NwFilterException(Diagnostic.Error(ApplyCodes.IpLearningNeedsEbIpTables,
-            $"The learning-phase rules (here: drop all traffic of port {portDevice}) exist for the EbIpTables backend only; they have no nftables form.",
-            DiagnosticCategory.InvalidOperation) with { Value = portDevice });
+    FirewallPlan IFirewallBackend.DropAllRules(string portDevice)
+    {
+        NftScriptPlanner.ValidateForNft(portDevice);
+        return Planned("ApplyDropAllRules", portDevice, new StateQuery([NftPortChange.Set(NftLearningRules.DropAll(portDevice))]));
+    }
 
     object IFirewallBackend.EmptyState => NftState.Empty;
 
