@@ -47,7 +47,7 @@ public abstract class Ipv6LearningKernelTestsBase(FirewallBackendKind backend)
         Assert.Equal((slaac, AddressSource.Ndp), (learned.Address.Address.ToString(), learned.Address.Source));
         var applied = await LearnerEvents.Next<ReinstantiationSucceeded>(learner, Wait);
         Assert.Equal([slaac], applied.IPv6.ToArray()); // the learned ones; the rules hold the link-local address too
-        var rules = lab.Save();
+        var rules = backend == FirewallBackendKind.Nftables ? lab.Lab.RunInHostChecked("nft", "list", "ruleset").StandardOutput : lab.Save();
         Assert.Contains(linkLocal, rules, StringComparison.Ordinal);
         Assert.Contains(slaac, rules, StringComparison.Ordinal);
         await learner.Completion.WaitAsync(Wait);
@@ -164,3 +164,7 @@ public abstract class Ipv6LearningKernelTestsBase(FirewallBackendKind backend)
 /// <summary>IPv6 learning with the ebtables/iptables backend.</summary>
 [Collection(NetnsCollection.Name)]
 public sealed class Ipv6LearningKernelTestsEbIpTables() : Ipv6LearningKernelTestsBase(FirewallBackendKind.EbIpTables);
+
+/// <summary>IPv6 learning with the nftables backend.</summary>
+[Collection(NetnsCollection.Name)]
+public sealed class Ipv6LearningKernelTestsNftables() : Ipv6LearningKernelTestsBase(FirewallBackendKind.Nftables);
