@@ -82,6 +82,69 @@ public abstract class Ipv6LearningKernelTestsBase(FirewallBackendKind backend)
         Assert.False(File.Exists(lab.Leases.PathOf(vm.PortDevice)));
     }
 
+    [SkippableFact]
+    public async Task DhcpModeLearnsTheDhcpv6LeaseFromTheTrustedServerAndTheAddressWorks()
+    {
+        LabPrerequisites.Require();
+        Requirement.Program("dnsmasq");
+        Requirement.Program("dhcpcd");
+        using var lab = BindingLab.Create(2, backend);
+        var (vm, other) = (lab.Vms[0], lab.Vms[1]);
+        lab.Learners = new IpLearnerRegistry(lab.Leases);
+        lab.NewManager();
+        var server = BridgeLinkLocal(lab.Lab);
+
+        var binding = BindingLab.Binding(vm, "nwfilter-clean-traffic-dual-stack", ("IP", vm.IPv4), ("CTRL_IPV6_LEARNING", "dhcp"), ("DHCPV6SERVER", server));
+        var learner = Assert.Single(lab.Apply(binding).Items).Learner;
+        Assert.NotNull(learner);
+        Assert.Equal(IpLearningMode.Dhcp, learner.Mode);
+        Assert.Equal([IPAddress.Parse(server)], learner.Options.Dhcpv6Servers.ToArray());
+
+        // Managed router advertisements and a DHCPv6 range; the VM asks with dhcpcd (DHCPv6 only, once, no scripts).
+        using var dhcp = StartRouterAdvertisements(lab.Lab, "--dhcp-range=fd00:213::100,fd00:213::1ff,64,10m");
+        Toggle(lab.Lab, vm);
+        // dhcpcd keeps its DUID and leases in /var/lib/dhcpcd: private empty ones (tmpfs in the mount namespace ip netns
+        // exec made), so nothing of the host is touched and every run starts with a Solicit, not a Confirm.
+        var client = lab.Lab.Run(vm.Namespace, new ProcessRequest("sh", "-c",
+            "mkdir -p /var/lib/dhcpcd /run/dhcpcd && mount -t tmpfs tmpfs /var/lib/dhcpcd && mount -t tmpfs tmpfs /run/dhcpcd && " +
+            "exec dhcpcd --ipv6only --oneshot --nobackground --persistent --config /dev/null --script /bin/true --timeout 30 " + vm.Interface)
+        {
+            Timeout = TimeSpan.FromSeconds(45),
+        });
+        AddressLearned learned;
+        try
+        {
+            learned = await LearnerEvents.Next<AddressLearned>(learner, TimeSpan.FromSeconds(5));
+        }
+        catch (Xunit.Sdk.XunitException e)
+        {
+            throw new Xunit.Sdk.XunitException($"{e.Message}; dhcpcd: {client.StandardOutput}{client.StandardError}; dnsmasq: {dhcp.Log}; frames seen {learner.FramesSeen}; " +
+                lab.Lab.RunInHostChecked("nft", "list", "ruleset").StandardOutput);
+        }
+        Assert.True(learned.Address.Source == AddressSource.Dhcpv6, $"{learned}; dhcpcd: {client.StandardOutput}{client.StandardError}; dnsmasq: {dhcp.Log}");
+        var address = learned.Address.Address.ToString();
+        Assert.StartsWith("fd00:213::1", address, StringComparison.Ordinal);
+        Assert.Equal(IPAddress.Parse(server), learned.Address.Server);
+        Assert.NotNull(learned.Address.Expires); // a lease with its valid lifetime
+        Assert.Equal([address], (await LearnerEvents.Next<ReinstantiationSucceeded>(learner, Wait)).IPv6.ToArray());
+
+        WaitForAddress(lab.Lab, vm, address);
+        Assert.True(PingFrom(lab.Lab, vm, address, other.IPv6), "ping from the DHCPv6 address");
+        Assert.Equal(IpLearningState.Learned, learner.State);
+        Assert.False(learner.Completion.IsCompleted); // dhcp mode keeps snooping (renewals, expiry)
+        Assert.True(lab.Remove(vm.PortDevice).Items.Single().Succeeded);
+        Assert.Equal(IpLearningState.Stopped, learner.State);
+    }
+
+    /// <summary>The lab bridge's link-local address (dnsmasq answers DHCPv6 from it).</summary>
+    private static string BridgeLinkLocal(NetnsLab lab)
+    {
+        var shown = lab.RunInHostChecked("ip", "-6", "addr", "show", "dev", NetnsLab.BridgeName, "scope", "link").StandardOutput;
+        var match = System.Text.RegularExpressions.Regex.Match(shown, @"inet6 (fe80::[0-9a-f:]+)/64");
+        Assert.True(match.Success, shown);
+        return match.Groups[1].Value;
+    }
+
     /// <summary>dnsmasq in the lab's host namespace sending router advertisements for fd00:213::/64 (SLAAC only unless
     /// <paramref name="ranges"/> say otherwise), every 3 seconds.</summary>
     internal static RouterAdvertiser StartRouterAdvertisements(NetnsLab lab, params string[] ranges) => new(lab, ranges);
