@@ -249,7 +249,7 @@ public static class Frames
         U16(p, pcg.Chance(90) ? payload.Length : (ushort)pcg.Next());
         p.Add(headers > 0 ? chain[0] : upperProtocol);
         p.Add(pcg.Chance(80) ? (byte)255 : (byte)pcg.Next());
-        p.AddRange(pcg.Bytes(16));
+        p.AddRange(pcg.Chance(30) ? new byte[16] : pcg.Bytes(16)); // the unspecified source of DAD, or any
         p.AddRange(pcg.Bytes(16));
         p.AddRange(payload);
         return [.. p];
@@ -257,8 +257,19 @@ public static class Frames
 
     private static byte[] Ndp(PCG pcg)
     {
-        var n = new List<byte> { pcg.Chance(80) ? (byte)136 : (byte)pcg.Next(), pcg.Chance(90) ? (byte)0 : (byte)pcg.Next(), 0, 0, 0x60, 0, 0, 0 };
-        n.AddRange(pcg.Bytes(16));
+        // Advertisements, duplicate address detection solicitations (issue 15) and anything else.
+        var type = pcg.Int(10) switch { < 5 => (byte)136, < 8 => (byte)135, _ => (byte)pcg.Next() };
+        var n = new List<byte> { type, pcg.Chance(90) ? (byte)0 : (byte)pcg.Next(), 0, 0, 0x60, 0, 0, 0 };
+        // Targets that must never be learned, beside random ones: multicast, ::, ::1, IPv4-mapped, link-local.
+        n.AddRange(pcg.Int(8) switch
+        {
+            0 => [0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+            1 => new byte[16],
+            2 => [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+            3 => [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 1],
+            4 => [0xfe, 0x80, 0, 0, 0, 0, 0, 0, .. pcg.Bytes(8)],
+            _ => pcg.Bytes(16),
+        });
         n.AddRange(pcg.Bytes(pcg.Int(0, 16)));
         return [.. n];
     }

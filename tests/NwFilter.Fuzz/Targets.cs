@@ -224,6 +224,14 @@ public sealed class FrameDecoderTarget : FuzzTarget<FrameInput>
             case AddressClaim { Address: null }:
                 throw new FuzzCrash($"{Name}: an address claim without an address");
         }
+        // What IPv6 learning would take from it is never multicast, unspecified, loopback, IPv4-mapped or link-local.
+        if (observation is not null && AnyModeDecision.Decide(observation, [], learnIPv6: true, DateTimeOffset.UnixEpoch) is { } learned &&
+            learned.Address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 &&
+            (learned.Address.IsIPv6Multicast || learned.Address.Equals(System.Net.IPAddress.IPv6Any) || learned.Address.Equals(System.Net.IPAddress.IPv6Loopback) ||
+             learned.Address.IsIPv4MappedToIPv6 || learned.Address.IsIPv6LinkLocal))
+        {
+            throw new FuzzCrash($"{Name}: IPv6 learning would take {learned.Address}");
+        }
         // The layers on their own, as a frame's payload would reach them.
         if (input.Frame.Length > 14)
         {

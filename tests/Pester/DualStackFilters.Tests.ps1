@@ -36,7 +36,29 @@ Describe 'NwFilter''s own dual-stack filters' {
         "$ruleset" | Should -Match '--ip-source 10.0.0.5 -j RETURN'
         "$ruleset" | Should -Match '--ip6-source fd00::5(/128)? -j RETURN'
         "$ruleset" | Should -Match '--ip6-icmp-type 134'
-        { Build-NwFilterRuleset nwfilter-clean-traffic-dual-stack vnet0 $Mac -Parameter @{ IP = '10.0.0.5' } -Backend EbIpTables -ErrorAction Stop } |
-            Should -Throw '*IPV6*'
+        { Build-NwFilterRuleset nwfilter-clean-traffic-dual-stack vnet0 $Mac -Parameter @{ IP = '10.0.0.5'; CTRL_IPV6_LEARNING = 'none' } -Backend EbIpTables -ErrorAction Stop } |
+            Should -Throw '*IPV6*CTRL_IPV6_LEARNING*none*'
+    }
+
+    It 'nwfilter-clean-traffic-dual-stack without IPV6 waits for IPv6 learning and says so' {
+        $warnings = $null
+        $ruleset = Build-NwFilterRuleset nwfilter-clean-traffic-dual-stack vnet0 $Mac -Parameter @{ IP = '10.0.0.5' } -Backend EbIpTables -WarningVariable warnings 3>$null
+        $ruleset.NeedsIpLearning | Should -BeTrue
+        "$warnings" | Should -BeLike '*needs the variable IPV6 for vnet0*'
+        { Build-NwFilterRuleset nwfilter-clean-traffic-dual-stack vnet0 $Mac -Parameter @{ IP = '10.0.0.5'; CTRL_IPV6_LEARNING = 'sometimes' } -ErrorAction Stop } |
+            Should -Throw "*'sometimes' of CTRL_IPV6_LEARNING*"
+    }
+
+    It 'IPV6_ROUTER = true leaves the RA guard out and keeps the DHCPv6 server guard; another value is refused' {
+        $router = Build-NwFilterRuleset nwfilter-clean-traffic-dual-stack vnet0 $Mac -Parameter ($Params + @{ IPV6_ROUTER = 'true' }) -Backend EbIpTables
+        "$router" | Should -Not -Match '--ip6-icmp-type 134'
+        "$router" | Should -Not -Match '--ip6-icmp-type 137'
+        "$router" | Should -Match '--ip6-source-port 547 -j DROP'
+        $guarded = Build-NwFilterRuleset nwfilter-clean-traffic-dual-stack vnet0 $Mac -Parameter ($Params + @{ IPV6_ROUTER = 'false' }) -Backend EbIpTables
+        "$guarded" | Should -Match '--ip6-icmp-type 134'
+        $err = $null
+        Build-NwFilterRuleset nwfilter-clean-traffic-dual-stack vnet0 $Mac -Parameter ($Params + @{ IPV6_ROUTER = 'yes' }) -ErrorVariable err -ErrorAction SilentlyContinue | Out-Null
+        @($err)[0].FullyQualifiedErrorId | Should -BeLike 'InvalidIPv6Router,*'
+        "$(@($err)[0])" | Should -BeLike "*'yes' of IPV6_ROUTER*"
     }
 }

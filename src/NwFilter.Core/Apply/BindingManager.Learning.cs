@@ -48,8 +48,10 @@ public sealed partial class BindingManager
         {
             return new BindingLearningStatus(binding.PortDevice, learner.Mode, learner.State, learner.Addresses) { Listening = !learner.Completion.IsCompleted };
         }
-        var stored = StoredAddresses(binding.PortDevice, binding.MacAddress, resolution.IpLearning, learnIPv6: true);
-        var state = resolution.IpLearning == IpLearningMode.Any && HasIPv4(stored) ? IpLearningState.Learned : IpLearningState.NotStarted;
+        var stored = StoredAddresses(binding.PortDevice, binding.MacAddress, resolution.IpLearning, resolution.LearnIPv4, resolution.LearnIPv6);
+        var learned = resolution.IpLearning == IpLearningMode.Any &&
+            (!resolution.LearnIPv4 || HasIPv4(stored)) && (!resolution.LearnIPv6 || stored.Any(a => a.Address.AddressFamily == AddressFamily.InterNetworkV6));
+        var state = learned ? IpLearningState.Learned : IpLearningState.NotStarted;
         return new BindingLearningStatus(binding.PortDevice, resolution.IpLearning, state, stored);
     }
 
@@ -96,15 +98,17 @@ public sealed partial class BindingManager
         var options = IpLearnerOptions.ForBinding(binding, ruleset.Resolution, NetworkNamespace);
         var current = Learners.Get(binding.PortDevice);
         var keep = current is not null && !current.Completion.IsCompleted && SameLearning(current.Options, options) ? current : null;
-        var addresses = keep is not null ? keep.Addresses : StoredAddresses(binding.PortDevice, binding.MacAddress, options.Mode, options.LearnIPv6);
-        if (!HasIPv4(addresses))
+        var addresses = keep is not null ? keep.Addresses : StoredAddresses(binding.PortDevice, binding.MacAddress, options);
+        if (options.LearnIPv4 && !HasIPv4(addresses))
         {
             var rules = backend.LearningRules(binding, options.Mode, options.DhcpServers);
             return new PreparedBinding(binding, backend, ruleset, rules, new LearningStep(options, [], keep, keep is null));
         }
-        var learned = CompileWith(binding, addresses, source);
+        // IP known (learned or given); IPV6, when learned, is at least the link-local address of the MAC.
+        var learned = CompileWith(binding, addresses, source, options);
+        var complete = !options.LearnIPv6 || addresses.Any(a => a.Address.AddressFamily == AddressFamily.InterNetworkV6);
         return new PreparedBinding(binding, backend, learned, backend.Compile(binding.PortDevice, learned),
-            new LearningStep(options, addresses, keep, keep is null && options.Mode == IpLearningMode.Dhcp));
+            new LearningStep(options, addresses, keep, keep is null && (options.Mode == IpLearningMode.Dhcp || !complete)));
     }
 
     /// <summary>Stops the running learners that the prepared bindings replace (called before the store lock is taken).</summary>
@@ -187,8 +191,8 @@ public sealed partial class BindingManager
                 {
                     throw EndLearning(learner, clock, $"the binding no longer learns its address in {learner.Mode.ToString().ToLowerInvariant()} mode", cancellationToken);
                 }
-                var plan = HasIPv4(change.Addresses)
-                    ? backend.Compile(port, CompileWith(binding, change.Addresses, Filters))
+                var plan = !learner.Options.LearnIPv4 || HasIPv4(change.Addresses)
+                    ? backend.Compile(port, CompileWith(binding, change.Addresses, Filters, learner.Options))
                     : backend.LearningRules(binding, learner.Mode, learner.Options.DhcpServers);
                 report = await backend.ApplyAsync(HostRunner, [plan], [], false, null, cancellationToken).ConfigureAwait(false);
             }
@@ -209,19 +213,29 @@ public sealed partial class BindingManager
         return new OperationCanceledException(why, cancellationToken);
     }
 
-    /// <summary>The binding compiled with <c>IP</c> (and <c>IPV6</c>, unless given) set to learned addresses.</summary>
-    private Ruleset CompileWith(FilterBinding binding, ImmutableArray<LearnedAddress> addresses, IFilterSource filters)
+    /// <summary>
+    /// The binding compiled with <c>IP</c> (when learned) set to the learned IPv4 addresses and <c>IPV6</c> (when learned)
+    /// to the link-local address of the MAC followed by the learned IPv6 addresses.
+    /// </summary>
+    private Ruleset CompileWith(FilterBinding binding, ImmutableArray<LearnedAddress> addresses, IFilterSource filters, IpLearnerOptions options)
     {
-        var parameters = binding.Parameters.With(ReservedVariables.IP, Values(addresses, AddressFamily.InterNetwork));
-        var v6 = Values(addresses, AddressFamily.InterNetworkV6);
-        if (v6.Count > 0 && !parameters.ContainsKey(ReservedVariables.IPv6))
+        var parameters = binding.Parameters;
+        if (options.LearnIPv4)
         {
-            parameters = parameters.With(ReservedVariables.IPv6, v6);
+            parameters = parameters.With(ReservedVariables.IP, Values(addresses, AddressFamily.InterNetwork));
+        }
+        if (options.LearnIPv6)
+        {
+            var linkLocal = IpLearnerOptions.LinkLocalOf(binding.MacAddress).ToString();
+            parameters = parameters.With(ReservedVariables.IPv6, [linkLocal, .. Values(addresses, AddressFamily.InterNetworkV6).Where(v => v != linkLocal)]);
         }
         return RulesetBuilder.Build(filters, binding.Filter, binding.PortDevice, binding.MacAddress, parameters, binding.Backend);
     }
 
-    private ImmutableArray<LearnedAddress> StoredAddresses(string port, System.Net.NetworkInformation.PhysicalAddress mac, IpLearningMode mode, bool learnIPv6)
+    private ImmutableArray<LearnedAddress> StoredAddresses(string port, System.Net.NetworkInformation.PhysicalAddress mac, IpLearnerOptions options) =>
+        StoredAddresses(port, mac, options.Mode, options.LearnIPv4, options.LearnIPv6);
+
+    private ImmutableArray<LearnedAddress> StoredAddresses(string port, System.Net.NetworkInformation.PhysicalAddress mac, IpLearningMode mode, bool learnIPv4, bool learnIPv6)
     {
         if (Learners?.Store is not { } store)
         {
@@ -236,7 +250,7 @@ public sealed partial class BindingManager
         {
             return []; // a damaged file: the learner says so when it starts
         }
-        var usable = stored.Where(a => learnIPv6 || a.Address.AddressFamily == AddressFamily.InterNetwork);
+        var usable = stored.Where(a => a.Address.AddressFamily == AddressFamily.InterNetwork ? learnIPv4 : learnIPv6);
         return mode == IpLearningMode.Dhcp ? [.. usable] : [.. usable.GroupBy(a => a.Address.AddressFamily).Select(g => g.First())];
     }
 
@@ -248,7 +262,7 @@ public sealed partial class BindingManager
 
     private static bool SameLearning(IpLearnerOptions a, IpLearnerOptions b) =>
         a.MacAddress.Equals(b.MacAddress) && a.Mode == b.Mode && a.LinkDevice == b.LinkDevice && a.NamespaceName == b.NamespaceName &&
-        a.LearnIPv6 == b.LearnIPv6 && a.DhcpServers.SequenceEqual(b.DhcpServers);
+        a.LearnIPv4 == b.LearnIPv4 && a.LearnIPv6 == b.LearnIPv6 && a.DhcpServers.SequenceEqual(b.DhcpServers) && a.Dhcpv6Servers.SequenceEqual(b.Dhcpv6Servers);
 
     private static string Key(ImmutableArray<LearnedAddress> addresses) =>
         string.Join(",", addresses.Select(a => a.Address.ToString()).Order(StringComparer.Ordinal));

@@ -31,6 +31,9 @@ internal sealed class DhcpLeaseTable
         this.maxLeases = maxLeases;
     }
 
+    /// <summary>Whether DHCPv4 leases are taken (false for a binding that gives IP and learns only IPV6).</summary>
+    public bool LearnIPv4 { get; init; } = true;
+
     /// <summary>The current leases, in the order first learned.</summary>
     public ImmutableArray<LearnedAddress> Leases => [.. leases];
 
@@ -58,7 +61,7 @@ internal sealed class DhcpLeaseTable
         switch (observation)
         {
             case DhcpToVm { Message: { MessageType: DhcpMessageType.Ack } ack, ServerAddress: var server }
-                when AddressRules.IsUsableIPv4(ack.YourAddress) && AddressRules.IsTrustedServer(server, servers):
+                when LearnIPv4 && AddressRules.IsUsableIPv4(ack.YourAddress) && AddressRules.IsTrustedServer(server, servers):
                 return Grant(ack.YourAddress, AddressSource.Dhcp, LeaseEnd(now, ack.LeaseSeconds), server, now);
             case DhcpFromVm { Message: { MessageType: DhcpMessageType.Release } release }:
                 return Remove(release.ClientAddress, LeaseEndReason.Released, now);

@@ -54,7 +54,7 @@ public sealed class IpLearner : IAsyncDisposable, IDisposable
         this.sink = sink;
         this.store = store;
         this.clock = clock ?? TimeProvider.System;
-        table = new DhcpLeaseTable(options.PortDevice, options.DhcpServers, options.LearnIPv6, options.MaxLeases);
+        table = new DhcpLeaseTable(options.PortDevice, options.AllServers, options.LearnIPv6, options.MaxLeases) { LearnIPv4 = options.LearnIPv4 };
         toVmLimit = new RateLimiter(options.DhcpRatePerSecond, options.DhcpBurst);
         fromVmLimit = new RateLimiter(options.DhcpRatePerSecond, options.DhcpBurst);
     }
@@ -174,7 +174,7 @@ public sealed class IpLearner : IAsyncDisposable, IDisposable
         try
         {
             var stored = store.Load(PortDevice, Options.MacAddress, now)
-                .Where(a => Options.LearnIPv6 || a.Address.AddressFamily == AddressFamily.InterNetwork).ToList();
+                .Where(a => a.Address.AddressFamily == AddressFamily.InterNetwork ? Options.LearnIPv4 : Options.LearnIPv6).ToList();
             if (Mode == IpLearningMode.Dhcp)
             {
                 table.Restore(stored, now);
@@ -190,10 +190,10 @@ public sealed class IpLearner : IAsyncDisposable, IDisposable
         }
     }
 
-    /// <summary>In <c>any</c> mode, learning ends once an IPv4 address is known (and an IPv6 one, when asked for).</summary>
+    /// <summary>In <c>any</c> mode, learning ends once an IPv4 address is known (when asked for) and an IPv6 one (when asked for).</summary>
     private bool IsDone(ImmutableArray<LearnedAddress> known) =>
         Mode == IpLearningMode.Any &&
-        known.Any(a => a.Address.AddressFamily == AddressFamily.InterNetwork) &&
+        (!Options.LearnIPv4 || known.Any(a => a.Address.AddressFamily == AddressFamily.InterNetwork)) &&
         (!Options.LearnIPv6 || known.Any(a => a.Address.AddressFamily == AddressFamily.InterNetworkV6));
 
     private async Task RunAsync(ImmutableArray<LearnedAddress> restored)
@@ -310,8 +310,9 @@ public sealed class IpLearner : IAsyncDisposable, IDisposable
 
         if (Mode == IpLearningMode.Any)
         {
-            var learned = AnyModeDecision.Decide(observation, Options.DhcpServers, Options.LearnIPv6, now);
-            if (learned is null || Addresses.Any(a => a.Address.AddressFamily == learned.Address.AddressFamily))
+            var learned = AnyModeDecision.Decide(observation, Options.AllServers, Options.LearnIPv6, now);
+            if (learned is null || (!Options.LearnIPv4 && learned.Address.AddressFamily == AddressFamily.InterNetwork) ||
+                Addresses.Any(a => a.Address.AddressFamily == learned.Address.AddressFamily))
             {
                 return null;
             }

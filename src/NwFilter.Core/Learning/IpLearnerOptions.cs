@@ -32,9 +32,19 @@ public sealed record IpLearnerOptions(string PortDevice, PhysicalAddress MacAddr
     /// <summary>DHCPSERVER: the only servers whose replies are believed (empty: any server).</summary>
     public ImmutableArray<IPAddress> DhcpServers { get; init; } = [];
 
-    /// <summary>Also learn IPv6 addresses (neighbour advertisements and packets from the VM in <c>any</c> mode, DHCPv6
-    /// replies in <c>dhcp</c> mode). Off by default, as libvirt learns none.</summary>
+    /// <summary>Also learn IPv6 addresses (duplicate address detection, neighbour advertisements and packets from the VM
+    /// in <c>any</c> mode, DHCPv6 replies in <c>dhcp</c> and <c>any</c> mode). Off by default, as libvirt learns none; a
+    /// binding whose filter needs <c>IPV6</c> and gives none turns it on (<c>CTRL_IPV6_LEARNING</c>).</summary>
     public bool LearnIPv6 { get; init; }
+
+    /// <summary>Learn IPv4 addresses (on by default; off for a binding that gives <c>IP</c> and learns only <c>IPV6</c>).</summary>
+    public bool LearnIPv4 { get; init; } = true;
+
+    /// <summary>DHCPV6SERVER: the only DHCPv6 servers whose replies are believed (empty: any server).</summary>
+    public ImmutableArray<IPAddress> Dhcpv6Servers { get; init; } = [];
+
+    /// <summary>The trusted servers of both families, as the decisions check them (per family).</summary>
+    internal IReadOnlyCollection<IPAddress> AllServers => [.. DhcpServers, .. Dhcpv6Servers];
 
     /// <summary>The most leases held at once in <c>dhcp</c> mode.</summary>
     public int MaxLeases { get; init; } = 16;
@@ -69,12 +79,53 @@ public sealed record IpLearnerOptions(string PortDevice, PhysicalAddress MacAddr
             throw new ArgumentException("The binding's resolution does not wait for IP learning.", nameof(resolution));
         }
         var servers = resolution.Variables.TryGetValue(ReservedVariables.DhcpServer, out var values) ? values : [];
+        var servers6 = resolution.Variables.TryGetValue(ReservedVariables.Dhcpv6Server, out var values6) ? values6 : [];
         return new IpLearnerOptions(binding.PortDevice, binding.MacAddress, resolution.IpLearning)
         {
             LinkDevice = binding.LinkDevice,
             NamespaceName = namespaceName,
             DhcpServers = ParseServers(servers, binding.PortDevice),
+            Dhcpv6Servers = resolution.LearnIPv6 ? ParseServers6(servers6, binding.PortDevice) : [],
+            LearnIPv4 = resolution.LearnIPv4,
+            LearnIPv6 = resolution.LearnIPv6,
         };
+    }
+
+    /// <summary>DHCPV6SERVER values as IPv6 unicast addresses (link-local allowed: a server on the link answers from
+    /// one); every bad one is reported at once.</summary>
+    public static ImmutableArray<IPAddress> ParseServers6(IEnumerable<string> values, string? portDevice = null)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        var result = ImmutableArray.CreateBuilder<IPAddress>();
+        var problems = new List<Diagnostic>();
+        foreach (var value in values)
+        {
+            if (IPAddress.TryParse(value, out var address) && address.AddressFamily == AddressFamily.InterNetworkV6 && address.ScopeId == 0 &&
+                !address.IsIPv6Multicast && !address.Equals(IPAddress.IPv6None) && !address.IsIPv4MappedToIPv6)
+            {
+                result.Add(address);
+            }
+            else
+            {
+                problems.Add(Diagnostic.Error("InvalidDhcpServer",
+                    $"{ReservedVariables.Dhcpv6Server} value '{value}' is not an IPv6 unicast address.", DiagnosticCategory.InvalidArgument)
+                    with { Value = value, Filter = portDevice });
+            }
+        }
+        return problems.Count > 0 ? throw new NwFilterException(problems) : result.ToImmutable();
+    }
+
+    /// <summary>The link-local address a VM derives from its MAC (fe80::/64 with the modified EUI-64, RFC 4291
+    /// appendix A), known without learning.</summary>
+    public static IPAddress LinkLocalOf(PhysicalAddress mac)
+    {
+        ArgumentNullException.ThrowIfNull(mac);
+        var m = mac.GetAddressBytes();
+        if (m.Length != 6)
+        {
+            throw new ArgumentException("A MAC address has 6 bytes.", nameof(mac));
+        }
+        return new IPAddress(new byte[] { 0xfe, 0x80, 0, 0, 0, 0, 0, 0, (byte)(m[0] ^ 0x02), m[1], m[2], 0xff, 0xfe, m[3], m[4], m[5] });
     }
 
     /// <summary>DHCPSERVER values as IPv4 addresses; every bad one is reported at once.</summary>

@@ -5,7 +5,7 @@ namespace NwFilter.Core.Learning;
 
 /// <summary>
 /// The IPv6 half of <see cref="FrameDecoder"/> (libvirt learns no IPv6 at all): from the VM, the target of a neighbour
-/// advertisement or the source of any packet; to the VM, the addresses of a DHCPv6 REPLY. Never throws.
+/// advertisement, the target of a duplicate address detection solicitation or the source of any packet; to the VM, the addresses of a DHCPv6 REPLY. Never throws.
 /// </summary>
 internal static class Ipv6Decoder
 {
@@ -15,6 +15,7 @@ internal static class Ipv6Decoder
     private const byte DestinationOptions = 60;
     private const byte Udp = 17;
     private const byte IcmpV6 = 58;
+    private const byte NeighborSolicitation = 135;
     private const byte NeighborAdvertisement = 136;
     private const byte Dhcpv6Reply = 7;
 
@@ -56,6 +57,12 @@ internal static class Ipv6Decoder
         if (fromVm)
         {
             if (!fragmented && next == IcmpV6 && hopLimit == 255 && rest.Length >= 24 && rest[0] == NeighborAdvertisement && rest[1] == 0)
+            {
+                return new AddressClaim(new IPAddress(rest.Slice(8, 16)), AddressSource.Ndp);
+            }
+            // Duplicate address detection (RFC 4862 5.4.2): a solicitation from :: for the address the VM is about to use.
+            if (!fragmented && next == IcmpV6 && hopLimit == 255 && rest.Length >= 24 && rest[0] == NeighborSolicitation && rest[1] == 0 &&
+                packet.Slice(8, 16).IndexOfAnyExcept((byte)0) < 0)
             {
                 return new AddressClaim(new IPAddress(rest.Slice(8, 16)), AddressSource.Ndp);
             }

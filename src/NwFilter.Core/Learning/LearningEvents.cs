@@ -38,7 +38,7 @@ public enum AddressSource
     /// <summary>The source address of an IPv6 packet the VM sent.</summary>
     IPv6Packet,
 
-    /// <summary>An IPv6 neighbour advertisement the VM sent for its own address.</summary>
+    /// <summary>An IPv6 neighbour advertisement the VM sent for its own address, or its duplicate address detection.</summary>
     Ndp,
 
     /// <summary>A DHCPv6 REPLY to the VM carrying an address (IA_NA).</summary>

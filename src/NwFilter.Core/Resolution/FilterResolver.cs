@@ -17,6 +17,7 @@ internal static class FilterResolver
     public const string UnresolvedVariableCode = "UnresolvedVariable";
     public const string InvalidVariableValueCode = "InvalidVariableValue";
     public const string InvalidIpLearningCode = "InvalidIpLearningMode";
+    public const string InvalidIPv6RouterCode = "InvalidIPv6Router";
 
     /// <summary>Resolves the filter named <paramref name="filterName"/> from <paramref name="source"/>.</summary>
     public static Resolution Resolve(IFilterSource source, string filterName, ParameterSet parameters, PhysicalAddress? mac = null, ResolveOptions? options = null)
@@ -49,6 +50,11 @@ internal static class FilterResolver
 
         var flat = FilterGraph.Flatten(source, top, variables);
         var problems = new List<Diagnostic>(flat.Problems);
+        if (IsRouter(variables, top, problems))
+        {
+            // IPV6_ROUTER='true': the VM may send router advertisements and redirects, the RA guard's rules are left out.
+            flat = flat with { Rules = [.. flat.Rules.Where(r => !string.Equals(r.Filter.Name, ReservedVariables.RouterGuardFilter, StringComparison.Ordinal))] };
+        }
 
         // Missing variables first (libvirt checks them before instantiating anything).
         var missing = new List<(VariableAccess Access, FlattenedRule Where, AttributeId Attribute)>();
@@ -73,24 +79,49 @@ internal static class FilterResolver
             }
         }
 
+        // IP and IPV6 are learned when they are the only variables missing and their learning is not 'none'.
+        var ipAccess = new VariableAccess(ReservedVariables.IP, VariableAccessKind.Iterator, 0);
+        var ip6Access = new VariableAccess(ReservedVariables.IPv6, VariableAccessKind.Iterator, 0);
+        var ipMissing = missing.Exists(m => m.Access == ipAccess);
+        var ip6Missing = missing.Exists(m => m.Access == ip6Access);
+        var onlyLearnableMissing = missing.Count > 0 && missing.TrueForAll(m => m.Access == ipAccess || m.Access == ip6Access);
         var learning = IpLearningMode.Any;
-        var onlyIpMissing = missing.Count == 1 && missing[0].Access == new VariableAccess(ReservedVariables.IP, VariableAccessKind.Iterator, 0);
-        if (onlyIpMissing)
+        var learning6 = IpLearningMode.Any;
+        if (onlyLearnableMissing)
         {
-            if (!TryParseLearning(variables, out learning, out var learningText))
+            if (!TryParseLearning(variables, ReservedVariables.IpLearning, out learning, out var learningText))
             {
                 problems.Add(Diagnostic.Error(InvalidIpLearningCode,
                     $"Filter '{top.Name}': learning value '{learningText}' of {ReservedVariables.IpLearning} is invalid; use any, dhcp or none.",
                     DiagnosticCategory.InvalidArgument) with { Filter = top.Name, Value = learningText });
             }
-        }
-        foreach (var (access, where, attribute) in missing)
-        {
-            if (onlyIpMissing && learning != IpLearningMode.None)
+            learning6 = learning; // CTRL_IPV6_LEARNING defaults to CTRL_IP_LEARNING's mode
+            if (ip6Missing && variables.ContainsKey(ReservedVariables.IPv6Learning))
             {
-                break;
+                if (!TryParseLearning(variables, ReservedVariables.IPv6Learning, out learning6, out var learning6Text))
+                {
+                    problems.Add(Diagnostic.Error(InvalidIpLearningCode,
+                        $"Filter '{top.Name}': learning value '{learning6Text}' of {ReservedVariables.IPv6Learning} is invalid; use any, dhcp or none.",
+                        DiagnosticCategory.InvalidArgument) with { Filter = top.Name, Value = learning6Text });
+                }
+                else if (ipMissing && learning6 != learning && learning6 != IpLearningMode.None && learning != IpLearningMode.None)
+                {
+                    // One learner per port, in one mode: IPv4 and IPv6 learned together must agree.
+                    problems.Add(Diagnostic.Error(InvalidIpLearningCode,
+                        $"Filter '{top.Name}': {ReservedVariables.IPv6Learning} '{learning6Text}' differs from {ReservedVariables.IpLearning} " +
+                        $"'{learning.ToString().ToLowerInvariant()}'; when both IP and IPV6 are learned they are learned in one mode. Give the same mode, or give IP or IPV6.",
+                        DiagnosticCategory.InvalidArgument) with { Filter = top.Name, Value = learning6Text });
+                }
             }
-            problems.Add(MissingVariable(access, where, attribute, onlyIpMissing));
+        }
+        var learns = onlyLearnableMissing && (!ipMissing || learning != IpLearningMode.None) && (!ip6Missing || learning6 != IpLearningMode.None);
+        if (!learns)
+        {
+            foreach (var (access, where, attribute) in missing)
+            {
+                var none = onlyLearnableMissing && (access == ipAccess ? learning : learning6) == IpLearningMode.None;
+                problems.Add(MissingVariable(access, where, attribute, none ? (access == ipAccess ? ReservedVariables.IpLearning : ReservedVariables.IPv6Learning) : null));
+            }
         }
 
         // Bind every complete rule, for every combination, validating each substituted value.
@@ -108,9 +139,9 @@ internal static class FilterResolver
         {
             throw new NwFilterException(problems.OrderBy(p => p.Severity == DiagnosticSeverity.Error ? 0 : 1));
         }
-        if (onlyIpMissing)
+        if (learns)
         {
-            return new(ResolutionStatus.NeedsIpLearning, [], learning, variables);
+            return new(ResolutionStatus.NeedsIpLearning, [], ipMissing ? learning : learning6, variables) { LearnIPv4 = ipMissing, LearnIPv6 = ip6Missing };
         }
 
         return new(ResolutionStatus.Resolved, Order(instances), learning, variables);
@@ -240,26 +271,48 @@ internal static class FilterResolver
         throw new InvalidOperationException("The access is not used by the rule.");
     }
 
-    private static Diagnostic MissingVariable(VariableAccess access, FlattenedRule where, AttributeId attribute, bool learningNone)
+    private static Diagnostic MissingVariable(VariableAccess access, FlattenedRule where, AttributeId attribute, string? learningNone)
     {
         var spec = ProtocolSchema.Of(where.Rule.Protocol).Find(attribute);
         var name = access.ToString()[1..];
         var message = access.Kind == VariableAccessKind.Element && where.Variables.TryGetValue(access.Name, out var list)
             ? $"Filter '{where.Filter.Name}': list element {name} is not available ({access.Name} has {list.Length} value(s)), used by attribute '{spec?.Name}'."
             : $"Filter '{where.Filter.Name}': variable {name} is not defined, used by attribute '{spec?.Name}'.";
-        if (learningNone)
+        if (learningNone is not null)
         {
-            message += $" {ReservedVariables.IpLearning} is 'none', so the address is not learned.";
+            message += $" {learningNone} is 'none', so the address is not learned.";
         }
         return Diagnostic.Error(UnresolvedVariableCode, message, DiagnosticCategory.InvalidArgument)
             with { Filter = where.Filter.Name, Element = ProtocolSchema.Of(where.Rule.Protocol).ElementName, Attribute = spec?.Name, Value = name };
     }
 
-    private static bool TryParseLearning(ParameterSet variables, out IpLearningMode mode, out string text)
+    /// <summary>Whether <c>IPV6_ROUTER</c> says the VM is a router; a value other than true or false is reported.</summary>
+    private static bool IsRouter(ParameterSet variables, FilterDefinition top, List<Diagnostic> problems)
+    {
+        if (!variables.TryGetValue(ReservedVariables.IPv6Router, out var values) || values.IsDefaultOrEmpty)
+        {
+            return false;
+        }
+        var text = values[0];
+        if (values.Length == 1 && string.Equals(text, "true", StringComparison.OrdinalIgnoreCase))
+        {
+            return true;
+        }
+        if (values.Length == 1 && string.Equals(text, "false", StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+        problems.Add(Diagnostic.Error(InvalidIPv6RouterCode,
+            $"Filter '{top.Name}': value '{string.Join(",", values)}' of {ReservedVariables.IPv6Router} is invalid; use true (the VM is an IPv6 router and may send router advertisements and redirects) or false.",
+            DiagnosticCategory.InvalidArgument) with { Filter = top.Name, Value = string.Join(",", values) });
+        return false;
+    }
+
+    private static bool TryParseLearning(ParameterSet variables, string name, out IpLearningMode mode, out string text)
     {
         mode = IpLearningMode.Any;
         text = "any";
-        if (!variables.TryGetValue(ReservedVariables.IpLearning, out var values) || values.IsDefaultOrEmpty)
+        if (!variables.TryGetValue(name, out var values) || values.IsDefaultOrEmpty)
         {
             return true;
         }

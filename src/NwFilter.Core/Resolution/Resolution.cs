@@ -10,8 +10,9 @@ public enum ResolutionStatus
     Resolved,
 
     /// <summary>
-    /// Exactly one variable is missing and it is <c>IP</c>, with learning enabled (<c>any</c> or <c>dhcp</c>): the
-    /// address must be learned before the filter can be instantiated (libvirt 5.3). No instances are given.
+    /// The only variables missing are <c>IP</c> and/or <c>IPV6</c>, with learning enabled for each (<c>any</c> or
+    /// <c>dhcp</c>): the addresses must be learned before the filter can be instantiated (libvirt 5.3 for IP; IPV6 is
+    /// NwFilter's, see <see cref="Resolution.LearnIPv6"/>). No instances are given.
     /// </summary>
     NeedsIpLearning,
 }
@@ -32,4 +33,17 @@ public sealed record Resolution(ResolutionStatus Status, ImmutableArray<RuleInst
     public IpLearningMode IpLearning { get; internal init; } = IpLearning;
     /// <summary>The top-level variable table used (the parameters plus the defaulted MAC).</summary>
     public ParameterSet Variables { get; internal init; } = Variables;
+    /// <summary>Waiting for IP learning: whether <c>IP</c> is the one to learn (it was not given).</summary>
+    public bool LearnIPv4 { get; internal init; } = true;
+    /// <summary>Waiting for IP learning: whether <c>IPV6</c> is to be learned (it was not given; <c>CTRL_IPV6_LEARNING</c>).</summary>
+    public bool LearnIPv6 { get; internal init; }
+
+    /// <summary>Waiting for IP learning: the variables to learn, as a message names them (<c>IP</c>, <c>IPV6</c>, or
+    /// <c>IP and IPV6</c>); empty otherwise.</summary>
+    public string LearnedVariables => Status != ResolutionStatus.NeedsIpLearning ? "" : (LearnIPv4, LearnIPv6) switch
+    {
+        (true, true) => "IP and IPV6",
+        (false, true) => "IPV6",
+        _ => "IP",
+    };
 }

@@ -93,8 +93,9 @@ public sealed class BuildNwFilterRulesetCommand : NwFilterCmdlet
                 : RulesetBuilder.Build(store, InputObject, PortDevice, MacAddress, Parameter, Backend);
             if (ruleset.NeedsIpLearning)
             {
-                WriteWarning($"The filter needs the variable IP for {PortDevice}, which was not given: libvirt would learn it first, so the ruleset " +
-                    "has no commands. Give it with -Parameter @{ IP = '...' }.");
+                var names = ruleset.Resolution.LearnedVariables;
+                WriteWarning($"The filter needs the variable {names} for {PortDevice}, which was not given: it would be learned first (libvirt learns IP), so the ruleset " +
+                    $"has no commands. Give it with -Parameter @{{ {(names == "IPV6" ? "IPV6" : "IP")} = '...' }}.");
             }
             WriteObject(ruleset);
         }

@@ -77,7 +77,8 @@ public sealed class ResolveNwFilterCommand : NwFilterCmdlet
                 : FilterResolver.Resolve(store, InputObject, Parameter, MacAddress);
             if (resolution.Status == ResolutionStatus.NeedsIpLearning)
             {
-                WriteWarning("The filter needs the variable IP, which was not given: libvirt would learn it first. Give it with -Parameter @{ IP = '...' }.");
+                var names = resolution.LearnedVariables;
+                WriteWarning($"The filter needs the variable {names}, which was not given: it would be learned first (libvirt learns IP). Give it with -Parameter @{{ {(names == "IPV6" ? "IPV6" : "IP")} = '...' }}.");
             }
             WriteObject(resolution.Instances, enumerateCollection: true);
         }

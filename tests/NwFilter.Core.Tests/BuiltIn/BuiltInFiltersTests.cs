@@ -1,4 +1,6 @@
 using NwFilter.Core.BuiltIn;
+using NwFilter.Core.Diagnostics;
+using NwFilter.Core.Graph;
 using NwFilter.Core.Store;
 using NwFilter.Core.Tests.TestSupport;
 using NwFilter.Core.Xml;
@@ -103,5 +105,50 @@ public class BuiltInFiltersTests
         Assert.Contains(filter.References, r => r.Filter == "nwfilter-no-ipv6-router-advertisement");
         Assert.Contains(filter.References, r => r.Filter == "nwfilter-no-dhcpv6-server");
         Assert.DoesNotContain(filter.References, r => r.Filter == "no-ipv6-spoofing");
+    }
+}
+
+/// <summary>IPV6_ROUTER: the RA guard of the dual-stack filter is left out for a VM that is a router, kept otherwise.</summary>
+public class Ipv6RouterParameterTests
+{
+    private static readonly InMemoryFilterSource Source = new(BuiltInFilters.All);
+    private static readonly System.Net.NetworkInformation.PhysicalAddress Mac = System.Net.NetworkInformation.PhysicalAddress.Parse("52-54-00-7B-35-93");
+
+    private static NwFilter.Core.Model.ParameterSet Params(params (string Name, string Value)[] values) => Build.Params(values);
+
+    private static string[] IcmpTypesDroppedOut(NwFilter.Core.Model.ParameterSet parameters) =>
+        [.. NwFilter.Core.Resolution.FilterResolver.Resolve(Source, "nwfilter-clean-traffic-dual-stack", parameters, Mac, TestValues.Options).Instances
+            .Where(i => i.Rule.Action == NwFilter.Core.Model.RuleAction.Drop && i.Rule.Protocol == NwFilter.Core.Model.ProtocolKind.Ipv6 && i.Rule[NwFilter.Core.Model.AttributeId.Type].IsPresent)
+            .Select(i => i.Rule[NwFilter.Core.Model.AttributeId.Type].Literal!.Text).Order(StringComparer.Ordinal)];
+
+    [Fact]
+    public void WithoutTheParameterOrFalseRouterAdvertisementsAndRedirectsAreDropped()
+    {
+        Assert.Equal(["134", "137"], IcmpTypesDroppedOut(Params(("IP", "10.0.0.5"), ("IPV6", "fd00::5"))));
+        Assert.Equal(["134", "137"], IcmpTypesDroppedOut(Params(("IP", "10.0.0.5"), ("IPV6", "fd00::5"), ("IPV6_ROUTER", "false"))));
+    }
+
+    [Fact]
+    public void ARouterMaySendThemAndKeepsEveryOtherGuard()
+    {
+        var parameters = Params(("IP", "10.0.0.5"), ("IPV6", "fd00::5"), ("IPV6_ROUTER", "TRUE"));
+        Assert.Empty(IcmpTypesDroppedOut(parameters));
+        var instances = NwFilter.Core.Resolution.FilterResolver.Resolve(Source, "nwfilter-clean-traffic-dual-stack", parameters, Mac, TestValues.Options).Instances;
+        Assert.DoesNotContain(instances, i => i.FilterName == "nwfilter-no-ipv6-router-advertisement");
+        Assert.Contains(instances, i => i.FilterName == "nwfilter-no-dhcpv6-server");
+        Assert.Contains(instances, i => i.FilterName == "nwfilter-no-ipv6-spoofing");
+    }
+
+    [Theory]
+    [InlineData("yes")]
+    [InlineData("1")]
+    public void AnotherValueIsAnErrorNamingIt(string value)
+    {
+        var e = Assert.Throws<NwFilterException>(() => NwFilter.Core.Resolution.FilterResolver.Resolve(Source, "nwfilter-clean-traffic-dual-stack",
+            Params(("IP", "10.0.0.5"), ("IPV6", "fd00::5"), ("IPV6_ROUTER", value)), Mac, TestValues.Options));
+        var d = Assert.Single(e.Diagnostics);
+        Assert.Equal("InvalidIPv6Router", d.Code);
+        Assert.Contains($"'{value}'", d.Message, StringComparison.Ordinal);
+        Assert.Contains("IPV6_ROUTER", d.Message, StringComparison.Ordinal);
     }
 }
