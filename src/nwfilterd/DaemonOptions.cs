@@ -25,12 +25,15 @@ internal sealed record DaemonOptions
     /// <summary>Where libvirt's own driver keeps its bindings (checked for a conflict at start).</summary>
     public string LibvirtBindingDirectory { get; init; } = DefaultLibvirtBindingDirectory;
 
+    /// <summary>nwfilterd's control socket (the cmdlets' and the DSC/Ansible clients' door); null: none (<c>--control-socket none</c>).</summary>
+    public string? ControlSocket { get; init; } = NwFilter.Core.Runtime.Control.ControlContract.DefaultSocket;
+
     /// <summary>Log verbose events and progress too.</summary>
     public bool Verbose { get; init; }
 
     public const string Usage =
         "usage: nwfilterd [--libvirt-socket PATH] [--read-only-socket PATH] [--group NAME] [--backend EbIpTables|Nftables]\n" +
-        "                 [--libvirt-binding-dir DIR] [--verbose]\n" +
+        "                 [--libvirt-binding-dir DIR] [--control-socket PATH|none] [--verbose]\n" +
         "  Serves libvirt's nwfilter RPC for the network namespace it runs in. Filters live in NWFILTER_CONFIG_DIR,\n" +
         "  bindings and leases in NWFILTER_STATE_DIR (the NwFilter module's defaults when unset). SIGTERM stops it;\n" +
         "  the rules in force stay.";
@@ -72,6 +75,10 @@ internal sealed record DaemonOptions
                     case "--libvirt-binding-dir":
                         o = o with { LibvirtBindingDirectory = Value() };
                         break;
+                    case "--control-socket":
+                        var c = Value();
+                        o = o with { ControlSocket = c == "none" ? null : c };
+                        break;
                     case "--verbose":
                         o = o with { Verbose = true };
                         break;
@@ -83,6 +90,10 @@ internal sealed record DaemonOptions
             {
                 return (null, e.Message);
             }
+        }
+        if (o.ControlSocket is { } control && (control == o.Socket || control == o.ReadOnlySocket))
+        {
+            return (null, "--control-socket must differ from --libvirt-socket and --read-only-socket");
         }
         if (o.ReadOnlySocket == o.Socket)
         {

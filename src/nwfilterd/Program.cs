@@ -75,9 +75,11 @@ log.Line($"restored {restored.Items.Count(i => i.Succeeded)} of {restored.Items.
 var procedures = new NwFilterProcedures(runtime, log, options.Backend, log.Line);
 var dispatcher = procedures.CreateDispatcher((h, e) => log.Line($"error: {h}: {e}"));
 var server = new UnixSocketServer(dispatcher, log.Line, group);
+var control = new ControlServer(runtime, log, procedures.Changes, group, $"nwfilterd {typeof(Daemon).Assembly.GetName().Version}");
 var learning = Task.Run(() => runtime.HandleAsync(new LearningServiceRequest(null, restored), log, stop.Token));
-var serving = listeners.Select(l => server.RunAsync(l, stop.Token)).ToList();
-log.Line($"listening on {string.Join(", ", listeners.Select(l => l.Path + (l.ReadOnly ? " (read-only)" : "")))}");
+var serving = listeners.Where(l => !l.Control).Select(l => server.RunAsync(l, stop.Token))
+    .Concat(listeners.Where(l => l.Control).Select(l => control.RunAsync(l, stop.Token))).ToList();
+log.Line($"listening on {string.Join(", ", listeners.Select(l => l.Path + (l.ReadOnly ? " (read-only)" : l.Control ? " (control)" : "")))}");
 try
 {
     await Task.Delay(Timeout.Infinite, stop.Token);
@@ -129,8 +131,9 @@ internal static partial class Daemon
                 var socket = new Socket(new SafeSocketHandle(3 + i, ownsHandle: true));
                 var path = socket.LocalEndPoint?.ToString() ?? $"fd {3 + i}";
                 var readOnly = (i < names.Length && names[i].EndsWith("-ro", StringComparison.Ordinal)) || path == options.ReadOnlySocket;
-                listeners.Add(new Listener(path, socket, readOnly, Owned: false));
-                log.Line($"socket {path} from systemd{(readOnly ? " (read-only)" : "")}");
+                var isControl = (i < names.Length && names[i] == "control") || (options.ControlSocket is { } cs && path == cs);
+                listeners.Add(new Listener(path, socket, readOnly && !isControl, Owned: false) { Control = isControl });
+                log.Line($"socket {path} from systemd{(isControl ? " (control)" : readOnly ? " (read-only)" : "")}");
             }
             return listeners;
         }
@@ -138,6 +141,10 @@ internal static partial class Daemon
         if (options.ReadOnlySocket is { } ro)
         {
             listeners.Add(UnixSocketServer.Bind(ro, readOnly: true, group: null));
+        }
+        if (options.ControlSocket is { } control)
+        {
+            listeners.Add(UnixSocketServer.Bind(control, readOnly: false, group) with { Control = true });
         }
         return listeners;
     }

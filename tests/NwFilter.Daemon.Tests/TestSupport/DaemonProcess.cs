@@ -17,13 +17,17 @@ internal sealed class DaemonProcess : IAsyncDisposable
     private readonly List<string> _lines = [];
     private readonly TaskCompletionSource _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private DaemonProcess(Process process, string socket)
+    private DaemonProcess(Process process, string socket, string control)
     {
         _process = process;
         Socket = socket;
+        ControlSocket = control;
     }
 
     public string Socket { get; }
+
+    /// <summary>The daemon's control socket (the cmdlets' door): in the test's directory.</summary>
+    public string ControlSocket { get; }
 
     public int ProcessId => _process.Id;
 
@@ -45,6 +49,7 @@ internal sealed class DaemonProcess : IAsyncDisposable
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "nwfilterd.dll");
         var socket = dir.Combine("sock");
+        var control = dir.Combine("control.sock");
         var psi = new ProcessStartInfo(netns is null ? "dotnet" : "ip")
         {
             RedirectStandardOutput = true,
@@ -58,14 +63,14 @@ internal sealed class DaemonProcess : IAsyncDisposable
                 psi.ArgumentList.Add(a);
             }
         }
-        foreach (var a in new[] { dll, "--libvirt-socket", socket, "--libvirt-binding-dir", dir.Combine("no-libvirt-bindings") }.Concat(extra))
+        foreach (var a in new[] { dll, "--libvirt-socket", socket, "--libvirt-binding-dir", dir.Combine("no-libvirt-bindings"), "--control-socket", control }.Concat(extra))
         {
             psi.ArgumentList.Add(a);
         }
         psi.Environment[StoreLocation.ConfigDirectoryVariable] = dir.Combine("config");
         psi.Environment[StoreLocation.StateDirectoryVariable] = dir.Combine("state");
         var process = Process.Start(psi) ?? throw new InvalidOperationException("nwfilterd did not start");
-        var daemon = new DaemonProcess(process, socket);
+        var daemon = new DaemonProcess(process, socket, control);
         process.OutputDataReceived += (_, e) => daemon.Add(e.Data);
         process.ErrorDataReceived += (_, e) => daemon.Add(e.Data);
         process.BeginOutputReadLine();
