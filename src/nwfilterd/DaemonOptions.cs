@@ -28,12 +28,19 @@ internal sealed record DaemonOptions
     /// <summary>nwfilterd's control socket (the cmdlets' and the DSC/Ansible clients' door); null: none (<c>--control-socket none</c>).</summary>
     public string? ControlSocket { get; init; } = NwFilter.Core.Runtime.Control.ControlContract.DefaultSocket;
 
+    /// <summary>Take over libvirt's filters and its driver's bindings at start (<see cref="LibvirtImport"/>).</summary>
+    public bool ImportLibvirt { get; init; }
+
+    /// <summary>libvirt's filter directory (what <c>--import-libvirt</c> reads).</summary>
+    public string LibvirtFilterDirectory { get; init; } = LibvirtImport.DefaultFilterDirectory;
+
     /// <summary>Log verbose events and progress too.</summary>
     public bool Verbose { get; init; }
 
     public const string Usage =
         "usage: nwfilterd [--libvirt-socket PATH] [--read-only-socket PATH] [--group NAME] [--backend EbIpTables|Nftables]\n" +
-        "                 [--libvirt-binding-dir DIR] [--control-socket PATH|none] [--verbose]\n" +
+        "                 [--libvirt-binding-dir DIR] [--control-socket PATH|none]\n" +
+        "                 [--import-libvirt [--libvirt-filter-dir DIR]] [--verbose]\n" +
         "  Serves libvirt's nwfilter RPC for the network namespace it runs in. Filters live in NWFILTER_CONFIG_DIR,\n" +
         "  bindings and leases in NWFILTER_STATE_DIR (the NwFilter module's defaults when unset). SIGTERM stops it;\n" +
         "  the rules in force stay.";
@@ -78,6 +85,12 @@ internal sealed record DaemonOptions
                     case "--control-socket":
                         var c = Value();
                         o = o with { ControlSocket = c == "none" ? null : c };
+                        break;
+                    case "--import-libvirt":
+                        o = o with { ImportLibvirt = true };
+                        break;
+                    case "--libvirt-filter-dir":
+                        o = o with { LibvirtFilterDirectory = Value() };
                         break;
                     case "--verbose":
                         o = o with { Verbose = true };

@@ -31,19 +31,20 @@ if (options.Group is { } groupName)
         return 1;
     }
 }
-if (Daemon.LibvirtBindings(options.LibvirtBindingDirectory) is { Count: > 0 } theirs)
+await using var runtime = new NwFilterRuntime();
+// libvirt's bindings for ports nwfilterd does not hold (an import takes them over instead).
+if (!options.ImportLibvirt && LibvirtImport.Unheld(runtime, Daemon.LibvirtBindings(options.LibvirtBindingDirectory)) is { Count: > 0 } theirs)
 {
     // libvirt's own driver writes the very chain names EbIpTables mode writes: each would tear down the other's rules.
     var what = $"libvirt's own nwfilter driver holds {theirs.Count} binding(s) in {options.LibvirtBindingDirectory} ({string.Join(", ", theirs.Take(5))})";
     if (options.Backend == FirewallBackendKind.EbIpTables)
     {
-        log.Line($"error LibvirtNwFilterConflict: {what}; in EbIpTables mode both would write chains libvirt-I-PORT/libvirt-O-PORT and tear down each other's rules. Stop libvirt's nwfilter driver (and delete its bindings) first, or use --backend Nftables.");
+        log.Line($"error LibvirtNwFilterConflict: {what}; in EbIpTables mode both would write chains libvirt-I-PORT/libvirt-O-PORT and tear down each other's rules. Stop libvirt's nwfilter driver (and delete its bindings) first, take them over with --import-libvirt (libvirt's driver stopped), or use --backend Nftables.");
         return 1;
     }
     log.Line($"warning LibvirtNwFilterConflict: {what}; a port filtered by both is misconfigured (nwfilterd's nftables tables stay apart from libvirt's chains).");
 }
 
-await using var runtime = new NwFilterRuntime();
 using var stop = new CancellationTokenSource();
 using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c =>
 {
@@ -67,6 +68,13 @@ catch (Exception e) when (e is IOException or SocketException or UnauthorizedAcc
     return 1;
 }
 log.Line($"nwfilterd {typeof(Daemon).Assembly.GetName().Version} starting: filters in {runtime.Location.FilterDirectory}, state in {runtime.Location.StateDirectory}, default backend {options.Backend}");
+
+// The import comes before the restore: the restore removes chains of ports without a binding, libvirt's among them.
+if (options.ImportLibvirt)
+{
+    var imported = await LibvirtImport.RunAsync(runtime, options.LibvirtFilterDirectory, options.LibvirtBindingDirectory, log, stop.Token);
+    log.Line(imported ? "import: done" : "import: done, with errors (see above); what could be imported is in");
+}
 
 // Restore first (a reconcile: what is in force and right is left alone), then serve; clients wait in the backlog.
 var restored = await runtime.HandleAsync(new RestoreBindingsRequest(), log, stop.Token);
