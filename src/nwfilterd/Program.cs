@@ -143,6 +143,10 @@ internal static partial class Daemon
                 listeners.Add(new Listener(path, socket, readOnly && !isControl, Owned: false) { Control = isControl });
                 log.Line($"socket {path} from systemd{(isControl ? " (control)" : readOnly ? " (read-only)" : "")}");
             }
+            if (!listeners.Any(l => l.Control) && options.ControlSocket is { } own)
+            {
+                listeners.Add(UnixSocketServer.Bind(own, readOnly: false, group) with { Control = true }); // the units pass libvirt's socket only
+            }
             return listeners;
         }
         listeners.Add(UnixSocketServer.Bind(options.Socket, readOnly: false, group));

@@ -10,6 +10,7 @@ namespace NwFilter.Daemon.Tests.Daemon;
 /// and a running VM's binding are taken over by nwfilterd; the port's rules, which libvirt had put in place, are the
 /// very same after the take-over (EbIpTables mode writes libvirt's chains), and a second start imports nothing again.
 /// </summary>
+[Collection(LibvirtRefCollection.Name)]
 public sealed partial class LibvirtImportTests
 {
     private const string Port = "vnetdimp0";
