@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Collections.Immutable;
-using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -491,7 +490,4 @@ public static class ControlContract
         var a = o[name] as JsonArray ?? throw new NwFilterException(Bad($"{where}.{name} is no array"));
         return [.. a.Select((n, i) => StrValue(n, $"{where}.{name}[{i}]"))];
     }
-
-    /// <summary>A number as the contract writes it.</summary>
-    internal static string Invariant(int n) => n.ToString(CultureInfo.InvariantCulture);
 }
