@@ -221,6 +221,12 @@ task Layout Build, Help, Bridge, {
     if (Test-Path -LiteralPath $daemonOut) { Remove-Item -LiteralPath $daemonOut -Recurse -Force }
     Copy-Item -LiteralPath (Join-Path $Root "src/nwfilterd/bin/$Configuration/net10.0") -Destination $daemonOut -Recurse
     if (-not (Test-Path -LiteralPath (Join-Path $daemonOut 'nwfilterd'))) { throw "out/nwfilterd has no nwfilterd launcher." }
+    # The module package carries the daemon and its systemd units too (README "Installing"): NwFilter/nwfilterd/ (no
+    # .pdb/.xml, its own copy of the core) and NwFilter/systemd/, so a host installs both from Install-PSResource NwFilter.
+    $shipped = New-Item -ItemType Directory -Force -Path (Join-Path $ModuleOut 'nwfilterd')
+    Get-ChildItem -LiteralPath $daemonOut -File | Where-Object Extension -NotIn '.pdb', '.xml' | Copy-Item -Destination $shipped
+    $units = New-Item -ItemType Directory -Force -Path (Join-Path $ModuleOut 'systemd')
+    Get-ChildItem -LiteralPath (Join-Path $Root 'contrib/systemd') -File | Copy-Item -Destination $units
 
     # The one version source: stamp <VersionPrefix> into the laid-out manifest.
     $version = Get-Version

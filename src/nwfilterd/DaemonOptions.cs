@@ -32,6 +32,15 @@ internal sealed record DaemonOptions
     /// <summary>How long a request may take to arrive once its first byte came, and a reply to be taken (slow clients are closed).</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>nwfilterd's control socket (the cmdlets' and the DSC/Ansible clients' door); null: none (<c>--control-socket none</c>).</summary>
+    public string? ControlSocket { get; init; } = NwFilter.Core.Runtime.Control.ControlContract.DefaultSocket;
+
+    /// <summary>Take over libvirt's filters and its driver's bindings at start (<see cref="LibvirtImport"/>).</summary>
+    public bool ImportLibvirt { get; init; }
+
+    /// <summary>libvirt's filter directory (what <c>--import-libvirt</c> reads).</summary>
+    public string LibvirtFilterDirectory { get; init; } = LibvirtImport.DefaultFilterDirectory;
+
     /// <summary>Log verbose events and progress too.</summary>
     public bool Verbose { get; init; }
 
@@ -39,8 +48,12 @@ internal sealed record DaemonOptions
     public bool DriftRepair { get; init; } = true;
 
     public const string Usage =
-        "usage: nwfilterd [--libvirt-socket PATH] [--read-only-socket PATH] [--group NAME] [--backend auto|Nftables|EbIpTables]\n" +
-        "                 [--libvirt-binding-dir DIR] [--request-timeout SECONDS] [--no-drift-repair] [--verbose]\n" +
+        "usage: nwfilterd [--libvirt-socket PATH] [--read-only-socket PATH] [--group NAME] [--backend auto|Nftables|EbIpTables]
+" +
+        "                 [--libvirt-binding-dir DIR] [--control-socket PATH|none] [--request-timeout SECONDS]
+" +
+        "                 [--import-libvirt [--libvirt-filter-dir DIR]] [--no-drift-repair] [--verbose]
+" +
         "  Serves libvirt's nwfilter RPC for the network namespace it runs in. Filters live in NWFILTER_CONFIG_DIR,\n" +
         "  bindings and leases in NWFILTER_STATE_DIR (the NwFilter module's defaults when unset). SIGTERM stops it;\n" +
         "  the rules in force stay. Rules removed or changed behind its back (nft flush ruleset, another tool) are\n" +
@@ -94,6 +107,16 @@ internal sealed record DaemonOptions
                             ? o with { RequestTimeout = TimeSpan.FromSeconds(seconds) }
                             : throw new FormatException($"--request-timeout is a number of seconds from 0 to 3600, not '{t}'");
                         break;
+                    case "--control-socket":
+                        var c = Value();
+                        o = o with { ControlSocket = c == "none" ? null : c };
+                        break;
+                    case "--import-libvirt":
+                        o = o with { ImportLibvirt = true };
+                        break;
+                    case "--libvirt-filter-dir":
+                        o = o with { LibvirtFilterDirectory = Value() };
+                        break;
                     case "--verbose":
                         o = o with { Verbose = true };
                         break;
@@ -105,6 +128,10 @@ internal sealed record DaemonOptions
             {
                 return (null, e.Message);
             }
+        }
+        if (o.ControlSocket is { } control && (control == o.Socket || control == o.ReadOnlySocket))
+        {
+            return (null, "--control-socket must differ from --libvirt-socket and --read-only-socket");
         }
         if (o.ReadOnlySocket == o.Socket)
         {

@@ -32,7 +32,9 @@ if (options.Group is { } groupName)
         return 1;
     }
 }
-if (Daemon.LibvirtBindings(options.LibvirtBindingDirectory) is { Count: > 0 } theirs)
+await using var runtime = new NwFilterRuntime(new NwFilterRuntimeOptions { DriftRepair = options.DriftRepair });
+// libvirt's bindings for ports nwfilterd does not hold (an import takes them over instead).
+if (!options.ImportLibvirt && LibvirtImport.Unheld(runtime, Daemon.LibvirtBindings(options.LibvirtBindingDirectory)) is { Count: > 0 } theirs)
 {
     // libvirt's own driver writes the very chain names EbIpTables mode writes: each would tear down the other's rules.
     var what = $"libvirt's own nwfilter driver holds {theirs.Count} binding(s) in {options.LibvirtBindingDirectory} ({string.Join(", ", theirs.Take(5))})";
@@ -55,13 +57,12 @@ if (Daemon.LibvirtBindings(options.LibvirtBindingDirectory) is { Count: > 0 } th
     }
     if (eb)
     {
-        log.Line($"error LibvirtNwFilterConflict: {what}; in EbIpTables mode both would write chains libvirt-I-PORT/libvirt-O-PORT and tear down each other's rules. Stop libvirt's nwfilter driver (and delete its bindings) first, or use --backend Nftables.");
+        log.Line($"error LibvirtNwFilterConflict: {what}; in EbIpTables mode both would write chains libvirt-I-PORT/libvirt-O-PORT and tear down each other's rules. Stop libvirt's nwfilter driver (and delete its bindings) first, take them over with --import-libvirt (libvirt's driver stopped), or use --backend Nftables.");
         return 1;
     }
     log.Line($"warning LibvirtNwFilterConflict: {what}; a port filtered by both is misconfigured (nwfilterd's nftables tables stay apart from libvirt's chains).");
 }
 
-await using var runtime = new NwFilterRuntime(new NwFilterRuntimeOptions { DriftRepair = options.DriftRepair });
 using var stop = new CancellationTokenSource();
 using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c =>
 {
@@ -86,6 +87,13 @@ catch (Exception e) when (e is IOException or SocketException or UnauthorizedAcc
 }
 log.Line($"nwfilterd {typeof(Daemon).Assembly.GetName().Version} starting: filters in {runtime.Location.FilterDirectory}, state in {runtime.Location.StateDirectory}, default backend {options.Backend?.ToString() ?? "auto (the module's: NWFILTER_BACKEND, nwfilter.conf, else Nftables where usable)"}, drift repair {(options.DriftRepair ? "on" : "off")}");
 
+// The import comes before the restore: the restore removes chains of ports without a binding, libvirt's among them.
+if (options.ImportLibvirt)
+{
+    var imported = await LibvirtImport.RunAsync(runtime, options.LibvirtFilterDirectory, options.LibvirtBindingDirectory, log, stop.Token);
+    log.Line(imported ? "import: done" : "import: done, with errors (see above); what could be imported is in");
+}
+
 // Restore first (a reconcile: what is in force and right is left alone), then serve; clients wait in the backlog.
 var restored = await runtime.HandleAsync(new RestoreBindingsRequest(), log, stop.Token);
 log.Line($"restored {restored.Items.Count(i => i.Succeeded)} of {restored.Items.Length} binding(s){(restored.Items.Any(i => !i.Succeeded) ? "; failed: " + string.Join(", ", restored.Items.Where(i => !i.Succeeded).Select(i => i.PortDevice)) : "")}");
@@ -97,9 +105,11 @@ if (restored.Repairs.Count(r => r.Repaired) is var repaired and > 0)
 var procedures = new NwFilterProcedures(runtime, log, options.Backend, log.Line);
 var dispatcher = procedures.CreateDispatcher((h, e) => log.Line($"error: {h}: {e}"));
 var server = new UnixSocketServer(dispatcher, log.Line, group, requestTimeout: options.RequestTimeout);
+var control = new ControlServer(runtime, log, procedures.Changes, group, $"nwfilterd {typeof(Daemon).Assembly.GetName().Version}");
 var learning = Task.Run(() => runtime.HandleAsync(new LearningServiceRequest(null, restored), log, stop.Token));
-var serving = listeners.Select(l => server.RunAsync(l, stop.Token)).ToList();
-log.Line($"listening on {string.Join(", ", listeners.Select(l => l.Path + (l.ReadOnly ? " (read-only)" : "")))}");
+var serving = listeners.Where(l => !l.Control).Select(l => server.RunAsync(l, stop.Token))
+    .Concat(listeners.Where(l => l.Control).Select(l => control.RunAsync(l, stop.Token))).ToList();
+log.Line($"listening on {string.Join(", ", listeners.Select(l => l.Path + (l.ReadOnly ? " (read-only)" : l.Control ? " (control)" : "")))}");
 try
 {
     await Task.Delay(Timeout.Infinite, stop.Token);
@@ -151,8 +161,13 @@ internal static partial class Daemon
                 var socket = new Socket(new SafeSocketHandle(3 + i, ownsHandle: true));
                 var path = socket.LocalEndPoint?.ToString() ?? $"fd {3 + i}";
                 var readOnly = (i < names.Length && names[i].EndsWith("-ro", StringComparison.Ordinal)) || path == options.ReadOnlySocket;
-                listeners.Add(new Listener(path, socket, readOnly, Owned: false));
-                log.Line($"socket {path} from systemd{(readOnly ? " (read-only)" : "")}");
+                var isControl = (i < names.Length && names[i] == "control") || (options.ControlSocket is { } cs && path == cs);
+                listeners.Add(new Listener(path, socket, readOnly && !isControl, Owned: false) { Control = isControl });
+                log.Line($"socket {path} from systemd{(isControl ? " (control)" : readOnly ? " (read-only)" : "")}");
+            }
+            if (!listeners.Any(l => l.Control) && options.ControlSocket is { } own)
+            {
+                listeners.Add(UnixSocketServer.Bind(own, readOnly: false, group) with { Control = true }); // the units pass libvirt's socket only
             }
             return listeners;
         }
@@ -160,6 +175,10 @@ internal static partial class Daemon
         if (options.ReadOnlySocket is { } ro)
         {
             listeners.Add(UnixSocketServer.Bind(ro, readOnly: true, group: null));
+        }
+        if (options.ControlSocket is { } control)
+        {
+            listeners.Add(UnixSocketServer.Bind(control, readOnly: false, group) with { Control = true });
         }
         return listeners;
     }

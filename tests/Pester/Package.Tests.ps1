@@ -54,7 +54,9 @@ Describe 'Gallery package' {
         $package | Should -Exist
         $entries = [IO.Compression.ZipFile]::OpenRead($package)
         try { $names = @($entries.Entries.FullName) } finally { $entries.Dispose() }
-        foreach ($file in 'NwFilter.psd1', 'NwFilter.dll', 'NwFilter.Core.dll', 'en-US/NwFilter.dll-Help.xml', 'NwFilter.Format.ps1xml', 'filter.dsc.resource.json', 'LICENSE') {
+        foreach ($file in 'NwFilter.psd1', 'NwFilter.dll', 'NwFilter.Core.dll', 'en-US/NwFilter.dll-Help.xml', 'NwFilter.Format.ps1xml', 'filter.dsc.resource.json', 'LICENSE',
+            'nwfilterd/nwfilterd', 'nwfilterd/nwfilterd.dll', 'nwfilterd/nwfilterd.runtimeconfig.json', 'nwfilterd/nwfilterd.deps.json', 'nwfilterd/NwFilter.Core.dll',
+            'systemd/nwfilterd.service', 'systemd/nwfilterd.socket') {
             $names | Should -Contain $file
         }
         # The publisher registered its repository under a throw-away HOME, never in this user's registrations.
@@ -83,5 +85,23 @@ Describe 'Gallery package' {
         $run.Output | Should -Match '(?m)^valid=True$'
         $run.Output | Should -Match '(?m)^help=True$'
         Join-Path $config 'pkg-web.xml' | Should -Exist
+    }
+
+    It 'carries nwfilterd and its systemd units in the installed module, as the README installs them from there' {
+        $found = Invoke-CleanPwsh "(Get-Module -ListAvailable NwFilter | Select-Object -First 1).ModuleBase"
+        $found.ExitCode | Should -Be 0 -Because $found.Output
+        $base = $found.Output.Trim()
+        foreach ($file in 'nwfilterd/nwfilterd', 'nwfilterd/nwfilterd.dll', 'systemd/nwfilterd.service', 'systemd/nwfilterd.socket') {
+            Join-Path $base $file | Should -Exist
+        }
+        # The README's steps: copy the folder to /usr/local/lib/nwfilterd (here: a temp copy), mark the launcher executable, run it.
+        $lib = Join-Path $TestDrive 'usr-local-lib-nwfilterd'
+        Copy-Item -LiteralPath (Join-Path $base 'nwfilterd') -Destination $lib -Recurse
+        & chmod +x (Join-Path $lib 'nwfilterd')
+        $help = (& (Join-Path $lib 'nwfilterd') --help 2>&1) -join "`n"
+        $LASTEXITCODE | Should -Be 0 -Because $help
+        $help | Should -Match '--import-libvirt'
+        $help | Should -Match '--control-socket'
+        (Get-Content -Raw (Join-Path $base 'systemd/nwfilterd.service')) | Should -Match '(?m)^ExecStart=/usr/local/lib/nwfilterd/nwfilterd '
     }
 }

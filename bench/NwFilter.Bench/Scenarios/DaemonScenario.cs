@@ -39,7 +39,7 @@ public sealed class DaemonScenario : IScenario
             Exec("ip", "-n", ns, "link", "set", "lo", "up");
             var socket = Path.Combine(dir, "sock");
             var psi = new ProcessStartInfo("ip") { RedirectStandardOutput = true, UseShellExecute = false };
-            foreach (var a in new[] { "netns", "exec", ns, "dotnet", Path.Combine(AppContext.BaseDirectory, "nwfilterd.dll"), "--libvirt-socket", socket, "--backend", backend, "--libvirt-binding-dir", Path.Combine(dir, "none") })
+            foreach (var a in new[] { "netns", "exec", ns, "dotnet", Path.Combine(AppContext.BaseDirectory, "nwfilterd.dll"), "--libvirt-socket", socket, "--backend", backend, "--libvirt-binding-dir", Path.Combine(dir, "none"), "--control-socket", Path.Combine(dir, "control.sock") })
             {
                 psi.ArgumentList.Add(a);
             }

@@ -150,7 +150,7 @@ public sealed class EditNwFilterCommand : NwFilterCmdlet
         }
         var runtime = Runtime;
         var host = NewHost();
-        var response = host.Run(token => runtime.HandleAsync(new DefineFiltersRequest([filter]), host, token));
+        var response = host.Run(token => Doors.HandleAsync(runtime, new DefineFiltersRequest([filter]), host, token));
         if (response.Error is { } failed)
         {
             return failed;

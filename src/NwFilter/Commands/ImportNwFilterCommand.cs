@@ -131,7 +131,7 @@ public sealed class ImportNwFilterCommand : NwFilterFileInputCmdlet
 
         var runtime = Runtime;
         var host = NewHost();
-        var response = host.Run(token => runtime.HandleAsync(
+        var response = host.Run(token => Doors.HandleAsync(runtime,
             new DefineFiltersRequest([.. selected.Select(s => s.Filter)], AllOrNothing: false, SkipUnchanged: true), host, token));
         var results = response.Items;
         if (response.Error is { } failed)

@@ -175,7 +175,7 @@ public sealed class InvokeNwFilterBindingCommand : NwFilterCmdlet
             var host = NewHost();
             host.JobTracked = (job, _) => WriteVerbose($"Learning the IP address of {job.PortDevice} ({job.LearningMode.ToString().ToLowerInvariant()}) in job {job.Id} '{job.Name}': " +
                 "see Get-Job and Receive-Job.");
-            var response = host.Run(token => runtime.HandleAsync(new ApplyBindingsRequest(batch, ns.Length == 0 ? null : ns), host, token));
+            var response = host.Run(token => Doors.HandleAsync(runtime, new ApplyBindingsRequest(batch, ns.Length == 0 ? null : ns), host, token));
             if (PassThru)
             {
                 foreach (var item in response.Items.Where(i => i.Succeeded && i.Binding is not null))

@@ -79,7 +79,7 @@ public sealed class RemoveNwFilterBindingCommand : NwFilterCmdlet
         foreach (var (ns, ports) in _batches)
         {
             var host = NewHost();
-            host.Run(token => runtime.HandleAsync(new RemoveBindingsRequest(ports, ns.Length == 0 ? null : ns), host, token));
+            host.Run(token => Doors.HandleAsync(runtime, new RemoveBindingsRequest(ports, ns.Length == 0 ? null : ns), host, token));
         }
     }
 }

@@ -100,7 +100,7 @@ public sealed class RemoveNwFilterCommand : NwFilterCmdlet
         }
         var runtime = Runtime;
         var host = NewHost();
-        var response = host.Run(token => runtime.HandleAsync(new UndefineFilterRequest(name), host, token));
+        var response = host.Run(token => Doors.HandleAsync(runtime, new UndefineFilterRequest(name), host, token));
         if (response.Error is { } failed)
         {
             WriteError(failed, target);

@@ -137,7 +137,7 @@ public sealed class RestoreNwFilterBindingCommand : NwFilterCmdlet
         var ns = runtime.Namespace(BindingAccess.Namespace(NetworkNamespace));
         var host = NewHost();
         var service = Wait ? new LearningService(this, host) : null;
-        var restored = host.Run(token => runtime.HandleAsync(new RestoreBindingsRequest(_all ? null : _ports, ns) { Backend = Backend }, host, token));
+        var restored = host.Run(token => Doors.HandleAsync(runtime, new RestoreBindingsRequest(_all ? null : _ports, ns) { Backend = Backend }, host, token));
         if (PassThru)
         {
             foreach (var item in restored.Items.Where(i => i.Succeeded && i.Binding is not null))

@@ -241,7 +241,7 @@ public sealed class SetNwFilterCommand : NwFilterFileInputCmdlet
         }
         var runtime = Runtime;
         var host = NewHost();
-        var response = host.Run(token => runtime.HandleAsync(new DefineFiltersRequest([.. confirmed.Select(c => c.Filter)], AllOrNothing: true), host, token));
+        var response = host.Run(token => Doors.HandleAsync(runtime, new DefineFiltersRequest([.. confirmed.Select(c => c.Filter)], AllOrNothing: true), host, token));
         if (response.Error is { } error)
         {
             var culprit = confirmed.FirstOrDefault(c => c.Filter.Name == error.Primary.Filter);

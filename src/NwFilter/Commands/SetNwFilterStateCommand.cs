@@ -97,7 +97,7 @@ public sealed class SetNwFilterStateCommand : NwFilterCmdlet
         var defined = new List<string>();
         if (filters.Count > 0)
         {
-            var response = host.Run(token => runtime.HandleAsync(new DefineFiltersRequest(filters, AllOrNothing: true), host, token));
+            var response = host.Run(token => Doors.HandleAsync(runtime, new DefineFiltersRequest(filters, AllOrNothing: true), host, token));
             if (response.Error is { } error)
             {
                 WriteError(error, error.Primary.Filter);
@@ -131,7 +131,7 @@ public sealed class SetNwFilterStateCommand : NwFilterCmdlet
             }
             else
             {
-                var response = host.Run(token => runtime.HandleAsync(new ApplyBindingsRequest(plan.Apply, ns), host, token));
+                var response = host.Run(token => Doors.HandleAsync(runtime, new ApplyBindingsRequest(plan.Apply, ns), host, token));
                 foreach (var item in response.Items)
                 {
                     if (item.Succeeded)
@@ -145,7 +145,7 @@ public sealed class SetNwFilterStateCommand : NwFilterCmdlet
         }
         if (plan.Remove.Length > 0)
         {
-            var response = host.Run(token => runtime.HandleAsync(new RemoveBindingsRequest(plan.Remove, ns), host, token));
+            var response = host.Run(token => Doors.HandleAsync(runtime, new RemoveBindingsRequest(plan.Remove, ns), host, token));
             foreach (var item in response.Items)
             {
                 if (item.Succeeded)

@@ -64,7 +64,7 @@ internal static class FilterRuleEditing
         var host = cmdlet.NewHost();
         // Stored only if the filter is still what this edit read: a concurrent edit is never overwritten.
         var expected = new Dictionary<string, FilterDefinition?>(StringComparer.Ordinal) { [readAs.Name] = readAs };
-        var response = host.Run(token => runtime.HandleAsync(new DefineFiltersRequest([updated], AllOrNothing: true, Expected: expected), host, token));
+        var response = host.Run(token => Doors.HandleAsync(runtime, new DefineFiltersRequest([updated], AllOrNothing: true, Expected: expected), host, token));
         if (response.Error is { } error)
         {
             cmdlet.WriteError(ErrorRecords.From(error, updated.Name));

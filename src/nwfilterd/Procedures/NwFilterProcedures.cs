@@ -68,6 +68,9 @@ internal sealed class NwFilterProcedures
     private readonly FirewallBackendKind? _defaultBackend;
     private readonly Action<string> _log;
     private readonly SemaphoreSlim _changes = new(1, 1);
+
+    /// <summary>The lock every change takes (libvirt's calls and the control socket's): one change at a time.</summary>
+    internal SemaphoreSlim Changes => _changes;
     private readonly List<PendingCreate> _pending = [];
 
     /// <summary>

@@ -9,7 +9,11 @@ namespace NwFilter.Daemon.Server;
 /// <param name="Socket">The bound, listening socket.</param>
 /// <param name="ReadOnly">Connections may only read (any peer may connect).</param>
 /// <param name="Owned">The server created the socket file (not systemd): it removes it on the way out.</param>
-internal sealed record Listener(string Path, Socket Socket, bool ReadOnly, bool Owned);
+internal sealed record Listener(string Path, Socket Socket, bool ReadOnly, bool Owned)
+{
+    /// <summary>nwfilterd's control socket (the runtime's requests as JSON, <see cref="ControlServer"/>), not libvirt's RPC.</summary>
+    public bool Control { get; init; }
+}
 
 /// <summary>
 /// Serves libvirt's RPC on Unix sockets: accepts, checks the peer (root or the configured group on the read-write

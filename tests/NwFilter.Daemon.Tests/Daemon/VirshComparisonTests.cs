@@ -10,6 +10,7 @@ namespace NwFilter.Daemon.Tests.Daemon;
 /// namespace) and against libvirt 9.0's own driver (libvirt-ref) on the same state: exit code, standard output and
 /// standard error must be identical apart from UUIDs and the differences docs/design/libvirt-daemon.md lists.
 /// </summary>
+[Collection(LibvirtRefCollection.Name)]
 public sealed partial class VirshComparisonTests
 {
     private const string Filter = "nwfd-cmp";

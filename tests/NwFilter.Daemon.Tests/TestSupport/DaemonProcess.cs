@@ -17,13 +17,17 @@ internal sealed class DaemonProcess : IAsyncDisposable
     private readonly List<string> _lines = [];
     private readonly TaskCompletionSource _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private DaemonProcess(Process process, string socket)
+    private DaemonProcess(Process process, string socket, string control)
     {
         _process = process;
         Socket = socket;
+        ControlSocket = control;
     }
 
     public string Socket { get; }
+
+    /// <summary>The daemon's control socket (the cmdlets' door): in the test's directory.</summary>
+    public string ControlSocket { get; }
 
     public int ProcessId => _process.Id;
 
@@ -48,6 +52,7 @@ internal sealed class DaemonProcess : IAsyncDisposable
     public static async Task<DaemonProcess> StartOnSocketAsync(TempDirectory dir, string socket, string? netns, string[] extra)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "nwfilterd.dll");
+        var control = dir.Combine("control.sock");
         var psi = new ProcessStartInfo(netns is null ? "dotnet" : "ip")
         {
             RedirectStandardOutput = true,
@@ -61,14 +66,14 @@ internal sealed class DaemonProcess : IAsyncDisposable
                 psi.ArgumentList.Add(a);
             }
         }
-        foreach (var a in new[] { dll, "--libvirt-socket", socket, "--libvirt-binding-dir", dir.Combine("no-libvirt-bindings") }.Concat(extra))
+        foreach (var a in new[] { dll, "--libvirt-socket", socket, "--libvirt-binding-dir", dir.Combine("no-libvirt-bindings"), "--control-socket", control }.Concat(extra))
         {
             psi.ArgumentList.Add(a);
         }
         psi.Environment[StoreLocation.ConfigDirectoryVariable] = dir.Combine("config");
         psi.Environment[StoreLocation.StateDirectoryVariable] = dir.Combine("state");
         var process = Process.Start(psi) ?? throw new InvalidOperationException("nwfilterd did not start");
-        var daemon = new DaemonProcess(process, socket);
+        var daemon = new DaemonProcess(process, socket, control);
         process.OutputDataReceived += (_, e) => daemon.Add(e.Data);
         process.ErrorDataReceived += (_, e) => daemon.Add(e.Data);
         process.BeginOutputReadLine();

@@ -37,3 +37,13 @@ internal static class LibvirtRef
         return ProcessRunner.Default.RunAsync(new ProcessRequest(command[0], command[1..]) { Timeout = TimeSpan.FromSeconds(120) }).GetAwaiter().GetResult();
     }
 }
+
+/// <summary>
+/// The test classes that change libvirt-ref's state (one libvirtd per machine): never run in parallel with each other,
+/// since one's filters and bindings would show in the other's virsh output.
+/// </summary>
+[CollectionDefinition(Name)]
+public sealed class LibvirtRefCollection
+{
+    public const string Name = "libvirt-ref";
+}
