@@ -48,12 +48,9 @@ internal sealed record DaemonOptions
     public bool DriftRepair { get; init; } = true;
 
     public const string Usage =
-        "usage: nwfilterd [--libvirt-socket PATH] [--read-only-socket PATH] [--group NAME] [--backend auto|Nftables|EbIpTables]
-" +
-        "                 [--libvirt-binding-dir DIR] [--control-socket PATH|none] [--request-timeout SECONDS]
-" +
-        "                 [--import-libvirt [--libvirt-filter-dir DIR]] [--no-drift-repair] [--verbose]
-" +
+        "usage: nwfilterd [--libvirt-socket PATH] [--read-only-socket PATH] [--group NAME] [--backend auto|Nftables|EbIpTables]\n" +
+        "                 [--libvirt-binding-dir DIR] [--control-socket PATH|none] [--request-timeout SECONDS]\n" +
+        "                 [--import-libvirt [--libvirt-filter-dir DIR]] [--no-drift-repair] [--verbose]\n" +
         "  Serves libvirt's nwfilter RPC for the network namespace it runs in. Filters live in NWFILTER_CONFIG_DIR,\n" +
         "  bindings and leases in NWFILTER_STATE_DIR (the NwFilter module's defaults when unset). SIGTERM stops it;\n" +
         "  the rules in force stay. Rules removed or changed behind its back (nft flush ruleset, another tool) are\n" +
