@@ -25,7 +25,7 @@ public sealed class DaemonDriftRepairTests
         using var dir = new TempDirectory("nwfilterd-repair");
         using var ns = new TestNamespace();
         TestNamespace.AddPort(ns.Name, "vnetrp0");
-        await using var daemon = await DaemonProcess.StartAsync(dir, ns.Name, repair ? [] : ["--no-drift-repair"]);
+        await using var daemon = await DaemonProcess.StartAsync(dir, ns.Name, repair ? ["--backend", "EbIpTables"] : ["--backend", "EbIpTables", "--no-drift-repair"]);
         Assert.Contains(daemon.Lines, l => l.Contains($"drift repair {(repair ? "on" : "off")}", StringComparison.Ordinal));
         using var c = await new SocketClient(daemon.Socket).HandshakeAsync();
         Assert.True((await c.CallAsync(P.NwFilterBindingCreateXml, Args.StringFlags(Binding, 0))).Ok);

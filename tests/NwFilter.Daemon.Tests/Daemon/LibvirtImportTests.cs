@@ -111,7 +111,7 @@ public sealed partial class LibvirtImportTests
         var bindings = Directory.CreateDirectory(dir.Combine("run-libvirt")).FullName;
         File.WriteAllText(Path.Combine(bindings, "vnetdimp1.xml"), "<filterbindingstatus><filterbinding><owner><name>x</name><uuid>8c3a3e2b-1f40-4a8e-9d6b-3b1a7f0c2d12</uuid></owner><portdev name='vnetdimp1'/><mac address='52:54:00:d0:0a:02'/><filterref filter='clean-traffic'/></filterbinding></filterbindingstatus>");
         using var ns = new TestNamespace();
-        var e = await Assert.ThrowsAsync<InvalidOperationException>(() => StartAsync(dir, ns.Name, bindings, []));
+        var e = await Assert.ThrowsAsync<InvalidOperationException>(() => StartAsync(dir, ns.Name, bindings, ["--backend", "EbIpTables"]));
         Assert.Contains("LibvirtNwFilterConflict", e.Message);
     }
 
