@@ -26,6 +26,12 @@ internal sealed class UnixSocketServer(RpcDispatcher<ConnectionState> dispatcher
     /// <summary>How many connections one user other than root may hold at once (libvirt's max_anonymous_clients is 20).</summary>
     public const int DefaultMaxPerUser = 32;
 
+    /// <summary>The daemon's effective user id: its own user's connections are not limited (a daemon run by a non-root user).</summary>
+    private static readonly uint OwnUserId = geteuid();
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = false)]
+    private static extern uint geteuid();
+
     // Open connections per non-root uid: one user (anyone, on the read-only socket) cannot fill every slot.
     private readonly Dictionary<uint, int> _perUser = [];
 
@@ -144,13 +150,15 @@ internal sealed class UnixSocketServer(RpcDispatcher<ConnectionState> dispatcher
                     log($"connection {id} refused: {peer} is not root{(group is null ? "" : " nor in group " + group)}");
                     return;
                 }
-                // Root is never kept out by others' connections; everyone else shares maxConnections, at most maxPerUser each.
-                if (peer.UserId != 0 && open > maxConnections)
+                // Root (and the daemon's own user, who owns the socket anyway) is never kept out by others' connections;
+                // everyone else shares maxConnections, at most maxPerUser each.
+                var limited = peer.UserId != 0 && peer.UserId != OwnUserId;
+                if (limited && open > maxConnections)
                 {
                     log($"connection {id} refused: {maxConnections} connections are open already");
                     return;
                 }
-                if (peer.UserId != 0 && !Enter(peer.UserId))
+                if (limited && !Enter(peer.UserId))
                 {
                     log($"connection {id} refused: {peer} holds {maxPerUser} connections already");
                     return;

@@ -67,7 +67,7 @@ public sealed class BridgeVmLabTests(VmLab lab, ITestOutputHelper output) : ICla
         // the NIC's filterref gives its address (IP=10.97.0.252): no learning, its rules are complete at attach
         await lab.Exec(VmLab.Filtered, "ip link set eth1 up; ip addr add 10.97.0.252/24 dev eth1");
         await FlushNeighbour("10.97.0.252");
-        Assert.True(await Answered(VmLab.Filtered, "ping -c 2 -W 2 -I eth1 " + VmLab.Gateway), "the hotplugged NIC's own traffic passes");
+        Assert.True(await Answered(VmLab.Filtered, "ping -c 4 -W 3 -I eth1 " + VmLab.Gateway), "the hotplugged NIC's own traffic passes");
         await lab.Exec(VmLab.Filtered, $"ip link set eth1 address {forged}");
         await FlushNeighbour("10.97.0.252");
         Assert.False(await Answered(VmLab.Filtered, "ping -c 2 -W 2 -I eth1 " + VmLab.Gateway), "a forged source MAC on the hotplugged NIC is dropped");
