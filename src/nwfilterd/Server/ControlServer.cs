@@ -31,42 +31,8 @@ internal sealed class ControlServer(NwFilterRuntime runtime, DaemonLog log, Sema
     private int _open;
 
     /// <summary>Accepts on <paramref name="listener"/> until <paramref name="stop"/>; returns when every connection of it ended.</summary>
-    public async Task RunAsync(Listener listener, CancellationToken stop)
-    {
-        var connections = new List<Task>();
-        using var registration = stop.Register(() => listener.Socket.Close());
-        while (!stop.IsCancellationRequested)
-        {
-            Socket client;
-            try
-            {
-                client = await listener.Socket.AcceptAsync(stop).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException && stop.IsCancellationRequested)
-            {
-                break;
-            }
-            catch (SocketException e)
-            {
-                log.Line($"control: accept on {listener.Path} failed: {e.Message}");
-                await Task.Delay(100, CancellationToken.None).ConfigureAwait(false);
-                continue;
-            }
-            connections.RemoveAll(t => t.IsCompleted);
-            connections.Add(Task.Run(() => ServeAsync(client), CancellationToken.None));
-        }
-        await Task.WhenAll(connections).ConfigureAwait(false);
-        if (listener.Owned)
-        {
-            try
-            {
-                File.Delete(listener.Path);
-            }
-            catch (IOException)
-            {
-            }
-        }
-    }
+    public Task RunAsync(Listener listener, CancellationToken stop) =>
+        listener.AcceptAsync(ServeAsync, line => log.Line("control: " + line), stop);
 
     /// <summary>One connection: peer check, hello, one request. Never throws.</summary>
     private async Task ServeAsync(Socket client)

@@ -13,6 +13,48 @@ internal sealed record Listener(string Path, Socket Socket, bool ReadOnly, bool 
 {
     /// <summary>nwfilterd's control socket (the runtime's requests as JSON, <see cref="ControlServer"/>), not libvirt's RPC.</summary>
     public bool Control { get; init; }
+
+    /// <summary>
+    /// The accept loop both servers share: each accepted connection is served by <paramref name="serve"/> on its own
+    /// task (which must not throw) until <paramref name="stop"/>; returns when every connection ended, having removed
+    /// the socket file where this process made it.
+    /// </summary>
+    public async Task AcceptAsync(Func<Socket, Task> serve, Action<string> log, CancellationToken stop)
+    {
+        var connections = new List<Task>();
+        using var registration = stop.Register(() => Socket.Close());
+        while (!stop.IsCancellationRequested)
+        {
+            Socket client;
+            try
+            {
+                client = await Socket.AcceptAsync(stop).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException && stop.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (SocketException e)
+            {
+                log($"accept on {Path} failed: {e.Message}");
+                await Task.Delay(100, CancellationToken.None).ConfigureAwait(false);
+                continue;
+            }
+            connections.RemoveAll(t => t.IsCompleted);
+            connections.Add(Task.Run(() => serve(client), CancellationToken.None));
+        }
+        await Task.WhenAll(connections).ConfigureAwait(false);
+        if (Owned)
+        {
+            try
+            {
+                File.Delete(Path);
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
 }
 
 /// <summary>
@@ -89,42 +131,8 @@ internal sealed class UnixSocketServer(RpcDispatcher<ConnectionState> dispatcher
     }
 
     /// <summary>Accepts on <paramref name="listener"/> until <paramref name="stop"/>; returns when every connection of it ended.</summary>
-    public async Task RunAsync(Listener listener, CancellationToken stop)
-    {
-        var connections = new List<Task>();
-        using var registration = stop.Register(() => listener.Socket.Close());
-        while (!stop.IsCancellationRequested)
-        {
-            Socket client;
-            try
-            {
-                client = await listener.Socket.AcceptAsync(stop).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException && stop.IsCancellationRequested)
-            {
-                break;
-            }
-            catch (SocketException e)
-            {
-                log($"accept on {listener.Path} failed: {e.Message}");
-                await Task.Delay(100, CancellationToken.None).ConfigureAwait(false);
-                continue;
-            }
-            connections.RemoveAll(t => t.IsCompleted);
-            connections.Add(Task.Run(() => ServeAsync(client, listener, stop), CancellationToken.None));
-        }
-        await Task.WhenAll(connections).ConfigureAwait(false);
-        if (listener.Owned)
-        {
-            try
-            {
-                File.Delete(listener.Path);
-            }
-            catch (IOException)
-            {
-            }
-        }
-    }
+    public Task RunAsync(Listener listener, CancellationToken stop) =>
+        listener.AcceptAsync(client => ServeAsync(client, listener, stop), log, stop);
 
     /// <summary>One connection, from the credential check to the close. Never throws.</summary>
     internal async Task ServeAsync(Socket client, Listener listener, CancellationToken stop)
@@ -171,7 +179,7 @@ internal sealed class UnixSocketServer(RpcDispatcher<ConnectionState> dispatcher
                 }
                 finally
                 {
-                    if (peer.UserId != 0)
+                    if (limited)
                     {
                         Leave(peer.UserId);
                     }
