@@ -33,7 +33,7 @@ public sealed class ControlSocketTests
         Bindings.Create(Port, System.Net.NetworkInformation.PhysicalAddress.Parse("52-54-00-00-00-31"), filter, backend: Core.Model.FirewallBackendKind.EbIpTables);
 
     private static string Rules(string ns) =>
-        TestNamespace.Run("ip", "netns", "exec", ns, "iptables-save").StandardOutput;
+        string.Join('\n', TestNamespace.Run("ip", "netns", "exec", ns, "iptables-save").StandardOutput.Split('\n').Where(l => !l.StartsWith('#')));
 
     private static void RequireLab()
     {
