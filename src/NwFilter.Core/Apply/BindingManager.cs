@@ -26,6 +26,9 @@ public sealed partial class BindingManager
 {
     private readonly BindingManagerOptions _options;
     private readonly IHeldFirewallContext? _held;
+    // Ports whose binding file is written and whose learner this manager is about to start (between the store lock and
+    // the learner's start): the learning service of this process must not take them over as another process's.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _startingLearners = new(StringComparer.Ordinal);
 
     /// <summary>True when the manager holds a libnftables context for its namespace (<see cref="BindingManagerOptions.HoldNftablesContext"/>).</summary>
     public bool HoldsNftablesContext => _held is not null;
@@ -179,6 +182,10 @@ public sealed partial class BindingManager
                     // Unchanged files are not rewritten: a restore on a full disk still re-applies the kernel.
                     var bindingsOut = compiled.Select(c => c.Binding)
                         .Where(b => !before.TryGetValue(b.PortDevice, out var old) || NwFilterXmlWriter.Write(old) != NwFilterXmlWriter.Write(b)).ToList();
+                    foreach (var c in compiled.Where(c => c.Prepared.Learning is { Start: true }))
+                    {
+                        _startingLearners[c.Binding.PortDevice] = 0;
+                    }
                     Store.SaveAll(bindingsOut);
                     FaultInjection.Hit(FaultInjection.StoreWritten);
                     BatchExecution batch;
@@ -205,9 +212,19 @@ public sealed partial class BindingManager
                         results[c.Index] = new BindingResult(c.Binding.PortDevice, c.Binding, null);
                     }
                 }
-                foreach (var c in compiled.Where(c => results[c.Index]!.Succeeded))
+                try
                 {
-                    results[c.Index] = await StartLearningAsync(c.Prepared, results[c.Index]!, cancellationToken).ConfigureAwait(false);
+                    foreach (var c in compiled.Where(c => results[c.Index]!.Succeeded))
+                    {
+                        results[c.Index] = await StartLearningAsync(c.Prepared, results[c.Index]!, cancellationToken).ConfigureAwait(false);
+                    }
+                }
+                finally
+                {
+                    foreach (var c in compiled)
+                    {
+                        _startingLearners.TryRemove(c.Binding.PortDevice, out _);
+                    }
                 }
                 warnings = execution.Warnings.AddRange(await BridgeWarningsAsync(
                     compiled.Where(c => results[c.Index]!.Succeeded).Select(c => (c.Binding.PortDevice, c.Prepared.Ruleset)), cancellationToken).ConfigureAwait(false));
@@ -223,6 +240,9 @@ public sealed partial class BindingManager
         progress?.Invoke(new BindingProgress("Done", 100));
         return new BindingBatchResult([.. results.Select(r => r!)], warnings, execution);
     }
+
+    /// <summary>Whether this manager has written the port's binding and is starting its learner right now.</summary>
+    internal bool IsStartingLearner(string portDevice) => _startingLearners.ContainsKey(portDevice);
 
     /// <summary>
     /// Removes bindings: their rules go in one transaction over every family, then their files. When no binding is

@@ -91,8 +91,16 @@ public sealed partial class NwFilterRuntime
             }
         }
         var adopt = new List<string>();
+        var starting = new List<string>();
         foreach (var port in changed)
         {
+            if (manager.IsStartingLearner(port))
+            {
+                // This process's own create, its learner starting: looked at again at the next scan (adopted then only
+                // if that learner did not start).
+                starting.Add(port);
+                continue;
+            }
             var binding = Read(host, manager, port);
             if (binding is not null && manager.GetLearningStatus(binding) is { Listening: false } status &&
                 !(status.Mode == IpLearningMode.Any && status.State == IpLearningState.Learned))
@@ -102,7 +110,7 @@ public sealed partial class NwFilterRuntime
         }
         if (adopt.Count == 0)
         {
-            return now;
+            return Unseen(now, starting);
         }
         var result = await manager.RestoreAsync(adopt, null, cancellationToken).ConfigureAwait(false);
         foreach (var item in result.Items)
@@ -121,7 +129,16 @@ public sealed partial class NwFilterRuntime
                 Announce(host, ns, RuntimeEventIds.LearningTakenOver, $"Took over the binding of {item.PortDevice}: learning ({learner.Mode.ToString().ToLowerInvariant()}).");
             }
         }
-        return Scan(manager); // our own restore rewrote the files
+        return Unseen(Scan(manager), starting); // our own restore rewrote the files
+    }
+
+    private static Dictionary<string, DateTime> Unseen(Dictionary<string, DateTime> scan, List<string> ports)
+    {
+        foreach (var port in ports)
+        {
+            scan.Remove(port);
+        }
+        return scan;
     }
 
     private static Model.FilterBinding? Read(IRuntimeHost host, BindingManager manager, string port)

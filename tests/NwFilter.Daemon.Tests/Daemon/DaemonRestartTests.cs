@@ -38,6 +38,11 @@ public sealed class DaemonRestartTests
             rulesBefore = Rules(ns.Name);
             Assert.Contains("libvirt-I-vnetdr0", rulesBefore);
             Assert.Contains("192.0.2.10", rulesBefore);
+            // Two scans of the learning service later its own creates were not taken over as another process's (that
+            // re-applied vnetdr1 and started a second learner while the create's was starting).
+            await Task.Delay(2500);
+            Assert.DoesNotContain(first.Lines, l => l.Contains("LearningTakenOver", StringComparison.Ordinal));
+            Assert.Equal(rulesBefore, Rules(ns.Name));
             Assert.Equal(0, await first.StopAsync());
         }
         Assert.Equal(rulesBefore, Rules(ns.Name)); // stopping leaves every rule in force
