@@ -99,6 +99,8 @@ public static class SpoofMatrix
     [
         ("own IPv4 ping", (s, o) => Frames.Ethernet(o.Mac, s.Mac, 0x0800, V4.Ping(s.IPv4, o.IPv4)), true),
         ("own neighbour advertisement", (s, o) => Frames.Ethernet(o.Mac, s.Mac, 0x86dd, V6.Na(s.IPv6, o.IPv6, s.IPv6, s.Mac)), true),
+        ("own neighbour solicitation", (s, o) => Frames.Ethernet(o.Mac, s.Mac, 0x86dd, V6.Ns(s.IPv6, o.IPv6, o.IPv6, s.Mac)), true),
+        ("own neighbour advertisement without option", (s, o) => Frames.Ethernet(o.Mac, s.Mac, 0x86dd, V6.Icmp(s.IPv6, o.IPv6, 136, "60000000" + V6.Hex(s.IPv6))), true),
         ("forged source MAC", (s, o) => Frames.Ethernet(o.Mac, ForgedMac, 0x0800, V4.Ping(s.IPv4, o.IPv4)), false),
         ("forged IPv4 source", (s, o) => Frames.Ethernet(o.Mac, s.Mac, 0x0800, V4.Ping(ForgedIPv4, o.IPv4)), false),
         ("forged IPv6 source", (s, o) => Frames.Ethernet(o.Mac, s.Mac, 0x86dd, V6.Packet(ForgedIPv6, o.IPv6, 17, V6.UdpPayload(40000, 40001))), false),
@@ -150,8 +152,10 @@ public static class SpoofMatrix
         return caseName switch
         {
             "own IPv4 ping" => new(true, "arrives (own traffic)"),
-            "own neighbour advertisement" when filter == DualStack => new(true, "arrives (own traffic)"),
-            "own neighbour advertisement" => new(false, "dropped (the filter allows no IPv6)"),
+            "own neighbour advertisement" or "own neighbour solicitation" or "own neighbour advertisement without option" when filter == DualStack =>
+                new(true, "arrives (own traffic)"),
+            "own neighbour advertisement" or "own neighbour solicitation" or "own neighbour advertisement without option" =>
+                new(false, "dropped (the filter allows no IPv6)"),
             _ => new(false, "dropped"),
         };
     }
