@@ -30,6 +30,21 @@ Describe 'NwFilter''s own dual-stack filters' {
         "$ruleset" | Should -Match '--ip6-source-port 547 -j DROP'
     }
 
+    It 'nwfilter-no-ndp-spoofing checks NA targets and link-layer options on nftables; ebtables returns NDP unchecked' {
+        (Get-NwFilter nwfilter-no-ndp-spoofing).Origin | Should -Be 'BuiltIn'
+        $nft = Build-NwFilterRuleset nwfilter-no-ndp-spoofing vnet0 $Mac -Parameter $Params -Backend Nftables
+        "$nft" | Should -Match '@th,64,128 0xfd000000000000000000000000000005'
+        "$nft" | Should -Match '@th,64,128 0xfe80000000000000505400fffe7b3593'
+        "$nft" | Should -Match '@th,208,48 0x5254007b3593'
+        $eb = Build-NwFilterRuleset nwfilter-no-ndp-spoofing vnet0 $Mac -Parameter $Params -Backend EbIpTables
+        "$eb" | Should -Match '--ip6-icmp-type 136:136/0:255 -j RETURN'
+        "$eb" | Should -Match '--ip6-icmp-type 136:136/0:255 -j DROP'
+        $drop = ConvertFrom-NwFilterXml -Xml "<filter name='nd' chain='ipv6-nd'><rule action='drop' direction='out'><ipv6 protocol='icmpv6' type='136' ndtarget='fd00::9'/></rule></filter>"
+        "$($drop | Build-NwFilterRuleset -PortDevice vnet0 -MacAddress $Mac -Backend Nftables)" | Should -Match '@th,64,128 0xfd000000000000000000000000000009'
+        { $drop | Build-NwFilterRuleset -PortDevice vnet0 -MacAddress $Mac -Backend EbIpTables -ErrorAction Stop } |
+            Should -Throw '*ndtarget*nftables*'
+    }
+
     It 'nwfilter-clean-traffic-dual-stack needs IP and IPV6 and uses both' {
         (Get-NwFilter nwfilter-clean-traffic-dual-stack).Origin | Should -Be 'BuiltIn'
         $ruleset = Build-NwFilterRuleset nwfilter-clean-traffic-dual-stack vnet0 $Mac -Parameter $Params -Backend EbIpTables

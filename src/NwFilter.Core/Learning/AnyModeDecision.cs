@@ -27,6 +27,22 @@ internal static class AddressRules
         !address.Equals(IPAddress.IPv6Loopback) && !address.IsIPv6LinkLocal && !address.IsIPv6Multicast &&
         !address.IsIPv6SiteLocal && !address.IsIPv4MappedToIPv6;
 
+    /// <summary>
+    /// An address no VM can own, which a well-behaved guest does not send from: IPv4 loopback, multicast and class E,
+    /// IPv6 multicast, loopback and IPv4-mapped. The unspecified addresses and link-local ones are not among them (a
+    /// guest's DHCP, ARP probes, DAD and router solicitation use them).
+    /// </summary>
+    public static bool IsNeverOwnable(IPAddress address)
+    {
+        if (address.AddressFamily == AddressFamily.InterNetwork)
+        {
+            Span<byte> bytes = stackalloc byte[4];
+            address.TryWriteBytes(bytes, out _);
+            return bytes[0] == 127 || bytes[0] >= 224;
+        }
+        return address.IsIPv6Multicast || address.Equals(IPAddress.IPv6Loopback) || address.IsIPv4MappedToIPv6;
+    }
+
     /// <summary>True when <paramref name="server"/> may be believed: no list is given, or it is on the list (of its family).</summary>
     public static bool IsTrustedServer(IPAddress server, IReadOnlyCollection<IPAddress> servers)
     {

@@ -43,6 +43,8 @@ public sealed class IpLearner : IAsyncDisposable, IDisposable
     private long framesSeen;
     private DateTimeOffset lastWarning = DateTimeOffset.MinValue;
     private long reportedOverflow;
+    private long refusedClaims;
+    private long reportedRefusedClaims;
 
     /// <summary>A learner for one port; without the optional arguments it captures with libpcap, reports to no sink, persists no leases and uses the system clock. <see cref="StartAsync"/> begins listening.</summary>
     public IpLearner(IpLearnerOptions options, IFrameSource? frameSource = null, IAddressSink? sink = null, LeaseStore? store = null, TimeProvider? clock = null)
@@ -311,6 +313,12 @@ public sealed class IpLearner : IAsyncDisposable, IDisposable
         if (Mode == IpLearningMode.Any)
         {
             var learned = AnyModeDecision.Decide(observation, Options.AllServers, Options.LearnIPv6, now);
+            if (learned is null && observation is AddressClaim { Address: { } claimed } && AddressRules.IsNeverOwnable(claimed))
+            {
+                // An address no VM can own (multicast, loopback, IPv4-mapped): never learned, counted so that a flood of
+                // them is reported (WarnAboutOverflow).
+                refusedClaims++;
+            }
             if (learned is null || (!Options.LearnIPv4 && learned.Address.AddressFamily == AddressFamily.InterNetwork) ||
                 Addresses.Any(a => a.Address.AddressFamily == learned.Address.AddressFamily))
             {
@@ -412,17 +420,35 @@ public sealed class IpLearner : IAsyncDisposable, IDisposable
         }
     }
 
+    /// <summary>
+    /// At most one warning a minute: frames refused over the rate limit or the capture queue's length, and (any mode)
+    /// frames claiming addresses that are never learned, once they reach <see cref="RefusedClaimsWarning"/>.
+    /// </summary>
     private void WarnAboutOverflow()
     {
         var overflow = toVmLimit.Refused + fromVmLimit.Refused + capture!.Dropped;
+        var refused = refusedClaims - reportedRefusedClaims;
         var now = clock.GetUtcNow();
-        if (overflow > reportedOverflow && now - lastWarning >= WarningInterval)
+        if ((overflow > reportedOverflow || refused >= RefusedClaimsWarning) && now - lastWarning >= WarningInterval)
         {
-            Report(new LearningWarning(PortDevice, now, $"{overflow - reportedOverflow} frames ignored over the rate limit or queue length", null));
+            var parts = new List<string>(2);
+            if (overflow > reportedOverflow)
+            {
+                parts.Add($"{overflow - reportedOverflow} frames ignored over the rate limit or queue length");
+            }
+            if (refused >= RefusedClaimsWarning)
+            {
+                parts.Add($"{refused} frames claimed addresses no VM can own (multicast, loopback, IPv4-mapped); none was learned");
+                reportedRefusedClaims = refusedClaims;
+            }
+            Report(new LearningWarning(PortDevice, now, string.Join("; ", parts), null));
             reportedOverflow = overflow;
             lastWarning = now;
         }
     }
+
+    /// <summary>How many never-learnable address claims make a warning (the unspecified and link-local addresses of a guest's own start-up traffic are not counted).</summary>
+    internal const int RefusedClaimsWarning = 64;
 
     private void Finish(IpLearningState final)
     {

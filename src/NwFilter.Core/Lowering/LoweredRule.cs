@@ -144,6 +144,28 @@ internal sealed record LoweredMatch(MatchField Field, AttributeId Attribute, Typ
     public bool Negated { get; internal init; } = Negated;
 }
 
+/// <summary>
+/// NwFilter's NDP field test (<c>ndtarget</c>, <c>ndlladdr</c>) of an <c>ipv6</c> rule whose ICMPv6 type is pinned to
+/// one NDP message. The options are read at fixed offsets, without extension headers: a message matches
+/// <see cref="LinkLayerAddress"/> when it carries no option, or exactly one 8-byte option that is either not this
+/// message's link-layer address option or carries that MAC. A message with more than one option never matches it.
+/// </summary>
+/// <param name="MessageType">133 (router solicitation), 135 (neighbour solicitation) or 136 (neighbour advertisement).</param>
+/// <param name="Target">The target address (135, 136), or null.</param>
+/// <param name="LinkLayerAddress">The MAC of the source (133, 135) or target (136) link-layer address option, or null.</param>
+internal sealed record NdpMatch(byte MessageType, TypedValue? Target, TypedValue? LinkLayerAddress)
+{
+    public byte MessageType { get; internal init; } = MessageType;
+    public TypedValue? Target { get; internal init; } = Target;
+    public TypedValue? LinkLayerAddress { get; internal init; } = LinkLayerAddress;
+
+    /// <summary>Bytes from the start of the ICMPv6 header to the first option.</summary>
+    public int OptionsOffset => MessageType == 133 ? 8 : 24;
+
+    /// <summary>The option type of this message's link-layer address: 1 (source) for 133 and 135, 2 (target) for 136.</summary>
+    public byte LinkLayerOptionType => MessageType == 136 ? (byte)2 : (byte)1;
+}
+
 /// <summary>An ICMPv6 type and code test of an Ethernet-layer <c>ipv6</c> rule, with libvirt's defaults already applied.</summary>
 /// <param name="TypeLow">First type (0 when not given).</param>
 /// <param name="TypeHigh">Last type (the first, or 255 when neither is given).</param>
@@ -215,6 +237,9 @@ internal sealed record LoweredRule(RuleOrigin Origin, LoweredChain Chain, Protoc
 
     /// <summary>The ICMPv6 type/code test of an Ethernet-layer <c>ipv6</c> rule, printed after the other matches.</summary>
     public Icmpv6Span? Icmpv6 { get; internal init; }
+
+    /// <summary>The NDP target / link-layer address option test of an Ethernet-layer <c>ipv6</c> rule (NwFilter's own), or null.</summary>
+    public NdpMatch? Ndp { get; internal init; }
 
     /// <summary>The connection-state match (layer 4), or null.</summary>
     public ConnectionStateMatch? State { get; internal init; }

@@ -8,4 +8,7 @@ public static class LoweringCodes
 
     /// <summary>An ipv6 rule that tests an ICMPv6 type or code with a protocol other than ICMPv6.</summary>
     public const string IcmpWithoutIcmpProtocol = "IcmpWithoutIcmpProtocol";
+
+    /// <summary>An ipv6 rule with <c>ndtarget</c> or <c>ndlladdr</c> whose ICMPv6 type is not one NDP message that has the field, or negated.</summary>
+    public const string NdFieldWithoutNdType = "NdFieldWithoutNdType";
 }

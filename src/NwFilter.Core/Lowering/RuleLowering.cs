@@ -148,6 +148,7 @@ internal static class RuleLowering
         var rule = origin.Instance.Rule;
         var m = Scratch();
         Icmpv6Span? icmpv6 = null;
+        NdpMatch? ndp = null;
         switch (rule.Protocol)
         {
             case ProtocolKind.None:
@@ -211,6 +212,7 @@ internal static class RuleLowering
                     {
                         CheckIcmpv6(rule, icmpv6);
                     }
+                    ndp = Ndp(rule, icmpv6);
                 }
                 break;
             default:
@@ -219,6 +221,7 @@ internal static class RuleLowering
         return new LoweredRule(origin, chain, rule.Protocol, reverse, m.ToImmutable(), EthernetVerdict(rule.Action))
         {
             Icmpv6 = icmpv6,
+            Ndp = ndp,
             Comment = Get(rule, AttributeId.Comment)?.Text,
         };
     }
@@ -274,6 +277,47 @@ internal static class RuleLowering
                 $"The ipv6 rule's ICMPv6 range {low} to {attribute}='{high}' ends before it starts; no firewall can match it.",
                 DiagnosticCategory.InvalidData) with { Element = "ipv6", Attribute = attribute, Value = high.ToString(System.Globalization.CultureInfo.InvariantCulture) });
         }
+    }
+
+    /// <summary>
+    /// NwFilter's NDP fields: <c>ndtarget</c> needs type 135 or 136, <c>ndlladdr</c> type 133, 135 or 136, given as one
+    /// type (no range, no negation), and neither field may be negated: a negated test of fixed-offset options could
+    /// not say what a message with other options means.
+    /// </summary>
+    private static NdpMatch? Ndp(FilterRule rule, Icmpv6Span? icmp)
+    {
+        TypedValue? target = Get(rule, NdTarget), lladdr = Get(rule, NdLinkLayerAddress);
+        if (target is null && lladdr is null)
+        {
+            return null;
+        }
+        var attribute = target is not null ? "ndtarget" : "ndlladdr";
+        NwFilterException Refuse(string message, string attributeName, string? value) =>
+            new(Diagnostic.Error(LoweringCodes.NdFieldWithoutNdType, message, DiagnosticCategory.InvalidData)
+                with { Element = "ipv6", Attribute = attributeName, Value = value });
+        if (Negated(rule, NdTarget) || Negated(rule, NdLinkLayerAddress))
+        {
+            var negated = Negated(rule, NdTarget) ? "ndtarget" : "ndlladdr";
+            throw Refuse($"The ipv6 rule negates {negated}; NDP fields cannot be negated (write a return rule for the allowed value and a drop after it).",
+                negated, (Negated(rule, NdTarget) ? target : lladdr)?.Text);
+        }
+        if (icmp is null || icmp.Negated || icmp.TypeLow != icmp.TypeHigh)
+        {
+            throw Refuse($"The ipv6 rule tests {attribute} but does not give one ICMPv6 type; give type='135' or type='136' (ndlladdr also type='133').",
+                attribute, (target ?? lladdr)!.Text);
+        }
+        var type = icmp.TypeLow;
+        if (target is not null && type is not (135 or 136))
+        {
+            throw Refuse($"The ipv6 rule tests ndtarget with ICMPv6 type {type}; only neighbour solicitations (135) and advertisements (136) have a target.",
+                "ndtarget", target.Text);
+        }
+        if (lladdr is not null && type is not (133 or 135 or 136))
+        {
+            throw Refuse($"The ipv6 rule tests ndlladdr with ICMPv6 type {type}; only router solicitations (133), neighbour solicitations (135) and advertisements (136) are checked.",
+                "ndlladdr", lladdr.Text);
+        }
+        return new NdpMatch((byte)type, target, lladdr);
     }
 
     /// <summary>The ICMPv6 type/code test: a missing start is 0, a missing end is the start (or 255 when both are missing).</summary>

@@ -241,6 +241,8 @@ public sealed record ProtocolSchema(ProtocolKind Kind, string ElementName, Proto
                 .. Ports(),
                 A(AttributeId.Type, "type", U8), A(TypeEnd, "typeend", U8),
                 A(Code, "code", U8), A(CodeEnd, "codeend", U8),
+                // NwFilter's own (not in libvirt's table): NDP target and link-layer address option, nftables only.
+                A(NdTarget, "ndtarget", IPv6Address), A(NdLinkLayerAddress, "ndlladdr", MacAddress),
                 CommentSpec,
             ],
             NegationCopies =

@@ -316,6 +316,10 @@ public static class PacketTracer
                 return $"type: ICMPv6 {packet.IcmpType}/{packet.IcmpCode} is {(inside ? "" : "not ")}in {span.TypeLow}-{span.TypeHigh}/{span.CodeLow}-{span.CodeHigh}{(span.Negated ? " (negated)" : "")}.";
             }
         }
+        if (rule.Ndp is not null)
+        {
+            return "ndtarget/ndlladdr: the trace does not model NDP options; the rule is taken as not matching.";
+        }
         if (rule.State is { } state)
         {
             var states = state.States.Split(',');

@@ -90,7 +90,7 @@ public class BuiltInFiltersTests
     public void OurOwnFiltersAreTheDualStackSet()
     {
         Assert.Equal(
-            ["nwfilter-clean-traffic-dual-stack", "nwfilter-no-dhcpv6-server", "nwfilter-no-ipv6-router-advertisement", "nwfilter-no-ipv6-spoofing"],
+            ["nwfilter-clean-traffic-dual-stack", "nwfilter-no-dhcpv6-server", "nwfilter-no-ipv6-router-advertisement", "nwfilter-no-ipv6-spoofing", "nwfilter-no-ndp-spoofing"],
             BuiltInFilters.OwnNames.ToArray());
         Assert.Equal(BuiltInFilters.Names.Length, BuiltInFilters.LibvirtNames.Length + BuiltInFilters.OwnNames.Length);
     }
@@ -104,6 +104,7 @@ public class BuiltInFiltersTests
         Assert.Contains(filter.References, r => r.Filter == "nwfilter-no-ipv6-spoofing");
         Assert.Contains(filter.References, r => r.Filter == "nwfilter-no-ipv6-router-advertisement");
         Assert.Contains(filter.References, r => r.Filter == "nwfilter-no-dhcpv6-server");
+        Assert.Contains(filter.References, r => r.Filter == "nwfilter-no-ndp-spoofing");
         Assert.DoesNotContain(filter.References, r => r.Filter == "no-ipv6-spoofing");
     }
 }
@@ -124,19 +125,21 @@ public class Ipv6RouterParameterTests
     [Fact]
     public void WithoutTheParameterOrFalseRouterAdvertisementsAndRedirectsAreDropped()
     {
-        Assert.Equal(["134", "137"], IcmpTypesDroppedOut(Params(("IP", "10.0.0.5"), ("IPV6", "fd00::5"))));
-        Assert.Equal(["134", "137"], IcmpTypesDroppedOut(Params(("IP", "10.0.0.5"), ("IPV6", "fd00::5"), ("IPV6_ROUTER", "false"))));
+        // 133, 135 and 136 are the NDP guard's drops (after its returns for the guest's own addresses and MAC).
+        Assert.Equal(["133", "134", "135", "136", "137"], IcmpTypesDroppedOut(Params(("IP", "10.0.0.5"), ("IPV6", "fd00::5"))));
+        Assert.Equal(["133", "134", "135", "136", "137"], IcmpTypesDroppedOut(Params(("IP", "10.0.0.5"), ("IPV6", "fd00::5"), ("IPV6_ROUTER", "false"))));
     }
 
     [Fact]
     public void ARouterMaySendThemAndKeepsEveryOtherGuard()
     {
         var parameters = Params(("IP", "10.0.0.5"), ("IPV6", "fd00::5"), ("IPV6_ROUTER", "TRUE"));
-        Assert.Empty(IcmpTypesDroppedOut(parameters));
+        Assert.Equal(["133", "135", "136"], IcmpTypesDroppedOut(parameters));
         var instances = NwFilter.Core.Resolution.FilterResolver.Resolve(Source, "nwfilter-clean-traffic-dual-stack", parameters, Mac, TestValues.Options).Instances;
         Assert.DoesNotContain(instances, i => i.FilterName == "nwfilter-no-ipv6-router-advertisement");
         Assert.Contains(instances, i => i.FilterName == "nwfilter-no-dhcpv6-server");
         Assert.Contains(instances, i => i.FilterName == "nwfilter-no-ipv6-spoofing");
+        Assert.Contains(instances, i => i.FilterName == "nwfilter-no-ndp-spoofing");
     }
 
     [Theory]

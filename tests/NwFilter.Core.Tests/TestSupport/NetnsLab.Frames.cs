@@ -14,6 +14,20 @@ public sealed partial class NetnsLab
         + "my $addr = pack('S n i S C C a8', 17, 0, $idx, 0, 0, 6, substr($frame, 0, 6)); "
         + "for (1 .. $count) { send($s, $frame, 0, $addr) or die \"send: $!\"; select(undef, undef, undef, $gap) if $gap > 0; }";
 
+    // The same socket, for many frames: each argument after the interface is one frame's hex, each sent COUNT times.
+    private const string FramesSender =
+        "my ($if, $count, @hex) = @ARGV; socket(my $s, 17, 3, 0) or die \"socket: $!\"; "
+        + "open(my $f, '<', \"/sys/class/net/$if/ifindex\") or die \"ifindex: $!\"; my $idx = <$f>; chomp $idx; "
+        + "for my $h (@hex) { my $frame = pack('H*', $h); my $addr = pack('S n i S C C a8', 17, 0, $idx, 0, 0, 6, substr($frame, 0, 6)); "
+        + "for (1 .. $count) { send($s, $frame, 0, $addr) or die \"send (\" . length($frame) . \" bytes): $!\"; select(undef, undef, undef, 0.002); } }";
+
+    /// <summary>Sends many raw frames (hex, Ethernet header included) from the VM's interface with one program, each <paramref name="count"/> times.</summary>
+    public void SendFrames(LabVm vm, IEnumerable<string> framesHex, int count = 2) =>
+        Run(vm.Namespace, new ProcessRequest("perl", new[] { "-e", FramesSender, vm.Interface, Int(count) }.Concat(framesHex).ToArray())
+        {
+            Timeout = TimeSpan.FromSeconds(20),
+        }).EnsureSuccess();
+
     /// <summary>Sends a raw frame (hex, Ethernet header included) from the VM's interface <paramref name="count"/> times.</summary>
     public void SendFrame(LabVm vm, string frameHex, int count = 3, double gapSeconds = 0.05) =>
         Run(vm.Namespace, new ProcessRequest("perl", "-e", FrameSender, vm.Interface, frameHex, Int(count), gapSeconds.ToString(CultureInfo.InvariantCulture))

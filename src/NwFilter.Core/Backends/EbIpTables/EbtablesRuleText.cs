@@ -1,3 +1,4 @@
+using NwFilter.Core.Diagnostics;
 using NwFilter.Core.Lowering;
 using NwFilter.Core.Model;
 using static NwFilter.Core.Backends.EbIpTables.RuleValues;
@@ -14,6 +15,9 @@ namespace NwFilter.Core.Backends.EbIpTables;
 /// </summary>
 internal static class EbtablesRuleText
 {
+    /// <summary>A rule drops by an NDP field (<c>ndtarget</c>, <c>ndlladdr</c>), which ebtables cannot test.</summary>
+    public const string EbtablesNdpUnsupported = "EbtablesNdpUnsupported";
+
     public static FirewallCommand Build(LoweredRule rule, string chain)
     {
         var args = new List<string>(24) { "--concurrent", "-t", "nat", "-A", chain };
@@ -50,6 +54,15 @@ internal static class EbtablesRuleText
                 args.Add("!");
             }
             args.Add($"{icmp.TypeLow}:{icmp.TypeHigh}/{icmp.CodeLow}:{icmp.CodeHigh}");
+        }
+        if (rule.Ndp is not null && rule.Verdict is not (LoweredVerdict.Return or LoweredVerdict.Accept or LoweredVerdict.Continue))
+        {
+            // ebtables' ip6 match ends at the ICMPv6 type and code. A rule that lets an NDP message pass may be written
+            // without the NDP test (it then lets every such message pass, libvirt's own reach); one that drops cannot.
+            var attribute = rule.Ndp.Target is not null ? "ndtarget" : "ndlladdr";
+            throw new NwFilterException(Diagnostic.Error(EbtablesNdpUnsupported,
+                $"The ipv6 rule drops by {attribute}, which ebtables cannot test (its ip6 match stops at the ICMPv6 type); use the nftables backend for this filter, or let the rule return or accept.",
+                DiagnosticCategory.InvalidData) with { Element = "ipv6", Attribute = attribute });
         }
         args.AddRange(["-j", Target(rule.Verdict)]);
         return new FirewallCommand(FirewallCommand.Ebtables, [.. args]) { Origin = rule.Origin };

@@ -129,7 +129,39 @@ internal static class NftBridgeRuleText
                 ? $"icmpv6 type . icmpv6 code != {{ {types} . {codes} }}"
                 : $"icmpv6 type {types} icmpv6 code {codes}");
         }
+        if (rule.Ndp is { } ndp)
+        {
+            return Ndp(match, ndp, verdict, comment, rule);
+        }
         return [new NftRule(string.Join(' ', match), verdict, comment) { Origin = rule.Origin }];
+    }
+
+    /// <summary>
+    /// NwFilter's NDP fields as raw transport-header payload: the target at ICMPv6 byte 8 (<c>@th,64,128</c>); the
+    /// link-layer address option, read at the message's first option, as three rules with one verdict: no option
+    /// (<c>ip6 length</c> is the message alone), one 8-byte option of this message's link-layer type carrying the MAC, or
+    /// one 8-byte option of another type. A message with more options (or extension headers) matches none of them.
+    /// </summary>
+    private static List<NftRule> Ndp(List<string> match, NdpMatch ndp, NftVerdict verdict, string comment, LoweredRule rule)
+    {
+        if (ndp.Target is { } target)
+        {
+            match.Add($"@th,64,128 0x{Convert.ToHexString(target.Address!.GetAddressBytes()).ToLowerInvariant()}");
+        }
+        var head = string.Join(' ', match);
+        if (ndp.LinkLayerAddress is not { } lladdr)
+        {
+            return [new NftRule(head, verdict, comment) { Origin = rule.Origin }];
+        }
+        int options = ndp.OptionsOffset, bit = options * 8;
+        var mac = Convert.ToHexString(lladdr.Mac!.GetAddressBytes()).ToLowerInvariant();
+        var type = ndp.LinkLayerOptionType;
+        return
+        [
+            new NftRule($"{head} ip6 length {options}", verdict, comment) { Origin = rule.Origin },
+            new NftRule($"{head} ip6 length {options + 8} @th,{bit},16 0x{type:x2}01 @th,{bit + 16},48 0x{mac}", verdict, comment) { Origin = rule.Origin },
+            new NftRule($"{head} ip6 length {options + 8} @th,{bit},8 != {type}", verdict, comment) { Origin = rule.Origin },
+        ];
     }
 
     private static string Span(ulong low, ulong high) => low == high ? $"{low}" : $"{low}-{high}";

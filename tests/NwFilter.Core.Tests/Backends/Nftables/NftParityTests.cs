@@ -96,7 +96,14 @@ public class NftParityTests
             System.Net.NetworkInformation.PhysicalAddress.Parse("52-54-00-12-34-56"));
         var commands = DryRunRecorder.Run(EbIpTablesBackend.Instance.ApplyNewRules("vnet0", resolution.Instances));
         var reference = XtablesRuleParser.Rules(commands.Select(c => (c.Program, (IReadOnlyList<string>)c.Arguments)), "vnet0");
-        AssertSameRules(name, reference, NftRules(NftablesCompiler.Compile("vnet0", resolution.Instances)));
+        // NwFilter's NDP fields (ndtarget, ndlladdr) are nftables-only: ebtables writes such a passing rule without them.
+        // The parity is of what both express, so the nft side is compiled without them here; NdpFieldTests and the
+        // kernel spoof matrix prove the NDP tests themselves.
+        var withoutNdp = resolution.Instances.Select(i => i with
+        {
+            Rule = i.Rule with { Attributes = [.. i.Rule.Attributes.Where(a => a.Id is not (AttributeId.NdTarget or AttributeId.NdLinkLayerAddress))] },
+        }).ToList();
+        AssertSameRules(name, reference, NftRules(NftablesCompiler.Compile("vnet0", withoutNdp)));
     }
 
     /// <summary>The three slips of issue 10 made in the nft text itself: the comparison must report each one.</summary>
