@@ -28,7 +28,7 @@ public static class Program
     public const string EntryVariable = "NWFILTER_DSC_ENTRY";
 
     private const string Usage = """
-        usage: nwfilterctl dsc <filter|binding> <get|test|set|delete|export> [-WhatIf]
+        usage: nwfilterctl dsc <filter|binding|state> <get|test|set|delete|export> [-WhatIf]
           The instance's JSON on stdin (not for export). Through nwfilterd's control socket when it answers for this
           store (NWFILTER_DAEMON=auto|daemon|inprocess, NWFILTER_DAEMON_SOCKET, NWFILTER_CONFIG_DIR,
           NWFILTER_STATE_DIR, NWFILTER_NETNS), else through the module's pwsh entry nwfilter.dsc.ps1 ($NWFILTER_PWSH).

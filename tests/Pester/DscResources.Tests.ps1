@@ -1,4 +1,4 @@
-# The DSC v3 command resources (NwFilter/Filter, NwFilter/Binding) as the dsc CLI drives them: the CLI is not
+# The DSC v3 command resources (NwFilter/Filter, NwFilter/Binding, NwFilter/State) as the dsc CLI drives them: the CLI is not
 # obtainable here, so /work/shared/tools/dsc-lite invokes the manifests in out/NwFilter as dsc's command_resource.rs does.
 # The manifests run nwfilterd/nwfilterctl; every test runs twice: without nwfilterd (nwfilterctl hands the call to the
 # pwsh entry nwfilter.dsc.ps1) and with a real nwfilterd on a test socket (no pwsh may start: "pwsh" on PATH and
@@ -157,6 +157,38 @@ Describe 'DSC resources through <Door>' -ForEach $Doors {
             $r = Dsc set NwFilter/Filter @{ name = 'web'; _exist = $false }
             $r.Result.afterState._exist | Should -BeFalse
             Get-NwFilter web -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        }
+    }
+
+    Describe 'DSC resource NwFilter/State (the whole host)' -Skip:($NoTools -or ($Door -eq 'nwfilterd' -and $NoDaemon)) {
+        AfterAll { Remove-NwFilter web -Confirm:$false -ErrorAction SilentlyContinue }
+
+        It 'gets the host with its StateHash, tests a document, sets it, and a second set changes nothing' {
+            $doc = @{ filters = @(@{ name = 'web'; xml = $Web }) }
+            $get = Dsc get NwFilter/State @{}
+            $get.ExitCode | Should -Be 0
+            $get.Result.actualState.stateHash | Should -Be (Get-NwFilterState).StateHash
+            (Dsc test NwFilter/State $doc).Result.inDesiredState | Should -BeFalse
+            $set = Dsc set NwFilter/State $doc
+            $set.ExitCode | Should -Be 0
+            $set.Result.afterState.stateHash | Should -Be (Get-NwFilterState).StateHash
+            @($set.Result.afterState.filters | Where-Object name -EQ 'web').Count | Should -Be 1
+            (Dsc test NwFilter/State $doc).Result.inDesiredState | Should -BeTrue
+            $file = Join-Path $TestEnv.ConfigDir 'web.xml'
+            $hash = (Get-FileHash -LiteralPath $file).Hash
+            (Dsc set NwFilter/State $doc).Result.changedProperties | Should -BeNullOrEmpty
+            (Get-FileHash -LiteralPath $file).Hash | Should -Be $hash
+            $export = Dsc export NwFilter/State
+            @($export.Result.resources).Count | Should -Be 1
+            $export.Result.resources[0].properties.stateHash | Should -Be (Get-NwFilterState).StateHash
+        }
+
+        It 'refuses a document with a wrong key, naming its JSON path, and changes nothing' {
+            $before = (Get-NwFilterState).StateHash
+            $r = Dsc set NwFilter/State @{ filters = @(@{ name = 'web2'; xm1 = $Web }) }
+            $r.ExitCode | Should -Be 2
+            ($r.Errors -join "`n") | Should -Match '\$\.filters\[0\]\.xm1'
+            (Get-NwFilterState).StateHash | Should -Be $before
         }
     }
 

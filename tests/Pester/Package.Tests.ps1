@@ -110,6 +110,6 @@ Describe 'Gallery package' {
         & chmod +x $ctl
         $usage = (& $ctl --help 2>&1) -join "`n"
         $LASTEXITCODE | Should -Be 0 -Because $usage
-        $usage | Should -Match 'nwfilterctl dsc <filter\|binding>'
+        $usage | Should -Match 'nwfilterctl dsc <filter\|binding\|state>'
     }
 }

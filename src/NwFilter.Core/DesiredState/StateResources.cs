@@ -10,11 +10,11 @@ using NwFilter.Core.Xml;
 namespace NwFilter.Core.DesiredState;
 
 /// <summary>
-/// One operation of a DSC v3 command resource (NwFilter/Filter, NwFilter/Binding) on one instance, as its JSON entry
+/// One operation of a DSC v3 command resource (NwFilter/Filter, NwFilter/Binding, NwFilter/State) on one instance, as its JSON entry
 /// takes it (docs/design/state.md, "DSC v3" and "Through nwfilterd"): what nwfilterd runs for <c>nwfilterctl dsc</c>.
 /// </summary>
-/// <param name="Resource"><c>filter</c> or <c>binding</c>.</param>
-/// <param name="Operation"><c>get</c>, <c>test</c>, <c>set</c>, <c>delete</c> or <c>export</c>.</param>
+/// <param name="Resource"><c>filter</c>, <c>binding</c> or <c>state</c> (the whole host).</param>
+/// <param name="Operation"><c>get</c>, <c>test</c>, <c>set</c>, <c>delete</c> (not for state) or <c>export</c>.</param>
 /// <param name="Input">The instance's JSON (stdin of the entry); null or blank: none.</param>
 /// <param name="WhatIf">Set checks the instance and returns the state it would leave, changing nothing.</param>
 /// <param name="NetworkNamespace">Whose bindings (the caller's NWFILTER_NETNS); null: the runtime's default.</param>
@@ -43,13 +43,15 @@ public static class StateResources
 
     private static readonly string[] FilterKeys = ["name", "xml", "hash", "_exist"];
     private static readonly string[] BindingKeys = ["portDevice", "macAddress", "filter", "parameters", "backend", "_exist"];
+    private static readonly string[] StateKeys = ["filters", "bindings", "settings", "stateHash"];
 
     // PowerShell's ConvertTo-Json -Compress leaves <, >, &, ' and non-ASCII letters as they are: so does this.
     private static readonly JsonSerializerOptions Compact = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, WriteIndented = false };
 
     /// <summary>The known resource operations (what <see cref="RunAsync"/> takes).</summary>
     public static bool IsOperation(string resource, string operation) =>
-        resource.ToLowerInvariant() is "filter" or "binding" && operation.ToLowerInvariant() is "get" or "test" or "set" or "delete" or "export";
+        (resource.ToLowerInvariant() is "filter" or "binding" && operation.ToLowerInvariant() is "get" or "test" or "set" or "delete" or "export")
+        || (resource.Equals("state", StringComparison.OrdinalIgnoreCase) && operation.ToLowerInvariant() is "get" or "test" or "set" or "export");
 
     /// <summary>True when the operation may change the host (a daemon runs it under its change lock).</summary>
     public static bool Changes(StateResourceRequest request) =>
@@ -154,6 +156,17 @@ public static class StateResources
                     return [];
                 case "binding/export":
                     return (await StateAsync().ConfigureAwait(false)).Bindings.Select(s => (JsonObject?)BindingInstance(s)).ToList();
+                case "state/get":
+                case "state/export":
+                    if (request.Operation.Equals("get", StringComparison.OrdinalIgnoreCase))
+                    {
+                        Read(StateKeys, null);
+                    }
+                    return [await HostStateInstanceAsync().ConfigureAwait(false)];
+                case "state/test":
+                    return [await TestStateAsync(Read(StateKeys, null)).ConfigureAwait(false)];
+                case "state/set":
+                    return [await SetStateAsync(Read(StateKeys, null)).ConfigureAwait(false)];
                 default:
                     throw InputError($"Unknown resource operation '{request.Resource} {request.Operation}'.");
             }
@@ -161,11 +174,11 @@ public static class StateResources
 
         // ----- the instance (Read-Instance of the entry script) -----
 
-        private JsonObject Read(string[] known, string required)
+        private JsonObject Read(string[] known, string? required)
         {
             if (string.IsNullOrWhiteSpace(request.Input))
             {
-                throw InputError($"No JSON input: give the instance's properties on stdin ({required} required).");
+                return required is null ? [] : throw InputError($"No JSON input: give the instance's properties on stdin ({required} required).");
             }
             JsonNode? node;
             try
@@ -188,7 +201,7 @@ public static class StateResources
                     throw InputError($"'{key}' is not a property of this resource; the properties are {string.Join(", ", known)}.");
                 }
             }
-            if (!o.ContainsKey(required) || string.IsNullOrEmpty(PsString(o[required])))
+            if (required is not null && (!o.ContainsKey(required) || string.IsNullOrEmpty(PsString(o[required]))))
             {
                 throw InputError($"The property '{required}' is required.");
             }
@@ -228,8 +241,14 @@ public static class StateResources
 
         private async Task<StateTestResult> TestDocumentAsync(JsonObject document)
         {
+            // Test-NwFilterState: the document's namespace, else the caller's.
             var desired = ReadDocument(document);
-            return StateComparison.Compare(desired, await StateAsync().ConfigureAwait(false));
+            var snapshot = await HostState.ReadAsync(runtime, desired.Settings.NetworkNamespace ?? Ns, token).ConfigureAwait(false);
+            if (snapshot.Problems.FirstOrDefault(p => p.Severity == DiagnosticSeverity.Error) is { } problem)
+            {
+                throw StateErrors([problem]);
+            }
+            return StateComparison.Compare(desired, snapshot.State);
         }
 
         private NwFilterState ReadDocument(JsonObject document)
@@ -251,7 +270,7 @@ public static class StateResources
         private async Task SetDocumentAsync(JsonObject document)
         {
             var desired = ReadDocument(document);
-            var ns = Ns ?? desired.Settings.NetworkNamespace;
+            var ns = desired.Settings.NetworkNamespace ?? Ns; // Set-NwFilterState: the document's namespace, else the caller's
             var snapshot = await HostState.ReadAsync(runtime, ns, token).ConfigureAwait(false);
             var errors = new List<string>(snapshot.Problems.Where(p => p.Severity == DiagnosticSeverity.Error).Select(p => p.ToString()));
             StatePlan plan;
@@ -363,6 +382,43 @@ public static class StateResources
                 await SetDocumentAsync(FilterDocument(instance)).ConfigureAwait(false);
             }
             return await GetFilterAsync(name).ConfigureAwait(false);
+        }
+
+        // ----- NwFilter/State: the whole host, as Export-NwFilterState writes it -----
+
+        private async Task<JsonObject> HostStateInstanceAsync() =>
+            (JsonObject)JsonNode.Parse(StateJson.Write(await StateAsync().ConfigureAwait(false)))!;
+
+        /// <summary>The instance as a state document: without the keys dsc adds.</summary>
+        private static JsonObject StateDocument(JsonObject instance)
+        {
+            var document = new JsonObject();
+            foreach (var (key, value) in instance)
+            {
+                if (!key.Equals("$schema", StringComparison.OrdinalIgnoreCase) && !key.Equals("_inDesiredState", StringComparison.OrdinalIgnoreCase))
+                {
+                    document[key] = value?.DeepClone();
+                }
+            }
+            return document;
+        }
+
+        private async Task<JsonObject> TestStateAsync(JsonObject instance)
+        {
+            var actual = await HostStateInstanceAsync().ConfigureAwait(false);
+            actual["_inDesiredState"] = (await TestDocumentAsync(StateDocument(instance)).ConfigureAwait(false)).InDesiredState;
+            return actual;
+        }
+
+        private async Task<JsonObject> SetStateAsync(JsonObject instance)
+        {
+            if (request.WhatIf)
+            {
+                await TestStateAsync(instance).ConfigureAwait(false);
+                return StateDocument(instance);
+            }
+            await SetDocumentAsync(StateDocument(instance)).ConfigureAwait(false);
+            return await HostStateInstanceAsync().ConfigureAwait(false);
         }
 
         // ----- NwFilter/Binding -----

@@ -149,13 +149,47 @@ public sealed class StateResourcesTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task TheWholeHostIsGotTestedAndSetAsExportNwFilterStateWritesIt()
+    {
+        var got = Line(await Run("state", "get", null));
+        Assert.Equal((await HostState.ReadAsync(_runtime, null)).State.StateHash, (string)got["stateHash"]!);
+        Assert.Equal(["filters", "bindings", "settings", "stateHash"], got.Select(p => p.Key));
+
+        var document = new { filters = new[] { new { name = "web", xml = Web } } };
+        Assert.False(Line(await Run("state", "test", document))["_inDesiredState"]!.GetValue<bool>());
+        var whatIf = await Run("state", "set", document, whatIf: true);
+        Assert.Equal(JsonNode.Parse(System.Text.Json.JsonSerializer.Serialize(document))!.ToJsonString(), JsonNode.Parse(Assert.Single(whatIf.Output))!.ToJsonString());
+        Assert.Null(_runtime.Filters.Get("web"));
+
+        var set = Line(await Run("state", "set", document));
+        Assert.Equal((await HostState.ReadAsync(_runtime, null)).State.StateHash, (string)set["stateHash"]!);
+        Assert.Contains(set["filters"]!.AsArray(), f => (string)f!["name"]! == "web" && (string)f["origin"]! == "Defined");
+        var store = StoreHash();
+        var tested = Line(await Run("state", "test", document));
+        Assert.True(tested["_inDesiredState"]!.GetValue<bool>());
+        Assert.Equal((string)set["stateHash"]!, (string)tested["stateHash"]!);
+        Assert.Equal(set.ToJsonString(), Line(await Run("state", "set", document)).ToJsonString());
+        Assert.Equal(store, StoreHash());
+        Assert.Equal((string)set["stateHash"]!, (string)Line(await Run("state", "export", null))["stateHash"]!);
+
+        var bad = await Run("state", "set", "{\"filters\":[],\"colour\":1}");
+        Assert.Equal(StateResources.ExitInvalidInput, bad.ExitCode);
+        Assert.Equal("'colour' is not a property of this resource; the properties are filters, bindings, settings, stateHash.", Assert.Single(bad.Errors));
+        var badPath = await Run("state", "set", "{\"filters\":[{\"name\":\"web\",\"xm1\":\"<filter name='web'/>\"}]}");
+        Assert.Equal(StateResources.ExitInvalidInput, badPath.ExitCode);
+        Assert.Contains("$.filters[0].xm1", badPath.Errors[0], StringComparison.Ordinal);
+        Assert.Equal(store, StoreHash());
+    }
+
+    [Fact]
     public async Task OnlySetAndDeleteChangeAndUnknownOperationsAreRefused()
     {
         Assert.True(StateResources.Changes(new StateResourceRequest("filter", "set", null)));
         Assert.True(StateResources.Changes(new StateResourceRequest("binding", "Delete", null)));
         Assert.False(StateResources.Changes(new StateResourceRequest("filter", "set", null, WhatIf: true)));
         Assert.False(StateResources.Changes(new StateResourceRequest("filter", "test", null)));
-        Assert.False(StateResources.IsOperation("state", "get"));
+        Assert.False(StateResources.IsOperation("state", "delete"));
+        Assert.True(StateResources.IsOperation("state", "get"));
         var r = await StateResources.RunAsync(_runtime, new StateResourceRequest("filter", "frobnicate", "{}"));
         Assert.Equal((StateResources.ExitInvalidInput, "Unknown resource operation 'filter frobnicate'."), (r.ExitCode, Assert.Single(r.Errors)));
     }

@@ -80,7 +80,7 @@ public sealed class NwfilterctlTests : IDisposable
     }
 
     [Theory]
-    [InlineData("dsc", "state", "get")]
+    [InlineData("dsc", "state", "delete")]
     [InlineData("dsc", "filter", "frobnicate")]
     [InlineData("dsc", "filter")]
     [InlineData("apply", "filter", "get")]

@@ -59,7 +59,7 @@ public sealed class ControlContractTests
         var export = new StateResourceRequest("filter", "export", null);
         Assert.Equal(export, ControlContract.DecodeRequest(Reparse(ControlContract.EncodeRequest(export))));
         // An operation no resource has is refused by the contract, before the daemon runs anything.
-        var unknown = Assert.Throws<NwFilterException>(() => ControlContract.DecodeRequest(Reparse(ControlContract.EncodeRequest(new StateResourceRequest("state", "get", "{}")))));
+        var unknown = Assert.Throws<NwFilterException>(() => ControlContract.DecodeRequest(Reparse(ControlContract.EncodeRequest(new StateResourceRequest("state", "delete", "{}")))));
         Assert.Equal(ControlContract.BadMessage, unknown.Primary.Code);
     }
 

@@ -224,7 +224,7 @@ public static class ControlContract
                 var operation = Str(r, "operation", "StateResource");
                 if (!StateResources.IsOperation(resource, operation))
                 {
-                    throw new NwFilterException(Bad($"StateResource has no operation '{resource} {operation}' (filter or binding; get, test, set, delete or export)"));
+                    throw new NwFilterException(Bad($"StateResource has no operation '{resource} {operation}' (filter or binding: get, test, set, delete or export; state: get, test, set or export)"));
                 }
                 return new StateResourceRequest(resource, operation, OptStr(r, "input"), Bool(r, "whatIf", false), OptStr(r, "networkNamespace"));
             default:
