@@ -13,7 +13,7 @@
                (libvirt_driver_nwfilter.so, nwfilter-bridge) where gcc, make, pkg-config and libvirt-dev are
                present; elsewhere it prints why it skipped
       Layout   lays the shippable module out in out/NwFilter/ (version stamped from Directory.Build.props),
-               the daemon nwfilterd in out/nwfilterd/ (out/nwfilterd/nwfilterd) and runs Bridge,
+               the daemon nwfilterd and its DSC/Ansible client nwfilterctl in out/nwfilterd/ and runs Bridge,
                then imports it in a child process and fails if CmdletsToExport differs from the dll's cmdlets
       Test     xunit (dotnet test, counted from its TRX file) and Pester (tests/Pester); the last line printed
                is "N passed, N failed, N skipped" over both (each skip reason is listed above it), and the exit
@@ -221,6 +221,10 @@ task Layout Build, Help, Bridge, {
     if (Test-Path -LiteralPath $daemonOut) { Remove-Item -LiteralPath $daemonOut -Recurse -Force }
     Copy-Item -LiteralPath (Join-Path $Root "src/nwfilterd/bin/$Configuration/net10.0") -Destination $daemonOut -Recurse
     if (-not (Test-Path -LiteralPath (Join-Path $daemonOut 'nwfilterd'))) { throw "out/nwfilterd has no nwfilterd launcher." }
+    # nwfilterctl beside it (docs/design/state.md, "Through nwfilterd"): the DSC resources' and Ansible modules' client,
+    # out/nwfilterd/nwfilterctl and NwFilter/nwfilterd/nwfilterctl (the manifests run it); the same build's core.
+    Copy-Item -Path (Join-Path $Root "src/nwfilterctl/bin/$Configuration/net10.0/*") -Destination $daemonOut -Recurse -Force
+    if (-not (Test-Path -LiteralPath (Join-Path $daemonOut 'nwfilterctl'))) { throw "out/nwfilterd has no nwfilterctl launcher." }
     # The module package carries the daemon and its systemd units too (README "Installing"): NwFilter/nwfilterd/ (no
     # .pdb/.xml, its own copy of the core) and NwFilter/systemd/, so a host installs both from Install-PSResource NwFilter.
     $shipped = New-Item -ItemType Directory -Force -Path (Join-Path $ModuleOut 'nwfilterd')

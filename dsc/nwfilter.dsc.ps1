@@ -1,6 +1,7 @@
-# The one dispatcher of NwFilter's DSC v3 command resources (NwFilter/Filter, NwFilter/Binding), shipped in the
-# module folder beside their manifests (docs/design/state.md). dsc runs it as
-#   pwsh -NoLogo -NonInteractive -NoProfile -File ./nwfilter.dsc.ps1 <filter|binding> <get|test|set|delete|export> [-WhatIf]
+# The one dispatcher of NwFilter's DSC v3 command resources (NwFilter/Filter, NwFilter/Binding, NwFilter/State),
+# shipped in the module folder beside their manifests (docs/design/state.md). nwfilterctl (the manifests' executable)
+# runs it when nwfilterd does not answer, as
+#   pwsh -NoLogo -NonInteractive -NoProfile -File ./nwfilter.dsc.ps1 <filter|binding|state> <get|test|set|delete|export> [-WhatIf]
 # with the instance's JSON on stdin. It drives the state cmdlets, so the resources test what Test-NwFilterState
 # tests: test returns the actual state with _inDesiredState, and set (implementsPretest, return: state) tests,
 # changes only what differs and prints the state after: one process per set.
@@ -41,7 +42,7 @@ function Read-Instance([string[]] $Known, [string[]] $Required) {
 
 function Exists($Instance) { -not $Instance.ContainsKey('_exist') -or $Instance['_exist'] }
 
-function Out-Json($Object) { $Object | ConvertTo-Json -Compress -Depth 8 }
+function Out-Json($Object) { $Object | ConvertTo-Json -Compress -Depth 16 }
 
 function Write-StateErrors($Errors) {
     # The state cmdlets name the JSON path of each problem; the first one is the resource's error.
@@ -152,8 +153,38 @@ function Set-BindingInstance($Instance) {
 }
 
 #endregion
+#region NwFilter/State: the whole host (filters, bindings, settings), as Export-NwFilterState writes it
+
+function Get-StateInstance { Export-NwFilterState | ConvertFrom-Json -AsHashtable -Depth 16 }
+
+function ConvertTo-StateDocument($Instance) {
+    $document = [ordered]@{}
+    foreach ($key in $Instance.Keys) { if ($key -notin '$schema', '_inDesiredState') { $document[$key] = $Instance[$key] } }
+    $document | ConvertTo-Json -Compress -Depth 16
+}
+
+function Test-StateInstance($Instance) {
+    $actual = Get-StateInstance
+    $result = Test-NwFilterState -InputObject (ConvertTo-StateDocument $Instance) -ErrorVariable bad -ErrorAction SilentlyContinue
+    Write-StateErrors $bad
+    $actual['_inDesiredState'] = $result.InDesiredState
+    $actual
+}
+
+function Set-StateInstance($Instance) {
+    if ($WhatIf) {
+        $null = Test-StateInstance $Instance
+        return ConvertTo-StateDocument $Instance | ConvertFrom-Json -AsHashtable -Depth 16
+    }
+    $null = Set-NwFilterState -InputObject (ConvertTo-StateDocument $Instance) -Confirm:$false -ErrorVariable bad -ErrorAction SilentlyContinue
+    Write-StateErrors $bad
+    Get-StateInstance
+}
+
+#endregion
 
 $filterKeys = 'name', 'xml', 'hash', '_exist'
+$stateKeys = 'filters', 'bindings', 'settings', 'stateHash'
 $bindingKeys = 'portDevice', 'macAddress', 'filter', 'parameters', 'backend', '_exist'
 try {
     Import-Module (Join-Path $PSScriptRoot 'NwFilter.psd1') -ErrorAction Stop
@@ -168,6 +199,10 @@ try {
         'binding/set' { Set-BindingInstance (Read-Instance $bindingKeys 'portDevice') }
         'binding/delete' { $i = Read-Instance $bindingKeys 'portDevice'; $i['_exist'] = $false; $null = Set-BindingInstance $i }
         'binding/export' { foreach ($b in (Get-NwFilterState).Bindings) { ConvertTo-BindingInstance $b } }
+        'state/get' { $null = Read-Instance $stateKeys @(); Get-StateInstance }
+        'state/test' { Test-StateInstance (Read-Instance $stateKeys @()) }
+        'state/set' { Set-StateInstance (Read-Instance $stateKeys @()) }
+        'state/export' { Get-StateInstance }
         default { throw [InputError]::new("Unknown resource operation '$ResourceType $Operation'.") }
     }
     foreach ($o in @($out)) { if ($null -ne $o) { Out-Json $o } }

@@ -38,6 +38,48 @@ function New-NwFilterPwshShim {
     $bin.FullName
 }
 
+function New-NwFilterPwshTripwire {
+    # A folder holding an executable "pwsh" that starts nothing: it appends its arguments to <Directory>/pwsh-started
+    # and exits 97. On PATH (and as NWFILTER_PWSH) it proves that a call made no PowerShell start. Returns the folder.
+    [OutputType([string])]
+    param([Parameter(Mandatory)] [string] $Directory)
+    $bin = New-Item -ItemType Directory -Force -Path $Directory
+    $marker = Join-Path $bin.FullName 'pwsh-started'
+    Set-Content -LiteralPath (Join-Path $bin 'pwsh') -Value "#!/bin/sh`necho `"`$*`" >> '$marker'`nexit 97"
+    & chmod +x (Join-Path $bin 'pwsh')
+    $bin.FullName
+}
+
+function Start-NwFilterTestDaemon {
+    # A real nwfilterd (out/nwfilterd) inside the namespace, serving this session's NWFILTER_CONFIG_DIR and
+    # NWFILTER_STATE_DIR, with its libvirt and control sockets in Directory. Returns Process, Control (the control
+    # socket) and Log once it listens; Stop-NwFilterTestDaemon stops it (SIGTERM, as systemd).
+    param([Parameter(Mandatory)] [string] $Namespace, [Parameter(Mandatory)] [string] $Directory)
+    $exe = Join-Path ([IO.Path]::GetFullPath((Join-Path $PSScriptRoot '../..'))) 'out/nwfilterd/nwfilterd'
+    $dir = (New-Item -ItemType Directory -Force -Path $Directory).FullName
+    $log = Join-Path $dir 'nwfilterd.log'
+    $control = Join-Path $dir 'control.sock'
+    $process = Start-Process -FilePath ip -PassThru -RedirectStandardOutput $log -RedirectStandardError "$log.err" -ArgumentList @(
+        'netns', 'exec', $Namespace, $exe, '--libvirt-socket', (Join-Path $dir 'libvirt.sock'), '--control-socket', $control,
+        '--libvirt-binding-dir', (Join-Path $dir 'none'))
+    $deadline = [DateTime]::UtcNow.AddSeconds(60)
+    while (-not ((Test-Path -LiteralPath $log) -and (Select-String -LiteralPath $log -Pattern '^listening on' -Quiet))) {
+        if ([DateTime]::UtcNow -gt $deadline -or $process.HasExited) {
+            throw "nwfilterd did not start: $(Get-Content -Raw $log -ErrorAction SilentlyContinue) $(Get-Content -Raw "$log.err" -ErrorAction SilentlyContinue)"
+        }
+        Start-Sleep -Milliseconds 100
+    }
+    [pscustomobject]@{ Process = $process; Control = $control; Log = $log }
+}
+
+function Stop-NwFilterTestDaemon {
+    param([AllowNull()] [object] $Daemon)
+    if ($Daemon -and -not $Daemon.Process.HasExited) {
+        & kill -TERM $Daemon.Process.Id
+        $null = $Daemon.Process.WaitForExit(30000)
+    }
+}
+
 function Test-NwFilterProgram {
     # True when every program is on PATH (the 'tools' resource of Test-NwFilterResource).
     [OutputType([bool])]
@@ -176,5 +218,5 @@ function Invoke-NwFilterInChild {
     (& $exe @pre -NoProfile -NonInteractive -Command "`$ErrorActionPreference = 'Stop'; Import-Module '$manifest'; $Script" 2>&1) -join "`n"
 }
 
-Export-ModuleMember -Function Test-NwFilterResource, New-NwFilterPwshShim, Test-NwFilterProgram, Test-NwFilterKernelTests, New-NwFilterTestNamespace, Remove-NwFilterTestNamespace, Get-NwFilterTestSave, Invoke-NwFilterInChild,
+Export-ModuleMember -Function Test-NwFilterResource, New-NwFilterPwshShim, New-NwFilterPwshTripwire, Start-NwFilterTestDaemon, Stop-NwFilterTestDaemon, Test-NwFilterProgram, Test-NwFilterKernelTests, New-NwFilterTestNamespace, Remove-NwFilterTestNamespace, Get-NwFilterTestSave, Invoke-NwFilterInChild,
     New-NwFilterLearningLab, Remove-NwFilterLearningLab, Invoke-NwFilterLabDhcp

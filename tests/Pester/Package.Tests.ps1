@@ -56,6 +56,7 @@ Describe 'Gallery package' {
         try { $names = @($entries.Entries.FullName) } finally { $entries.Dispose() }
         foreach ($file in 'NwFilter.psd1', 'NwFilter.dll', 'NwFilter.Core.dll', 'en-US/NwFilter.dll-Help.xml', 'NwFilter.Format.ps1xml', 'filter.dsc.resource.json', 'LICENSE',
             'nwfilterd/nwfilterd', 'nwfilterd/nwfilterd.dll', 'nwfilterd/nwfilterd.runtimeconfig.json', 'nwfilterd/nwfilterd.deps.json', 'nwfilterd/NwFilter.Core.dll',
+            'nwfilterd/nwfilterctl', 'nwfilterd/nwfilterctl.dll', 'nwfilterd/nwfilterctl.runtimeconfig.json', 'nwfilterd/nwfilterctl.deps.json',
             'systemd/nwfilterd.service', 'systemd/nwfilterd.socket') {
             $names | Should -Contain $file
         }
@@ -103,5 +104,12 @@ Describe 'Gallery package' {
         $help | Should -Match '--import-libvirt'
         $help | Should -Match '--control-socket'
         (Get-Content -Raw (Join-Path $base 'systemd/nwfilterd.service')) | Should -Match '(?m)^ExecStart=/usr/local/lib/nwfilterd/nwfilterd '
+        # The DSC manifests' executable, marked executable in place as the README says, runs from the installed module.
+        $m = Get-Content -Raw (Join-Path $base 'filter.dsc.resource.json') | ConvertFrom-Json
+        $ctl = Join-Path $base $m.get.executable
+        & chmod +x $ctl
+        $usage = (& $ctl --help 2>&1) -join "`n"
+        $LASTEXITCODE | Should -Be 0 -Because $usage
+        $usage | Should -Match 'nwfilterctl dsc <filter\|binding\|state>'
     }
 }

@@ -11,6 +11,7 @@ description:
   - Binds a filter to a VM's host-side port device (its MAC and the filter's parameters), changes it, or removes it,
     through NwFilter (a PowerShell 7 module); the firewall change is atomic per port.
   - Idempotent, with check mode and diff. Properties not given keep their current values (the owner is libvirt's).
+  - With nwfilterd running, the call goes through its control socket and starts no PowerShell (see I(daemon)).
 options:
   port_device: {description: "The host-side port device, e.g. vnet0.", type: str, required: true}
   mac_address: {description: The VM's MAC address; required to create a binding., type: str}
@@ -19,11 +20,19 @@ options:
   backend: {description: The firewall backend., type: str, choices: [EbIpTables, Nftables]}
   state: {description: Whether the binding should exist., type: str, choices: [present, absent], default: present}
   pwsh: {description: PowerShell 7 on the target., type: str, default: pwsh}
-  module_path: {description: The NwFilter module folder; found with Get-Module -ListAvailable when not given., type: path}
+  module_path: {description: "The NwFilter module folder; when not given, the newest NwFilter in $PSModulePath and PowerShell's module folders, else what pwsh's Get-Module -ListAvailable finds.", type: path}
   config_dir: {description: NWFILTER_CONFIG_DIR (the filter store) for this call., type: path}
   state_dir: {description: NWFILTER_STATE_DIR (bindings and leases) for this call., type: path}
   network_namespace: {description: "The network namespace whose ports are meant (NWFILTER_NETNS); default: the target's own.", type: str}
-requirements: [PowerShell 7.4 or later, the NwFilter module, root on the target]
+  daemon:
+    description:
+      - "How the call reaches NwFilter (NWFILTER_DAEMON): C(auto), the default, goes through nwfilterd's control socket
+        when the daemon runs for this store (no PowerShell is started) and through pwsh otherwise; C(daemon) fails when
+        nwfilterd does not answer; C(inprocess) always uses pwsh."
+    type: str
+    choices: [auto, daemon, inprocess]
+  daemon_socket: {description: "nwfilterd's control socket (NWFILTER_DAEMON_SOCKET); default: /run/nwfilter/nwfilterd.sock.", type: path}
+requirements: [the NwFilter module; PowerShell 7.4 or later unless nwfilterd runs, root on the target]
 '''
 
 EXAMPLES = r'''

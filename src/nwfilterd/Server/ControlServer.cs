@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using System.Text.Json.Nodes;
+using NwFilter.Core.DesiredState;
 using NwFilter.Core.Diagnostics;
 using NwFilter.Core.Runtime;
 using NwFilter.Core.Runtime.Control;
@@ -133,9 +134,14 @@ internal sealed class ControlServer(NwFilterRuntime runtime, DaemonLog log, Sema
             return;
         }
         var host = new ControlHost(stream, log, AnswerTimeout, MaxFrame);
-        log.Line($"{who}: {decoded.GetType().Name.Replace("Request", "", StringComparison.Ordinal)}");
-        // Changes run one at a time with libvirt's (the same lock) and to their end even when the client goes away.
-        await changes.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+        log.Line($"{who}: {decoded.GetType().Name.Replace("Request", "", StringComparison.Ordinal)}{(decoded is StateResourceRequest sr ? $" {sr.Resource} {sr.Operation}{(sr.WhatIf ? " -WhatIf" : "")}" : "")}");
+        // Changes run one at a time with libvirt's (the same lock) and to their end even when the client goes away;
+        // a DSC/Ansible get or test (and a what-if set) only reads, so it does not wait for them.
+        var locks = decoded is not StateResourceRequest read || StateResources.Changes(read);
+        if (locks)
+        {
+            await changes.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+        }
         object response;
         try
         {
@@ -146,6 +152,7 @@ internal sealed class ControlServer(NwFilterRuntime runtime, DaemonLog log, Sema
                 ApplyBindingsRequest a => await runtime.HandleAsync(a, host, CancellationToken.None).ConfigureAwait(false),
                 RemoveBindingsRequest r => await runtime.HandleAsync(r, host, CancellationToken.None).ConfigureAwait(false),
                 RestoreBindingsRequest r => await runtime.HandleAsync(r, host, CancellationToken.None).ConfigureAwait(false),
+                StateResourceRequest s => await StateResources.RunAsync(runtime, s, CancellationToken.None).ConfigureAwait(false),
                 _ => throw new InvalidOperationException(decoded.GetType().Name),
             };
         }
@@ -156,7 +163,10 @@ internal sealed class ControlServer(NwFilterRuntime runtime, DaemonLog log, Sema
         }
         finally
         {
-            changes.Release();
+            if (locks)
+            {
+                changes.Release();
+            }
         }
         try
         {

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Net.NetworkInformation;
 using System.Text;
 using System.Text.Json.Nodes;
+using NwFilter.Core.DesiredState;
 using NwFilter.Core.Diagnostics;
 using NwFilter.Core.Model;
 using NwFilter.Core.Runtime;
@@ -52,6 +53,32 @@ public sealed class ControlContractTests
         var restore = (RestoreBindingsRequest)ControlContract.DecodeRequest(Reparse(ControlContract.EncodeRequest(new RestoreBindingsRequest(null, "lab") { Backend = FirewallBackendKind.Nftables })));
         Assert.Null(restore.PortDevices);
         Assert.Equal(FirewallBackendKind.Nftables, restore.Backend);
+
+        var resource = new StateResourceRequest("binding", "set", "{\"portDevice\":\"vnet0\"}", WhatIf: true, NetworkNamespace: "lab");
+        Assert.Equal(resource, ControlContract.DecodeRequest(Reparse(ControlContract.EncodeRequest(resource))));
+        var export = new StateResourceRequest("filter", "export", null);
+        Assert.Equal(export, ControlContract.DecodeRequest(Reparse(ControlContract.EncodeRequest(export))));
+        // An operation no resource has is refused by the contract, before the daemon runs anything.
+        var unknown = Assert.Throws<NwFilterException>(() => ControlContract.DecodeRequest(Reparse(ControlContract.EncodeRequest(new StateResourceRequest("state", "delete", "{}")))));
+        Assert.Equal(ControlContract.BadMessage, unknown.Primary.Code);
+    }
+
+    [Fact]
+    public void AStateResourceResponseKeepsItsLinesErrorsAndExitCode()
+    {
+        var request = new StateResourceRequest("filter", "get", "{}");
+        var response = new StateResourceResponse(["{\"name\":\"web\",\"xml\":\"<filter name='web'/>\"}", "{}"], 2, ["$.filters[0].xml: bad"], ["a warning"]);
+        var back = (StateResourceResponse)ControlContract.DecodeResponse(Reparse(ControlContract.EncodeResponse(response)), request);
+        Assert.Equal(response.Output.ToArray(), back.Output.ToArray());
+        Assert.Equal(response.Errors.ToArray(), back.Errors.ToArray());
+        Assert.Equal(response.Warnings.ToArray(), back.Warnings.ToArray());
+        Assert.Equal(2, back.ExitCode);
+        foreach (var code in new JsonNode?[] { null, -1, 256, 1.5, "0" })
+        {
+            var m = Reparse(ControlContract.EncodeResponse(response));
+            m["response"]!["exitCode"] = code?.DeepClone();
+            Assert.Equal(ControlContract.BadMessage, Assert.Throws<NwFilterException>(() => ControlContract.DecodeResponse(m, request)).Primary.Code);
+        }
     }
 
     [Fact]
@@ -90,6 +117,7 @@ public sealed class ControlContractTests
             ControlContract.EncodeRequest(new ApplyBindingsRequest([Binding(null), Binding(FirewallBackendKind.Nftables)], "lab")),
             ControlContract.EncodeRequest(new RestoreBindingsRequest(["vnet0"]) { Backend = FirewallBackendKind.EbIpTables }),
             ControlContract.EncodeRequest(new UndefineFilterRequest("a")),
+            ControlContract.EncodeRequest(new StateResourceRequest("filter", "set", "{}", WhatIf: true, NetworkNamespace: "lab")),
         };
         JsonNode?[] junk = [null, 7, -1, 1e300, true, "", "x", "<filter", new JsonArray(), new JsonObject(), new JsonArray(1, "a", null), "Nftables", "9"];
         var random = new Random(4711);

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using NwFilter.Core.Apply;
+using NwFilter.Core.DesiredState;
 using NwFilter.Core.Diagnostics;
 using NwFilter.Core.Model;
 using NwFilter.Core.Store;
@@ -163,6 +164,14 @@ public static class ControlContract
             ["networkNamespace"] = r.NetworkNamespace,
             ["backend"] = r.Backend?.ToString(),
         }),
+        StateResourceRequest s => Request("StateResource", new JsonObject
+        {
+            ["resource"] = s.Resource,
+            ["operation"] = s.Operation,
+            ["input"] = s.Input,
+            ["whatIf"] = s.WhatIf,
+            ["networkNamespace"] = s.NetworkNamespace,
+        }),
         _ => throw new ArgumentException($"{request.GetType().Name} does not go over nwfilterd's control socket.", nameof(request)),
     };
 
@@ -210,8 +219,16 @@ public static class ControlContract
                 {
                     Backend = OptStr(r, "backend") is { } b ? ParseBackend(b, "RestoreBindings.backend") : null,
                 };
+            case "StateResource":
+                var resource = Str(r, "resource", "StateResource");
+                var operation = Str(r, "operation", "StateResource");
+                if (!StateResources.IsOperation(resource, operation))
+                {
+                    throw new NwFilterException(Bad($"StateResource has no operation '{resource} {operation}' (filter or binding: get, test, set, delete or export; state: get, test, set or export)"));
+                }
+                return new StateResourceRequest(resource, operation, OptStr(r, "input"), Bool(r, "whatIf", false), OptStr(r, "networkNamespace"));
             default:
-                throw new NwFilterException(Bad($"unknown request kind '{kind}' (DefineFilters, UndefineFilter, ApplyBindings, RemoveBindings, RestoreBindings)"));
+                throw new NwFilterException(Bad($"unknown request kind '{kind}' (DefineFilters, UndefineFilter, ApplyBindings, RemoveBindings, RestoreBindings, StateResource)"));
         }
     }
 
@@ -262,6 +279,14 @@ public static class ControlContract
                 ["processLaunches"] = b.Execution?.ProcessLaunches,
                 ["elapsedMs"] = b.Execution?.Elapsed.TotalMilliseconds,
             },
+            StateResourceResponse s => new JsonObject
+            {
+                ["kind"] = "StateResource",
+                ["output"] = Array(s.Output.Select(o => (JsonNode?)o)),
+                ["exitCode"] = s.ExitCode,
+                ["errors"] = Array(s.Errors.Select(e => (JsonNode?)e)),
+                ["warnings"] = Array(s.Warnings.Select(w => (JsonNode?)w)),
+            },
             _ => throw new ArgumentException($"{response.GetType().Name} is no response of the control contract.", nameof(response)),
         };
         var m = Message("response");
@@ -305,6 +330,11 @@ public static class ControlContract
                     var o = n as JsonObject ?? throw new NwFilterException(Bad($"items[{i}] is no object"));
                     return new BindingResult(Str(o, "portDevice", $"items[{i}]"), o["binding"] is null ? null : DecodeBinding(o["binding"], $"items[{i}].binding"), DecodeError(o["error"]));
                 })], DecodeDiagnostics(r["warnings"]), execution);
+            case (StateResourceRequest, "StateResource"):
+                var exit = r["exitCode"] is JsonValue code && code.GetValueKind() == JsonValueKind.Number && code.TryGetValue<int>(out var c) && c is >= 0 and <= 255
+                    ? c
+                    : throw new NwFilterException(Bad("StateResource response has no exitCode of 0..255"));
+                return new StateResourceResponse([.. Strings(r, "output", "StateResource")], exit, [.. Strings(r, "errors", "StateResource")], [.. Strings(r, "warnings", "StateResource")]);
             default:
                 throw new NwFilterException(Bad($"a {kind} response does not answer a {request.GetType().Name}"));
         }
