@@ -12,6 +12,7 @@ namespace NwFilter.Daemon.Tests.Daemon;
 /// ping from the unfiltered guest is answered. The lab and its two guests are shared by the tests (TCG guests are
 /// slow to boot); each test leaves both running, filtered and unfiltered, and nwfilterd up.
 /// </summary>
+[Collection(VmLabCollection.Name)]
 public sealed class BridgeVmLabTests(VmLab lab, ITestOutputHelper output) : IClassFixture<VmLab>
 {
     private const string SpoofFiltered = "10.97.0.250";
