@@ -110,7 +110,16 @@ public sealed class DaemonMemoryScenario : IScenario
             }
             await Task.Delay(2000);
             await Report(daemon.Id, $"+ {learning} learning ({Count(learners)} learners started, {clock.Elapsed.TotalSeconds:0.0} s)");
-            await Task.Delay(TimeSpan.FromSeconds(idle));
+            // steady state: the drift repair's check every 30 s allocates, the trim gives it back; one sample a second
+            var samples = new List<double>();
+            for (var t = 0; t < idle; t++)
+            {
+                await Task.Delay(1000);
+                samples.Add(Rss(daemon.Id) / 1024.0);
+            }
+            samples.Sort();
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| idle {idle} s, RSS once a second | min {samples[0]:0.0} MiB | median {samples[samples.Count / 2]:0.0} MiB | p90 {samples[(int)(samples.Count * 0.9)]:0.0} MiB | max {samples[^1]:0.0} MiB |"));
             await Report(daemon.Id, $"after {idle} s idle");
             return 0;
         }
@@ -125,6 +134,9 @@ public sealed class DaemonMemoryScenario : IScenario
             Directory.Delete(dir, recursive: true);
         }
     }
+
+    private static long Rss(int pid) => File.ReadLines($"/proc/{pid}/status").Where(l => l.StartsWith("VmRSS:", StringComparison.Ordinal))
+        .Select(l => long.Parse(l[6..].Trim().Split(' ')[0], CultureInfo.InvariantCulture)).FirstOrDefault();
 
     private static int Count(HashSet<string> set)
     {
