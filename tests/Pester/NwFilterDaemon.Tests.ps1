@@ -122,6 +122,10 @@ Describe 'The cmdlets through nwfilterd' -Skip:$NoDaemon {
         Invoke-NwFilterBinding vnet1 52:54:00:44:00:02 clean-traffic -Confirm:$false -Verbose 4>&1 |
             Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | ForEach-Object Message | Should -Contain 'IP address learning for port vnet1 runs in nwfilterd (Get-NwFilterBinding shows what it learned).'
         $b = Get-NwFilterBinding vnet1
+        $b.LearningHost | Should -Be 'nwfilterd'
+        # the learner opens its capture on a thread of its own (slow on a loaded machine): NotStarted until then
+        $deadline = [DateTime]::UtcNow.AddSeconds(30)
+        while ($b.LearningState -eq 'NotStarted' -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 200; $b = Get-NwFilterBinding vnet1 }
         $b.LearningMode | Should -Be 'Any'
         $b.LearningState | Should -Be 'Learning'
         $b.Listening | Should -BeTrue

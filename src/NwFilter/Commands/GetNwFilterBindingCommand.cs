@@ -18,9 +18,13 @@ namespace NwFilter.Commands;
 /// has LearningMode (any or dhcp), LearningState (Learning, Learned, Stopped, Failed, or NotStarted when no learner
 /// watches the port), LearnedAddress (the learned addresses, with their lease ends), Listening (a learner listens to the
 /// port now), LearningHost (nwfilterd, or Session for a learner of this session) and LearningJob (the job of this
-/// session that learns it). When nwfilterd runs for this store (see about_NwFilter's "Doors": NWFILTER_DAEMON,
+/// session that learns it).
+///
+/// When nwfilterd runs for this store (NWFILTER_DAEMON,
 /// NWFILTER_DAEMON_SOCKET) the bindings and their learning are read from it, so a binding whose learner runs in the
-/// daemon (one made by libvirt, virsh or a cmdlet through the daemon) shows the daemon's state and addresses. Piped to ConvertTo-NwFilterXml they give libvirt's filterbinding XML (virsh
+/// daemon (one made by libvirt, virsh or a cmdlet through the daemon) shows the daemon's state and addresses.
+///
+/// Piped to ConvertTo-NwFilterXml they give libvirt's filterbinding XML (virsh
 /// nwfilter-binding-dumpxml), and piped to Invoke-NwFilterBinding they apply again.
 ///
 /// Bindings are kept under the state directory (NWFILTER_STATE_DIR), one set per network namespace: -NetworkNamespace
