@@ -15,7 +15,8 @@ namespace NwFilter.Commands.Infrastructure;
 /// <remarks>
 /// A failure of the door itself (the daemon required and absent, the daemon gone mid-call, a malformed message)
 /// becomes the error of every item of the response, with its own id, so the cmdlets report it as any other error.
-/// Reads (Get-NwFilter, Get-NwFilterBinding, Test-*) stay local: the store's files are the one truth both read.
+/// Reads stay local (Get-NwFilter, Test-*: the store's files are the one truth both read), except the binding status of
+/// Get-NwFilterBinding, whose learners live in the daemon.
 /// </remarks>
 internal static class Doors
 {
