@@ -47,14 +47,18 @@ internal sealed record DaemonOptions
     /// <summary>Re-apply bindings whose rules were removed or changed behind the daemon's back (docs/design/drift-repair.md); on unless --no-drift-repair.</summary>
     public bool DriftRepair { get; init; } = true;
 
+    /// <summary>Give memory back after a burst of work (<see cref="MemoryTrim"/>); on unless --no-memory-trim.</summary>
+    public bool MemoryTrim { get; init; } = true;
+
     public const string Usage =
         "usage: nwfilterd [--libvirt-socket PATH] [--read-only-socket PATH] [--group NAME] [--backend auto|Nftables|EbIpTables]\n" +
         "                 [--libvirt-binding-dir DIR] [--control-socket PATH|none] [--request-timeout SECONDS]\n" +
-        "                 [--import-libvirt [--libvirt-filter-dir DIR]] [--no-drift-repair] [--verbose]\n" +
+        "                 [--import-libvirt [--libvirt-filter-dir DIR]] [--no-drift-repair] [--no-memory-trim] [--verbose]\n" +
         "  Serves libvirt's nwfilter RPC for the network namespace it runs in. Filters live in NWFILTER_CONFIG_DIR,\n" +
         "  bindings and leases in NWFILTER_STATE_DIR (the NwFilter module's defaults when unset). SIGTERM stops it;\n" +
         "  the rules in force stay. Rules removed or changed behind its back (nft flush ruleset, another tool) are\n" +
-        "  re-applied and logged, unless --no-drift-repair.";
+        "  re-applied and logged, unless --no-drift-repair. After a burst of changes it gives free memory back to the\n" +
+        "  system (a compacting GC and malloc_trim), unless --no-memory-trim; SIGUSR1 logs its memory.";
 
     /// <summary>The options of <paramref name="args"/>, or the reason they are refused.</summary>
     public static (DaemonOptions? Options, string? Error) Parse(IReadOnlyList<string> args)
@@ -94,6 +98,9 @@ internal sealed record DaemonOptions
                         break;
                     case "--libvirt-binding-dir":
                         o = o with { LibvirtBindingDirectory = Value() };
+                        break;
+                    case "--no-memory-trim":
+                        o = o with { MemoryTrim = false };
                         break;
                     case "--no-drift-repair":
                         o = o with { DriftRepair = false };

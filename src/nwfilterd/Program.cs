@@ -107,9 +107,16 @@ var dispatcher = procedures.CreateDispatcher((h, e) => log.Line($"error: {h}: {e
 var server = new UnixSocketServer(dispatcher, log.Line, group, requestTimeout: options.RequestTimeout);
 var control = new ControlServer(runtime, log, procedures.Changes, group, $"nwfilterd {typeof(Daemon).Assembly.GetName().Version}");
 var learning = Task.Run(() => runtime.HandleAsync(new LearningServiceRequest(null, restored), log, stop.Token));
+var trimming = options.MemoryTrim ? Task.Run(() => new MemoryTrim(procedures.Changes, log.Line).RunAsync(stop.Token)) : Task.CompletedTask;
 var serving = listeners.Where(l => !l.Control).Select(l => server.RunAsync(l, stop.Token))
     .Concat(listeners.Where(l => l.Control).Select(l => control.RunAsync(l, stop.Token))).ToList();
 log.Line($"listening on {string.Join(", ", listeners.Select(l => l.Path + (l.ReadOnly ? " (read-only)" : l.Control ? " (control)" : "")))}");
+// SIGUSR1 (10 on Linux): one line of where the daemon's memory is (RSS, the managed heap, what the GC keeps committed).
+using var usr1 = PosixSignalRegistration.Create((PosixSignal)10, c =>
+{
+    c.Cancel = true;
+    log.Line(Daemon.MemoryLine());
+});
 try
 {
     await Task.Delay(Timeout.Infinite, stop.Token);
@@ -120,12 +127,34 @@ catch (OperationCanceledException)
 log.Line("stopping: SIGTERM; the rules in force stay");
 await Task.WhenAll(serving);
 await learning;
+await trimming;
 log.Line("stopped");
 return 0;
 
 /// <summary>Start-up helpers of the daemon.</summary>
 internal static partial class Daemon
 {
+    /// <summary>The process's memory in one line: VmRSS and threads (/proc/self/status), the managed heap after the last GC and what the GC holds committed.</summary>
+    public static string MemoryLine()
+    {
+        long rss = 0;
+        var threads = 0;
+        foreach (var line in File.ReadLines("/proc/self/status"))
+        {
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+            {
+                rss = long.Parse(line[6..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+            }
+            else if (line.StartsWith("Threads:", StringComparison.Ordinal))
+            {
+                threads = int.Parse(line[8..].Trim(), System.Globalization.CultureInfo.InvariantCulture);
+            }
+        }
+        var gc = GC.GetGCMemoryInfo();
+        return string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"memory: RSS {rss / 1024.0:0.0} MiB, {threads} threads; managed heap {gc.HeapSizeBytes / 1048576.0:0.0} MiB after the last GC ({GC.GetTotalMemory(false) / 1048576.0:0.0} MiB now), GC committed {gc.TotalCommittedBytes / 1048576.0:0.0} MiB, {GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)} collections (gen 0/1/2)");
+    }
+
     /// <summary>The id of a group by name (/etc/group), or a numeric id as given.</summary>
     public static uint? GroupId(string name)
     {

@@ -116,6 +116,44 @@ Describe 'The cmdlets through nwfilterd' -Skip:$NoDaemon {
         Virsh nwfilter-list | Should -Not -Match 'doors-f'
     }
 
+    It 'shows the daemon''s learner in Get-NwFilterBinding: listening, then the address it learned from real traffic' {
+        # a binding made through the daemon that learns its IP (clean-traffic, no IP): its learner runs in nwfilterd
+        "link add vnet1 type veth peer name peer1`nlink set peer1 address 52:54:00:44:00:02`nlink set vnet1 up" | & ip -n $Ns -batch - | Out-Null
+        Invoke-NwFilterBinding vnet1 52:54:00:44:00:02 clean-traffic -Confirm:$false -Verbose 4>&1 |
+            Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | ForEach-Object Message | Should -Contain 'IP address learning for port vnet1 runs in nwfilterd (Get-NwFilterBinding shows what it learned).'
+        $b = Get-NwFilterBinding vnet1
+        $b.LearningHost | Should -Be 'nwfilterd'
+        # the learner opens its capture on a thread of its own (slow on a loaded machine): NotStarted until then
+        $deadline = [DateTime]::UtcNow.AddSeconds(30)
+        while ($b.LearningState -eq 'NotStarted' -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 200; $b = Get-NwFilterBinding vnet1 }
+        $b.LearningMode | Should -Be 'Any'
+        $b.LearningState | Should -Be 'Learning'
+        $b.Listening | Should -BeTrue
+        $b.LearningHost | Should -Be 'nwfilterd'
+        $b.LearningJob | Should -BeNullOrEmpty
+        $b.LearnedAddress | Should -BeNullOrEmpty
+        # control: this session's own view (no daemon) knows no learner for the port
+        $env:NWFILTER_DAEMON = 'inprocess'
+        try { $local = Get-NwFilterBinding vnet1 } finally { $env:NWFILTER_DAEMON = 'daemon' }
+        $local.LearningState | Should -Be 'NotStarted'
+        $local.Listening | Should -BeFalse
+        $local.LearningHost | Should -BeNullOrEmpty
+        # the "VM" (peer1, the port's other end) sends its first packet: an ARP request from 10.214.0.7
+        "link set peer1 up`naddr add 10.214.0.7/24 dev peer1" | & ip -n $Ns -batch - | Out-Null
+        $deadline = [DateTime]::UtcNow.AddSeconds(30)
+        do {
+            & ip netns exec $Ns ping -n -q -c 1 -W 1 -I peer1 10.214.0.1 2>&1 | Out-Null
+            $b = Get-NwFilterBinding vnet1
+        } until ($b.LearningState -eq 'Learned' -or [DateTime]::UtcNow -gt $deadline)
+        $b.LearningState | Should -Be 'Learned'
+        $b.LearningHost | Should -Be 'nwfilterd'
+        @($b.LearnedAddress.Address.IPAddressToString) | Should -Be @('10.214.0.7')
+        $b.LearnedAddress[0].Source | Should -Be 'Arp'
+        Select-String -LiteralPath $Log -Pattern 'learner vnet1' -Quiet | Should -BeTrue
+        Remove-NwFilterBinding vnet1 -Confirm:$false
+        Get-NwFilterBinding vnet1 -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+    }
+
     It 'refuses with NwFilterDaemonUnavailable when the daemon is required and stopped, changing nothing' {
         & kill -TERM $Daemon.Id
         $Daemon.WaitForExit(30000) | Should -BeTrue

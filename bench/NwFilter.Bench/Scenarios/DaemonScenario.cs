@@ -114,7 +114,7 @@ public sealed class DaemonScenario : IScenario
     [DllImport("libc", EntryPoint = "kill")]
     private static extern int Kill(int pid, int signal);
 
-    private sealed class Client : IDisposable
+    internal sealed class Client : IDisposable
     {
         private readonly NetworkStream _stream;
         private readonly FrameReader _reader;
@@ -137,11 +137,15 @@ public sealed class DaemonScenario : IScenario
             return c;
         }
 
-        public Task CreateAsync(int i)
+        public Task CreateAsync(int i) => CreateAsync(i, "vnb", learns: false);
+
+        /// <summary>A clean-traffic binding of port PREFIXi: with its IP, or (<paramref name="learns"/>) learning it by DHCP snooping.</summary>
+        public Task CreateAsync(int i, string prefix, bool learns)
         {
-            var xml = $"<filterbinding><owner><name>vm{i}</name><uuid>{Guid.NewGuid()}</uuid></owner><portdev name='vnb{i}'/>" +
+            var parameter = learns ? "<parameter name='CTRL_IP_LEARNING' value='dhcp'/>" : $"<parameter name='IP' value='10.{i >> 16 & 0xff}.{i >> 8 & 0xff}.{i & 0xff}'/>";
+            var xml = $"<filterbinding><owner><name>vm{i}</name><uuid>{Guid.NewGuid()}</uuid></owner><portdev name='{prefix}{i}'/>" +
                 $"<mac address='52:54:00:{i >> 16 & 0xff:x2}:{i >> 8 & 0xff:x2}:{i & 0xff:x2}'/><filterref filter='clean-traffic'>" +
-                $"<parameter name='IP' value='10.{i >> 16 & 0xff}.{i >> 8 & 0xff}.{i & 0xff}'/></filterref></filterbinding>";
+                parameter + "</filterref></filterbinding>";
             return CallAsync(NwFilterProcedures.NwFilterBindingCreateXml, new XdrWriter().WriteString(xml).WriteUInt32(0).ToArray());
         }
 

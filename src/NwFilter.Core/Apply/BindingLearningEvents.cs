@@ -70,6 +70,12 @@ public sealed record ReinstantiationFailed(
 /// <param name="Addresses">The learned addresses: the learner's in this process, else the lease store's.</param>
 public sealed record BindingLearningStatus(string PortDevice, IpLearningMode Mode, IpLearningState State, ImmutableArray<LearnedAddress> Addresses)
 {
-    /// <summary>True when a learner of this process listens to the port now.</summary>
+    /// <summary>True when a learner listens to the port now (of this process, or of nwfilterd when <see cref="InDaemon"/>).</summary>
     public bool Listening { get; init; }
+
+    /// <summary>
+    /// True when this status is nwfilterd's, read through its control socket (its learners hold the port: the state and
+    /// addresses are the daemon's); false when it is this process's.
+    /// </summary>
+    public bool InDaemon { get; init; }
 }

@@ -16,8 +16,15 @@ namespace NwFilter.Commands;
 /// PortDevice, MacAddress (as one writes it: 52:54:00:aa:bb:cc), Filter, Parameters (as one writes them: IP=10.0.0.1,
 /// 10.0.0.2; $b.Parameters['IP'] gives the values), OwnerName, OwnerUuid, LinkDevice, Backend (EbIpTables or Nftables: which firewall backend applies its rules) and NetworkNamespace. A binding that learns its IP address (its filter uses $IP and no IP is given) also
 /// has LearningMode (any or dhcp), LearningState (Learning, Learned, Stopped, Failed, or NotStarted when no learner
-/// of this session watches the port), LearnedAddress (the learned addresses, with their lease ends) and LearningJob
-/// (the job of this session that learns it). Piped to ConvertTo-NwFilterXml they give libvirt's filterbinding XML (virsh
+/// watches the port), LearnedAddress (the learned addresses, with their lease ends), Listening (a learner listens to the
+/// port now), LearningHost (nwfilterd, or Session for a learner of this session) and LearningJob (the job of this
+/// session that learns it).
+///
+/// When nwfilterd runs for this store (NWFILTER_DAEMON,
+/// NWFILTER_DAEMON_SOCKET) the bindings and their learning are read from it, so a binding whose learner runs in the
+/// daemon (one made by libvirt, virsh or a cmdlet through the daemon) shows the daemon's state and addresses.
+///
+/// Piped to ConvertTo-NwFilterXml they give libvirt's filterbinding XML (virsh
 /// nwfilter-binding-dumpxml), and piped to Invoke-NwFilterBinding they apply again.
 ///
 /// Bindings are kept under the state directory (NWFILTER_STATE_DIR), one set per network namespace: -NetworkNamespace
@@ -66,7 +73,7 @@ public sealed class GetNwFilterBindingCommand : NwFilterCmdlet
     {
         var runtime = Runtime;
         var host = NewHost();
-        var status = host.Run(token => runtime.HandleAsync(new BindingStatusRequest(null, BindingAccess.Namespace(NetworkNamespace)), host, token));
+        var status = host.Run(token => Doors.HandleAsync(runtime, new BindingStatusRequest(null, BindingAccess.Namespace(NetworkNamespace)), host, token));
         var ns = status.NetworkNamespace;
         foreach (var problem in status.Problems)
         {

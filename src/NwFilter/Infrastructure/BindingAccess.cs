@@ -34,8 +34,9 @@ internal static class BindingAccess
     /// cmdlets' -Owner and -Parameter take by their aliases, so output pipes back into them): MacAddress reads as one
     /// writes it (52:54:00:aa:bb:cc) and Parameters as <see cref="BindingParameters"/> (IP=10.0.0.5, 10.0.0.6), both
     /// shadowing the model's values on this wrapper only; a binding that learns its IP also says how (LearningMode),
-    /// where it stands (LearningState), what it learned (LearnedAddress) and which job of this session learns it
-    /// (LearningJob).
+    /// where it stands (LearningState), what it learned (LearnedAddress), whether a learner listens now (Listening),
+    /// where that learner runs (LearningHost: nwfilterd when the status came from the daemon, Session for a job of this
+    /// session) and which job of this session learns it (LearningJob).
     /// </summary>
     public static PSObject ForOutput(BindingStatus status, string? networkNamespace, NwFilterRuntime runtime)
     {
@@ -50,7 +51,10 @@ internal static class BindingAccess
         o.Properties.Add(new PSNoteProperty("LearningState", learning?.State));
         // A collection rather than an array: an array's own Address method would hide $b.LearnedAddress.Address.
         o.Properties.Add(new PSNoteProperty("LearnedAddress", (learning?.Addresses ?? []).ToList().AsReadOnly()));
-        o.Properties.Add(new PSNoteProperty("LearningJob", learning is null ? null : NwFilterLearningJob.Of(runtime.Learners(networkNamespace).Get(binding.PortDevice))));
+        var job = learning is null or { InDaemon: true } ? null : NwFilterLearningJob.Of(runtime.Learners(networkNamespace).Get(binding.PortDevice));
+        o.Properties.Add(new PSNoteProperty("Listening", learning?.Listening));
+        o.Properties.Add(new PSNoteProperty("LearningHost", learning is null ? null : learning.InDaemon ? "nwfilterd" : job is not null ? "Session" : null));
+        o.Properties.Add(new PSNoteProperty("LearningJob", job));
         return o;
     }
 

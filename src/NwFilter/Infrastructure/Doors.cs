@@ -15,7 +15,8 @@ namespace NwFilter.Commands.Infrastructure;
 /// <remarks>
 /// A failure of the door itself (the daemon required and absent, the daemon gone mid-call, a malformed message)
 /// becomes the error of every item of the response, with its own id, so the cmdlets report it as any other error.
-/// Reads (Get-NwFilter, Get-NwFilterBinding, Test-*) stay local: the store's files are the one truth both read.
+/// Reads stay local (Get-NwFilter, Test-*: the store's files are the one truth both read), except the binding status of
+/// Get-NwFilterBinding, whose learners live in the daemon.
 /// </remarks>
 internal static class Doors
 {
@@ -42,7 +43,18 @@ internal static class Doors
         Route(runtime, request, host, token, () => runtime.HandleAsync(request, host, token),
             e => Failed(request.NetworkNamespace, (request.PortDevices ?? ["*"]).Select(p => (p, (Core.Model.FilterBinding?)null)), e, host));
 
-    private static async Task<T> Route<T>(NwFilterRuntime runtime, object request, IRuntimeHost host, CancellationToken token, Func<Task<T>> local, Func<NwFilterException, T> failed)
+    /// <summary>
+    /// The stored bindings with their learning status: nwfilterd's when it runs (its learners hold the ports whose bindings
+    /// it made, so their state and addresses are only known there), else this process's. Drift is never asked through
+    /// the door (it reads the caller's kernel). A failure of the door is the response's one problem.
+    /// </summary>
+    public static Task<BindingStatusResponse> HandleAsync(NwFilterRuntime runtime, BindingStatusRequest request, IRuntimeHost host, CancellationToken token) =>
+        request.TestDrift
+            ? runtime.HandleAsync(request, host, token)
+            : Route(runtime, request, host, token, () => runtime.HandleAsync(request, host, token),
+                e => new BindingStatusResponse(request.NetworkNamespace, [], e.Diagnostics, []), read: true);
+
+    private static async Task<T> Route<T>(NwFilterRuntime runtime, object request, IRuntimeHost host, CancellationToken token, Func<Task<T>> local, Func<NwFilterException, T> failed, bool read = false)
     {
         ControlClient? client;
         try
@@ -59,7 +71,7 @@ internal static class Doors
         }
         await using (client.ConfigureAwait(false))
         {
-            host.Report(new RuntimeEvent(RuntimeEventLevel.Verbose, "ThroughDaemon", $"Sent to {client.Server} on {client.SocketPath}."));
+            host.Report(new RuntimeEvent(RuntimeEventLevel.Verbose, "ThroughDaemon", read ? $"Read from {client.Server} on {client.SocketPath}." : $"Sent to {client.Server} on {client.SocketPath}."));
             try
             {
                 return await client.SendAsync<T>(request, host, token).ConfigureAwait(false);

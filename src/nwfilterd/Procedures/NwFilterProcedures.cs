@@ -512,7 +512,7 @@ internal sealed class NwFilterProcedures
                 }
                 else
                 {
-                    _log($"binding {binding.PortDevice} created: filter {binding.Filter}, owner {binding.OwnerName} {binding.OwnerUuid:D}, mac {MacAddressText.Format(binding.MacAddress)}, {binding.Backend}{(item.Learner is { } l ? ", learning " + l.Mode.ToString().ToLowerInvariant() : "")}{(accepted.Count > 1 ? $" (batch of {accepted.Count})" : "")}");
+                    _log($"binding {binding.PortDevice} created: filter {binding.Filter}, owner {binding.OwnerName} {binding.OwnerUuid:D}, mac {MacAddressText.Format(binding.MacAddress)}, {(item.Binding ?? binding).Backend}{(item.Learner is { } l ? ", learning " + l.Mode.ToString().ToLowerInvariant() : "")}{(accepted.Count > 1 ? $" (batch of {accepted.Count})" : "")}");
                     p.Result.TrySetResult(item);
                 }
             }

@@ -134,6 +134,23 @@ internal sealed class ControlServer(NwFilterRuntime runtime, DaemonLog log, Sema
             return;
         }
         var host = new ControlHost(stream, log, AnswerTimeout, MaxFrame);
+        if (decoded is BindingStatusRequest statusRead)
+        {
+            // A read (Get-NwFilterBinding: what this daemon's learners know): no change, so not under the change lock
+            // and not logged; the store's files are read under the store's own locks.
+            BindingStatusResponse status;
+            try
+            {
+                status = await runtime.HandleAsync(statusRead, SilentRuntimeHost.Instance, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (NwFilterException e)
+            {
+                await FailAsync(stream, e, who).ConfigureAwait(false);
+                return;
+            }
+            await RespondAsync(host, status, who).ConfigureAwait(false);
+            return;
+        }
         log.Line($"{who}: {decoded.GetType().Name.Replace("Request", "", StringComparison.Ordinal)}{(decoded is StateResourceRequest sr ? $" {sr.Resource} {sr.Operation}{(sr.WhatIf ? " -WhatIf" : "")}" : "")}");
         // Changes run one at a time with libvirt's (the same lock) and to their end even when the client goes away;
         // a DSC/Ansible get or test (and a what-if set) only reads, so it does not wait for them.
@@ -168,13 +185,18 @@ internal sealed class ControlServer(NwFilterRuntime runtime, DaemonLog log, Sema
                 changes.Release();
             }
         }
+        await RespondAsync(host, response, who).ConfigureAwait(false);
+    }
+
+    private async Task RespondAsync(ControlHost host, object response, string who)
+    {
         try
         {
             await host.SendAsync(ControlContract.EncodeResponse(response)).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException or SocketException)
         {
-            log.Line($"{who}: the client left before the response (the change was made)");
+            log.Line($"{who}: the client left before the response{(response is BindingStatusResponse ? "" : " (the change was made)")}");
         }
     }
 

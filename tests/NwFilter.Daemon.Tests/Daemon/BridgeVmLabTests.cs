@@ -12,6 +12,7 @@ namespace NwFilter.Daemon.Tests.Daemon;
 /// ping from the unfiltered guest is answered. The lab and its two guests are shared by the tests (TCG guests are
 /// slow to boot); each test leaves both running, filtered and unfiltered, and nwfilterd up.
 /// </summary>
+[Collection(VmLabCollection.Name)]
 public sealed class BridgeVmLabTests(VmLab lab, ITestOutputHelper output) : IClassFixture<VmLab>
 {
     private const string SpoofFiltered = "10.97.0.250";
@@ -65,6 +66,8 @@ public sealed class BridgeVmLabTests(VmLab lab, ITestOutputHelper output) : ICla
         // exchange with the MAC the guest uses: without that the reply would miss a forged MAC even unfiltered)
         const string forged = "52:54:00:b1:ff:ff";
         // the NIC's filterref gives its address (IP=10.97.0.252): no learning, its rules are complete at attach
+        // the guest's kernel sees the new PCI device asynchronously (ACPI hotplug; slow on a loaded TCG guest)
+        Assert.Equal(0, (await lab.Exec(VmLab.Filtered, "for i in $(seq 150); do [ -e /sys/class/net/eth1 ] && exit 0; sleep 0.2; done; exit 1")).ExitCode);
         await lab.Exec(VmLab.Filtered, "ip link set eth1 up; ip addr add 10.97.0.252/24 dev eth1");
         await FlushNeighbour("10.97.0.252");
         Assert.True(await Answered(VmLab.Filtered, "ping -c 4 -W 3 -I eth1 " + VmLab.Gateway), "the hotplugged NIC's own traffic passes");

@@ -2,8 +2,10 @@ using System.Buffers.Binary;
 using System.Net.NetworkInformation;
 using System.Text;
 using System.Text.Json.Nodes;
+using NwFilter.Core.Apply;
 using NwFilter.Core.DesiredState;
 using NwFilter.Core.Diagnostics;
+using NwFilter.Core.Learning;
 using NwFilter.Core.Model;
 using NwFilter.Core.Runtime;
 using NwFilter.Core.Runtime.Control;
@@ -79,6 +81,47 @@ public sealed class ControlContractTests
             m["response"]!["exitCode"] = code?.DeepClone();
             Assert.Equal(ControlContract.BadMessage, Assert.Throws<NwFilterException>(() => ControlContract.DecodeResponse(m, request)).Primary.Code);
         }
+    }
+
+    [Fact]
+    public void ABindingStatusRoundTripsWithTheDaemonsLearningAndDriftNeverGoesOver()
+    {
+        var request = (BindingStatusRequest)ControlContract.DecodeRequest(Reparse(ControlContract.EncodeRequest(new BindingStatusRequest(["vnet7"], "lab"))));
+        Assert.Equal(["vnet7"], request.PortDevices);
+        Assert.Equal("lab", request.NetworkNamespace);
+        Assert.False(request.TestDrift);
+        Assert.Null(((BindingStatusRequest)ControlContract.DecodeRequest(Reparse(ControlContract.EncodeRequest(new BindingStatusRequest())))).PortDevices);
+        Assert.Throws<ArgumentException>(() => ControlContract.EncodeRequest(new BindingStatusRequest(TestDrift: true)));
+
+        var learnedAt = new DateTimeOffset(2026, 12, 3, 11, 0, 0, 123, TimeSpan.Zero);
+        var lease = new LearnedAddress(System.Net.IPAddress.Parse("192.0.2.7"), AddressSource.Dhcp, learnedAt, learnedAt.AddHours(1), System.Net.IPAddress.Parse("192.0.2.1"));
+        var status = new BindingLearningStatus("vnet7", Core.Resolution.IpLearningMode.Dhcp, IpLearningState.Learned, [lease]) { Listening = true };
+        var problem = Diagnostic.Error("BindingNotFound", "no binding for vnet9", DiagnosticCategory.ObjectNotFound);
+        var encoded = Reparse(ControlContract.EncodeResponse(new BindingStatusResponse("lab", [new BindingStatus(Binding(null), status), new BindingStatus(Binding(FirewallBackendKind.Nftables), null)], [problem], [])));
+        var response = (BindingStatusResponse)ControlContract.DecodeResponse(encoded, request);
+        Assert.Equal("lab", response.NetworkNamespace);
+        Assert.Equal(2, response.Bindings.Length);
+        Assert.Equal(NwFilterXmlWriter.Write(Binding(null)), NwFilterXmlWriter.Write(response.Bindings[0].Binding));
+        var learning = response.Bindings[0].Learning!;
+        Assert.True(learning.InDaemon); // what the client shows as the daemon's learner
+        Assert.True(learning.Listening);
+        Assert.Equal((Core.Resolution.IpLearningMode.Dhcp, IpLearningState.Learned), (learning.Mode, learning.State));
+        Assert.Equal(lease, Assert.Single(learning.Addresses));
+        Assert.Null(response.Bindings[1].Learning);
+        Assert.Equal(FirewallBackendKind.Nftables, response.Bindings[1].Binding.Backend);
+        Assert.Equal("BindingNotFound", Assert.Single(response.Problems).Code);
+
+        // hostile fields are the contract's error, naming the field
+        foreach (var (field, value) in new (string, JsonNode?)[] { ("state", "Sleeping"), ("mode", "7"), ("listening", "yes") })
+        {
+            var bad = Reparse(encoded);
+            bad["response"]!["bindings"]![0]!["learning"]![field] = value;
+            var e = Assert.Throws<NwFilterException>(() => ControlContract.DecodeResponse(bad, request));
+            Assert.Equal(ControlContract.BadMessage, e.Primary.Code);
+        }
+        var address = Reparse(encoded);
+        address["response"]!["bindings"]![0]!["learning"]!["addresses"]![0]!["address"] = "192.0.2.300";
+        Assert.Contains("bindings[0].learning.addresses[0].address", Assert.Throws<NwFilterException>(() => ControlContract.DecodeResponse(address, request)).Message);
     }
 
     [Fact]

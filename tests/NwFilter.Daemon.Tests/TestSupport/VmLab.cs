@@ -22,6 +22,8 @@ public sealed class VmLab : IAsyncLifetime
 
     private readonly string? _absent;
     private readonly List<string> _journal = [];
+    private readonly string? _namespace;
+    private readonly bool _guests = true;
     private TempDirectory? _dir;
     private bool _up;
 
@@ -32,10 +34,25 @@ public sealed class VmLab : IAsyncLifetime
         Module = Path.Combine(root, "out", "libvirt", "libvirt_driver_nwfilter.so");
         var bridge = Path.Combine(root, "out", "libvirt", "nwfilter-bridge");
         VmLabDirectory = Environment.GetEnvironmentVariable("VMLAB_DIR") ?? "/tmp/vmlab";
+        NetworkNamespace = Environment.GetEnvironmentVariable("VMLAB_NS") ?? "vmlab";
         _absent = !StoreLocation.IsRoot ? "vm-lab and nwfilterd's firewall need root"
             : !File.Exists(Tool) ? $"vm-lab is not at {Tool}"
             : !File.Exists(Module) || !File.Exists(bridge) ? $"the forwarding module is not built ({Module}, {bridge}: build.ps1 -Task Bridge needs gcc, make, pkg-config, libvirt-dev)"
             : null;
+    }
+
+    /// <summary>
+    /// A lab of its own (<c>VMLAB_DIR</c> <paramref name="directory"/>, <c>VMLAB_NS</c> <paramref name="networkNamespace"/>),
+    /// next to the default one, with nwfilterd but without the two shared guests unless <paramref name="guests"/>:
+    /// the migration tests run two of these at once.
+    /// </summary>
+    internal VmLab(string directory, string networkNamespace, bool guests)
+        : this()
+    {
+        VmLabDirectory = directory;
+        NetworkNamespace = networkNamespace;
+        _namespace = networkNamespace;
+        _guests = guests;
     }
 
     public string Tool { get; }
@@ -43,6 +60,12 @@ public sealed class VmLab : IAsyncLifetime
     public string Module { get; }
 
     public string VmLabDirectory { get; }
+
+    /// <summary>The lab's network namespace (libvirtd, the bridge, the taps, nwfilterd and every rule are in it).</summary>
+    public string NetworkNamespace { get; }
+
+    /// <summary>libvirtd's socket: <c>virsh -c</c> this URI reaches the lab's libvirtd from anywhere.</summary>
+    public string LibvirtUri => $"qemu:///system?socket={Path.Combine(VmLabDirectory, "run", "libvirt-sock")}";
 
     /// <summary>The socket nwfilterd listens on: libvirtd's /run/libvirt is the lab's root/run.</summary>
     public string Socket => Path.Combine(VmLabDirectory, "root", "run", "virtnwfilterd-sock");
@@ -84,11 +107,17 @@ public sealed class VmLab : IAsyncLifetime
                 Directory.CreateDirectory(d);
             }
             await Lab("down"); // a crashed run's lab
+            CopyDownloads();
             var clock = Stopwatch.StartNew();
-            (await Run("env", [$"VMLAB_NWFILTER={Module}", Tool, "up"], 600)).EnsureSuccess();
+            (await Run("env", [$"VMLAB_NWFILTER={Module}", .. LabEnvironment, Tool, "up"], 600)).EnsureSuccess();
             _journal.Add($"vm-lab up: {clock.Elapsed.TotalSeconds:0.0} s");
             _dir = new TempDirectory("nwfilter-vmlab");
             await StartDaemonAsync();
+            if (!_guests)
+            {
+                _up = true;
+                return;
+            }
             (await Lab("define", Unfiltered)).EnsureSuccess();
             (await Lab("define", Filtered, "--filter", "clean-traffic")).EnsureSuccess();
             clock.Restart();
@@ -126,7 +155,7 @@ public sealed class VmLab : IAsyncLifetime
     /// <summary>nwfilterd on <see cref="Socket"/> in the lab's namespace, over the lab's config and state directories.</summary>
     public async Task StartDaemonAsync()
     {
-        Daemon = await DaemonProcess.StartOnSocketAsync(_dir!, Socket, "vmlab", []);
+        Daemon = await DaemonProcess.StartOnSocketAsync(_dir!, Socket, NetworkNamespace, []);
     }
 
     /// <summary>SIGTERM to nwfilterd; its exit code.</summary>
@@ -139,7 +168,11 @@ public sealed class VmLab : IAsyncLifetime
     }
 
     /// <summary><c>vm-lab ARGS</c> (no shell).</summary>
-    public Task<ProcessResult> Lab(params string[] args) => Run(Tool, args, 300);
+    public Task<ProcessResult> Lab(params string[] args) =>
+        _namespace is null ? Run(Tool, args, 300) : Run("env", [.. LabEnvironment, Tool, .. args], 300);
+
+    /// <summary>VMLAB_DIR and VMLAB_NS of a lab of its own (none for the default lab: the environment's, else vm-lab's defaults).</summary>
+    public string[] LabEnvironment => _namespace is null ? [] : [$"VMLAB_DIR={VmLabDirectory}", $"VMLAB_NS={_namespace}"];
 
     /// <summary><c>vm-lab virsh ARGS</c>: virsh against the lab's libvirtd (qemu:///system), through our module for nwfilter.</summary>
     public Task<ProcessResult> Virsh(params string[] args) => Lab(["virsh", .. args]);
@@ -215,6 +248,22 @@ public sealed class VmLab : IAsyncLifetime
 
     public static async Task<ProcessResult> Run(string program, string[] args, int timeoutSeconds) =>
         await ProcessRunner.Default.RunAsync(new ProcessRequest(program, args) { Timeout = TimeSpan.FromSeconds(timeoutSeconds) });
+
+    /// <summary>A lab of its own reuses the default lab's downloaded guest kernel and busybox packages (vm-lab keeps them at down).</summary>
+    private void CopyDownloads()
+    {
+        var own = Path.Combine(VmLabDirectory, "dl");
+        const string shared = "/tmp/vmlab/dl";
+        if (_namespace is null || Directory.Exists(own) || !Directory.Exists(shared))
+        {
+            return;
+        }
+        Directory.CreateDirectory(own);
+        foreach (var deb in Directory.EnumerateFiles(shared, "*.deb"))
+        {
+            File.Copy(deb, Path.Combine(own, Path.GetFileName(deb)));
+        }
+    }
 
     private static string RepositoryRoot()
     {

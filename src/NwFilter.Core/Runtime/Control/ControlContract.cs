@@ -1,12 +1,16 @@
 using System.Buffers.Binary;
 using System.Collections.Immutable;
+using System.Globalization;
+using System.Net;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using NwFilter.Core.Apply;
 using NwFilter.Core.DesiredState;
 using NwFilter.Core.Diagnostics;
+using NwFilter.Core.Learning;
 using NwFilter.Core.Model;
+using NwFilter.Core.Resolution;
 using NwFilter.Core.Store;
 using NwFilter.Core.Xml;
 
@@ -172,6 +176,11 @@ public static class ControlContract
             ["whatIf"] = s.WhatIf,
             ["networkNamespace"] = s.NetworkNamespace,
         }),
+        BindingStatusRequest { TestDrift: false } b => Request("BindingStatus", new JsonObject
+        {
+            ["portDevices"] = b.PortDevices is null ? null : Array(b.PortDevices.Select(p => (JsonNode?)p)),
+            ["networkNamespace"] = b.NetworkNamespace,
+        }),
         _ => throw new ArgumentException($"{request.GetType().Name} does not go over nwfilterd's control socket.", nameof(request)),
     };
 
@@ -227,8 +236,12 @@ public static class ControlContract
                     throw new NwFilterException(Bad($"StateResource has no operation '{resource} {operation}' (filter or binding: get, test, set, delete or export; state: get, test, set or export)"));
                 }
                 return new StateResourceRequest(resource, operation, OptStr(r, "input"), Bool(r, "whatIf", false), OptStr(r, "networkNamespace"));
+            case "BindingStatus":
+                // a read: the stored bindings with where their learning stands in the daemon (its learners); drift is
+                // read by the caller in its own namespace's kernel (Test-NwFilterBinding), never through the door
+                return new BindingStatusRequest(r["portDevices"] is null ? null : Strings(r, "portDevices", "BindingStatus"), OptStr(r, "networkNamespace"));
             default:
-                throw new NwFilterException(Bad($"unknown request kind '{kind}' (DefineFilters, UndefineFilter, ApplyBindings, RemoveBindings, RestoreBindings, StateResource)"));
+                throw new NwFilterException(Bad($"unknown request kind '{kind}' (DefineFilters, UndefineFilter, ApplyBindings, RemoveBindings, RestoreBindings, StateResource, BindingStatus)"));
         }
     }
 
@@ -287,6 +300,17 @@ public static class ControlContract
                 ["errors"] = Array(s.Errors.Select(e => (JsonNode?)e)),
                 ["warnings"] = Array(s.Warnings.Select(w => (JsonNode?)w)),
             },
+            BindingStatusResponse s => new JsonObject
+            {
+                ["kind"] = "BindingStatus",
+                ["networkNamespace"] = s.NetworkNamespace,
+                ["bindings"] = Array(s.Bindings.Select(b => (JsonNode?)new JsonObject
+                {
+                    ["binding"] = EncodeBinding(b.Binding),
+                    ["learning"] = b.Learning is null ? null : EncodeLearning(b.Learning),
+                })),
+                ["problems"] = EncodeDiagnostics(s.Problems),
+            },
             _ => throw new ArgumentException($"{response.GetType().Name} is no response of the control contract.", nameof(response)),
         };
         var m = Message("response");
@@ -335,6 +359,13 @@ public static class ControlContract
                     ? c
                     : throw new NwFilterException(Bad("StateResource response has no exitCode of 0..255"));
                 return new StateResourceResponse([.. Strings(r, "output", "StateResource")], exit, [.. Strings(r, "errors", "StateResource")], [.. Strings(r, "warnings", "StateResource")]);
+            case (BindingStatusRequest, "BindingStatus"):
+                var statuses = r["bindings"] as JsonArray ?? throw new NwFilterException(Bad("BindingStatus response has no bindings"));
+                return new BindingStatusResponse(OptStr(r, "networkNamespace"), [.. statuses.Select((n, i) =>
+                {
+                    var o = n as JsonObject ?? throw new NwFilterException(Bad($"bindings[{i}] is no object"));
+                    return new BindingStatus(DecodeBinding(o["binding"], $"bindings[{i}].binding"), o["learning"] is null ? null : DecodeLearning(o["learning"], $"bindings[{i}].learning"));
+                })], DecodeDiagnostics(r["problems"]), []);
             default:
                 throw new NwFilterException(Bad($"a {kind} response does not answer a {request.GetType().Name}"));
         }
@@ -418,6 +449,48 @@ public static class ControlContract
             ? read with { Backend = ParseBackend(b, where + ".backend"), BackendUnset = false }
             : read with { Backend = FirewallBackendKind.EbIpTables, BackendUnset = true };
     }
+
+    /// <summary>Where a binding's learning stands in the daemon: mode, state, whether a learner listens, the addresses.</summary>
+    private static JsonObject EncodeLearning(BindingLearningStatus l) => new()
+    {
+        ["portDevice"] = l.PortDevice,
+        ["mode"] = l.Mode.ToString(),
+        ["state"] = l.State.ToString(),
+        ["listening"] = l.Listening,
+        ["addresses"] = Array(l.Addresses.Select(a => (JsonNode?)new JsonObject
+        {
+            ["address"] = a.Address.ToString(),
+            ["source"] = a.Source.ToString(),
+            ["learnedAt"] = a.LearnedAt.ToString("O", CultureInfo.InvariantCulture),
+            ["expires"] = a.Expires?.ToString("O", CultureInfo.InvariantCulture),
+            ["server"] = a.Server?.ToString(),
+        })),
+    };
+
+    private static BindingLearningStatus DecodeLearning(JsonNode? node, string where)
+    {
+        var o = node as JsonObject ?? throw new NwFilterException(Bad($"{where} is no object"));
+        var addresses = o["addresses"] as JsonArray ?? throw new NwFilterException(Bad($"{where}.addresses is no array"));
+        return new BindingLearningStatus(Str(o, "portDevice", where), ParseEnum<IpLearningMode>(Str(o, "mode", where), where + ".mode"),
+            ParseEnum<IpLearningState>(Str(o, "state", where), where + ".state"), [.. addresses.Select((n, i) =>
+            {
+                var a = n as JsonObject ?? throw new NwFilterException(Bad($"{where}.addresses[{i}] is no object"));
+                var at = $"{where}.addresses[{i}]";
+                return new LearnedAddress(Address(Str(a, "address", at), at + ".address"), ParseEnum<AddressSource>(Str(a, "source", at), at + ".source"),
+                    Time(Str(a, "learnedAt", at), at + ".learnedAt"), OptStr(a, "expires") is { } e ? Time(e, at + ".expires") : null,
+                    OptStr(a, "server") is { } server ? Address(server, at + ".server") : null);
+            })])
+        {
+            Listening = Bool(o, "listening", false),
+            InDaemon = true,
+        };
+    }
+
+    private static IPAddress Address(string text, string where) =>
+        IPAddress.TryParse(text, out var a) ? a : throw new NwFilterException(Bad($"{where} is '{text}', no IP address"));
+
+    private static DateTimeOffset Time(string text, string where) =>
+        DateTimeOffset.TryParseExact(text, "O", CultureInfo.InvariantCulture, DateTimeStyles.None, out var t) ? t : throw new NwFilterException(Bad($"{where} is '{text}', no round-trip time"));
 
     private static FilterDefinition ReadFilter(string xml, string where)
     {
