@@ -102,11 +102,29 @@ public sealed partial class BindingManager
         var committed = false;
         foreach (var step in steps.Where(s => s.HasStep))
         {
+            if (step.Set.Count == 0 && step.RemoveNow.Count == 0)
+            {
+                continue; // its only work (removing ports that moved away) went into another backend's transaction
+            }
+            JoinedRemoval? joined = null;
             try
             {
-                report = ExecutionReport.Merge(report, await step.Backend.ApplyAsync(HostRunner, step.Plans, step.RemoveNow, step.NoneRemain, progress, cancellationToken)
+                (joined, var warning) = await JoinAsync(steps, step, cancellationToken).ConfigureAwait(false);
+                if (warning is not null)
+                {
+                    report = report with { Warnings = report.Warnings.Add(warning) };
+                }
+                report = ExecutionReport.Merge(report, await step.Backend.ApplyAsync(HostRunner, step.Plans, step.RemoveNow, step.NoneRemain, joined, progress, cancellationToken)
                     .ConfigureAwait(false));
                 committed = true;
+                if (joined is not null)
+                {
+                    // The old rules of the moving ports went out in that same commit: nothing is left to remove.
+                    var old = steps.First(s => s.Backend.Kind == joined.From);
+                    old.Backend.JoinedRemovalCommitted(HostRunner, joined);
+                    old.RemoveNow.RemoveAll(joined.Ports.Contains);
+                    old.RemoveAfter.RemoveAll(joined.Ports.Contains);
+                }
                 FaultInjection.Hit(FaultInjection.BackendApplied);
             }
             catch (NwFilterException e) when (committed)
@@ -135,6 +153,43 @@ public sealed partial class BindingManager
             }
         }
         return new BatchExecution(report, failures);
+    }
+
+    /// <summary>
+    /// The removal, by the backend they leave, of the ports that move to <paramref name="step"/>'s backend, prepared
+    /// for its transaction (read now: every earlier step has committed). So each moving port changes in one commit:
+    /// its old rules out and its new ones in (docs/design/nftables.md, "Moving bindings between backends"). When the
+    /// old backend cannot prepare it, null and a warning: the ports then move in two steps, new rules first.
+    /// </summary>
+    private async Task<(JoinedRemoval? Joined, Diagnostic? Warning)> JoinAsync(List<BackendStep> steps, BackendStep step, CancellationToken cancellationToken)
+    {
+        if (step.Set.Count == 0)
+        {
+            return (null, null);
+        }
+        var moving = step.Set.Select(p => p.Binding.PortDevice).ToHashSet(StringComparer.Ordinal);
+        foreach (var old in steps.Where(s => s != step))
+        {
+            var ports = old.RemoveNow.Concat(old.RemoveAfter).Where(moving.Contains).Order(StringComparer.Ordinal).ToList();
+            if (ports.Count == 0)
+            {
+                continue;
+            }
+            // Only when the old backend has nothing else to do in this batch may its removal take its base chains or tables.
+            var noneRemain = old.NoneRemain && old.Set.Count == 0 && old.RemoveNow.Concat(old.RemoveAfter).All(moving.Contains);
+            try
+            {
+                var joined = await old.Backend.PrepareJoinedRemovalAsync(HostRunner, ports, noneRemain, cancellationToken).ConfigureAwait(false);
+                return (joined, null);
+            }
+            catch (NwFilterException e)
+            {
+                return (null, Diagnostic.Warning(ApplyCodes.BackendMoveNotJoined,
+                    $"The {old.Backend.RulesTitle} rules of {string.Join(", ", ports)} could not be read for one transaction with their {step.Backend.Title} rules " +
+                    $"({e.Primary.Message.TrimEnd('.')}); the new rules went in first and the old ones were removed after, so for a moment both filtered the port."));
+            }
+        }
+        return (null, null);
     }
 
     /// <summary>The warning when ports moved away from <paramref name="old"/> and their rules there could not be removed.</summary>

@@ -145,17 +145,55 @@ public sealed class BindingNftablesKernelTests
     }
 
     [SkippableFact]
+    public void AMoveIsOneTransactionAndWhenTheKernelRefusesItTheOldRulesStayAlone()
+    {
+        using var lab = BindingLab.Create(2);
+        var (vm0, vm1) = (lab.Vms[0], lab.Vms[1]);
+        lab.Apply(BindingLab.CleanTraffic(vm0));
+        var before = lab.Save("ebtables-save", "nat");
+        // The one transaction of the move (ebtables teardown + NwFilter's tables) is refused.
+        lab.NewManager(inner => new FaultyRunner(inner, (_, r) =>
+            r.Program == "nft" && r.StandardInput?.Contains("nwfilter", StringComparison.Ordinal) == true ? Fault.Fail : Fault.None));
+        var failed = lab.Manager.RestoreAsync(backend: FirewallBackendKind.Nftables).GetAwaiter().GetResult();
+
+        Assert.Equal(NwFilter.Core.Backends.Nftables.NftablesCodes.NftFailed, Assert.Single(failed.Items).Error?.Primary.Code);
+        Assert.Equal(FirewallBackendKind.EbIpTables, lab.Store.Get(vm0.PortDevice)!.Backend);
+        Assert.Equal(Normalize(before), Normalize(lab.Save("ebtables-save", "nat")));
+        Assert.DoesNotContain("nwfilter", Ruleset(lab), StringComparison.Ordinal);
+        Assert.False(lab.Lab.SpoofedMacArrives(vm0, vm1, "52:54:00:66:66:66"));
+
+        // Unhindered, the same move commits once: the teardown of the ebtables rules and the nftables rules together.
+        lab.NewManager();
+        var moved = lab.Manager.RestoreAsync(backend: FirewallBackendKind.Nftables).GetAwaiter().GetResult();
+        Assert.True(Assert.Single(moved.Items).Succeeded, moved.Items[0].Error?.Message);
+        Assert.Empty(moved.Warnings);
+        var joint = Assert.Single(moved.Execution.Transactions, t => t.Input?.Contains("nwfilter", StringComparison.Ordinal) == true);
+        Assert.Contains("delete rule bridge nat PREROUTING handle ", joint.Input, StringComparison.Ordinal);
+        Assert.Contains("delete chain bridge nat libvirt-I-" + vm0.PortDevice, joint.Input, StringComparison.Ordinal);
+        Assert.DoesNotContain(moved.Execution.Transactions, t => t != joint && t.Input?.Contains(" bridge nat ", StringComparison.Ordinal) == true);
+        Assert.DoesNotContain(vm0.PortDevice, lab.Save("ebtables-save", "nat"), StringComparison.Ordinal);
+        Assert.False(lab.Lab.SpoofedMacArrives(vm0, vm1, "52:54:00:66:66:66"));
+        lab.Remove(vm0.PortDevice);
+    }
+
+    /// <summary>An ebtables-save listing without its counters and comment lines.</summary>
+    private static string Normalize(string save) =>
+        string.Join('\n', save.Split('\n').Where(l => !l.StartsWith('#')).Select(l => System.Text.RegularExpressions.Regex.Replace(l, @"-c \d+ \d+", "")));
+
+    [SkippableFact]
     public void WhenTheOldBackendsRulesCannotBeRemovedTheNewOnesAreInForceAndRestoreRemovesTheOld()
     {
         using var lab = BindingLab.Create(2);
         var (vm0, vm1) = (lab.Vms[0], lab.Vms[1]);
         lab.Apply(BindingLab.CleanTraffic(vm0));
-        // The ebtables teardown (an nft transaction on the xtables tables) fails; the nwfilter transaction runs.
+        // The ebtables rule handles cannot be read (so the move cannot be one transaction) and the ebtables teardown
+        // (an nft transaction on the xtables tables) fails; the nwfilter transaction runs.
         lab.NewManager(inner => new FaultyRunner(inner, (_, r) =>
-            r.Program == "nft" && r.StandardInput is { } input && !input.Contains("nwfilter", StringComparison.Ordinal) ? Fault.Fail : Fault.None));
+            r.Program == "nft" && (r.Arguments.Contains("-a") || r.StandardInput is { } input && !input.Contains("nwfilter", StringComparison.Ordinal)) ? Fault.Fail : Fault.None));
         var result = lab.Manager.ApplyAsync([Nft(BindingLab.CleanTraffic(vm0))]).GetAwaiter().GetResult();
 
         Assert.True(result.Items[0].Succeeded, result.Items[0].Error?.Message);
+        Assert.Contains(result.Warnings, w => w.Code == ApplyCodes.BackendMoveNotJoined && w.Message.Contains("vnet0", StringComparison.Ordinal));
         Assert.Contains(result.Warnings, w => w.Code == ApplyCodes.OldBackendRulesRemain && w.Message.Contains("vnet0", StringComparison.Ordinal));
         Assert.Equal(FirewallBackendKind.Nftables, lab.Store.Get(vm0.PortDevice)!.Backend);
         Assert.Contains("vnet0/", Ruleset(lab), StringComparison.Ordinal);
