@@ -14,12 +14,16 @@ namespace NwFilter.Core.Apply;
 /// A batch runs one step per backend, in the order of <see cref="FirewallBackends.All"/> (EbIpTables, then nftables),
 /// then the deferred removals: (1) the EbIpTables bindings are applied; (2) one nft transaction sets the nftables
 /// bindings and removes the nftables rules of ports that move to EbIpTables (their new backend ran in an earlier step);
-/// (3) the ebtables/iptables rules of ports that move to nftables (a later step) are removed. So a port that changes
-/// backend always has its new rules in force before its old ones go: for a moment both filter it (a packet must pass
-/// both), never neither. Each step is atomic on its own, but the steps are not one transaction: when (1) fails nothing
-/// changed; when (2) fails the EbIpTables bindings are in force and the nftables bindings keep their previous rules;
-/// when (3) fails the new rules are in force and the old ones stay too (<see cref="ApplyCodes.OldBackendRulesRemain"/>)
-/// until Restore-NwFilterBinding removes them. A step that fails with no earlier step committed fails the batch.
+/// (3) the ebtables/iptables rules of ports that move to nftables (a later step) are removed. A port that changes
+/// backend does not wait for (2) or (3): the backend it leaves prepares its removal as nft statements
+/// (<see cref="IFirewallBackend.PrepareJoinedRemovalAsync"/>) and the step of its new backend commits them in the
+/// transaction that puts its new rules in force (<see cref="JoinAsync"/>), so it is never filtered by both nor by
+/// neither. Only when that removal cannot be prepared does the port move in two steps, new rules first
+/// (<see cref="ApplyCodes.BackendMoveNotJoined"/>). Each step is atomic on its own, but the steps are not one
+/// transaction: when (1) fails nothing changed; when (2) fails the EbIpTables bindings are in force and the nftables
+/// bindings keep their previous rules; when (3) fails the new rules are in force and the old ones stay too
+/// (<see cref="ApplyCodes.OldBackendRulesRemain"/>) until Restore-NwFilterBinding removes them. A step that fails with
+/// no earlier step committed fails the batch.
 /// </remarks>
 public sealed partial class BindingManager
 {
