@@ -16,11 +16,12 @@ namespace NwFilter.Bench.Scenarios;
 /// The data plane with N bound ports (root; iperf3): a namespace bridge with N clean-traffic ports. The first-bound
 /// port (vnet0) and the last-bound port (vnet{N-1}) lead to VM namespaces that send through the bridge to an unfiltered
 /// receiver namespace; the other N-2 ports are veth pairs with no traffic (their rules are what the traffic of the
-/// last-bound port has to get past on EbIpTables). Per run, in this order and in the same namespaces: no filter at all,
-/// then N bindings on nftables, then N on EbIpTables (bound first port alone, then the middle ports in one batch, then
-/// the last port alone, so the order in libvirt's chains is the bind order). Measured with iperf3 from each of the two
-/// ports: 64-byte frames of UDP (18-byte payload, unlimited rate: the received packets/s) and TCP (received bits/s).
-/// Prints every run and the medians of the ratios filtered/unfiltered of the same run.
+/// last-bound port has to get past on EbIpTables). One such bridge per configuration, all built first and alive
+/// together: no filter at all, N bindings on nftables, N on EbIpTables (bound: the first port alone, then the middle
+/// ports in one batch, then the last port alone, so the order in libvirt's chains is the bind order). Measured with
+/// iperf3 from each of the two ports: 64-byte frames of UDP (18-byte payload, unlimited rate: received packets/s) and
+/// TCP (received bits/s). Each round measures one (port, test) on every configuration back to back; the ratio
+/// filtered/unfiltered is taken per round (measurements seconds apart; the order rotates per round), and the median over the rounds is printed.
 /// </summary>
 public sealed class DataPlaneScenario : IScenario
 {
@@ -48,58 +49,63 @@ public sealed class DataPlaneScenario : IScenario
             return 2;
         }
         var id = $"nwfdp{Environment.ProcessId}";
-        var (host, first, last, receiver) = ($"{id}-h", $"{id}-a", $"{id}-z", $"{id}-r");
         var state = Path.Combine(Path.GetTempPath(), id);
-        Console.WriteLine($"dataplane: {n} ports, {runs} runs of {seconds} s per measurement, {Measure.Machine}; load {Load()} at start");
+        var configs = new[] { "none" }.Concat(backends.Select(b => b.ToString())).ToList();
+        var labs = configs.Select((c, i) => new Lab(c, $"{id}{i}-h", $"{id}{i}-a", $"{id}{i}-z", $"{id}{i}-r")).ToList();
+        Console.WriteLine($"dataplane: {n} ports per bridge, {runs} rounds of {seconds} s per measurement, {Measure.Machine}; load {Load()} at start");
         var results = new List<(int Run, string Config, string Port, string Test, double Value)>();
         try
         {
-            Build(n, host, first, last, receiver);
-            var manager = new BindingManager(new BindingManagerOptions
+            foreach (var lab in labs)
             {
-                NetworkNamespace = host,
-                Filters = new InMemoryFilterSource(BuiltInFilters.All),
-                Store = new BindingStore(Path.Combine(state, "bindings"), host),
-            });
-            var ports = new[] { ("first", first, "vnet0"), ("last", last, $"vnet{n - 1}") };
+                var clock = Stopwatch.StartNew();
+                Build(n, lab);
+                var built = clock.Elapsed;
+                if (lab.Config != "none")
+                {
+                    var manager = new BindingManager(new BindingManagerOptions
+                    {
+                        NetworkNamespace = lab.Host,
+                        Filters = new InMemoryFilterSource(BuiltInFilters.All),
+                        Store = new BindingStore(Path.Combine(state, lab.Config, "bindings"), lab.Host),
+                    });
+                    clock.Restart();
+                    Bind(manager, n, Enum.Parse<FirewallBackendKind>(lab.Config));
+                }
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{lab.Config}: bridge of {n} ports built in {built.TotalSeconds:F1} s{(lab.Config == "none" ? "" : $", {n} clean-traffic bindings in {clock.Elapsed.TotalSeconds:F1} s")}"));
+                foreach (var ns in new[] { lab.First, lab.Last })
+                {
+                    Check(Runner.RunAsync(NetworkNamespace.Wrap(new ProcessRequest("ping", "-c", "3", "-i", "0.2", "-W", "2", "10.77.0.100"), ns)).GetAwaiter().GetResult(),
+                        $"{lab.Config}: ping from {ns}");
+                }
+            }
+            // Each round measures every (port, test) on every configuration back to back, so each ratio compares
+            // measurements seconds apart (the load of a shared machine drifts over minutes).
             for (var run = 1; run <= runs; run++)
             {
-                foreach (var config in new[] { "none" }.Concat(backends.Select(b => b.ToString())))
+                foreach (var label in new[] { "first", "last" })
                 {
-                    var clock = Stopwatch.StartNew();
-                    if (config != "none")
+                    foreach (var udp in new[] { true, false })
                     {
-                        Bind(manager, n, Enum.Parse<FirewallBackendKind>(config));
-                    }
-                    var bind = clock.Elapsed;
-                    foreach (var (label, ns, _) in ports)
-                    {
-                        Check(Runner.RunAsync(NetworkNamespace.Wrap(new ProcessRequest("ping", "-c", "3", "-i", "0.2", "-W", "2", "10.77.0.100"), ns)).GetAwaiter().GetResult(),
-                            $"{config}: ping from the {label}-bound port");
-                        var udp = Iperf(ns, receiver, seconds, udp: true);
-                        var tcp = Iperf(ns, receiver, seconds, udp: false);
-                        results.Add((run, config, label, "udp", udp));
-                        results.Add((run, config, label, "tcp", tcp));
-                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                            $"run {run} {config,-10} {label,-5} port: UDP 64-byte {udp,10:N0} packets/s, TCP {tcp / 1e9,6:F2} Gbit/s{(label == "first" && config != "none" ? $" (bound {n} in {bind.TotalSeconds:F1} s)" : "")}"));
-                    }
-                    if (config != "none")
-                    {
-                        var removed = manager.RemoveAsync([.. Enumerable.Range(0, n).Select(i => $"vnet{i}")]).GetAwaiter().GetResult();
-                        if (removed.Failed.FirstOrDefault() is { } failed)
+                        var line = new StringBuilder(string.Create(CultureInfo.InvariantCulture, $"round {run} {label,-5} {(udp ? "UDP 64-byte packets/s" : "TCP Gbit/s"),-21}"));
+                        // The order rotates with the round, so no configuration always goes first.
+                        foreach (var lab in labs.Skip((run - 1) % labs.Count).Concat(labs.Take((run - 1) % labs.Count)))
                         {
-                            throw new InvalidOperationException($"remove {failed.PortDevice}: {failed.Error?.Message}");
+                            var value = Iperf(label == "first" ? lab.First : lab.Last, lab.Receiver, seconds, udp);
+                            results.Add((run, lab.Config, label, udp ? "udp" : "tcp", value));
+                            line.Append(string.Create(CultureInfo.InvariantCulture, $"  {lab.Config} {(udp ? value.ToString("N0", CultureInfo.InvariantCulture) : (value / 1e9).ToString("F2", CultureInfo.InvariantCulture))}"));
                         }
+                        Console.WriteLine(line);
                     }
                 }
             }
             Console.WriteLine($"load {Load()} at the end");
             Console.WriteLine();
-            Console.WriteLine("| backend | port | UDP 64-byte, ratio to unfiltered (median) | UDP packets/s filtered / unfiltered (medians) | TCP ratio (median) | TCP Gbit/s filtered / unfiltered (medians) |");
+            Console.WriteLine("| backend | port | UDP 64-byte, ratio to unfiltered: median (per round) | UDP packets/s filtered / unfiltered (medians) | TCP ratio: median (per round) | TCP Gbit/s filtered / unfiltered (medians) |");
             Console.WriteLine("|---|---|---|---|---|---|");
             foreach (var backend in backends.Select(b => b.ToString()))
             {
-                foreach (var (label, _, _) in ports)
+                foreach (var label in new[] { "first", "last" })
                 {
                     string Row(string test, Func<double, string> format)
                     {
@@ -116,7 +122,7 @@ public sealed class DataPlaneScenario : IScenario
         }
         finally
         {
-            foreach (var ns in new[] { first, last, receiver, host })
+            foreach (var ns in labs.SelectMany(l => new[] { l.First, l.Last, l.Receiver, l.Host }))
             {
                 Runner.RunAsync(new ProcessRequest("ip", "netns", "delete", ns)).GetAwaiter().GetResult();
             }
@@ -126,6 +132,9 @@ public sealed class DataPlaneScenario : IScenario
             }
         }
     }
+
+    /// <summary>One configuration's namespaces: the bridge's, the first- and last-bound ports' VMs, the receiver.</summary>
+    private sealed record Lab(string Config, string Host, string First, string Last, string Receiver);
 
     private static double Value(List<(int Run, string Config, string Port, string Test, double Value)> results, int run, string config, string port, string test) =>
         results.Single(r => r.Run == run && r.Config == config && r.Port == port && r.Test == test).Value;
@@ -139,8 +148,9 @@ public sealed class DataPlaneScenario : IScenario
     private static string Load() => File.ReadAllText("/proc/loadavg").Split(' ').Take(3).Aggregate((a, b) => a + " " + b);
 
     /// <summary>The namespaces: a bridge with N ports in the host one; the first and last lead to VM namespaces, one more port to the receiver.</summary>
-    private static void Build(int n, string host, string first, string last, string receiver)
+    private static void Build(int n, Lab lab)
     {
+        var (host, first, last, receiver) = (lab.Host, lab.First, lab.Last, lab.Receiver);
         Ip(null, string.Concat(new[] { host, first, last, receiver }.Select(ns => $"netns add {ns}\n")));
         var links = new StringBuilder("link set lo up\nlink add br0 type bridge stp_state 0 forward_delay 0\nlink set br0 up\n");
         for (var i = 0; i < n; i++)
