@@ -47,10 +47,12 @@ public sealed class BindingNftablesKernelTests
         lab.Apply(BindingLab.CleanTraffic(vm0), BindingLab.CleanTraffic(vm1));
         Assert.Contains("I-vnet0", lab.Save("ebtables-save", "nat"), StringComparison.Ordinal);
 
-        // EbIpTables -> nftables: the new nft rules go in first, then the old ebtables chains go.
+        // EbIpTables -> nftables: one nft transaction puts the new rules in and takes the port's ebtables chains out.
         var toNft = lab.Apply(Nft(BindingLab.CleanTraffic(vm0)));
-        Assert.Equal("nft", toNft.Execution.Transactions[0].Program);
-        Assert.Contains("nft", toNft.Execution.Transactions.Skip(1).Select(t => t.Program)); // the ebtables teardown (one nft transaction)
+        var move = Assert.Single(toNft.Execution.Transactions);
+        Assert.Equal("nft", move.Program);
+        Assert.Contains("delete chain bridge nat libvirt-I-vnet0", move.Input, StringComparison.Ordinal);
+        Assert.Contains("nwfilter", move.Input, StringComparison.Ordinal);
         var eb = lab.Save("ebtables-save", "nat");
         Assert.DoesNotContain("vnet0", eb, StringComparison.Ordinal);
         Assert.Contains("I-vnet1", eb, StringComparison.Ordinal);
@@ -60,8 +62,10 @@ public sealed class BindingNftablesKernelTests
         Assert.True(lab.Lab.Ping(vm0.Namespace, vm1.IPv4));
         Assert.All(Test(lab), d => Assert.Equal(BindingDriftStatus.InSync, d.Status));
 
-        // And back: the ebtables rules first, then the nft table goes (no nftables binding is left).
-        lab.Apply(BindingLab.CleanTraffic(vm0));
+        // And back: libvirt's chains are built inert, then one swap transaction links them and deletes the nft tables
+        // (no nftables binding is left).
+        var back = lab.Apply(BindingLab.CleanTraffic(vm0));
+        Assert.Contains(back.Execution.Transactions, t => t.Input is { } i && i.Contains("add rule bridge nat PREROUTING", StringComparison.Ordinal) && i.Contains("nwfilter", StringComparison.Ordinal));
         Assert.DoesNotContain("nwfilter", Ruleset(lab), StringComparison.Ordinal);
         Assert.Contains("I-vnet0", lab.Save("ebtables-save", "nat"), StringComparison.Ordinal);
         Assert.Equal(FirewallBackendKind.EbIpTables, lab.Store.Get(vm0.PortDevice)!.Backend);
