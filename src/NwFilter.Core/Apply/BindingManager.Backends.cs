@@ -76,14 +76,44 @@ public sealed partial class BindingManager
             {
                 reasons.Add(r);
             }
-            if (step.HasStep)
+        }
+        // As ExecuteAsync runs it: the removal of ports moving away goes into the transaction that commits their new
+        // rules (the nft one, or the xtables swap), not into a step of its own.
+        var removeNow = steps.ToDictionary(s => s, s => s.RemoveNow.ToList());
+        var removeAfter = steps.ToDictionary(s => s, s => s.RemoveAfter.ToList());
+        foreach (var step in steps.Where(s => s.Involved))
+        {
+            var moving = step.Set.Select(p => p.Binding.PortDevice).ToHashSet(StringComparer.Ordinal);
+            string? joined = null;
+            foreach (var old in steps.Where(s => s != step && moving.Count > 0))
             {
-                transactions.AddRange(step.Backend.PlanApply(snapshot.StateOf(step.Backend), step.Plans, step.RemoveNow, step.NoneRemain));
+                var ports = removeNow[old].Concat(removeAfter[old]).Where(moving.Contains).Order(StringComparer.Ordinal).ToList();
+                if (ports.Count == 0)
+                {
+                    continue;
+                }
+                var noneRemain = old.NoneRemain && old.Set.Count == 0 && removeNow[old].Concat(removeAfter[old]).All(moving.Contains);
+                joined = string.Concat(old.Backend.PlanRemove(snapshot.StateOf(old.Backend), ports, noneRemain).Select(t => t.Input));
+                removeNow[old].RemoveAll(moving.Contains);
+                removeAfter[old].RemoveAll(moving.Contains);
+            }
+            if (step.Set.Count > 0 || removeNow[step].Count > 0)
+            {
+                var planned = step.Backend.PlanApply(snapshot.StateOf(step.Backend), step.Plans, removeNow[step], step.NoneRemain).ToList();
+                if (joined is { Length: > 0 })
+                {
+                    var at = planned.FindIndex(t => t.Program == "nft" && (planned.Count == 1 || t.Step.StartsWith("swap", StringComparison.Ordinal)));
+                    if (at >= 0)
+                    {
+                        planned[at] = planned[at] with { Step = planned[at].Step + "; with the old backend's rules of the ports moving here", Input = planned[at].Input + joined };
+                    }
+                }
+                transactions.AddRange(planned);
             }
         }
-        foreach (var step in steps.Where(s => s.RemoveAfter.Count > 0))
+        foreach (var step in steps.Where(s => removeAfter[s].Count > 0))
         {
-            transactions.AddRange(step.Backend.PlanRemove(snapshot.StateOf(step.Backend), step.RemoveAfter, step.NoneRemain));
+            transactions.AddRange(step.Backend.PlanRemove(snapshot.StateOf(step.Backend), removeAfter[step], step.NoneRemain));
         }
         return Planned(transactions.ToImmutable(), reasons);
     }

@@ -166,8 +166,14 @@ public sealed class BindingNftablesKernelTests
         Assert.DoesNotContain("nwfilter", Ruleset(lab), StringComparison.Ordinal);
         Assert.False(lab.Lab.SpoofedMacArrives(vm0, vm1, "52:54:00:66:66:66"));
 
-        // Unhindered, the same move commits once: the teardown of the ebtables rules and the nftables rules together.
+        // -WhatIf shows the move as it runs: one nft transaction with the ebtables teardown in it.
         lab.NewManager();
+        var plan = lab.Manager.PlanApply(lab.Manager.ReadFirewallAsync().GetAwaiter().GetResult(), [Nft(BindingLab.CleanTraffic(vm0))]);
+        var planned = Assert.Single(plan.Transactions);
+        Assert.Contains("nwfilter", planned.Input, StringComparison.Ordinal);
+        Assert.Contains("delete chain bridge nat libvirt-I-" + vm0.PortDevice, planned.Input, StringComparison.Ordinal);
+
+        // Unhindered, the same move commits once: the teardown of the ebtables rules and the nftables rules together.
         var moved = lab.Manager.RestoreAsync(backend: FirewallBackendKind.Nftables).GetAwaiter().GetResult();
         Assert.True(Assert.Single(moved.Items).Succeeded, moved.Items[0].Error?.Message);
         Assert.Empty(moved.Warnings);
@@ -177,6 +183,12 @@ public sealed class BindingNftablesKernelTests
         Assert.DoesNotContain(moved.Execution.Transactions, t => t != joint && t.Input?.Contains(" bridge nat ", StringComparison.Ordinal) == true);
         Assert.DoesNotContain(vm0.PortDevice, lab.Save("ebtables-save", "nat"), StringComparison.Ordinal);
         Assert.False(lab.Lab.SpoofedMacArrives(vm0, vm1, "52:54:00:66:66:66"));
+
+        // The way back, planned: the xtables swap carries the removal of NwFilter's tables (no nftables binding remains).
+        var back = lab.Manager.PlanApply(lab.Manager.ReadFirewallAsync().GetAwaiter().GetResult(), [BindingLab.CleanTraffic(vm0)]);
+        var swap = Assert.Single(back.Transactions, t => t.Step.StartsWith("swap", StringComparison.Ordinal));
+        Assert.Contains("nwfilter", swap.Input, StringComparison.Ordinal);
+        Assert.DoesNotContain(back.Transactions, t => t != swap && t.Input.Contains("nwfilter", StringComparison.Ordinal));
         lab.Remove(vm0.PortDevice);
     }
 
