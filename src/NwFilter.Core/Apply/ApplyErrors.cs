@@ -27,6 +27,12 @@ internal static class ApplyCodes
     /// </summary>
     public const string OldBackendRulesRemain = "OldBackendRulesRemain";
 
+    /// <summary>
+    /// A port changed backend in two steps instead of one transaction (the old backend's rules could not be read for
+    /// it): its new rules went in first, so for a moment both filtered it (never neither).
+    /// </summary>
+    public const string BackendMoveNotJoined = "BackendMoveNotJoined";
+
     /// <summary>The binding is in place with its learning rules, but its learner could not start (no such port device).</summary>
     public const string IpLearningFailed = "IpLearningFailed";
 

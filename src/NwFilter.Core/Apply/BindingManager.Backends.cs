@@ -14,12 +14,16 @@ namespace NwFilter.Core.Apply;
 /// A batch runs one step per backend, in the order of <see cref="FirewallBackends.All"/> (EbIpTables, then nftables),
 /// then the deferred removals: (1) the EbIpTables bindings are applied; (2) one nft transaction sets the nftables
 /// bindings and removes the nftables rules of ports that move to EbIpTables (their new backend ran in an earlier step);
-/// (3) the ebtables/iptables rules of ports that move to nftables (a later step) are removed. So a port that changes
-/// backend always has its new rules in force before its old ones go: for a moment both filter it (a packet must pass
-/// both), never neither. Each step is atomic on its own, but the steps are not one transaction: when (1) fails nothing
-/// changed; when (2) fails the EbIpTables bindings are in force and the nftables bindings keep their previous rules;
-/// when (3) fails the new rules are in force and the old ones stay too (<see cref="ApplyCodes.OldBackendRulesRemain"/>)
-/// until Restore-NwFilterBinding removes them. A step that fails with no earlier step committed fails the batch.
+/// (3) the ebtables/iptables rules of ports that move to nftables (a later step) are removed. A port that changes
+/// backend does not wait for (2) or (3): the backend it leaves prepares its removal as nft statements
+/// (<see cref="IFirewallBackend.PrepareJoinedRemovalAsync"/>) and the step of its new backend commits them in the
+/// transaction that puts its new rules in force (<see cref="JoinAsync"/>), so it is never filtered by both nor by
+/// neither. Only when that removal cannot be prepared does the port move in two steps, new rules first
+/// (<see cref="ApplyCodes.BackendMoveNotJoined"/>). Each step is atomic on its own, but the steps are not one
+/// transaction: when (1) fails nothing changed; when (2) fails the EbIpTables bindings are in force and the nftables
+/// bindings keep their previous rules; when (3) fails the new rules are in force and the old ones stay too
+/// (<see cref="ApplyCodes.OldBackendRulesRemain"/>) until Restore-NwFilterBinding removes them. A step that fails with
+/// no earlier step committed fails the batch.
 /// </remarks>
 public sealed partial class BindingManager
 {
@@ -72,14 +76,44 @@ public sealed partial class BindingManager
             {
                 reasons.Add(r);
             }
-            if (step.HasStep)
+        }
+        // As ExecuteAsync runs it: the removal of ports moving away goes into the transaction that commits their new
+        // rules (the nft one, or the xtables swap), not into a step of its own.
+        var removeNow = steps.ToDictionary(s => s, s => s.RemoveNow.ToList());
+        var removeAfter = steps.ToDictionary(s => s, s => s.RemoveAfter.ToList());
+        foreach (var step in steps.Where(s => s.Involved))
+        {
+            var moving = step.Set.Select(p => p.Binding.PortDevice).ToHashSet(StringComparer.Ordinal);
+            string? joined = null;
+            foreach (var old in steps.Where(s => s != step && moving.Count > 0))
             {
-                transactions.AddRange(step.Backend.PlanApply(snapshot.StateOf(step.Backend), step.Plans, step.RemoveNow, step.NoneRemain));
+                var ports = removeNow[old].Concat(removeAfter[old]).Where(moving.Contains).Order(StringComparer.Ordinal).ToList();
+                if (ports.Count == 0)
+                {
+                    continue;
+                }
+                var noneRemain = old.NoneRemain && old.Set.Count == 0 && removeNow[old].Concat(removeAfter[old]).All(moving.Contains);
+                joined = string.Concat(old.Backend.PlanRemove(snapshot.StateOf(old.Backend), ports, noneRemain).Select(t => t.Input));
+                removeNow[old].RemoveAll(moving.Contains);
+                removeAfter[old].RemoveAll(moving.Contains);
+            }
+            if (step.Set.Count > 0 || removeNow[step].Count > 0)
+            {
+                var planned = step.Backend.PlanApply(snapshot.StateOf(step.Backend), step.Plans, removeNow[step], step.NoneRemain).ToList();
+                if (joined is { Length: > 0 })
+                {
+                    var at = planned.FindIndex(t => t.Program == "nft" && (planned.Count == 1 || t.Step.StartsWith("swap", StringComparison.Ordinal)));
+                    if (at >= 0)
+                    {
+                        planned[at] = planned[at] with { Step = planned[at].Step + "; with the old backend's rules of the ports moving here", Input = planned[at].Input + joined };
+                    }
+                }
+                transactions.AddRange(planned);
             }
         }
-        foreach (var step in steps.Where(s => s.RemoveAfter.Count > 0))
+        foreach (var step in steps.Where(s => removeAfter[s].Count > 0))
         {
-            transactions.AddRange(step.Backend.PlanRemove(snapshot.StateOf(step.Backend), step.RemoveAfter, step.NoneRemain));
+            transactions.AddRange(step.Backend.PlanRemove(snapshot.StateOf(step.Backend), removeAfter[step], step.NoneRemain));
         }
         return Planned(transactions.ToImmutable(), reasons);
     }
@@ -102,11 +136,29 @@ public sealed partial class BindingManager
         var committed = false;
         foreach (var step in steps.Where(s => s.HasStep))
         {
+            if (step.Set.Count == 0 && step.RemoveNow.Count == 0)
+            {
+                continue; // its only work (removing ports that moved away) went into another backend's transaction
+            }
+            JoinedRemoval? joined = null;
             try
             {
-                report = ExecutionReport.Merge(report, await step.Backend.ApplyAsync(HostRunner, step.Plans, step.RemoveNow, step.NoneRemain, progress, cancellationToken)
+                (joined, var warning) = await JoinAsync(steps, step, cancellationToken).ConfigureAwait(false);
+                if (warning is not null)
+                {
+                    report = report with { Warnings = report.Warnings.Add(warning) };
+                }
+                report = ExecutionReport.Merge(report, await step.Backend.ApplyAsync(HostRunner, step.Plans, step.RemoveNow, step.NoneRemain, joined, progress, cancellationToken)
                     .ConfigureAwait(false));
                 committed = true;
+                if (joined is not null)
+                {
+                    // The old rules of the moving ports went out in that same commit: nothing is left to remove.
+                    var old = steps.First(s => s.Backend.Kind == joined.From);
+                    old.Backend.JoinedRemovalCommitted(HostRunner, joined);
+                    old.RemoveNow.RemoveAll(joined.Ports.Contains);
+                    old.RemoveAfter.RemoveAll(joined.Ports.Contains);
+                }
                 FaultInjection.Hit(FaultInjection.BackendApplied);
             }
             catch (NwFilterException e) when (committed)
@@ -135,6 +187,43 @@ public sealed partial class BindingManager
             }
         }
         return new BatchExecution(report, failures);
+    }
+
+    /// <summary>
+    /// The removal, by the backend they leave, of the ports that move to <paramref name="step"/>'s backend, prepared
+    /// for its transaction (read now: every earlier step has committed). So each moving port changes in one commit:
+    /// its old rules out and its new ones in (docs/design/nftables.md, "Moving bindings between backends"). When the
+    /// old backend cannot prepare it, null and a warning: the ports then move in two steps, new rules first.
+    /// </summary>
+    private async Task<(JoinedRemoval? Joined, Diagnostic? Warning)> JoinAsync(List<BackendStep> steps, BackendStep step, CancellationToken cancellationToken)
+    {
+        if (step.Set.Count == 0)
+        {
+            return (null, null);
+        }
+        var moving = step.Set.Select(p => p.Binding.PortDevice).ToHashSet(StringComparer.Ordinal);
+        foreach (var old in steps.Where(s => s != step))
+        {
+            var ports = old.RemoveNow.Concat(old.RemoveAfter).Where(moving.Contains).Order(StringComparer.Ordinal).ToList();
+            if (ports.Count == 0)
+            {
+                continue;
+            }
+            // Only when the old backend has nothing else to do in this batch may its removal take its base chains or tables.
+            var noneRemain = old.NoneRemain && old.Set.Count == 0 && old.RemoveNow.Concat(old.RemoveAfter).All(moving.Contains);
+            try
+            {
+                var joined = await old.Backend.PrepareJoinedRemovalAsync(HostRunner, ports, noneRemain, cancellationToken).ConfigureAwait(false);
+                return (joined, null);
+            }
+            catch (NwFilterException e)
+            {
+                return (null, Diagnostic.Warning(ApplyCodes.BackendMoveNotJoined,
+                    $"The {old.Backend.RulesTitle} rules of {string.Join(", ", ports)} could not be read for one transaction with their {step.Backend.Title} rules " +
+                    $"({e.Primary.Message.TrimEnd('.')}); the new rules went in first and the old ones were removed after, so for a moment both filtered the port."));
+            }
+        }
+        return (null, null);
     }
 
     /// <summary>The warning when ports moved away from <paramref name="old"/> and their rules there could not be removed.</summary>

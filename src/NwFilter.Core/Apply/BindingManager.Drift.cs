@@ -216,7 +216,7 @@ public sealed partial class BindingManager
                 used.Add(plans.Count > 0);
                 if (plans.Count > 0)
                 {
-                    await backend.ApplyAsync(scratch, plans, [], false, null, cancellationToken).ConfigureAwait(false);
+                    await backend.ApplyAsync(scratch, plans, [], false, null, null, cancellationToken).ConfigureAwait(false);
                 }
             }
             var footprints = new List<IBackendFootprint>(FirewallBackends.All.Count);

@@ -194,7 +194,7 @@ public sealed partial class BindingManager
                 var plan = !learner.Options.LearnIPv4 || HasIPv4(change.Addresses)
                     ? backend.Compile(port, CompileWith(binding, change.Addresses, Filters, learner.Options))
                     : backend.LearningRules(binding, learner.Mode, learner.Options.DhcpServers);
-                report = await backend.ApplyAsync(HostRunner, [plan], [], false, null, cancellationToken).ConfigureAwait(false);
+                report = await backend.ApplyAsync(HostRunner, [plan], [], false, null, null, cancellationToken).ConfigureAwait(false);
             }
             learner.Report(new ReinstantiationSucceeded(port, clock.GetUtcNow(), filter, change.IPv4Values, change.IPv6Values, report.ProcessLaunches, report.Elapsed));
         }

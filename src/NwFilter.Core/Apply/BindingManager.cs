@@ -327,8 +327,8 @@ public sealed partial class BindingManager
     /// <param name="progress">Progress of the batch.</param>
     /// <param name="cancellationToken">Cancels before the firewall changes.</param>
     /// <param name="backend">
-    /// Moves the bindings restored to this backend (each port's new rules in force before its old ones go, as any
-    /// backend change: BindingManager.Backends.cs); a binding the backend cannot take (a filter nft cannot express, such as an ipset match)
+    /// Moves the bindings restored to this backend (each port in one kernel transaction, its old rules out and its new
+    /// ones in, as any backend change: BindingManager.Backends.cs); a binding the backend cannot take (a filter nft cannot express, such as an ipset match)
     /// is restored on its own backend, with a warning saying why. Null keeps each binding's backend.
     /// </param>
     public async Task<BindingBatchResult> RestoreAsync(IReadOnlyCollection<string>? portDevices = null, Action<BindingProgress>? progress = null, CancellationToken cancellationToken = default,

@@ -100,9 +100,24 @@ internal interface IFirewallBackend
 
     // ---- Execution (each call is the backend's own transaction(s)) ----
 
-    /// <summary>Applies <paramref name="set"/> and removes <paramref name="remove"/>, as <see cref="PlanApply"/> plans them.</summary>
+    /// <summary>
+    /// Applies <paramref name="set"/> and removes <paramref name="remove"/>, as <see cref="PlanApply"/> plans them.
+    /// <paramref name="joined"/> (when given) is another backend's removal of ports that move here: its statements go
+    /// into the same kernel transaction that puts this backend's rules for them in force.
+    /// </summary>
     Task<ExecutionReport> ApplyAsync(IProcessRunner runner, IReadOnlyList<PortPlan> set, IReadOnlyCollection<string> remove, bool noneRemain,
-        Action<BindingProgress>? progress, CancellationToken cancellationToken);
+        JoinedRemoval? joined, Action<BindingProgress>? progress, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The removal of <paramref name="ports"/>' rules as nft statements that another backend's nft transaction can
+    /// carry (both backends keep their rules in nf_tables: iptables-nft's tables and NwFilter's own), so that a port
+    /// moving between backends changes in ONE kernel commit: never filtered by both, never by neither. Reads the
+    /// kernel (the rules' handles), changes nothing. Null when this backend's rules cannot be removed that way.
+    /// </summary>
+    Task<JoinedRemoval?> PrepareJoinedRemovalAsync(IProcessRunner runner, IReadOnlyCollection<string> ports, bool noneRemain, CancellationToken cancellationToken);
+
+    /// <summary>Says that <paramref name="removal"/> (this backend's) committed in another backend's transaction (a held state is stale).</summary>
+    void JoinedRemovalCommitted(IProcessRunner runner, JoinedRemoval removal);
 
     /// <summary>Removes the rules of <paramref name="ports"/>.</summary>
     Task<ExecutionReport> RemoveAsync(IProcessRunner runner, IReadOnlyCollection<string> ports, bool noneRemain,
@@ -136,6 +151,17 @@ internal interface IBackendFootprint
     /// <summary>The ports that have rules of this backend.</summary>
     IEnumerable<string> Ports();
 }
+
+/// <summary>
+/// A backend's removal of some ports' rules written as nft statements (<see cref="IFirewallBackend.PrepareJoinedRemovalAsync"/>),
+/// for the transaction of the backend the ports move to. Valid for the kernel state it was read from: when that changed,
+/// the transaction carrying it fails as a whole and nothing changes.
+/// </summary>
+/// <param name="From">The backend whose rules the statements remove.</param>
+/// <param name="Ports">The ports whose rules they remove.</param>
+/// <param name="Statements">The nft statements, one per line, in order.</param>
+/// <param name="ProcessLaunches">Processes its preparation launched (state and handle reads).</param>
+internal sealed record JoinedRemoval(FirewallBackendKind From, ImmutableArray<string> Ports, ImmutableArray<string> Statements, int ProcessLaunches);
 
 /// <summary>A binding compiled by its backend: what the backend's executor applies for one port.</summary>
 internal abstract record PortPlan(string PortDevice);

@@ -29,8 +29,8 @@ public sealed record RemoveBindingsRequest(IReadOnlyList<string> PortDevices, st
 public sealed record RestoreBindingsRequest(IReadOnlyList<string>? PortDevices = null, string? NetworkNamespace = null)
 {
     /// <summary>
-    /// Move the bindings restored to this backend (Restore-NwFilterBinding -Backend): each port's new rules are in force
-    /// before its old ones go (docs/design/nftables.md, "Moving bindings between backends"); null keeps each binding's own.
+    /// Move the bindings restored to this backend (Restore-NwFilterBinding -Backend): each port moves in one kernel
+    /// transaction (docs/design/nftables.md, "Moving bindings between backends"); null keeps each binding's own.
     /// </summary>
     public FirewallBackendKind? Backend { get; init; }
 }

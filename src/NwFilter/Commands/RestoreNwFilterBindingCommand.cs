@@ -89,8 +89,9 @@ public sealed class RestoreNwFilterBindingCommand : NwFilterCmdlet
 
     /// <summary>
     /// Move the bindings restored to this backend: Nftables (NwFilter's own nft tables) or EbIpTables (ebtables and
-    /// iptables, as libvirt). Each port gets its new rules before its old ones go; a binding the backend cannot take (one
-    /// that learns its IP address, on Nftables) is restored on its own backend with a warning. Without it each binding keeps its backend.
+    /// iptables, as libvirt). Each port moves in one kernel transaction (its old rules out and its new ones in, never
+    /// both, never neither); a binding the backend cannot take (a filter nft cannot express, such as an ipset match) is
+    /// restored on its own backend with a warning. Without it each binding keeps its backend.
     /// </summary>
     [Parameter]
     public FirewallBackendKind? Backend { get; set; }

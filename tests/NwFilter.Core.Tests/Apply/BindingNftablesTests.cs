@@ -47,10 +47,12 @@ public sealed class BindingNftablesKernelTests
         lab.Apply(BindingLab.CleanTraffic(vm0), BindingLab.CleanTraffic(vm1));
         Assert.Contains("I-vnet0", lab.Save("ebtables-save", "nat"), StringComparison.Ordinal);
 
-        // EbIpTables -> nftables: the new nft rules go in first, then the old ebtables chains go.
+        // EbIpTables -> nftables: one nft transaction puts the new rules in and takes the port's ebtables chains out.
         var toNft = lab.Apply(Nft(BindingLab.CleanTraffic(vm0)));
-        Assert.Equal("nft", toNft.Execution.Transactions[0].Program);
-        Assert.Contains("nft", toNft.Execution.Transactions.Skip(1).Select(t => t.Program)); // the ebtables teardown (one nft transaction)
+        var move = Assert.Single(toNft.Execution.Transactions);
+        Assert.Equal("nft", move.Program);
+        Assert.Contains("delete chain bridge nat libvirt-I-vnet0", move.Input, StringComparison.Ordinal);
+        Assert.Contains("nwfilter", move.Input, StringComparison.Ordinal);
         var eb = lab.Save("ebtables-save", "nat");
         Assert.DoesNotContain("vnet0", eb, StringComparison.Ordinal);
         Assert.Contains("I-vnet1", eb, StringComparison.Ordinal);
@@ -60,8 +62,10 @@ public sealed class BindingNftablesKernelTests
         Assert.True(lab.Lab.Ping(vm0.Namespace, vm1.IPv4));
         Assert.All(Test(lab), d => Assert.Equal(BindingDriftStatus.InSync, d.Status));
 
-        // And back: the ebtables rules first, then the nft table goes (no nftables binding is left).
-        lab.Apply(BindingLab.CleanTraffic(vm0));
+        // And back: libvirt's chains are built inert, then one swap transaction links them and deletes the nft tables
+        // (no nftables binding is left).
+        var back = lab.Apply(BindingLab.CleanTraffic(vm0));
+        Assert.Contains(back.Execution.Transactions, t => t.Input is { } i && i.Contains("add rule bridge nat PREROUTING", StringComparison.Ordinal) && i.Contains("nwfilter", StringComparison.Ordinal));
         Assert.DoesNotContain("nwfilter", Ruleset(lab), StringComparison.Ordinal);
         Assert.Contains("I-vnet0", lab.Save("ebtables-save", "nat"), StringComparison.Ordinal);
         Assert.Equal(FirewallBackendKind.EbIpTables, lab.Store.Get(vm0.PortDevice)!.Backend);
@@ -145,17 +149,67 @@ public sealed class BindingNftablesKernelTests
     }
 
     [SkippableFact]
+    public void AMoveIsOneTransactionAndWhenTheKernelRefusesItTheOldRulesStayAlone()
+    {
+        using var lab = BindingLab.Create(2);
+        var (vm0, vm1) = (lab.Vms[0], lab.Vms[1]);
+        lab.Apply(BindingLab.CleanTraffic(vm0));
+        var before = lab.Save("ebtables-save", "nat");
+        // The one transaction of the move (ebtables teardown + NwFilter's tables) is refused.
+        lab.NewManager(inner => new FaultyRunner(inner, (_, r) =>
+            r.Program == "nft" && r.StandardInput?.Contains("nwfilter", StringComparison.Ordinal) == true ? Fault.Fail : Fault.None));
+        var failed = lab.Manager.RestoreAsync(backend: FirewallBackendKind.Nftables).GetAwaiter().GetResult();
+
+        Assert.Equal(NwFilter.Core.Backends.Nftables.NftablesCodes.NftFailed, Assert.Single(failed.Items).Error?.Primary.Code);
+        Assert.Equal(FirewallBackendKind.EbIpTables, lab.Store.Get(vm0.PortDevice)!.Backend);
+        Assert.Equal(Normalize(before), Normalize(lab.Save("ebtables-save", "nat")));
+        Assert.DoesNotContain("nwfilter", Ruleset(lab), StringComparison.Ordinal);
+        Assert.False(lab.Lab.SpoofedMacArrives(vm0, vm1, "52:54:00:66:66:66"));
+
+        // -WhatIf shows the move as it runs: one nft transaction with the ebtables teardown in it.
+        lab.NewManager();
+        var plan = lab.Manager.PlanApply(lab.Manager.ReadFirewallAsync().GetAwaiter().GetResult(), [Nft(BindingLab.CleanTraffic(vm0))]);
+        var planned = Assert.Single(plan.Transactions);
+        Assert.Contains("nwfilter", planned.Input, StringComparison.Ordinal);
+        Assert.Contains("delete chain bridge nat libvirt-I-" + vm0.PortDevice, planned.Input, StringComparison.Ordinal);
+
+        // Unhindered, the same move commits once: the teardown of the ebtables rules and the nftables rules together.
+        var moved = lab.Manager.RestoreAsync(backend: FirewallBackendKind.Nftables).GetAwaiter().GetResult();
+        Assert.True(Assert.Single(moved.Items).Succeeded, moved.Items[0].Error?.Message);
+        Assert.Empty(moved.Warnings);
+        var joint = Assert.Single(moved.Execution.Transactions, t => t.Input?.Contains("nwfilter", StringComparison.Ordinal) == true);
+        Assert.Contains("delete rule bridge nat PREROUTING handle ", joint.Input, StringComparison.Ordinal);
+        Assert.Contains("delete chain bridge nat libvirt-I-" + vm0.PortDevice, joint.Input, StringComparison.Ordinal);
+        Assert.DoesNotContain(moved.Execution.Transactions, t => t != joint && t.Input?.Contains(" bridge nat ", StringComparison.Ordinal) == true);
+        Assert.DoesNotContain(vm0.PortDevice, lab.Save("ebtables-save", "nat"), StringComparison.Ordinal);
+        Assert.False(lab.Lab.SpoofedMacArrives(vm0, vm1, "52:54:00:66:66:66"));
+
+        // The way back, planned: the xtables swap carries the removal of NwFilter's tables (no nftables binding remains).
+        var back = lab.Manager.PlanApply(lab.Manager.ReadFirewallAsync().GetAwaiter().GetResult(), [BindingLab.CleanTraffic(vm0)]);
+        var swap = Assert.Single(back.Transactions, t => t.Step.StartsWith("swap", StringComparison.Ordinal));
+        Assert.Contains("nwfilter", swap.Input, StringComparison.Ordinal);
+        Assert.DoesNotContain(back.Transactions, t => t != swap && t.Input.Contains("nwfilter", StringComparison.Ordinal));
+        lab.Remove(vm0.PortDevice);
+    }
+
+    /// <summary>An ebtables-save listing without its counters and comment lines.</summary>
+    private static string Normalize(string save) =>
+        string.Join('\n', save.Split('\n').Where(l => !l.StartsWith('#')).Select(l => System.Text.RegularExpressions.Regex.Replace(l, @"-c \d+ \d+", "")));
+
+    [SkippableFact]
     public void WhenTheOldBackendsRulesCannotBeRemovedTheNewOnesAreInForceAndRestoreRemovesTheOld()
     {
         using var lab = BindingLab.Create(2);
         var (vm0, vm1) = (lab.Vms[0], lab.Vms[1]);
         lab.Apply(BindingLab.CleanTraffic(vm0));
-        // The ebtables teardown (an nft transaction on the xtables tables) fails; the nwfilter transaction runs.
+        // The ebtables rule handles cannot be read (so the move cannot be one transaction) and the ebtables teardown
+        // (an nft transaction on the xtables tables) fails; the nwfilter transaction runs.
         lab.NewManager(inner => new FaultyRunner(inner, (_, r) =>
-            r.Program == "nft" && r.StandardInput is { } input && !input.Contains("nwfilter", StringComparison.Ordinal) ? Fault.Fail : Fault.None));
+            r.Program == "nft" && (r.Arguments.Contains("-a") || r.StandardInput is { } input && !input.Contains("nwfilter", StringComparison.Ordinal)) ? Fault.Fail : Fault.None));
         var result = lab.Manager.ApplyAsync([Nft(BindingLab.CleanTraffic(vm0))]).GetAwaiter().GetResult();
 
         Assert.True(result.Items[0].Succeeded, result.Items[0].Error?.Message);
+        Assert.Contains(result.Warnings, w => w.Code == ApplyCodes.BackendMoveNotJoined && w.Message.Contains("vnet0", StringComparison.Ordinal));
         Assert.Contains(result.Warnings, w => w.Code == ApplyCodes.OldBackendRulesRemain && w.Message.Contains("vnet0", StringComparison.Ordinal));
         Assert.Equal(FirewallBackendKind.Nftables, lab.Store.Get(vm0.PortDevice)!.Backend);
         Assert.Contains("vnet0/", Ruleset(lab), StringComparison.Ordinal);

@@ -70,6 +70,38 @@ public static class Frames
     public static string ArpRequest(string ethSource, string senderMac, string senderIp, string targetIp) =>
         Arp(ethSource, 1, senderMac, senderIp, "00:00:00:00:00:00", targetIp);
 
+    /// <summary>
+    /// An IPv4 UDP datagram in an Ethernet frame, with a correct IPv4 header checksum (br_netfilter drops a bad one
+    /// before any filter sees it) and no UDP checksum; the source address may be forged.
+    /// </summary>
+    public static string Udp4(string destinationMac, string sourceMac, string sourceIp, string destinationIp, ushort sourcePort, ushort destinationPort, int payloadBytes = 18)
+    {
+        var udpLength = 8 + payloadBytes;
+        var header = new byte[20];
+        header[0] = 0x45;
+        header[2] = (byte)((20 + udpLength) >> 8);
+        header[3] = (byte)(20 + udpLength);
+        header[8] = 64;
+        header[9] = 17;
+        IPAddress.Parse(sourceIp).GetAddressBytes().CopyTo(header, 12);
+        IPAddress.Parse(destinationIp).GetAddressBytes().CopyTo(header, 16);
+        var sum = 0;
+        for (var i = 0; i < 20; i += 2)
+        {
+            sum += (header[i] << 8) | header[i + 1];
+        }
+        while (sum > 0xffff)
+        {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        var checksum = (ushort)~sum;
+        header[10] = (byte)(checksum >> 8);
+        header[11] = (byte)checksum;
+        var udp = sourcePort.ToString("x4", CultureInfo.InvariantCulture) + destinationPort.ToString("x4", CultureInfo.InvariantCulture)
+            + udpLength.ToString("x4", CultureInfo.InvariantCulture) + "0000" + new string('0', payloadBytes * 2);
+        return Ethernet(destinationMac, sourceMac, 0x0800, Convert.ToHexString(header).ToLowerInvariant() + udp);
+    }
+
     /// <summary>The hex of an IPv4 address (for frames and for pcap filters such as <c>ether[28:4] == 0x...</c>).</summary>
     public static string Ip(string address) => Convert.ToHexString(IPAddress.Parse(address).GetAddressBytes()).ToLowerInvariant();
 

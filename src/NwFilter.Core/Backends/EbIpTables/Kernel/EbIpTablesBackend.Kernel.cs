@@ -15,20 +15,38 @@ internal sealed partial class EbIpTablesBackend
         await XtablesStateReader.ReadAsync(runner, new ProcessCounter(), cancellationToken).ConfigureAwait(false);
 
     async Task<ExecutionReport> IFirewallBackend.ApplyAsync(IProcessRunner runner, IReadOnlyList<PortPlan> set, IReadOnlyCollection<string> remove, bool noneRemain,
-        Action<BindingProgress>? progress, CancellationToken cancellationToken)
+        JoinedRemoval? joined, Action<BindingProgress>? progress, CancellationToken cancellationToken)
     {
         var report = ExecutionReport.None;
         if (set.Count > 0)
         {
             var step = 0;
             var executor = new XtablesExecutor(runner) { Progress = s => progress?.Invoke(new BindingProgress(s, Math.Min(75, 40 + 12 * step++))) };
-            report = await executor.ApplyAsync(Plans(set), cancellationToken).ConfigureAwait(false);
+            report = await executor.ApplyAsync(Plans(set), cancellationToken, joined?.Statements).ConfigureAwait(false);
+            report = report with { ProcessLaunches = report.ProcessLaunches + (joined?.ProcessLaunches ?? 0) };
+        }
+        else if (joined is not null)
+        {
+            throw new InvalidOperationException("A joined removal needs bindings of this backend to carry it.");
         }
         if (remove.Count > 0)
         {
             report = ExecutionReport.Merge(report, await new XtablesExecutor(runner).RemoveAsync(remove, _ => noneRemain, cancellationToken).ConfigureAwait(false));
         }
         return report;
+    }
+
+    /// <summary>The ports' teardown (libvirt's allTeardown, as the teardown transaction writes it) for an nft transaction of the backend they move to.</summary>
+    async Task<JoinedRemoval?> IFirewallBackend.PrepareJoinedRemovalAsync(IProcessRunner runner, IReadOnlyCollection<string> ports, bool noneRemain,
+        CancellationToken cancellationToken)
+    {
+        var (statements, launches) = await new XtablesExecutor(runner).PrepareTeardownAsync(ports, noneRemain, cancellationToken).ConfigureAwait(false);
+        return new JoinedRemoval(Model.FirewallBackendKind.EbIpTables, [.. ports], statements, launches);
+    }
+
+    void IFirewallBackend.JoinedRemovalCommitted(IProcessRunner runner, JoinedRemoval removal)
+    {
+        // Nothing is held: every apply reads the tables first.
     }
 
     Task<ExecutionReport> IFirewallBackend.RemoveAsync(IProcessRunner runner, IReadOnlyCollection<string> ports, bool noneRemain,

@@ -61,7 +61,13 @@ internal sealed partial class XtablesExecutor
         return teardown.IsEmpty ? [] : [NftTransaction("teardown: every family in one transaction", teardown.Describe())];
     }
 
-    public async Task<ExecutionReport> ApplyAsync(IReadOnlyList<(string Port, FirewallPlan Plan)> ports, CancellationToken cancellationToken)
+    /// <summary>
+    /// Applies the ports' plans. <paramref name="joined"/> are nft statements of another backend (its removal of ports
+    /// moving here) that go into the swap transaction, so the old backend's rules of those ports go out in the very
+    /// commit that puts these in force.
+    /// </summary>
+    public async Task<ExecutionReport> ApplyAsync(IReadOnlyList<(string Port, FirewallPlan Plan)> ports, CancellationToken cancellationToken,
+        IReadOnlyList<string>? joined = null)
     {
         var clock = Stopwatch.StartNew();
         var counter = new ProcessCounter();
@@ -98,10 +104,14 @@ internal sealed partial class XtablesExecutor
             cancellationToken.ThrowIfCancellationRequested();
 
             (swap, rename) = SwapPlanner.Swap(build);
-            if (!swap.IsEmpty)
+            if (!swap.IsEmpty || joined is { Count: > 0 })
             {
-                Progress?.Invoke(HasOldRules(swap) ? "Swapping old rules for new" : "Linking the new rules");
-                var script = swap.ToNft(await ListAsync(counter, swap).ConfigureAwait(false));
+                Progress?.Invoke(HasOldRules(swap) || joined is { Count: > 0 } ? "Swapping old rules for new" : "Linking the new rules");
+                var script = swap.IsEmpty ? "" : swap.ToNft(await ListAsync(counter, swap).ConfigureAwait(false));
+                if (joined is { Count: > 0 })
+                {
+                    script += string.Concat(joined.Select(j => j + "\n"));
+                }
                 var transaction = NftTransaction("swap", script);
                 await RunAsync(counter, transaction, "swapping the old rules for the new (one nft transaction)").ConfigureAwait(false);
                 done.Add(transaction);
@@ -158,6 +168,24 @@ internal sealed partial class XtablesExecutor
             throw WithConsequence(e, "Nothing was removed: the rules stay in force.");
         }
         return new ExecutionReport([transaction], counter.Count, clock.Elapsed);
+    }
+
+    /// <summary>
+    /// The teardown of <paramref name="ports"/> as nft statements for another backend's transaction (nothing is run
+    /// but the state and handle reads): null when there is nothing to remove.
+    /// </summary>
+    public async Task<(ImmutableArray<string> Statements, int ProcessLaunches)> PrepareTeardownAsync(IReadOnlyCollection<string> ports, bool removeBaseChains,
+        CancellationToken cancellationToken)
+    {
+        var counter = new ProcessCounter();
+        var state = await XtablesStateReader.ReadAsync(_runner, counter, cancellationToken).ConfigureAwait(false);
+        var teardown = SwapPlanner.Teardown(state, ports, removeBaseChains);
+        if (teardown.IsEmpty)
+        {
+            return ([], counter.Count);
+        }
+        var script = teardown.ToNft(await ListAsync(counter, teardown).ConfigureAwait(false));
+        return ([.. script.Split('\n', StringSplitOptions.RemoveEmptyEntries)], counter.Count);
     }
 
     private async Task<IReadOnlyDictionary<(XtablesFamily, string), IReadOnlyList<NftRuleLine>>> ListAsync(ProcessCounter counter, SwapPlan plan)

@@ -90,8 +90,13 @@ internal sealed partial class NftablesApplier
     private async Task<(long Epoch, uint? Generation)?> GenerationAsync() =>
         _runner is INftGenerationSource source ? await source.GenerationAsync().ConfigureAwait(false) : null;
 
-    /// <summary>Creates, replaces and removes ports' rules, all in one transaction.</summary>
-    public async Task<NftApplyReport> ApplyAsync(IReadOnlyList<NftPortChange> changes, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Creates, replaces and removes ports' rules, all in one transaction. <paramref name="joined"/> are statements on
+    /// other tables (the xtables-nft teardown of ports moving here) committed in that same transaction; they leave
+    /// NwFilter's tables alone, so the state known afterwards is still this script's result.
+    /// </summary>
+    public async Task<NftApplyReport> ApplyAsync(IReadOnlyList<NftPortChange> changes, CancellationToken cancellationToken = default,
+        IReadOnlyList<string>? joined = null)
     {
         ArgumentNullException.ThrowIfNull(changes);
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -112,7 +117,7 @@ internal sealed partial class NftablesApplier
                 state = await ReadStateAsync(cancellationToken).ConfigureAwait(false);
                 launches++;
             }
-            var script = NftScriptPlanner.Plan(state, changes);
+            var script = Join(NftScriptPlanner.Plan(state, changes), joined);
             var replanned = false;
             var transaction = TimeSpan.Zero;
             if (!script.IsEmpty)
@@ -128,7 +133,7 @@ internal sealed partial class NftablesApplier
                     // The state known from the last apply was stale: read it and plan again, once.
                     replanned = true;
                     state = await ReadStateAsync(cancellationToken).ConfigureAwait(false);
-                    script = NftScriptPlanner.Plan(state, changes);
+                    script = Join(NftScriptPlanner.Plan(state, changes), joined);
                     launches += script.IsEmpty ? 1 : 2;
                     transaction = script.IsEmpty ? TimeSpan.Zero : await TimedRunAsync(script).ConfigureAwait(false);
                 }
@@ -156,6 +161,10 @@ internal sealed partial class NftablesApplier
             _gate.Release();
         }
     }
+
+    /// <summary>The script with another backend's statements in front (one transaction; nft error lines still index its statements).</summary>
+    private static NftScript Join(NftScript script, IReadOnlyList<string>? joined) =>
+        joined is not { Count: > 0 } ? script : script with { Statements = [.. joined, .. script.Statements] };
 
     private async Task<TimeSpan> TimedRunAsync(NftScript script)
     {

@@ -23,11 +23,24 @@ internal sealed partial class NftablesBackend
         await Applier(runner).ReadStateAsync(cancellationToken).ConfigureAwait(false);
 
     async Task<ExecutionReport> IFirewallBackend.ApplyAsync(IProcessRunner runner, IReadOnlyList<PortPlan> set, IReadOnlyCollection<string> remove, bool noneRemain,
-        Action<BindingProgress>? progress, CancellationToken cancellationToken)
+        JoinedRemoval? joined, Action<BindingProgress>? progress, CancellationToken cancellationToken)
     {
         progress?.Invoke(new BindingProgress("Applying the nftables transaction", 80));
-        return Report(await Applier(runner).ApplyAsync(Changes(set, remove), cancellationToken).ConfigureAwait(false));
+        var report = Report(await Applier(runner).ApplyAsync(Changes(set, remove), cancellationToken, joined?.Statements).ConfigureAwait(false));
+        return report with { ProcessLaunches = report.ProcessLaunches + (joined?.ProcessLaunches ?? 0) };
     }
+
+    /// <summary>The ports' chains and map elements (or, when none remain, NwFilter's tables) removed, as statements planned on a fresh read.</summary>
+    async Task<JoinedRemoval?> IFirewallBackend.PrepareJoinedRemovalAsync(IProcessRunner runner, IReadOnlyCollection<string> ports, bool noneRemain,
+        CancellationToken cancellationToken)
+    {
+        var state = await Applier(runner).ReadStateAsync(cancellationToken).ConfigureAwait(false);
+        var script = NftScriptPlanner.Plan(state, Changes([], ports));
+        return new JoinedRemoval(Model.FirewallBackendKind.Nftables, [.. ports], script.Statements, 1);
+    }
+
+    /// <summary>Our tables changed in another backend's transaction: the applier reads them again next time.</summary>
+    void IFirewallBackend.JoinedRemovalCommitted(IProcessRunner runner, JoinedRemoval removal) => Applier(runner).Invalidate();
 
     async Task<ExecutionReport> IFirewallBackend.RemoveAsync(IProcessRunner runner, IReadOnlyCollection<string> ports, bool noneRemain,
         Action<BindingProgress>? progress, CancellationToken cancellationToken)
