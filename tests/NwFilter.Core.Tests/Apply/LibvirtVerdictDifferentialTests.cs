@@ -176,6 +176,7 @@ public sealed class LibvirtVerdictDifferentialTests
         var files = Path.Combine(Path.GetTempPath(), token);
         Directory.CreateDirectory(files);
         var defined = false;
+        using var shared = LibvirtRefLock.Take(); // the Daemon tests compare virsh output of libvirt-ref's state
         try
         {
             Run("ip", "-n", LibvirtNamespace, "link", "add", token, "type", "veth", "peer", "name", token + "p").EnsureSuccess();

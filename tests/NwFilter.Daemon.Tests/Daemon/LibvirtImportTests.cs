@@ -11,8 +11,13 @@ namespace NwFilter.Daemon.Tests.Daemon;
 /// very same after the take-over (EbIpTables mode writes libvirt's chains), and a second start imports nothing again.
 /// </summary>
 [Collection(LibvirtRefCollection.Name)]
-public sealed partial class LibvirtImportTests
+public sealed partial class LibvirtImportTests : IDisposable
 {
+    // libvirt-ref is shared with the other test assembly's differential tests: each test here holds it alone.
+    private readonly LibvirtRefLock _libvirtRef = LibvirtRefLock.Take();
+
+    public void Dispose() => _libvirtRef.Dispose();
+
     private const string Port = "vnetdimp0";
     private const string FilterName = "nwfd-import";
 

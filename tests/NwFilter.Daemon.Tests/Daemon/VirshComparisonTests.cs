@@ -11,8 +11,13 @@ namespace NwFilter.Daemon.Tests.Daemon;
 /// standard error must be identical apart from UUIDs and the differences docs/design/libvirt-daemon.md lists.
 /// </summary>
 [Collection(LibvirtRefCollection.Name)]
-public sealed partial class VirshComparisonTests
+public sealed partial class VirshComparisonTests : IDisposable
 {
+    // libvirt-ref is shared with the other test assembly's differential tests: each test here holds it alone.
+    private readonly LibvirtRefLock _libvirtRef = LibvirtRefLock.Take();
+
+    public void Dispose() => _libvirtRef.Dispose();
+
     private const string Filter = "nwfd-cmp";
     private const string Port = "vnetdc0";
     private const string Port2 = "vnetdc1";
