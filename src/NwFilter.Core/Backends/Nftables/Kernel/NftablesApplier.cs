@@ -112,7 +112,9 @@ internal sealed partial class NftablesApplier
                 state = await ReadStateAsync(cancellationToken).ConfigureAwait(false);
                 launches++;
             }
+            Diagnostics.PhaseTimings.Mark("nftables: generation and state");
             var script = NftScriptPlanner.Plan(state, changes);
+            Diagnostics.PhaseTimings.Mark("nftables: plan the script");
             var replanned = false;
             var transaction = TimeSpan.Zero;
             if (!script.IsEmpty)
@@ -133,6 +135,7 @@ internal sealed partial class NftablesApplier
                     transaction = script.IsEmpty ? TimeSpan.Zero : await TimedRunAsync(script).ConfigureAwait(false);
                 }
             }
+            Diagnostics.PhaseTimings.Mark("nftables: transaction");
             _known = script.IsEmpty ? state : script.Result;
             if (before is { Generation: { } g0 } b)
             {
