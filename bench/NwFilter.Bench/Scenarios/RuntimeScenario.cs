@@ -31,6 +31,8 @@ public sealed class RuntimeScenario : IScenario
         var singles = int.Parse(Arg(args, "singles=") ?? "30", CultureInfo.InvariantCulture);
         var backend = Enum.Parse<FirewallBackendKind>(Arg(args, "backend=") ?? "Nftables");
         var processes = Arg(args, "runner=") == "process";
+        // batch=off: the held context sends every script through libnftables (its chain cache), as before the netlink batch.
+        Core.Backends.Nftables.Kernel.HeldNftablesContext.NetlinkBatch = Arg(args, "batch=") != "off";
         if (!StoreLocation.IsRoot)
         {
             Console.Error.WriteLine("the runtime scenario needs root (it builds a network namespace)");
@@ -109,7 +111,7 @@ public sealed class RuntimeScenario : IScenario
                     launches.GetOrAdd(what, _ => []).Add(ms);
                 }
             }
-            Console.WriteLine($"one binding's change with {n} loaded ({singles} requests): {Stats(times)}");
+            Console.WriteLine($"one binding's change with {n} loaded ({singles} requests): {Stats(times)}; netlink batches so far {Core.Backends.Nftables.Kernel.HeldNftablesContext.BatchCounts}");
             foreach (var (step, list) in singleParts)
             {
                 Console.WriteLine($"  part {step}: {Stats(list)}");

@@ -69,6 +69,10 @@ internal sealed class HeldNftablesContext(IProcessRunner inner, string? networkN
         ArgumentNullException.ThrowIfNull(request);
         if (request.Program == NftablesApplier.NftProgram && Handled(request.Arguments) && !Large(request) && Context() is { } runner)
         {
+            if (NetlinkBatch && request.Arguments.SequenceEqual(["-f", "-"]) && request.StandardInput is { } script && NftNetlinkBatch.Parse(script) is { } ops)
+            {
+                return BatchAsync(runner, request, ops, cancellationToken);
+            }
             return runner.RunAsync(request, cancellationToken);
         }
         if (request.Program == "cat" && request.StandardInput is null && request.Arguments.Count > 0 &&
@@ -77,6 +81,63 @@ internal sealed class HeldNftablesContext(IProcessRunner inner, string? networkN
             return reader.ReadNetSysctlsAsync(request); // the bridge-netfilter probe: no process either
         }
         return inner.RunAsync(request, cancellationToken);
+    }
+
+    /// <summary>
+    /// False sends every script through libnftables (the held context of before, for comparison: the runtime bench's
+    /// <c>batch=off</c>); true (the default) commits per-port scripts as our own netlink batch (<see cref="NftNetlinkBatch"/>).
+    /// </summary>
+    internal static bool NetlinkBatch { get; set; } = true;
+
+    private static long _batchCommits;
+    private static long _batchFallbacks;
+
+    /// <summary>Scripts committed as a netlink batch, and per-port scripts that went to libnftables after all, in this process (tests and the bench read them).</summary>
+    internal static (long Commits, long Fallbacks) BatchCounts => (Interlocked.Read(ref _batchCommits), Interlocked.Read(ref _batchFallbacks));
+
+    private static readonly object ScratchLock = new();
+    private static LibNftablesRunner? _scratch;
+    private static bool _scratchFailed;
+
+    /// <summary>The process's one scratch context (an empty namespace of its own), made on first use; null when it cannot be made.</summary>
+    private static LibNftablesRunner? ScratchContext()
+    {
+        lock (ScratchLock)
+        {
+            if (_scratch is null && !_scratchFailed)
+            {
+                try
+                {
+                    _scratch = LibNftablesRunner.Scratch();
+                }
+                catch (Exception e) when (e is InvalidOperationException or UnauthorizedAccessException or IOException or DllNotFoundException or EntryPointNotFoundException)
+                {
+                    _scratchFailed = true;
+                }
+            }
+            return _scratch;
+        }
+    }
+
+    /// <summary>
+    /// A per-port script as one netlink batch: its rules compiled in the scratch context, then the batch in the real
+    /// namespace. Whatever does not work out (no scratch context, a refused batch) runs the script through libnftables
+    /// instead: a refused batch committed nothing, and libnftables then commits it or names the statement it refuses.
+    /// </summary>
+    private static async Task<ProcessResult> BatchAsync(LibNftablesRunner runner, ProcessRequest request, List<NftNetlinkBatch.Op> ops, CancellationToken cancellationToken)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var rules = ScratchContext() is { } scratch ? await scratch.CompileRulesAsync(NftNetlinkBatch.ScratchScript(ops)).ConfigureAwait(false) : null;
+        Diagnostics.PhaseTimings.Mark("nftables: rules compiled in the scratch context");
+        var refused = rules is null || await runner.CommitBatchAsync(ops, rules).ConfigureAwait(false) is not null;
+        Diagnostics.PhaseTimings.Mark("nftables: netlink batch committed");
+        if (!refused)
+        {
+            Interlocked.Increment(ref _batchCommits);
+            return new ProcessResult(request, 0, "", "", clock.Elapsed);
+        }
+        Interlocked.Increment(ref _batchFallbacks);
+        return await runner.RunAsync(request, cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<(long Epoch, uint? Generation)> GenerationAsync()
