@@ -210,6 +210,8 @@ public sealed partial class BindingManager
                     // The store leads the kernel (docs/design/applying.md, "The store and the kernel"): the files are
                     // written, all or none, before the firewall changes, and put back for what the firewall refused.
                     var before = StoredBefore(compiled.Select(c => c.Binding));
+                    // Read before the files are written: each port's backend before this batch.
+                    var storedBackends = StoredBackends(before, compiled.Select(c => c.Binding));
                     Diagnostics.PhaseTimings.Mark("store: list");
                     // Unchanged files are not rewritten: a restore on a full disk still re-applies the kernel.
                     var bindingsOut = compiled.Select(c => c.Binding)
@@ -221,7 +223,7 @@ public sealed partial class BindingManager
                     try
                     {
                         batch = await ExecuteAsync([.. compiled.Select(c => c.Prepared)], progress, cancellationToken,
-                            StoredBackends(before, compiled.Select(c => c.Binding))).ConfigureAwait(false);
+                            storedBackends).ConfigureAwait(false);
                     }
                     catch (NwFilterException e)
                     {

@@ -129,9 +129,16 @@ internal sealed class HeldNftablesContext(IProcessRunner inner, string? networkN
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var rules = ScratchContext() is { } scratch ? await scratch.CompileRulesAsync(NftNetlinkBatch.ScratchScript(ops)).ConfigureAwait(false) : null;
         Diagnostics.PhaseTimings.Mark("nftables: rules compiled in the scratch context");
-        var refused = rules is null || await runner.CommitBatchAsync(ops, rules).ConfigureAwait(false) is not null;
+        var failure = rules is null ? (0, 0) : await runner.CommitBatchAsync(ops, rules).ConfigureAwait(false);
         Diagnostics.PhaseTimings.Mark("nftables: netlink batch committed");
-        if (!refused)
+        if (failure is (LibNftablesRunner.BatchOutcomeUnknown, -1))
+        {
+            // Sent, unanswered, and the generation moved by more than one: whether it committed cannot be told. The
+            // script is not run again; the failure makes the applier read the state before it plans once more.
+            Interlocked.Increment(ref _batchFallbacks);
+            return new ProcessResult(request, 1, "", "-:1:1-1: Error: the nf_tables batch was sent but its answer was lost; the state is read again", clock.Elapsed);
+        }
+        if (failure is null)
         {
             Interlocked.Increment(ref _batchCommits);
             return new ProcessResult(request, 0, "", "", clock.Elapsed);

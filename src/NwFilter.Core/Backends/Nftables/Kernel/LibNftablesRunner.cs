@@ -364,11 +364,11 @@ internal sealed partial class LibNftablesRunner : IProcessRunner, IDisposable
                     result.SetResult((22, 0)); // EINVAL: the scratch kernel's rules do not match the statements
                     return;
                 }
-                var failure = NftNetlinkBatch.Commit(fd, batch.Batch, batch.Lines, out var unanswered);
-                if (unanswered)
-                {
-                    _netlink.Close(); // a later answer must not be read as another request's
-                }
+                var before = _netlink.Generation();
+                fd = _netlink.Socket();
+                var failure = fd < 0 || before is null ? (Marshal.GetLastPInvokeError(), 0) : NftNetlinkBatch.Commit(fd, batch.Batch, batch.Lines, out var unanswered) is var f && unanswered
+                    ? Unanswered(before.Value, f)
+                    : f;
                 result.SetResult(failure);
             }
             catch (Exception e)
@@ -378,6 +378,21 @@ internal sealed partial class LibNftablesRunner : IProcessRunner, IDisposable
         });
         return result.Task;
     }
+
+    /// <summary>
+    /// A batch whose answer could not be read: the generation says what happened. Moved by one: it committed (null);
+    /// unmoved: it did not (its failure, so the caller may run the script another way); anything else is unknown,
+    /// reported as <see cref="BatchOutcomeUnknown"/> so that the caller reads the state again instead.
+    /// </summary>
+    private (int, int)? Unanswered(uint before, (int Errno, int Line)? failure)
+    {
+        _netlink.Close(); // a late answer must not be read as another request's
+        var now = _netlink.Generation();
+        return now == unchecked(before + 1) ? null : now == before ? failure ?? (BatchOutcomeUnknown, 0) : (BatchOutcomeUnknown, -1);
+    }
+
+    /// <summary>The errno reported when a batch's answer was lost and the generation cannot tell whether it committed.</summary>
+    public const int BatchOutcomeUnknown = 110; // ETIMEDOUT
 
     /// <summary>A library-owned C string, copied (the library frees it on the next call).</summary>
     private static string Copy(IntPtr text) => text == IntPtr.Zero ? "" : Marshal.PtrToStringUTF8(text) ?? "";

@@ -298,8 +298,7 @@ internal static partial class NftNetlinkBatch
         var buffer = new byte[64 * 1024];
         while (pending.Count > 0)
         {
-            var poll = new PollFd { Fd = fd, Events = 1 };
-            if (Native.poll(ref poll, 1, 10_000) <= 0)
+            if (Poll(fd, 10_000) <= 0)
             {
                 unanswered = true;
                 return failure ?? (110, 0); // ETIMEDOUT: no answer, the outcome is unknown
@@ -386,9 +385,50 @@ internal static partial class NftNetlinkBatch
         return key;
     }
 
-    private static bool Send(int fd, byte[] data) => Native.send(fd, data, data.Length, 0) == data.Length;
+    private static bool Send(int fd, byte[] data)
+    {
+        while (true)
+        {
+            var n = Native.send(fd, data, data.Length, 0);
+            if (n == data.Length)
+            {
+                return true;
+            }
+            if (n >= 0 || Marshal.GetLastPInvokeError() != Eintr)
+            {
+                return false;
+            }
+        }
+    }
 
-    private static int Receive(int fd, byte[] buffer) => (int)Native.recv(fd, buffer, buffer.Length, 0);
+    /// <summary>recv(2), again when a signal interrupted it (the runtime's own signals do, for a GC suspension).</summary>
+    private static int Receive(int fd, byte[] buffer)
+    {
+        while (true)
+        {
+            var n = (int)Native.recv(fd, buffer, buffer.Length, 0);
+            if (n >= 0 || Marshal.GetLastPInvokeError() != Eintr)
+            {
+                return n;
+            }
+        }
+    }
+
+    private static int Poll(int fd, int timeout)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            var poll = new PollFd { Fd = fd, Events = 1 };
+            var ready = Native.poll(ref poll, 1, Math.Max(0, timeout - (int)clock.ElapsedMilliseconds));
+            if (ready >= 0 || Marshal.GetLastPInvokeError() != Eintr)
+            {
+                return ready;
+            }
+        }
+    }
+
+    private const int Eintr = 4;
 
     /// <summary>Netlink messages: nlmsghdr, nfgenmsg, attributes (lengths patched when a message or nest ends).</summary>
     private sealed class Writer
