@@ -23,7 +23,7 @@ public sealed class RuntimeScenario : IScenario
 {
     public string Name => "runtime";
 
-    public string Description => "the runtime's request path on the kernel (root): runtime [n=1000] [singles=30] [backend=Nftables|EbIpTables] [runner=process]";
+    public string Description => "the runtime's request path on the kernel (root): runtime [n=1000] [singles=30] [backend=Nftables|EbIpTables] [runner=process] [batch=on|off]";
 
     public int Run(string[] args)
     {
@@ -31,8 +31,11 @@ public sealed class RuntimeScenario : IScenario
         var singles = int.Parse(Arg(args, "singles=") ?? "30", CultureInfo.InvariantCulture);
         var backend = Enum.Parse<FirewallBackendKind>(Arg(args, "backend=") ?? "Nftables");
         var processes = Arg(args, "runner=") == "process";
-        // batch=off: the held context sends every script through libnftables (its chain cache), as before the netlink batch.
-        Core.Backends.Nftables.Kernel.HeldNftablesContext.NetlinkBatch = Arg(args, "batch=") != "off";
+        // batch=on: per-port scripts go as our own netlink batch; batch=off: through libnftables (its chain cache); else NWFILTER_NFT_BATCH decides.
+        if (Arg(args, "batch=") is { } batch)
+        {
+            Core.Backends.Nftables.Kernel.HeldNftablesContext.NetlinkBatch = batch == "on";
+        }
         if (!StoreLocation.IsRoot)
         {
             Console.Error.WriteLine("the runtime scenario needs root (it builds a network namespace)");

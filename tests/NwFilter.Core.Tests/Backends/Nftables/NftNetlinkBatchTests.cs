@@ -97,8 +97,17 @@ public sealed class NftNetlinkBatchTests
         // A new chain and a rule in it, then a chain that exists (a stale plan): the whole batch must be refused.
         var script = $"create chain bridge nwfilter {vm0.PortDevice}/{chain.Id}/99/I\nadd rule bridge nwfilter {vm0.PortDevice}/{chain.Id}/99/I drop\ncreate chain bridge nwfilter {existing}\n";
         var counts = HeldNftablesContext.BatchCounts;
-
-        var result = held.RunAsync(new ProcessRequest("nft", "-f", "-") { StandardInput = script }).GetAwaiter().GetResult();
+        var was = HeldNftablesContext.NetlinkBatch;
+        HeldNftablesContext.NetlinkBatch = true;
+        ProcessResult result;
+        try
+        {
+            result = held.RunAsync(new ProcessRequest("nft", "-f", "-") { StandardInput = script }).GetAwaiter().GetResult();
+        }
+        finally
+        {
+            HeldNftablesContext.NetlinkBatch = was;
+        }
 
         Assert.False(result.Succeeded);
         Assert.Equal(counts.Fallbacks + 1, HeldNftablesContext.BatchCounts.Fallbacks);

@@ -84,10 +84,14 @@ internal sealed class HeldNftablesContext(IProcessRunner inner, string? networkN
     }
 
     /// <summary>
-    /// False sends every script through libnftables (the held context of before, for comparison: the runtime bench's
-    /// <c>batch=off</c>); true (the default) commits per-port scripts as our own netlink batch (<see cref="NftNetlinkBatch"/>).
+    /// True commits per-port scripts as our own netlink batch (<see cref="NftNetlinkBatch"/>); false (the default, unless
+    /// <c>NWFILTER_NFT_BATCH=on</c>) sends every script through libnftables. Off by default: in nwfilterd the batch
+    /// showed create times of up to 2 s that are not understood yet (docs/design/nftables.md 7.2).
     /// </summary>
-    internal static bool NetlinkBatch { get; set; } = true;
+    internal static bool NetlinkBatch { get; set; } = Environment.GetEnvironmentVariable(BatchVariable) == "on";
+
+    /// <summary>The setting that turns the netlink batch on for a process (<c>NWFILTER_NFT_BATCH=on</c>).</summary>
+    public const string BatchVariable = "NWFILTER_NFT_BATCH";
 
     private static long _batchCommits;
     private static long _batchFallbacks;
