@@ -321,7 +321,7 @@ internal sealed partial class LibNftablesRunner : IProcessRunner, IDisposable
         var rules = new Dictionary<(byte, string), List<NftNetlinkBatch.KernelRule>>();
         foreach (var family in new byte[] { 7, 1 })
         {
-            var dumped = fd < 0 ? null : NftNetlinkBatch.DumpRules(fd, family, ref _netlink.Sequence);
+            var dumped = fd < 0 ? null : NftNetlinkBatch.DumpRules(fd, family, ref _netlink.Sequence, _netlink.Buffer);
             if (dumped is null)
             {
                 _netlink.Close();
@@ -366,7 +366,7 @@ internal sealed partial class LibNftablesRunner : IProcessRunner, IDisposable
                 }
                 var before = _netlink.Generation();
                 fd = _netlink.Socket();
-                var failure = fd < 0 || before is null ? (Marshal.GetLastPInvokeError(), 0) : NftNetlinkBatch.Commit(fd, batch.Batch, batch.Lines, out var unanswered) is var f && unanswered
+                var failure = fd < 0 || before is null ? (Marshal.GetLastPInvokeError(), 0) : NftNetlinkBatch.Commit(fd, batch.Batch, batch.Lines, _netlink.Buffer, out var unanswered) is var f && unanswered
                     ? Unanswered(before.Value, f)
                     : f;
                 result.SetResult(failure);
@@ -414,6 +414,11 @@ internal sealed partial class LibNftablesRunner : IProcessRunner, IDisposable
         private const ushort NftaGenId = 1;
         private readonly byte[] _reply = new byte[4096];
         private int _fd = -1;
+
+        /// <summary>The receive buffer of the batch code's dumps and acknowledgements, made once (kept off the large-object heap's churn).</summary>
+        public byte[] Buffer => _buffer ??= new byte[256 * 1024];
+
+        private byte[]? _buffer;
 
         /// <summary>The last sequence number used on the socket (requests of the batch code too).</summary>
         public uint Sequence;

@@ -131,7 +131,11 @@ internal static partial class NftNetlinkBatch
     internal sealed record KernelRule(byte[] Expressions, byte[]? UserData);
 
     /// <summary>Every rule of NwFilter's table of <paramref name="family"/>, by chain in order (NFT_MSG_GETRULE dump on <paramref name="fd"/>).</summary>
-    public static Dictionary<string, List<KernelRule>>? DumpRules(int fd, byte family, ref uint sequence)
+    /// <param name="fd">The socket.</param>
+    /// <param name="family">The table's family.</param>
+    /// <param name="sequence">The socket's last sequence number.</param>
+    /// <param name="buffer">The receive buffer, kept by the caller (a large array per call would be a large-object-heap allocation per change).</param>
+    public static Dictionary<string, List<KernelRule>>? DumpRules(int fd, byte family, ref uint sequence, byte[] buffer)
     {
         var message = new Writer();
         var seq = ++sequence;
@@ -143,7 +147,6 @@ internal static partial class NftNetlinkBatch
             return null;
         }
         var rules = new Dictionary<string, List<KernelRule>>(StringComparer.Ordinal);
-        var buffer = new byte[256 * 1024];
         while (true)
         {
             var n = Receive(fd, buffer);
@@ -285,7 +288,7 @@ internal static partial class NftNetlinkBatch
     /// Sends a batch and reads one acknowledgement per message: null when all succeeded, else the first failing
     /// message's errno and script line. The kernel commits the batch whole or not at all.
     /// </summary>
-    public static (int Errno, int Line)? Commit(int fd, byte[] batch, Dictionary<uint, int> lines, out bool unanswered)
+    public static (int Errno, int Line)? Commit(int fd, byte[] batch, Dictionary<uint, int> lines, byte[] buffer, out bool unanswered)
     {
         unanswered = false;
         if (!Send(fd, batch))
@@ -295,7 +298,6 @@ internal static partial class NftNetlinkBatch
         }
         var pending = new HashSet<uint>(lines.Keys);
         (int Errno, int Line)? failure = null;
-        var buffer = new byte[64 * 1024];
         while (pending.Count > 0)
         {
             if (Poll(fd, 10_000) <= 0)
