@@ -23,7 +23,7 @@ public sealed class RuntimeScenario : IScenario
 {
     public string Name => "runtime";
 
-    public string Description => "the runtime's request path on the kernel (root): runtime [n=1000] [singles=30] [backend=Nftables|EbIpTables] [runner=process]";
+    public string Description => "the runtime's request path on the kernel (root): runtime [n=1000] [singles=30] [backend=Nftables|EbIpTables] [runner=process] [batch=on|off]";
 
     public int Run(string[] args)
     {
@@ -31,6 +31,11 @@ public sealed class RuntimeScenario : IScenario
         var singles = int.Parse(Arg(args, "singles=") ?? "30", CultureInfo.InvariantCulture);
         var backend = Enum.Parse<FirewallBackendKind>(Arg(args, "backend=") ?? "Nftables");
         var processes = Arg(args, "runner=") == "process";
+        // batch=on: per-port scripts go as our own netlink batch; batch=off: through libnftables (its chain cache); else NWFILTER_NFT_BATCH decides.
+        if (Arg(args, "batch=") is { } batch)
+        {
+            Core.Backends.Nftables.Kernel.HeldNftablesContext.NetlinkBatch = batch == "on";
+        }
         if (!StoreLocation.IsRoot)
         {
             Console.Error.WriteLine("the runtime scenario needs root (it builds a network namespace)");
@@ -67,10 +72,17 @@ public sealed class RuntimeScenario : IScenario
             Check(await runtime.HandleAsync(new DefineFiltersRequest([Wrapper(extraRule: false)]), silent));
             var bindings = Enumerable.Range(0, n).Select(i => Binding(i, 0, backend)).ToList();
             var clock = Stopwatch.StartNew();
-            var created = await runtime.HandleAsync(new ApplyBindingsRequest(bindings), silent);
+            BindingsResponse created;
+            IReadOnlyList<(string Step, TimeSpan Time)> parts;
+            using (var recording = Core.Diagnostics.PhaseTimings.Start())
+            {
+                created = await runtime.HandleAsync(new ApplyBindingsRequest(bindings), silent);
+                parts = recording.Steps;
+            }
             var createAll = clock.Elapsed;
             Check(created);
             Console.WriteLine($"{n} bindings in one request: {Ms(createAll)} ({created.Execution!.ProcessLaunches} processes, firewall part {Ms(created.Execution.Elapsed)})");
+            PrintParts(parts);
             if (backend == FirewallBackendKind.Nftables)
             {
                 var raw = await RawNftAsync(host, ns);
@@ -83,18 +95,30 @@ public sealed class RuntimeScenario : IScenario
             var manager = runtime.Manager(ns);
             var times = new List<double>();
             var launches = new ConcurrentDictionary<string, List<double>>();
+            var singleParts = new Dictionary<string, List<double>>(StringComparer.Ordinal);
             for (var k = 1; k <= singles; k++)
             {
                 runner.Reset();
                 clock.Restart();
-                Check(await runtime.HandleAsync(new ApplyBindingsRequest([Binding(n / 2, k, backend)]), silent));
-                times.Add(clock.Elapsed.TotalMilliseconds);
+                using (var recording = Core.Diagnostics.PhaseTimings.Start())
+                {
+                    Check(await runtime.HandleAsync(new ApplyBindingsRequest([Binding(n / 2, k, backend)]), silent));
+                    times.Add(clock.Elapsed.TotalMilliseconds);
+                    foreach (var (step, time) in recording.Steps)
+                    {
+                        (singleParts.TryGetValue(step, out var list) ? list : singleParts[step] = []).Add(time.TotalMilliseconds);
+                    }
+                }
                 foreach (var (what, ms) in runner.Calls)
                 {
                     launches.GetOrAdd(what, _ => []).Add(ms);
                 }
             }
-            Console.WriteLine($"one binding's change with {n} loaded ({singles} requests): {Stats(times)}");
+            Console.WriteLine($"one binding's change with {n} loaded ({singles} requests): {Stats(times)}; netlink batches so far {Core.Backends.Nftables.Kernel.HeldNftablesContext.BatchCounts}");
+            foreach (var (step, list) in singleParts)
+            {
+                Console.WriteLine($"  part {step}: {Stats(list)}");
+            }
             foreach (var (what, ms) in launches.OrderByDescending(kv => kv.Value.Sum()))
             {
                 Console.WriteLine($"  process {what}: {ms.Count / (double)singles:0.#} per change, {Stats(ms)}");
@@ -130,10 +154,16 @@ public sealed class RuntimeScenario : IScenario
 
             // A live update of a filter all N use: one request (define), every binding re-applied in one transaction.
             clock.Restart();
-            var update = await runtime.HandleAsync(new DefineFiltersRequest([Wrapper(extraRule: true)]), silent);
+            DefineFiltersResponse update;
+            using (var recording = Core.Diagnostics.PhaseTimings.Start())
+            {
+                update = await runtime.HandleAsync(new DefineFiltersRequest([Wrapper(extraRule: true)]), silent);
+                parts = recording.Steps;
+            }
             var updateTime = clock.Elapsed;
             Check(update);
             Console.WriteLine($"live update of the filter all {n} use (one define request): {Ms(updateTime)}");
+            PrintParts(parts);
             if (backend == FirewallBackendKind.Nftables)
             {
                 var raw = await RawNftAsync(host, ns);
@@ -190,6 +220,15 @@ public sealed class RuntimeScenario : IScenario
         finally
         {
             File.Delete(path);
+        }
+    }
+
+    /// <summary>Each step of a request (<see cref="Core.Diagnostics.PhaseTimings"/>) and what is left unmarked.</summary>
+    private static void PrintParts(IReadOnlyList<(string Step, TimeSpan Time)> parts)
+    {
+        foreach (var (step, time) in parts.Where(p => p.Time.TotalMilliseconds >= 0.5))
+        {
+            Console.WriteLine($"  part {step}: {Ms(time)}");
         }
     }
 

@@ -81,8 +81,38 @@ public sealed partial class BindingManager
     /// </summary>
     public Ruleset Compile(FilterBinding binding, IFilterSource? filters = null) => Prepare(binding, filters, full: true).Ruleset;
 
-    /// <summary>Checks that a binding compiles (what <see cref="ApplyAsync"/> would refuse), without the command plan <see cref="Compile"/> shows.</summary>
-    internal void CheckCompiles(FilterBinding binding) => Prepare(binding);
+    /// <summary>
+    /// Checks that a binding compiles (what <see cref="ApplyAsync"/> would refuse), without the command plan
+    /// <see cref="Compile"/> shows. With <paramref name="trees"/> (<see cref="TreeTexts"/>, taken before the check) the
+    /// compile is kept for this very binding object, and <see cref="ApplyAsync"/> uses it instead of compiling again
+    /// when the binding's filter tree is still that text (the compile is a function of the tree and the binding); a
+    /// binding that learns its address is always compiled again (its rules depend on the learner's state).
+    /// </summary>
+    internal void CheckCompiles(FilterBinding binding, IReadOnlyDictionary<string, string>? trees = null)
+    {
+        var prepared = Prepare(binding);
+        if (trees is not null && prepared.Learning is null && trees.TryGetValue(binding.Filter, out var tree))
+        {
+            _checked.AddOrUpdate(binding, new CheckedBinding(tree, prepared));
+        }
+    }
+
+    /// <summary><see cref="TreeText"/> of each distinct filter of <paramref name="bindings"/>.</summary>
+    internal Dictionary<string, string> TreeTexts(IEnumerable<FilterBinding> bindings)
+    {
+        var trees = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var name in bindings.Select(b => b.Filter).Distinct(StringComparer.Ordinal))
+        {
+            trees[name] = TreeText(Filters, name);
+        }
+        return trees;
+    }
+
+    /// <summary>A compile kept by <see cref="CheckCompiles"/>: valid while the binding's filter tree is <paramref name="Tree"/>.</summary>
+    private sealed record CheckedBinding(string Tree, PreparedBinding Prepared);
+
+    /// <summary>Compiles kept by <see cref="CheckCompiles"/>, by binding object (reference identity: a record equal to it is not it).</summary>
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<FilterBinding, CheckedBinding> _checked = [];
 
     /// <summary>
     /// Reads the firewall for planning (ebtables/iptables, and NwFilter's nftables chains); what cannot be read (not root,
@@ -137,11 +167,8 @@ public sealed partial class BindingManager
         var compiled = new List<(int Index, FilterBinding Binding, PreparedBinding Prepared)>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
         // What each filter tree was when compiled; checked again under the lock (below).
-        var trees = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var name in bindings.Select(b => b.Filter).Distinct(StringComparer.Ordinal))
-        {
-            trees[name] = TreeText(Filters, name);
-        }
+        var trees = TreeTexts(bindings);
+        Diagnostics.PhaseTimings.Mark("manager: filter tree texts");
         for (var i = 0; i < bindings.Count; i++)
         {
             var binding = bindings[i];
@@ -154,7 +181,10 @@ public sealed partial class BindingManager
             }
             try
             {
-                compiled.Add((i, binding, Prepare(binding)));
+                // Compiled once: the runtime's check kept its compile, still valid when the tree is unchanged since.
+                var prepared = _checked.TryGetValue(binding, out var check) && check.Tree == trees[binding.Filter] ? check.Prepared : Prepare(binding);
+                _checked.Remove(binding);
+                compiled.Add((i, binding, prepared));
             }
             catch (NwFilterException e)
             {
@@ -162,6 +192,7 @@ public sealed partial class BindingManager
             }
         }
 
+        Diagnostics.PhaseTimings.Mark("manager: compile (or the checks' compile kept)");
         var execution = ExecutionReport.None;
         var warnings = ImmutableArray<Diagnostic>.Empty;
         if (compiled.Count > 0)
@@ -169,16 +200,22 @@ public sealed partial class BindingManager
             try
             {
                 await StopReplacedLearnersAsync(compiled.Select(c => c.Prepared)).ConfigureAwait(false);
+                Diagnostics.PhaseTimings.Mark("manager: stop replaced learners");
                 using (Store.Lock(_options.LockTimeout, cancellationToken))
                 {
+                    Diagnostics.PhaseTimings.Mark("manager: store lock");
                     // Another process may have redefined a filter of these trees since they were compiled and
                     // re-applied its bindings before these were stored: what changed is compiled again here, under
                     // the lock, so the rules applied are those of the latest definition (docs/design/applying.md,
                     // "Several processes at once").
                     compiled = Recompiled(compiled, trees, results);
+                    Diagnostics.PhaseTimings.Mark("manager: trees compared under the lock");
                     // The store leads the kernel (docs/design/applying.md, "The store and the kernel"): the files are
                     // written, all or none, before the firewall changes, and put back for what the firewall refused.
-                    var before = Store.List().Bindings.ToDictionary(b => b.PortDevice, StringComparer.Ordinal);
+                    var before = StoredBefore(compiled.Select(c => c.Binding));
+                    // Read before the files are written: each port's backend before this batch.
+                    var storedBackends = StoredBackends(before, compiled.Select(c => c.Binding));
+                    Diagnostics.PhaseTimings.Mark("store: list");
                     // Unchanged files are not rewritten: a restore on a full disk still re-applies the kernel.
                     var bindingsOut = compiled.Select(c => c.Binding)
                         .Where(b => !before.TryGetValue(b.PortDevice, out var old) || NwFilterXmlWriter.Write(old) != NwFilterXmlWriter.Write(b)).ToList();
@@ -186,19 +223,21 @@ public sealed partial class BindingManager
                     {
                         _startingLearners[c.Binding.PortDevice] = 0;
                     }
+                    Diagnostics.PhaseTimings.Mark("store: unchanged files skipped");
                     Store.SaveAll(bindingsOut);
                     FaultInjection.Hit(FaultInjection.StoreWritten);
                     BatchExecution batch;
                     try
                     {
                         batch = await ExecuteAsync([.. compiled.Select(c => c.Prepared)], progress, cancellationToken,
-                            before.ToDictionary(kv => kv.Key, kv => kv.Value.Backend, StringComparer.Ordinal)).ConfigureAwait(false);
+                            storedBackends).ConfigureAwait(false);
                     }
                     catch (NwFilterException e)
                     {
                         throw RevertStore(bindingsOut, before, e);
                     }
                     execution = batch.Report;
+                    Diagnostics.PhaseTimings.Mark("manager: after the firewall");
                     var refused = bindingsOut.Where(b => batch.Failures.ContainsKey(b.Backend)).ToList();
                     var revertProblem = refused.Count == 0 ? null : TryRevertStore(refused, before);
                     foreach (var c in compiled)
@@ -226,6 +265,7 @@ public sealed partial class BindingManager
                         _startingLearners.TryRemove(c.Binding.PortDevice, out _);
                     }
                 }
+                Diagnostics.PhaseTimings.Mark("manager: results and learners");
                 warnings = execution.Warnings.AddRange(await BridgeWarningsAsync(
                     compiled.Where(c => results[c.Index]!.Succeeded).Select(c => (c.Binding.PortDevice, c.Prepared.Ruleset)), cancellationToken).ConfigureAwait(false));
             }
@@ -449,6 +489,40 @@ public sealed partial class BindingManager
         var warnings = execution.Warnings.AddRange(await BridgeWarningsAsync(compiled.Select(c => (c.Binding.PortDevice, c.Prepared.Ruleset)), cancellationToken).ConfigureAwait(false));
         return new BindingBatchResult([.. compiled.Select(c => new BindingResult(c.Binding.PortDevice, c.Binding, null))], warnings, execution);
     }
+
+    /// <summary>
+    /// The stored bindings of the batch's own ports (one cached read each, not a listing of the whole store: with a
+    /// thousand bindings a listing costs a stat per file on every change). An unreadable file counts as no binding, as
+    /// in <see cref="BindingStore.List"/>.
+    /// </summary>
+    private Dictionary<string, FilterBinding> StoredBefore(IEnumerable<FilterBinding> batch)
+    {
+        var before = new Dictionary<string, FilterBinding>(StringComparer.Ordinal);
+        foreach (var port in batch.Select(b => b.PortDevice).Distinct(StringComparer.Ordinal))
+        {
+            try
+            {
+                if (Store.Get(port) is { } stored)
+                {
+                    before[port] = stored;
+                }
+            }
+            catch (NwFilterException)
+            {
+                // Unreadable: replaced like a missing one (List reports it).
+            }
+        }
+        return before;
+    }
+
+    /// <summary>
+    /// The backend of each stored binding that <see cref="Steps"/> needs: the batch's own ports, unless one of them
+    /// changes backend; then every stored binding (whether the old backend keeps any binding decides its removal step).
+    /// </summary>
+    private Dictionary<string, FirewallBackendKind> StoredBackends(Dictionary<string, FilterBinding> before, IEnumerable<FilterBinding> batch) =>
+        batch.Any(b => before.TryGetValue(b.PortDevice, out var old) && old.Backend != b.Backend)
+            ? Store.List().Bindings.ToDictionary(b => b.PortDevice, b => b.Backend, StringComparer.Ordinal)
+            : before.ToDictionary(kv => kv.Key, kv => kv.Value.Backend, StringComparer.Ordinal);
 
     /// <summary>
     /// Compiles again, under the store's lock, the bindings whose filter tree is no longer what it was when they were

@@ -38,8 +38,12 @@ public sealed partial class NwFilterRuntime
         FirewallSnapshot? snapshot = null;
         IReadOnlySet<string>? interfaces = null;
         var interfacesListed = false;
+        Diagnostics.PhaseTimings.Mark("runtime: namespace and manager");
         var (bindings, refusedBackends) = await ChooseBackendsAsync(request.Bindings, ns, manager, host, cancellationToken).ConfigureAwait(false);
         items.AddRange(refusedBackends);
+        Diagnostics.PhaseTimings.Mark("runtime: backend choice");
+        // Each check's compile is kept for the apply (one compile per binding), valid while its filter tree is this text.
+        var trees = manager.TreeTexts(bindings);
         foreach (var binding in bindings)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -49,7 +53,7 @@ public sealed partial class NwFilterRuntime
                 {
                     throw new NwFilterException(Diagnostic.Error("InvalidMacAddress", "-MacAddress needs a MAC address such as 52:54:00:7b:35:93.", DiagnosticCategory.InvalidArgument));
                 }
-                manager.CheckCompiles(binding);
+                manager.CheckCompiles(binding, trees);
                 if (!interfacesListed)
                 {
                     // With a held context, if_nametoindex of the request's ports in the namespace; else one listing.
@@ -90,8 +94,11 @@ public sealed partial class NwFilterRuntime
             items.AddRange(confirmed.Select(b => Refuse(host, new BindingResult(b.PortDevice, b, needsRoot))));
             return new BindingsResponse(ns, items.ToImmutable(), [], null);
         }
+        Diagnostics.PhaseTimings.Mark("runtime: checks (compile, ports, confirm)");
         var result = await manager.ApplyAsync(confirmed, ProgressTo(host, "Applying network filter bindings"), cancellationToken).ConfigureAwait(false);
+        Diagnostics.PhaseTimings.Mark("manager: bridge netfilter check");
         Stream(host, ns, result);
+        Diagnostics.PhaseTimings.Mark("runtime: results streamed");
         host.Report(new RuntimeEvent(RuntimeEventLevel.Verbose, RuntimeEventIds.BindingsApplied,
             $"Applied {result.Items.Count(i => i.Succeeded)} of {result.Items.Length} bindings{Where(ns)}: " +
             $"{result.Execution.Transactions.Length} transactions, {result.Execution.ProcessLaunches} processes, {result.Execution.Elapsed.TotalMilliseconds:0} ms.") { NetworkNamespace = ns });

@@ -47,6 +47,8 @@ internal static class AtomicFile
                 Mode = FileMode.CreateNew,
                 Access = FileAccess.Write,
                 Share = FileShare.None,
+                // Unbuffered: the bytes go in one write(2), with no buffer allocated per file (a batch writes a thousand).
+                BufferSize = 0,
             };
             if (!OperatingSystem.IsWindows())
             {

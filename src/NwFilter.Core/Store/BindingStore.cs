@@ -112,21 +112,27 @@ public sealed class BindingStore
         var path = Directory;
         try
         {
+            var texts = new List<string>(bindings.Count);
             foreach (var binding in bindings)
             {
                 path = PathOf(binding.PortDevice);
-                staged.Add((AtomicFile.Stage(path, Utf8.GetBytes(NwFilterXmlWriter.Write(binding)), durable: false), path));
+                var text = NwFilterXmlWriter.Write(binding);
+                texts.Add(text);
+                staged.Add((AtomicFile.Stage(path, Utf8.GetBytes(text), durable: false), path));
             }
+            Diagnostics.PhaseTimings.Mark("store: write temporary files");
             for (var i = 0; i < staged.Count; i++)
             {
                 path = staged[i].Path;
                 AtomicFile.Commit(staged[i].Temp, path, durable: false);
                 staged[i] = (string.Empty, path);
             }
-            foreach (var (_, written) in staged)
+            Diagnostics.PhaseTimings.Mark("store: rename into place");
+            for (var i = 0; i < staged.Count; i++)
             {
-                Remember(written);
+                Remember(staged[i].Path, texts[i]);
             }
+            Diagnostics.PhaseTimings.Mark("store: cache what was written");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -215,13 +221,15 @@ public sealed class BindingStore
     /// Caches a file this store just wrote (under the store's lock, so no other NwFilter writer is between), read back as
     /// any reader would; a file that cannot be read back is simply not cached.
     /// </summary>
-    private void Remember(string path)
+    /// <param name="path">The file just written.</param>
+    /// <param name="text">What was written to it: parsed as a read of the file would be, without reading it back.</param>
+    private void Remember(string path, string text)
     {
         _parsed.TryRemove(path, out _);
         try
         {
             var info = new FileInfo(path);
-            _parsed[path] = (info.LastWriteTimeUtc, info.Length, Parse(path));
+            _parsed[path] = (info.LastWriteTimeUtc, info.Length, Parse(path, text));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or NwFilterException)
         {
@@ -229,12 +237,12 @@ public sealed class BindingStore
         }
     }
 
-    private static FilterBinding Parse(string path)
+    private static FilterBinding Parse(string path, string? text = null)
     {
         string xml;
         try
         {
-            xml = DocumentFile.ReadText(path);
+            xml = text ?? DocumentFile.ReadText(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

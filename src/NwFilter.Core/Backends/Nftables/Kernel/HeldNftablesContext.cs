@@ -69,6 +69,10 @@ internal sealed class HeldNftablesContext(IProcessRunner inner, string? networkN
         ArgumentNullException.ThrowIfNull(request);
         if (request.Program == NftablesApplier.NftProgram && Handled(request.Arguments) && !Large(request) && Context() is { } runner)
         {
+            if (NetlinkBatch && request.Arguments.SequenceEqual(["-f", "-"]) && request.StandardInput is { } script && NftNetlinkBatch.Parse(script) is { } ops)
+            {
+                return BatchAsync(runner, request, ops, cancellationToken);
+            }
             return runner.RunAsync(request, cancellationToken);
         }
         if (request.Program == "cat" && request.StandardInput is null && request.Arguments.Count > 0 &&
@@ -77,6 +81,74 @@ internal sealed class HeldNftablesContext(IProcessRunner inner, string? networkN
             return reader.ReadNetSysctlsAsync(request); // the bridge-netfilter probe: no process either
         }
         return inner.RunAsync(request, cancellationToken);
+    }
+
+    /// <summary>
+    /// True commits per-port scripts as our own netlink batch (<see cref="NftNetlinkBatch"/>); false (the default, unless
+    /// <c>NWFILTER_NFT_BATCH=on</c>) sends every script through libnftables. Off by default: in nwfilterd the batch
+    /// showed create times of up to 2 s that are not understood yet (docs/design/nftables.md 7.2).
+    /// </summary>
+    internal static bool NetlinkBatch { get; set; } = Environment.GetEnvironmentVariable(BatchVariable) == "on";
+
+    /// <summary>The setting that turns the netlink batch on for a process (<c>NWFILTER_NFT_BATCH=on</c>).</summary>
+    public const string BatchVariable = "NWFILTER_NFT_BATCH";
+
+    private static long _batchCommits;
+    private static long _batchFallbacks;
+
+    /// <summary>Scripts committed as a netlink batch, and per-port scripts that went to libnftables after all, in this process (tests and the bench read them).</summary>
+    internal static (long Commits, long Fallbacks) BatchCounts => (Interlocked.Read(ref _batchCommits), Interlocked.Read(ref _batchFallbacks));
+
+    private static readonly object ScratchLock = new();
+    private static LibNftablesRunner? _scratch;
+    private static bool _scratchFailed;
+
+    /// <summary>The process's one scratch context (an empty namespace of its own), made on first use; null when it cannot be made.</summary>
+    private static LibNftablesRunner? ScratchContext()
+    {
+        lock (ScratchLock)
+        {
+            if (_scratch is null && !_scratchFailed)
+            {
+                try
+                {
+                    _scratch = LibNftablesRunner.Scratch();
+                }
+                catch (Exception e) when (e is InvalidOperationException or UnauthorizedAccessException or IOException or DllNotFoundException or EntryPointNotFoundException)
+                {
+                    _scratchFailed = true;
+                }
+            }
+            return _scratch;
+        }
+    }
+
+    /// <summary>
+    /// A per-port script as one netlink batch: its rules compiled in the scratch context, then the batch in the real
+    /// namespace. Whatever does not work out (no scratch context, a refused batch) runs the script through libnftables
+    /// instead: a refused batch committed nothing, and libnftables then commits it or names the statement it refuses.
+    /// </summary>
+    private static async Task<ProcessResult> BatchAsync(LibNftablesRunner runner, ProcessRequest request, List<NftNetlinkBatch.Op> ops, CancellationToken cancellationToken)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var rules = ScratchContext() is { } scratch ? await scratch.CompileRulesAsync(NftNetlinkBatch.ScratchScript(ops)).ConfigureAwait(false) : null;
+        Diagnostics.PhaseTimings.Mark("nftables: rules compiled in the scratch context");
+        var failure = rules is null ? (0, 0) : await runner.CommitBatchAsync(ops, rules).ConfigureAwait(false);
+        Diagnostics.PhaseTimings.Mark("nftables: netlink batch committed");
+        if (failure is (LibNftablesRunner.BatchOutcomeUnknown, -1))
+        {
+            // Sent, unanswered, and the generation moved by more than one: whether it committed cannot be told. The
+            // script is not run again; the failure makes the applier read the state before it plans once more.
+            Interlocked.Increment(ref _batchFallbacks);
+            return new ProcessResult(request, 1, "", "-:1:1-1: Error: the nf_tables batch was sent but its answer was lost; the state is read again", clock.Elapsed);
+        }
+        if (failure is null)
+        {
+            Interlocked.Increment(ref _batchCommits);
+            return new ProcessResult(request, 0, "", "", clock.Elapsed);
+        }
+        Interlocked.Increment(ref _batchFallbacks);
+        return await runner.RunAsync(request, cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<(long Epoch, uint? Generation)> GenerationAsync()

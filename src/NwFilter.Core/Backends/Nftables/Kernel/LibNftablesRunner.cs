@@ -41,15 +41,28 @@ internal sealed partial class LibNftablesRunner : IProcessRunner, IDisposable
     private readonly Thread _thread;
     private IntPtr _context;
     private readonly Netlink _netlink = new();
+    private readonly bool _private;
+
+    /// <summary>A scratch context (see the private constructor); throws when the namespace cannot be made.</summary>
+    public static LibNftablesRunner Scratch() => new(null, privateNamespace: true);
 
     /// <summary>A context in the namespace <paramref name="networkNamespace"/> (null: this process's own namespace).</summary>
-    public LibNftablesRunner(string? networkNamespace = null)
+    public LibNftablesRunner(string? networkNamespace = null) : this(networkNamespace, privateNamespace: false)
+    {
+    }
+
+    /// <summary>
+    /// With <paramref name="privateNamespace"/>, a context in a new, empty network namespace of its own (its thread
+    /// unshares one): the scratch context that compiles rules for <see cref="NftNetlinkBatch"/> with an empty cache.
+    /// </summary>
+    private LibNftablesRunner(string? networkNamespace, bool privateNamespace)
     {
         if (networkNamespace is not null && !Host.NetworkNamespace.IsValidName(networkNamespace))
         {
             throw new ArgumentException($"'{networkNamespace}' is not a valid network namespace name.", nameof(networkNamespace));
         }
         NetworkNamespace = networkNamespace;
+        _private = privateNamespace;
         var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _thread = new Thread(() => Loop(ready)) { IsBackground = true, Name = "libnftables " + (networkNamespace ?? "(own namespace)") };
         _thread.Start();
@@ -101,6 +114,10 @@ internal sealed partial class LibNftablesRunner : IProcessRunner, IDisposable
     {
         try
         {
+            if (_private && Native.unshare(CloneNewNet) != 0)
+            {
+                throw new InvalidOperationException($"unshare of a network namespace failed (errno {Marshal.GetLastPInvokeError()}).");
+            }
             if (NetworkNamespace is not null)
             {
                 using var handle = File.OpenHandle(Path.Combine("/run/netns", NetworkNamespace));
@@ -270,6 +287,113 @@ internal sealed partial class LibNftablesRunner : IProcessRunner, IDisposable
         return result.Task;
     }
 
+    /// <summary>
+    /// On a scratch context: commits <paramref name="script"/> (<see cref="NftNetlinkBatch.ScratchScript"/>), reads
+    /// back every rule of both tables as the kernel holds it, and removes the tables again. Null when any step fails.
+    /// </summary>
+    public Task<Dictionary<(byte Family, string Chain), List<NftNetlinkBatch.KernelRule>>?> CompileRulesAsync(string script)
+    {
+        var result = new TaskCompletionSource<Dictionary<(byte, string), List<NftNetlinkBatch.KernelRule>>?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _work.Add(() =>
+        {
+            try
+            {
+                result.SetResult(CompileRules(script));
+            }
+            catch (Exception e)
+            {
+                result.SetException(e);
+            }
+        });
+        return result.Task;
+    }
+
+    private Dictionary<(byte, string), List<NftNetlinkBatch.KernelRule>>? CompileRules(string script)
+    {
+        var (code, _, _) = Script(script, dryRun: false);
+        if (code != 0)
+        {
+            NewContext();
+            Command(NftNetlinkBatch.ScratchCleanup, json: false, dryRun: false);
+            return null;
+        }
+        var fd = _netlink.Socket();
+        var rules = new Dictionary<(byte, string), List<NftNetlinkBatch.KernelRule>>();
+        foreach (var family in new byte[] { 7, 1 })
+        {
+            var dumped = fd < 0 ? null : NftNetlinkBatch.DumpRules(fd, family, ref _netlink.Sequence, _netlink.Buffer);
+            if (dumped is null)
+            {
+                _netlink.Close();
+                rules = null;
+                break;
+            }
+            foreach (var (chain, list) in dumped)
+            {
+                rules[(family, chain)] = list;
+            }
+        }
+        if (Command(NftNetlinkBatch.ScratchCleanup, json: false, dryRun: false).Code != 0)
+        {
+            NewContext();
+        }
+        return rules;
+    }
+
+    /// <summary>
+    /// Commits a batch (<see cref="NftNetlinkBatch.Build"/>) on the runner's own netlink socket, in its namespace: null
+    /// when the kernel took all of it; else the errno and script line of the first refused message (nothing committed),
+    /// or errno with line 0 when the answer could not be read.
+    /// </summary>
+    public Task<(int Errno, int Line)?> CommitBatchAsync(List<NftNetlinkBatch.Op> ops, Dictionary<(byte Family, string Chain), List<NftNetlinkBatch.KernelRule>> rules)
+    {
+        var result = new TaskCompletionSource<(int, int)?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _work.Add(() =>
+        {
+            try
+            {
+                var fd = _netlink.Socket();
+                if (fd < 0)
+                {
+                    result.SetResult((Marshal.GetLastPInvokeError(), 0));
+                    return;
+                }
+                var built = NftNetlinkBatch.Build(ops, (family, chain) => rules.GetValueOrDefault((family, chain)), ref _netlink.Sequence);
+                if (built is not { } batch)
+                {
+                    result.SetResult((22, 0)); // EINVAL: the scratch kernel's rules do not match the statements
+                    return;
+                }
+                var before = _netlink.Generation();
+                fd = _netlink.Socket();
+                var failure = fd < 0 || before is null ? (Marshal.GetLastPInvokeError(), 0) : NftNetlinkBatch.Commit(fd, batch.Batch, batch.Lines, _netlink.Buffer, out var unanswered) is var f && unanswered
+                    ? Unanswered(before.Value, f)
+                    : f;
+                result.SetResult(failure);
+            }
+            catch (Exception e)
+            {
+                result.SetException(e);
+            }
+        });
+        return result.Task;
+    }
+
+    /// <summary>
+    /// A batch whose answer could not be read: the generation says what happened. Moved by one: it committed (null);
+    /// unmoved: it did not (its failure, so the caller may run the script another way); anything else is unknown,
+    /// reported as <see cref="BatchOutcomeUnknown"/> so that the caller reads the state again instead.
+    /// </summary>
+    private (int, int)? Unanswered(uint before, (int Errno, int Line)? failure)
+    {
+        _netlink.Close(); // a late answer must not be read as another request's
+        var now = _netlink.Generation();
+        return now == unchecked(before + 1) ? null : now == before ? failure ?? (BatchOutcomeUnknown, 0) : (BatchOutcomeUnknown, -1);
+    }
+
+    /// <summary>The errno reported when a batch's answer was lost and the generation cannot tell whether it committed.</summary>
+    public const int BatchOutcomeUnknown = 110; // ETIMEDOUT
+
     /// <summary>A library-owned C string, copied (the library frees it on the next call).</summary>
     private static string Copy(IntPtr text) => text == IntPtr.Zero ? "" : Marshal.PtrToStringUTF8(text) ?? "";
 
@@ -290,7 +414,24 @@ internal sealed partial class LibNftablesRunner : IProcessRunner, IDisposable
         private const ushort NftaGenId = 1;
         private readonly byte[] _reply = new byte[4096];
         private int _fd = -1;
-        private uint _sequence;
+
+        /// <summary>The receive buffer of the batch code's dumps and acknowledgements, made once (kept off the large-object heap's churn).</summary>
+        public byte[] Buffer => _buffer ??= new byte[256 * 1024];
+
+        private byte[]? _buffer;
+
+        /// <summary>The last sequence number used on the socket (requests of the batch code too).</summary>
+        public uint Sequence;
+
+        /// <summary>The socket (opened when needed, in the thread's namespace); negative when it cannot be opened.</summary>
+        public int Socket()
+        {
+            if (_fd < 0)
+            {
+                _fd = Native.socket(AfNetlink, SockRaw | SockCloexec, NetlinkNetfilter);
+            }
+            return _fd;
+        }
 
         /// <summary>The generation, or null (the socket is then closed and made again next time).</summary>
         public uint? Generation()
@@ -303,7 +444,7 @@ internal sealed partial class LibNftablesRunner : IProcessRunner, IDisposable
                     return null;
                 }
             }
-            var generation = Ask(++_sequence);
+            var generation = Ask(++Sequence);
             if (generation is null)
             {
                 Close();
@@ -420,6 +561,9 @@ internal sealed partial class LibNftablesRunner : IProcessRunner, IDisposable
 
         [DllImport("libc", SetLastError = true)]
         public static extern int setns(int fd, int nstype);
+
+        [DllImport("libc", SetLastError = true)]
+        public static extern int unshare(int flags);
 
         [DllImport("libc", SetLastError = true)]
         public static extern int memfd_create([MarshalAs(UnmanagedType.LPUTF8Str)] string name, uint flags);

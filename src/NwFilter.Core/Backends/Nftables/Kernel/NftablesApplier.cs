@@ -117,7 +117,9 @@ internal sealed partial class NftablesApplier
                 state = await ReadStateAsync(cancellationToken).ConfigureAwait(false);
                 launches++;
             }
+            Diagnostics.PhaseTimings.Mark("nftables: generation and state");
             var script = Join(NftScriptPlanner.Plan(state, changes), joined);
+            Diagnostics.PhaseTimings.Mark("nftables: plan the script");
             var replanned = false;
             var transaction = TimeSpan.Zero;
             if (!script.IsEmpty)
@@ -138,6 +140,7 @@ internal sealed partial class NftablesApplier
                     transaction = script.IsEmpty ? TimeSpan.Zero : await TimedRunAsync(script).ConfigureAwait(false);
                 }
             }
+            Diagnostics.PhaseTimings.Mark("nftables: transaction");
             _known = script.IsEmpty ? state : script.Result;
             if (before is { Generation: { } g0 } b)
             {
