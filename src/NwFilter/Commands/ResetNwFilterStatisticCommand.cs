@@ -12,10 +12,12 @@ namespace NwFilter.Commands;
 /// </summary>
 /// <remarks>
 /// Reset-NwFilterStatistic sets the packet and byte counters of every rule of the bindings' ports to zero, as
-/// Get-NwFilterStatistic shows them. On nftables the counters are read and zeroed in one step by the kernel (a rule
-/// dump with reset), so nothing counted in between is lost; on EbIpTables each of the port's chains is zeroed with
-/// -Z after the counters were read (a packet counted between the read and the reset is lost). The rules themselves
-/// are not touched. With -PassThru it returns the values the counters held.
+/// Get-NwFilterStatistic shows them. The rules themselves are not touched. With -PassThru it returns the values the
+/// counters held.
+///
+/// The kernel reads and zeroes each chain's counters in one step (a rule dump with reset, on nftables and on the
+/// nftables-based ebtables/iptables tools alike), so nothing counted in between is lost. With legacy xtables tools each
+/// of the port's chains is zeroed with -Z after the read instead.
 /// </remarks>
 /// <example>
 /// <code>Reset-NwFilterStatistic vnet0 -Confirm:$false</code>
