@@ -21,14 +21,15 @@ $env:NWFILTER_CONFIG_DIR = Join-Path $state 'config'
 $env:NWFILTER_NETNS = $hostNs
 $env:NWFILTER_DAEMON = 'inprocess'
 $env:NWFILTER_COUNTERS = $null
-function Ip([string] $ns, [string] $batch) { $batch | & ip -n $ns -batch -; if ($LASTEXITCODE) { throw "ip -n $ns -batch failed" } }
+$server = $null
+function Invoke-IpBatch([string] $ns, [string] $batch) { $batch | & ip -n $ns -batch -; if ($LASTEXITCODE) { throw "ip -n $ns -batch failed" } }
 try {
     & ip netns add $hostNs
-    Ip $hostNs "link set lo up`nlink add br0 type bridge`nlink set br0 up"
+    Invoke-IpBatch $hostNs "link set lo up`nlink add br0 type bridge`nlink set br0 up"
     foreach ($i in 0, 1) {
         & ip netns add "$id-vm$i"
-        Ip $hostNs "link add vnet$i type veth peer name eth0 netns $id-vm$i`nlink set vnet$i master br0`nlink set vnet$i up"
-        Ip "$id-vm$i" "link set lo up`nlink set eth0 address 52:54:00:be:00:1$i`naddr add 10.214.0.1$i/24 dev eth0`nlink set eth0 up"
+        Invoke-IpBatch $hostNs "link add vnet$i type veth peer name eth0 netns $id-vm$i`nlink set vnet$i master br0`nlink set vnet$i up"
+        Invoke-IpBatch "$id-vm$i" "link set lo up`nlink set eth0 address 52:54:00:be:00:1$i`naddr add 10.214.0.1$i/24 dev eth0`nlink set eth0 up"
     }
     $server = Start-Process ip -ArgumentList @('netns', 'exec', "$id-vm1", 'iperf3', '-s', '-B', '10.214.0.11') -PassThru -RedirectStandardOutput (Join-Path ([IO.Path]::GetTempPath()) "$id-server.log")
     Start-Sleep -Milliseconds 500
