@@ -51,7 +51,9 @@ public sealed class RuleStatisticsKernelTests
         Assert.True(lab.Lab.Ping(vm0.Namespace, vm1.IPv4, count: 5, timeout: TimeSpan.FromSeconds(3)));
         var (honest, _) = Read(lab, vm0.PortDevice);
         Assert.Equal(5, Packets(honest, IpReturn) - Packets(start, IpReturn));
-        Assert.Equal(5, Packets(honest, Incoming) - Packets(start, Incoming));
+        // The replies: five, plus whatever IPv4 the lab's other namespaces send vm0 meanwhile (an IGMP report, a
+        // multicast): the incoming side is not under the test's control as the VM's own side is.
+        Assert.InRange(Packets(honest, Incoming) - Packets(start, Incoming), 5, 7);
         Assert.Equal(0, Packets(honest, r => IpChain(r) && !IpReturn(r)) - Packets(start, r => IpChain(r) && !IpReturn(r)));
         var bytes = honest.Where(IpReturn).Sum(r => r.Bytes) - start.Where(IpReturn).Sum(r => r.Bytes);
         Assert.True(bytes is 5 * 84 or 5 * 98, $"five 84-byte echo requests (98 with the Ethernet header), counted {bytes} bytes");
