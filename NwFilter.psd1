@@ -42,7 +42,10 @@
         'Remove-NwFilterRule',
         # Packet trace and filter graph (issue 14)
         'Export-NwFilterGraph',
-        'Trace-NwFilterPacket'
+        'Trace-NwFilterPacket',
+        # Per-rule counters (issue 14)
+        'Get-NwFilterStatistic',
+        'Reset-NwFilterStatistic'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

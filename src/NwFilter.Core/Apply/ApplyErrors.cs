@@ -36,6 +36,15 @@ internal static class ApplyCodes
     /// <summary>The binding is in place with its learning rules, but its learner could not start (no such port device).</summary>
     public const string IpLearningFailed = "IpLearningFailed";
 
+    /// <summary>Get-NwFilterStatistic: the nftables binding has no per-rule counters (its setting is off, or its rules were applied before it was on).</summary>
+    public const string StatisticsOff = "StatisticsOff";
+
+    /// <summary>Get-NwFilterStatistic: the binding waits for its IP address; only the learning rules are in force.</summary>
+    public const string StatisticsLearning = "StatisticsLearning";
+
+    /// <summary>Reset-NwFilterStatistic: the kernel refused the reset.</summary>
+    public const string StatisticsResetFailed = "StatisticsResetFailed";
+
     /// <summary>No binding exists for the port device.</summary>
     public const string BindingNotFound = "BindingNotFound";
 

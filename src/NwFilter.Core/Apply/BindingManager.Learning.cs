@@ -83,7 +83,7 @@ public sealed partial class BindingManager
             : RulesetBuilder.Build(source, binding.Filter, binding.PortDevice, binding.MacAddress, binding.Parameters, binding.Backend);
         if (!ruleset.NeedsIpLearning)
         {
-            return new PreparedBinding(binding, backend, ruleset, backend.Compile(binding.PortDevice, ruleset), null);
+            return new PreparedBinding(binding, backend, ruleset, CompilePlan(binding, backend, ruleset), null);
         }
         // A backend without learning rules refuses here, before anything else is asked (libvirt's canApplyBasicRules).
         backend.EnsureCanLearn(binding);
@@ -107,8 +107,18 @@ public sealed partial class BindingManager
         // IP known (learned or given); IPV6, when learned, is at least the link-local address of the MAC.
         var learned = CompileWith(binding, addresses, source, options);
         var complete = !options.LearnIPv6 || addresses.Any(a => a.Address.AddressFamily == AddressFamily.InterNetworkV6);
-        return new PreparedBinding(binding, backend, learned, backend.Compile(binding.PortDevice, learned),
+        return new PreparedBinding(binding, backend, learned, CompilePlan(binding, backend, learned),
             new LearningStep(options, addresses, keep, keep is null && (options.Mode == IpLearningMode.Dhcp || !complete)));
+    }
+
+    /// <summary>True when <paramref name="binding"/> counts per rule: its own setting, else the host's default.</summary>
+    internal bool CountsRules(FilterBinding binding) => binding.Counters ?? _options.CountersByDefault?.Invoke() ?? false;
+
+    /// <summary>The backend's plan of a compiled binding, with per-rule counters where the binding has them.</summary>
+    private PortPlan CompilePlan(FilterBinding binding, IFirewallBackend backend, Ruleset ruleset)
+    {
+        var plan = backend.Compile(binding.PortDevice, ruleset);
+        return CountsRules(binding) ? backend.WithCounters(plan) : plan;
     }
 
     /// <summary>Stops the running learners that the prepared bindings replace (called before the store lock is taken).</summary>
@@ -192,7 +202,7 @@ public sealed partial class BindingManager
                     throw EndLearning(learner, clock, $"the binding no longer learns its address in {learner.Mode.ToString().ToLowerInvariant()} mode", cancellationToken);
                 }
                 var plan = !learner.Options.LearnIPv4 || HasIPv4(change.Addresses)
-                    ? backend.Compile(port, CompileWith(binding, change.Addresses, Filters, learner.Options))
+                    ? CompilePlan(binding, backend, CompileWith(binding, change.Addresses, Filters, learner.Options))
                     : backend.LearningRules(binding, learner.Mode, learner.Options.DhcpServers);
                 report = await backend.ApplyAsync(HostRunner, [plan], [], false, null, null, cancellationToken).ConfigureAwait(false);
             }

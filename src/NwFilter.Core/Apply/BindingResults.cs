@@ -35,6 +35,12 @@ public sealed record BindingManagerOptions
     /// <summary>Where bindings are kept. Default: the store of <see cref="NetworkNamespace"/> under the state directory.</summary>
     public BindingStore? Store { get; init; }
 
+    /// <summary>
+    /// Whether a binding whose <see cref="FilterBinding.Counters"/> is null gets per-rule counters (asked at each
+    /// compile; the runtime answers from the <c>counters</c> setting). Default: off.
+    /// </summary>
+    public Func<bool>? CountersByDefault { get; init; }
+
     /// <summary>How long to wait for another writer of the same namespace's bindings.</summary>
     public TimeSpan LockTimeout { get; init; } = TimeSpan.FromMinutes(2);
 

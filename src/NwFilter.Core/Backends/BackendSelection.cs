@@ -92,14 +92,89 @@ public static class BackendSelection
             }
             var eq = line.IndexOf('=', StringComparison.Ordinal);
             var key = eq < 0 ? line : line[..eq].Trim();
-            if (eq < 0 || !key.Equals("backend", StringComparison.OrdinalIgnoreCase))
+            if (eq < 0 || !Known(key))
             {
-                throw Invalid($"{path}:{i + 1}: '{line}' is not a setting: the file knows 'backend = auto|nftables|ebiptables'.", path);
+                throw Invalid($"{path}:{i + 1}: '{line}' is not a setting: the file knows 'backend = auto|nftables|ebiptables' and 'counters = on|off'.", path);
+            }
+            if (!key.Equals("backend", StringComparison.OrdinalIgnoreCase))
+            {
+                continue;
             }
             var text = line[(eq + 1)..].Trim();
             return (ParsePreference(text) ?? throw Invalid($"{path}:{i + 1}: '{text}' is not a backend: use auto, nftables or ebiptables.", path), $"{path}:{i + 1} (backend = {text})");
         }
         return (BackendPreference.Auto, "the default setting (auto)");
+    }
+
+    /// <summary>The environment variable that sets per-rule counters for bindings that do not say: on or off.</summary>
+    public const string CountersVariable = "NWFILTER_COUNTERS";
+
+    private static bool Known(string key) =>
+        key.Equals("backend", StringComparison.OrdinalIgnoreCase) || key.Equals("counters", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Parses a counters setting (case-insensitive: on, off, yes, no, true, false, 1, 0); null when it is none of them.</summary>
+    public static bool? ParseCounters(string? text) => text?.Trim().ToLowerInvariant() switch
+    {
+        "on" or "yes" or "true" or "1" => true,
+        "off" or "no" or "false" or "0" or "" => false,
+        _ => null,
+    };
+
+    /// <summary>
+    /// Whether bindings that do not say (<see cref="FilterBinding.Counters"/> null) get per-rule counters, and where that
+    /// comes from: <see cref="CountersVariable"/>, else the <c>counters</c> key of the configuration file, else off.
+    /// </summary>
+    /// <exception cref="NwFilterException">BackendSettingInvalid: a value that is not on or off, or an unknown key, with the file and line.</exception>
+    public static (bool Counters, string Source) ReadCountersSetting(string? configDirectory, Func<string, string?>? environment = null)
+    {
+        environment ??= Environment.GetEnvironmentVariable;
+        if (environment(CountersVariable) is { Length: > 0 } value)
+        {
+            return (ParseCounters(value) ?? throw Invalid($"{CountersVariable}='{value}' is not a counters setting: use on or off.", CountersVariable),
+                $"{CountersVariable}={value.Trim()}");
+        }
+        const string off = "the default setting (counters off)";
+        if (configDirectory is null)
+        {
+            return (false, off);
+        }
+        var path = Path.Combine(configDirectory, ConfigFileName);
+        string[] lines;
+        try
+        {
+            if (!File.Exists(path))
+            {
+                return (false, off);
+            }
+            lines = File.ReadAllLines(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw Invalid($"The configuration file {path} cannot be read: {e.Message}", path);
+        }
+        for (var i = 0; i < lines.Length; i++)
+        {
+            var line = lines[i];
+            var hash = line.IndexOf('#', StringComparison.Ordinal);
+            line = (hash >= 0 ? line[..hash] : line).Trim();
+            if (line.Length == 0)
+            {
+                continue;
+            }
+            var eq = line.IndexOf('=', StringComparison.Ordinal);
+            var key = eq < 0 ? line : line[..eq].Trim();
+            if (eq < 0 || !Known(key))
+            {
+                throw Invalid($"{path}:{i + 1}: '{line}' is not a setting: the file knows 'backend = auto|nftables|ebiptables' and 'counters = on|off'.", path);
+            }
+            if (!key.Equals("counters", StringComparison.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+            var text = line[(eq + 1)..].Trim();
+            return (ParseCounters(text) ?? throw Invalid($"{path}:{i + 1}: '{text}' is not a counters setting: use on or off.", path), $"{path}:{i + 1} (counters = {text})");
+        }
+        return (false, off);
     }
 
     /// <summary>

@@ -64,6 +64,13 @@ internal interface IFirewallBackend
     PortPlan Compile(string portDevice, Ruleset ruleset);
 
     /// <summary>
+    /// <paramref name="plan"/> with per-rule counters (a binding with <see cref="FilterBinding.Counters"/> in effect).
+    /// ebtables and iptables count every rule anyway: the default returns the plan unchanged, so their rules stay
+    /// byte-exact with libvirt's.
+    /// </summary>
+    PortPlan WithCounters(PortPlan plan) => plan;
+
+    /// <summary>
     /// Refuses a binding that must learn its IP address when this backend has no learning rules (libvirt's
     /// canApplyBasicRules); returns when it has them.
     /// </summary>
@@ -128,6 +135,18 @@ internal interface IFirewallBackend
     /// that have one); returns what ran and the ports cleaned.
     /// </summary>
     Task<(ExecutionReport Report, ImmutableArray<string> Removed)> RemoveOrphansAsync(IProcessRunner runner, IReadOnlySet<string> bound,
+        CancellationToken cancellationToken);
+
+    // ---- Per-rule counters (Get-NwFilterStatistic) ----
+
+    /// <summary>True when the kernel counts every rule of this backend whatever the binding says (ebtables, iptables).</summary>
+    bool CountsAlways => false;
+
+    /// <summary>
+    /// The counters of the ports' rules as the kernel holds them, each mapped back to its rule instance; with
+    /// <paramref name="reset"/> they are zeroed too (and the values returned are those they held).
+    /// </summary>
+    Task<IReadOnlyList<KernelRuleCount>> ReadCountersAsync(IProcessRunner runner, string? networkNamespace, IReadOnlyList<CountedPort> ports, bool reset,
         CancellationToken cancellationToken);
 
     // ---- Drift (Test-NwFilterBinding) ----

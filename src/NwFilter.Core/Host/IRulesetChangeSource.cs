@@ -2,8 +2,8 @@ namespace NwFilter.Core.Host;
 
 /// <summary>
 /// Something that tells when a namespace's firewall may have changed behind NwFilter's back: the kernel's nf_tables
-/// change events (netlink), a firewall manager's reload signal (firewalld's <c>Reloaded</c> on D-Bus, not
-/// implemented here), or anything a host or test plugs in. The drift repair of the service
+/// change events (netlink), a firewall manager's reload signal (firewalld's <c>Reloaded</c> on D-Bus,
+/// <see cref="FirewalldReloadWatch"/>), or anything a host or test plugs in. The drift repair of the service
 /// (docs/design/drift-repair.md) checks the bindings after each signal; a signal that was not a change costs one check.
 /// </summary>
 public interface IRulesetChangeSource

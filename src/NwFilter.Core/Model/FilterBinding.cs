@@ -43,4 +43,14 @@ public sealed record FilterBinding(string PortDevice, PhysicalAddress MacAddress
     /// Never stored: a binding read back has the backend it was applied with.
     /// </summary>
     internal bool BackendUnset { get; init; }
+
+    /// <summary>
+    /// Per-rule packet and byte counters (Get-NwFilterStatistic): true on, false off, null the host's default (the
+    /// <c>counters</c> setting of nwfilter.conf or NWFILTER_COUNTERS; off when unset). Only the nftables backend adds
+    /// anything for it (a <c>counter</c> statement in each rule made from a rule instance); ebtables and iptables count
+    /// every rule anyway, so an EbIpTables binding has counters either way and its rules stay byte-exact with libvirt's.
+    /// Kept in the binding XML, when set, as <c>&lt;nwfilter:counters xmlns:nwfilter='...' enabled='yes|no'/&gt;</c>, an
+    /// element of our own namespace that libvirt's reader ignores.
+    /// </summary>
+    public bool? Counters { get; internal init; }
 }

@@ -12,7 +12,8 @@ public static class Bindings
     /// A binding of <paramref name="filter"/> to <paramref name="portDevice"/>, as Invoke-NwFilterBinding makes it: the
     /// owner is the port device when not given, and the owner's uuid is derived from the owner's name when not given.
     /// Without <paramref name="backend"/> the runtime chooses it when the binding is applied: the port's stored binding's
-    /// backend, else the default (nftables where usable; <see cref="BackendSelection"/>).
+    /// backend, else the default (nftables where usable; <see cref="BackendSelection"/>). <paramref name="counters"/>:
+    /// per-rule counters on or off; null: the host's <c>counters</c> setting.
     /// </summary>
     public static FilterBinding Create(
         string portDevice,
@@ -22,7 +23,8 @@ public static class Bindings
         string? owner = null,
         Guid ownerUuid = default,
         string? linkDevice = null,
-        FirewallBackendKind? backend = null)
+        FirewallBackendKind? backend = null,
+        bool? counters = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(portDevice);
         ArgumentNullException.ThrowIfNull(macAddress);
@@ -35,6 +37,7 @@ public static class Bindings
             Parameters = parameters ?? ParameterSet.Empty,
             Backend = backend ?? FirewallBackendKind.EbIpTables,
             BackendUnset = backend is null,
+            Counters = counters,
         };
     }
 }

@@ -352,4 +352,26 @@ public sealed partial class NwFilterRuntime
             }
         }
     }
+
+    /// <summary>The per-rule counters of a namespace's bindings (<see cref="BindingManager.StatisticsAsync"/>); reads the firewall (root).</summary>
+    public async Task<BindingStatisticsResponse> HandleAsync(BindingStatisticsRequest request, IRuntimeHost host, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(host);
+        var ns = Namespace(request.NetworkNamespace);
+        try
+        {
+            if (MissingNamespace(ns) is { } missing)
+            {
+                return new BindingStatisticsResponse(ns, [], [.. missing.Diagnostics]);
+            }
+            var manager = Manager(ns);
+            var (rules, problems) = await manager.StatisticsAsync(request.PortDevices, request.Reset, cancellationToken).ConfigureAwait(false);
+            return new BindingStatisticsResponse(ns, rules, problems);
+        }
+        catch (NwFilterException e)
+        {
+            return new BindingStatisticsResponse(ns, [], [.. e.Diagnostics]);
+        }
+    }
 }

@@ -1,3 +1,4 @@
+using NwFilter.Core.Backends;
 using System.Collections.Concurrent;
 using NwFilter.Core.Apply;
 using NwFilter.Core.Diagnostics;
@@ -60,7 +61,30 @@ public sealed partial class NwFilterRuntime : IAsyncDisposable
             Store = BindingStore.Open(Location, ns),
             Learners = Learners(ns),
             HoldNftablesContext = true,
+            CountersByDefault = CountersByDefault,
         }));
+    }
+
+    private (DateTime Stamp, string? Variable, bool Counters)? _countersSetting;
+
+    /// <summary>
+    /// The <c>counters</c> setting (<see cref="BackendSelection.ReadCountersSetting"/>), read again when the configuration
+    /// file or the variable changed: a binding applied after the setting changed gets it.
+    /// </summary>
+    /// <exception cref="Diagnostics.NwFilterException">BackendSettingInvalid: the setting is not on or off.</exception>
+    public bool CountersByDefault()
+    {
+        var environment = Options.Environment ?? Environment.GetEnvironmentVariable;
+        var variable = environment(BackendSelection.CountersVariable);
+        var file = Location.ConfigDirectory is { } dir ? Path.Combine(dir, BackendSelection.ConfigFileName) : null;
+        var stamp = file is not null && File.Exists(file) ? File.GetLastWriteTimeUtc(file) : DateTime.MinValue;
+        if (_countersSetting is { } cached && cached.Stamp == stamp && cached.Variable == variable)
+        {
+            return cached.Counters;
+        }
+        var (counters, _) = BackendSelection.ReadCountersSetting(Location.ConfigDirectory, environment);
+        _countersSetting = (stamp, variable, counters);
+        return counters;
     }
 
     /// <summary>The learners of a namespace's bindings (one registry per lease folder, made on first use).</summary>

@@ -55,6 +55,18 @@ public sealed record BindingsResponse(string? NetworkNamespace, ImmutableArray<B
 /// <param name="TestDrift">Also compare the firewall with what the bindings need (reads the firewall: root).</param>
 public sealed record BindingStatusRequest(IReadOnlyList<string>? PortDevices = null, string? NetworkNamespace = null, bool TestDrift = false);
 
+/// <summary>The per-rule counters of stored bindings (Get-NwFilterStatistic), reset as they are read when asked (Reset-NwFilterStatistic).</summary>
+/// <param name="PortDevices">The ports; null: every binding.</param>
+/// <param name="NetworkNamespace">Whose bindings.</param>
+/// <param name="Reset">Zero the counters as they are read.</param>
+public sealed record BindingStatisticsRequest(IReadOnlyList<string>? PortDevices = null, string? NetworkNamespace = null, bool Reset = false);
+
+/// <summary>The answer to a <see cref="BindingStatisticsRequest"/>.</summary>
+/// <param name="NetworkNamespace">The namespace.</param>
+/// <param name="Rules">Each rule's counters per kernel chain, by port (with Reset: the values they held).</param>
+/// <param name="Problems">Ports without a binding (BindingNotFound), nftables bindings without counters (StatisticsOff), bindings still learning (StatisticsLearning), a namespace that does not exist.</param>
+public sealed record BindingStatisticsResponse(string? NetworkNamespace, ImmutableArray<Apply.RuleStatistic> Rules, ImmutableArray<Diagnostic> Problems);
+
 /// <summary>A stored binding and where its IP learning stands.</summary>
 /// <param name="Binding">The binding.</param>
 /// <param name="Learning">Its learning status; null when it does not learn its address.</param>

@@ -9,6 +9,15 @@ namespace NwFilter.Core.Xml;
 /// <summary>The <c>&lt;filterbinding&gt;</c> grammar (libvirt's virnwfilterbindingdef.c).</summary>
 internal sealed class BindingParser(XmlReadOptions options) : DocumentParser(options)
 {
+    /// <summary>The XML namespace of NwFilter's own binding elements (libvirt's reader ignores elements it does not know).</summary>
+    public const string OwnNamespace = "https://nwfilter.dev/xmlns/binding/1";
+
+    /// <summary>The prefix the writer gives <see cref="OwnNamespace"/> (the reader requires it, declared on the element).</summary>
+    public const string OwnPrefix = "nwfilter";
+
+    /// <summary>The per-rule counters element (<see cref="FilterBinding.Counters"/>).</summary>
+    public const string CountersElement = OwnPrefix + ":counters";
+
     public ReadResult<FilterBinding> Read(string xml)
     {
         var root = LoadRoot(new StringReader(xml), xml);
@@ -28,7 +37,7 @@ internal sealed class BindingParser(XmlReadOptions options) : DocumentParser(opt
         CheckNoText(root);
         foreach (var c in root.Children)
         {
-            if (c.Name is not ("owner" or "portdev" or "linkdev" or "mac" or "filterref" or "backend"))
+            if (c.Name is not ("owner" or "portdev" or "linkdev" or "mac" or "filterref" or "backend" or CountersElement))
             {
                 UnknownChild(root, c);
             }
@@ -190,6 +199,30 @@ internal sealed class BindingParser(XmlReadOptions options) : DocumentParser(opt
             }
         }
 
+        bool? counters = null;
+        if (SingleChild(root, CountersElement) is { } countersNode)
+        {
+            Leaf(countersNode, "xmlns:" + OwnPrefix, "enabled");
+            var ns = countersNode.AttributeValue("xmlns:" + OwnPrefix);
+            var enabled = countersNode.AttributeValue("enabled");
+            if (ns != OwnNamespace)
+            {
+                Error(InvalidAttributeValue, $"<{CountersElement}> must declare xmlns:{OwnPrefix}='{OwnNamespace}'", countersNode, "xmlns:" + OwnPrefix, ns);
+            }
+            switch (enabled)
+            {
+                case "yes":
+                    counters = true;
+                    break;
+                case "no":
+                    counters = false;
+                    break;
+                default:
+                    Error(InvalidAttributeValue, $"<{CountersElement}> enabled must be 'yes' or 'no', not '{enabled}'", countersNode, "enabled", enabled);
+                    break;
+            }
+        }
+
         if (HasErrors || portdev is null || mac is null || filter is null || ownerName is null)
         {
             return null;
@@ -201,6 +234,7 @@ internal sealed class BindingParser(XmlReadOptions options) : DocumentParser(opt
             LinkDevice = linkdev,
             Parameters = parameters,
             Backend = backend,
+            Counters = counters,
         };
     }
 

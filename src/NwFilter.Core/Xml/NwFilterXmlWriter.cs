@@ -80,6 +80,11 @@ internal static class NwFilterXmlWriter
         {
             sb.Append("  <backend name='nftables'/>\n");
         }
+        if (binding.Counters is { } counters)
+        {
+            sb.Append("  <").Append(BindingParser.CountersElement).Append(" xmlns:").Append(BindingParser.OwnPrefix).Append("='")
+                .Append(BindingParser.OwnNamespace).Append("' enabled='").Append(counters ? "yes" : "no").Append("'/>\n");
+        }
         sb.Append("</filterbinding>\n");
         return sb.ToString();
     }

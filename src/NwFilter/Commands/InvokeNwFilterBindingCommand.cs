@@ -144,6 +144,13 @@ public sealed class InvokeNwFilterBindingCommand : NwFilterCmdlet
     [Parameter(ValueFromPipelineByPropertyName = true)]
     public FirewallBackendKind? Backend { get; set; }
 
+    /// <summary>Per-rule packet and byte counters for Get-NwFilterStatistic: -Counters on, -Counters:$false off; without
+    /// it the binding follows 'counters =' in nwfilter.conf (or NWFILTER_COUNTERS; off when unset). Recorded in the
+    /// binding. On nftables each rule then carries a counter statement (a small per-packet cost, see bench/README.md);
+    /// ebtables and iptables count every rule anyway, so EbIpTables bindings have counters either way.</summary>
+    [Parameter]
+    public SwitchParameter Counters { get; set; }
+
     /// <summary>The network namespace whose firewall gets the rules (default: NWFILTER_NETNS, else the host's own).</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [AllowNull]
@@ -163,7 +170,8 @@ public sealed class InvokeNwFilterBindingCommand : NwFilterCmdlet
         {
             _batches[ns ?? ""] = batch = [];
         }
-        batch.Add(Bindings.Create(PortDevice, MacAddress, Filter, Parameter, Owner, OwnerUuid, LinkDevice, Backend));
+        batch.Add(Bindings.Create(PortDevice, MacAddress, Filter, Parameter, Owner, OwnerUuid, LinkDevice, Backend,
+            MyInvocation.BoundParameters.ContainsKey(nameof(Counters)) ? Counters.IsPresent : null));
     }
 
     /// <inheritdoc/>

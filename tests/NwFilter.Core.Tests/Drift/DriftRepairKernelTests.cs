@@ -129,6 +129,35 @@ public sealed class DriftRepairKernelTests(ITestOutputHelper output)
         }
     }
 
+    [SkippableFact]
+    public async Task FirewalldsReloadedSignalOnDBusMakesTheServiceRepairAndLog()
+    {
+        using var bus = PrivateDBus.Start();
+        using var lab = BindingLab.Create(2);
+        var watch = new FirewalldReloadWatch(bus.Address);
+        await using var service = await Service.StartAsync(lab, FirewallBackendKind.Nftables, extraPorts: 0, interval: TimeSpan.FromHours(1), sources: [watch]);
+        // The watch subscribes as it starts: a signal it must hear proves it listens (one check, nothing drifted).
+        for (var attempt = 0; attempt < 50 && service.Host.Events(RuntimeEventIds.DriftChecked).Count == 0; attempt++)
+        {
+            await bus.EmitAsync();
+            await Task.Delay(200);
+        }
+        Assert.NotEmpty(service.Host.Events(RuntimeEventIds.DriftChecked));
+        Assert.Empty(service.Host.Events(RuntimeEventIds.DriftFound));
+        Assert.Contains("firewalld's Reloaded signal", service.Host.Events(RuntimeEventIds.DriftRepairStarted).Single().Message, StringComparison.Ordinal);
+
+        // What firewalld's reload does to foreign tables: gone, and no nf_tables event source is listening here.
+        lab.Lab.RunInHostChecked("nft", "flush", "ruleset");
+        await Task.Delay(1000);
+        Assert.Empty(service.Host.Events(RuntimeEventIds.DriftFound));
+        Assert.True(lab.Lab.SpoofedMacArrives(lab.Vms[0], lab.Vms[1], Forged), "unfiltered after the flush");
+        await bus.EmitAsync(); // the fake firewalld: Reloaded
+        await service.Host.Next(RuntimeEventIds.DriftRepaired, Patience);
+        Assert.Contains("firewalld reloaded", service.Host.Events(RuntimeEventIds.DriftFound).Single().Message, StringComparison.Ordinal);
+        Assert.False(lab.Lab.SpoofedMacArrives(lab.Vms[0], lab.Vms[1], Forged));
+        Assert.True(lab.Lab.SpoofedMacArrives(lab.Vms[1], lab.Vms[0], Forged), "control: the forgery from the unfiltered VM arrives");
+    }
+
     /// <summary>The runtime's service over the lab: vm0 bound with clean-traffic, plus <c>extraPorts</c> dummy ports bound too.</summary>
     private sealed class Service : IAsyncDisposable
     {

@@ -175,6 +175,11 @@ internal static partial class NftFootprint
         var escaped = NftNames.Escape(port) + "/";
         return text =>
         {
+            // A rule's counter values change with every packet: the rule is the same rule.
+            if (text.Contains("counter packets ", StringComparison.Ordinal))
+            {
+                text = CounterValues().Replace(text, "counter");
+            }
             foreach (var prefix in prefixes)
             {
                 text = text.Replace(prefix, escaped, StringComparison.Ordinal);
@@ -218,6 +223,9 @@ internal static partial class NftFootprint
 
     [GeneratedRegex(@"(?:jump|goto) (\S+)$", RegexOptions.CultureInvariant)]
     private static partial Regex TargetChain();
+
+    [GeneratedRegex(@"\bcounter packets [0-9]+ bytes [0-9]+", RegexOptions.CultureInvariant)]
+    private static partial Regex CounterValues();
 
     [GeneratedRegex(@"(?<![0-9A-Za-z])0x[0-9a-f]{8}(?![0-9A-Za-z])", RegexOptions.CultureInvariant)]
     private static partial Regex Hex32Token();

@@ -58,6 +58,9 @@ internal sealed record NftRule(string Match, NftVerdict Verdict, string? Comment
     /// <summary>The rule instance the rule came from; null for NwFilter's own rules (sub-chain jumps, marks).</summary>
     public Lowering.RuleOrigin? Origin { get; internal init; }
 
+    /// <summary>True when the rule counts its packets and bytes (a <c>counter</c> statement before the verdict; per-rule counters).</summary>
+    public bool Counter { get; internal init; }
+
     /// <summary>The rule's text after <c>add rule FAMILY TABLE CHAIN</c>, jumps resolved by <paramref name="chainOfRole"/>.</summary>
     public string ToText(Func<string, string> chainOfRole)
     {
@@ -72,6 +75,10 @@ internal sealed record NftRule(string Match, NftVerdict Verdict, string? Comment
             NftVerdictKind.Jump => "jump " + chainOfRole(Verdict.Target!),
             _ => throw new ArgumentOutOfRangeException(nameof(chainOfRole)),
         };
+        if (Counter)
+        {
+            verdict = verdict.Length == 0 ? "counter" : "counter " + verdict;
+        }
         var text = Match.Length == 0 ? verdict : verdict.Length == 0 ? Match : Match + " " + verdict;
         return Comment is null ? text : $"{text} comment \"{Comment}\"";
     }

@@ -28,6 +28,12 @@ internal sealed record NftKernelRule(string Family, string Table, string Chain, 
     public string Chain { get; internal init; } = Chain;
     public long Handle { get; internal init; } = Handle;
     public string? Comment { get; internal init; } = Comment;
+
+    /// <summary>The rule's <c>counter</c> statement's packets; null when it has none.</summary>
+    public long? Packets { get; internal init; }
+
+    /// <summary>The rule's <c>counter</c> statement's bytes; null when it has none.</summary>
+    public long? Bytes { get; internal init; }
 }
 
 /// <summary>A kernel rule of a port mapped back: its chain's role and, for a rule made from a rule instance, its origin.</summary>
@@ -138,12 +144,25 @@ internal static class NftProvenance
             {
                 continue;
             }
+            long? packets = null, bytes = null;
+            if (rule.TryGetProperty("expr", out var expressions) && expressions.ValueKind == JsonValueKind.Array)
+            {
+                foreach (var expression in expressions.EnumerateArray())
+                {
+                    if (expression.ValueKind == JsonValueKind.Object && expression.TryGetProperty("counter", out var counter) &&
+                        counter.ValueKind == JsonValueKind.Object && counter.TryGetProperty("packets", out var p) && counter.TryGetProperty("bytes", out var b))
+                    {
+                        packets = (packets ?? 0) + p.GetInt64();
+                        bytes = (bytes ?? 0) + b.GetInt64();
+                    }
+                }
+            }
             rules.Add(new NftKernelRule(
                 rule.GetProperty("family").GetString()!,
                 rule.GetProperty("table").GetString()!,
                 rule.GetProperty("chain").GetString()!,
                 rule.GetProperty("handle").GetInt64(),
-                rule.TryGetProperty("comment", out var comment) ? comment.GetString() : null));
+                rule.TryGetProperty("comment", out var comment) ? comment.GetString() : null) { Packets = packets, Bytes = bytes });
         }
         return rules;
     }

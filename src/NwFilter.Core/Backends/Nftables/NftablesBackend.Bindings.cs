@@ -26,6 +26,8 @@ internal sealed partial class NftablesBackend
 
     PortPlan IFirewallBackend.Compile(string portDevice, Ruleset ruleset) => new NftPortPlan(NftablesCompiler.Compile(portDevice, ruleset.Instances));
 
+    PortPlan IFirewallBackend.WithCounters(PortPlan plan) => new NftPortPlan(NftablesCompiler.WithCounters(((NftPortPlan)plan).Ruleset));
+
     void IFirewallBackend.EnsureCanLearn(FilterBinding binding)
     {
         // Learning rules exist (NftLearningRules): nothing to refuse.

@@ -94,6 +94,19 @@ internal static class NftablesCompiler
         return new NftPortRuleset(portDevice, chains);
     }
 
+    /// <summary>
+    /// The ruleset with a <c>counter</c> statement in every rule made from a rule instance (per-rule counters); NwFilter's
+    /// own rules (sub-chain jumps, marks) do not count.
+    /// </summary>
+    public static NftPortRuleset WithCounters(NftPortRuleset ruleset)
+    {
+        ArgumentNullException.ThrowIfNull(ruleset);
+        return ruleset with
+        {
+            Chains = [.. ruleset.Chains.Select(c => c with { Rules = [.. c.Rules.Select(r => r.Origin is null ? r : r with { Counter = true })] })],
+        };
+    }
+
     private static string BridgeRoot(LoweredChain chain) => chain switch
     {
         LoweredChain.FromVm => NftPortRuleset.FromVm,

@@ -191,8 +191,14 @@ internal sealed class NfTablesGenerationWatch(string? networkNamespace) : IRules
         }
     }
 
-    /// <summary>The default change source of a namespace.</summary>
-    public static IReadOnlyList<IRulesetChangeSource> Defaults(string? networkNamespace) => [new NfTablesGenerationWatch(networkNamespace)];
+    /// <summary>
+    /// The default change sources of a namespace: its nf_tables events; for the host's own namespace, where a system
+    /// bus exists, also firewalld's reload signal (<see cref="FirewalldReloadWatch"/>; firewalld manages only that namespace).
+    /// </summary>
+    public static IReadOnlyList<IRulesetChangeSource> Defaults(string? networkNamespace) =>
+        networkNamespace is null && FirewalldReloadWatch.SystemBusPresent()
+            ? [new NfTablesGenerationWatch(networkNamespace), new FirewalldReloadWatch()]
+            : [new NfTablesGenerationWatch(networkNamespace)];
 
     [StructLayout(LayoutKind.Sequential)]
     private struct SockaddrNl
