@@ -133,6 +133,17 @@ Describe 'Trace-NwFilterPacket -Live' {
         Remove-NwFilterBinding vnet0 -Confirm:$false
     }
 
+    It 'refuses a -Live packet field that does not select packets, naming it, and leaves no trace table' -Skip:$NoKernel {
+        Invoke-NwFilterBinding vnet0 52:54:00:00:00:10 clean-traffic -Parameter @{ IP = '10.1.0.10' } -Backend Nftables -Confirm:$false
+        Trace-NwFilterPacket vnet0 -Live -DestinationPort 22 -TimeoutSec 1 -ErrorVariable errs -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        $errs[0].FullyQualifiedErrorId | Should -Be 'TracePacketFieldInvalid,NwFilter.Commands.TraceNwFilterPacketCommand'
+        $errs[0].Exception.Message | Should -Match 'DestinationPort'
+        Trace-NwFilterPacket vnet0 -Live -ConnectionState New -TimeoutSec 1 -ErrorVariable errs -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        $errs[0].Exception.Message | Should -Match 'ConnectionState'
+        TraceTables | Should -Not -Match 'nwfilter-trace'
+        Remove-NwFilterBinding vnet0 -Confirm:$false
+    }
+
     It 'refuses -Live on an EbIpTables binding and leaves no trace table' -Skip:$NoKernel {
         Invoke-NwFilterBinding vnet0 52:54:00:00:00:10 clean-traffic -Parameter @{ IP = '10.1.0.10' } -Backend EbIpTables -Confirm:$false
         Trace-NwFilterPacket vnet0 -Live -TimeoutSec 1 -ErrorVariable errs -ErrorAction SilentlyContinue | Should -BeNullOrEmpty

@@ -123,6 +123,10 @@ public static class TracePacketBuilder
         ["ah-ipv6"] = (EtherIPv6, 51, true),
     };
 
+    /// <summary>A protocol name's ethertype, IP protocol (255 or 59: none) and whether it is the IPv6 form.</summary>
+    internal static bool TryProtocol(string name, out (ushort EtherType, byte? IpProtocol, bool Ipv6Form) protocol) =>
+        Protocols.TryGetValue(name, out protocol);
+
     /// <summary>The protocol names a description may use.</summary>
     public static IReadOnlyCollection<string> ProtocolNames => Protocols.Keys;
 

@@ -39,6 +39,11 @@ namespace NwFilter.Commands;
 /// -Count packets or -TimeoutSec seconds, and removes its table on Ctrl+C, timeout and error (and a table a killed
 /// trace left behind at its next start). Not simulated (said in the step's reason): ipset membership,
 /// TCP options, connlimit's connection count, the contents of VLAN and STP frames.
+///
+/// With -Live the packet fields given select which packets are traced, as an nft match in the trace table: -Direction,
+/// -Protocol, -SourceMac, -DestinationMac, -EtherType, the addresses, the ports, -IcmpType, -IcmpCode, -TcpFlags (the
+/// exact set), -Dscp, -ArpOpcode and -FromHost; a field not given matches any value, and no field at all traces every
+/// packet of the port. A field that cannot be read or does not fit the protocol is refused, naming it.
 /// </remarks>
 /// <example>
 /// <code>Trace-NwFilterPacket -PortDevice vnet0 -Protocol tcp -DestinationAddress 10.0.0.9 -DestinationPort 22</code>
@@ -51,6 +56,10 @@ namespace NwFilter.Commands;
 /// <example>
 /// <code>Trace-NwFilterPacket -PortDevice vnet0 -Live -Count 5 -TimeoutSec 20 | Where-Object Kind -eq Decision</code>
 /// <para>Shows the kernel's verdict on the next five packets of vnet0 (an nftables binding).</para>
+/// </example>
+/// <example>
+/// <code>Trace-NwFilterPacket -PortDevice vnet0 -Live -Direction In -Protocol tcp -DestinationPort 22 -Count 1 | Select-Object -Last 1</code>
+/// <para>Waits for the next SSH packet to the VM behind vnet0 and shows the rule that decided it.</para>
 /// </example>
 /// <example>
 /// <code>Trace-NwFilterPacket -PortDevice vnet0 -Path ./vnet0.pcap | Where-Object Kind -eq Decision</code>
@@ -255,19 +264,23 @@ public sealed class TraceNwFilterPacketCommand : NwFilterCmdlet
 
     private void TraceLive(Resolution resolution)
     {
-        if (DescriptionParameters.Append("Path").FirstOrDefault(MyInvocation.BoundParameters.ContainsKey) is { } conflicting)
+        if (new[] { "Path", "ConnectionState", "ConnectionDirection", "ToHost" }.FirstOrDefault(MyInvocation.BoundParameters.ContainsKey) is { } conflicting)
         {
             throw new NwFilterException(Diagnostic.Error(TraceCodes.BadPacketField,
-                $"Packet field {conflicting}: -Live traces all of the port's packets; a packet description or -Path does not apply.",
+                $"Packet field {conflicting}: -Live traces the port's real packets, selected by the other packet fields; {conflicting} does not select them " +
+                "(-Path is read by the simulation; connection state is not visible to the bridge here).",
                 DiagnosticCategory.InvalidArgument) with { Attribute = conflicting });
         }
+        // The packet fields given select which packets are traced (all of the port's, when none is given).
+        var given = DescriptionParameters.Where(MyInvocation.BoundParameters.ContainsKey).ToHashSet(StringComparer.Ordinal);
+        var match = LiveTraceMatch.From(Describe(), given, Direction, FromHost);
         if (_binding!.Backend != FirewallBackendKind.Nftables)
         {
             throw new NwFilterException(Diagnostic.Error(TraceCodes.LiveNeedsNftables,
                 $"Port {PortDevice} is filtered by the {_binding.Backend} backend; -Live traces nftables bindings only (trace it without -Live to simulate).",
                 DiagnosticCategory.InvalidOperation));
         }
-        var trace = Core.Trace.Kernel.NftLiveTrace.StartAsync(_bindingNamespace, _binding.PortDevice, resolution.Instances, CancellationToken).GetAwaiter().GetResult();
+        var trace = Core.Trace.Kernel.NftLiveTrace.StartAsync(_bindingNamespace, _binding.PortDevice, resolution.Instances, match, CancellationToken).GetAwaiter().GetResult();
         try
         {
             var steps = trace.ReadAsync(Count, TimeSpan.FromSeconds(TimeoutSec), CancellationToken).GetAsyncEnumerator(CancellationToken);

@@ -82,6 +82,45 @@ public sealed class NftLiveTraceTests
     }
 
     [SkippableFact]
+    public async Task AMatchTracesOnlyThePacketsItSelects()
+    {
+        LabPrerequisites.Require();
+        using var lab = BindingLab.Create(2, FirewallBackendKind.Nftables);
+        var (vm0, vm1) = (lab.Vms[0], lab.Vms[1]);
+        var binding = BindingLab.CleanTraffic(vm0);
+        lab.Apply(binding);
+        var resolution = FilterResolver.Resolve(lab.Filters, binding.Filter, binding.Parameters, binding.MacAddress);
+        const int Port = 5391;
+        // UDP from the VM to vm1's port: traced; its ping and a UDP packet to another port: not.
+        var match = LiveTraceMatch.From(new() { Protocol = "udp", DestinationAddress = vm1.IPv4, DestinationPort = Port },
+            new HashSet<string> { "Protocol", "DestinationAddress", "DestinationPort" }, TraceDirection.Out, false);
+        List<TraceStep> steps;
+        bool pinged, other, selected;
+        await using (var trace = await NftLiveTrace.StartAsync(lab.Lab.HostNamespace, vm0.PortDevice, resolution.Instances, match))
+        {
+            var table = lab.Lab.RunInHostChecked("nft", "list", "table", "bridge", "nwfilter-trace").StandardOutput;
+            Assert.Contains($"udp dport {Port}", table, StringComparison.Ordinal);
+            Assert.DoesNotContain("oifname", table, StringComparison.Ordinal); // -Direction Out: the to-VM hooks are not traced
+            var reading = Collect(trace, TimeSpan.FromSeconds(8));
+            pinged = lab.Lab.Ping(vm0.Namespace, vm1.IPv4, timeout: TimeSpan.FromSeconds(3));
+            other = lab.Lab.UdpDelivered(vm0.Namespace, vm1.Namespace, vm1.IPv4, Port + 1);
+            selected = lab.Lab.UdpDelivered(vm0.Namespace, vm1.Namespace, vm1.IPv4, Port);
+            steps = await reading;
+        }
+        Assert.True(pinged && other && selected, "the three exchanges happened (positive control for what was not traced)");
+        var decisions = steps.Where(s => s.Kind == TraceStepKind.Decision).ToList();
+        Assert.NotEmpty(decisions);
+        Assert.All(decisions, d =>
+        {
+            Assert.Equal("udp", d.Subject?.Protocol);
+            Assert.Equal((ushort?)Port, d.Subject?.DestinationPort);
+            Assert.Equal(vm1.IPv4, d.Subject?.DestinationAddress?.ToString());
+            Assert.Equal(TraceVerdict.Accept, d.Verdict);
+        });
+        Assert.DoesNotContain("nwfilter-trace", Tables(lab), StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public async Task ATraceNeverClosedLeavesItsTableAndTheNextStartRemovesIt()
     {
         LabPrerequisites.Require();

@@ -52,8 +52,13 @@ internal sealed partial class NftLiveTrace : IAsyncDisposable
     }
 
     /// <summary>Starts the monitor, then adds the trace rules for <paramref name="portDevice"/>.</summary>
-    public static async Task<NftLiveTrace> StartAsync(string? networkNamespace, string portDevice, ImmutableArray<RuleInstance> instances, CancellationToken cancellationToken = default)
+    public static async Task<NftLiveTrace> StartAsync(string? networkNamespace, string portDevice, ImmutableArray<RuleInstance> instances, CancellationToken cancellationToken = default) =>
+        await StartAsync(networkNamespace, portDevice, instances, LiveTraceMatch.All, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>Starts a trace of the port's packets that <paramref name="match"/> selects (its match and directions).</summary>
+    public static async Task<NftLiveTrace> StartAsync(string? networkNamespace, string portDevice, ImmutableArray<RuleInstance> instances, LiveTraceMatch match, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(match);
         if (!PortName().IsMatch(portDevice))
         {
             throw new NwFilterException(Diagnostic.Error("TracePortNotTraceable", $"The port name '{portDevice}' cannot be traced live (letters, digits, '_', '.', '-' only).", DiagnosticCategory.InvalidArgument));
@@ -73,14 +78,19 @@ internal sealed partial class NftLiveTrace : IAsyncDisposable
             // The monitor subscribes as it starts; give it a moment before packets are marked.
             await Task.Delay(200, cancellationToken).ConfigureAwait(false);
             var t = NftTraceEvents.TraceTable;
-            var script = string.Join('\n',
+            var only = match.Expression.Length == 0 ? "" : match.Expression + " ";
+            var fromVm = match.Direction is null or TraceDirection.Out && !match.FromHostOnly;
+            var toVm = match.Direction is null or TraceDirection.In;
+            var script = string.Join('\n', new[]
+            {
                 $"add table bridge {t}",
                 $"add chain bridge {t} from-vm {{ type filter hook prerouting priority -301; }}",
                 $"add chain bridge {t} to-vm {{ type filter hook forward priority -201; }}",
                 $"add chain bridge {t} to-vm-local {{ type filter hook output priority -201; }}",
-                $"add rule bridge {t} from-vm iifname \"{portDevice}\" meta nftrace set 1",
-                $"add rule bridge {t} to-vm oifname \"{portDevice}\" meta nftrace set 1",
-                $"add rule bridge {t} to-vm-local oifname \"{portDevice}\" meta nftrace set 1") + "\n";
+                fromVm ? $"add rule bridge {t} from-vm iifname \"{portDevice}\" {only}meta nftrace set 1" : "",
+                toVm && !match.FromHostOnly ? $"add rule bridge {t} to-vm oifname \"{portDevice}\" {only}meta nftrace set 1" : "",
+                toVm ? $"add rule bridge {t} to-vm-local oifname \"{portDevice}\" {only}meta nftrace set 1" : "",
+            }.Where(l => l.Length > 0)) + "\n";
             await Nft(networkNamespace, ["-f", "-"], script, cancellationToken).ConfigureAwait(false);
         }
         catch
