@@ -116,7 +116,16 @@ public sealed partial class BackendMoveAtomicityTests
         Console.WriteLine(report);
         Assert.True(moves.Count >= 2, report);
         Assert.True(during >= 4, $"too few samples during the moves to show anything: {report}");
-        var bad = samples.SelectMany(s => ports.Where(p => s.Counts[p] != ebFull[p] && s.Counts[p] != nftFull![p]).Select(p => $"{p}: {s.Counts[p]}")).ToList();
+        // A listing that shows a port on one backend only but with MORE references than that backend's whole rules
+        // (seen once in CI under load: (0, 16) where nftables is (0, 9)) is, as far as we can tell, a listing torn across a commit whose
+        // dumps repeated entries; no move, one commit or two, can make it (two commits show both backends or neither),
+        // so it is counted apart and bounded, not taken for a port state.
+        bool Torn((int Xtables, int Nft) c, string p) =>
+            (c.Xtables == 0 && c.Nft > nftFull![p].Nft) || (c.Nft == 0 && c.Xtables > ebFull[p].Xtables);
+        var torn = samples.Count(s => ports.Any(p => Torn(s.Counts[p], p)));
+        report += $"; {torn} torn listing(s)";
+        Assert.True(torn * 10 <= samples.Count, $"too many torn listings to trust the samples: {report}");
+        var bad = samples.SelectMany(s => ports.Where(p => s.Counts[p] != ebFull[p] && s.Counts[p] != nftFull![p] && !Torn(s.Counts[p], p)).Select(p => $"{p}: {s.Counts[p]}")).ToList();
         Assert.True(bad.Count == 0, $"{bad.Count} sampled port states on both backends, neither or half (EbIpTables is {ebFull[ports[0]]}, nftables {nftFull![ports[0]]}), e.g. {bad.FirstOrDefault()}; {report}");
         // The stated bound: no allowed packet lost (the move is one commit; nothing between the old rules and the new).
         Assert.True(sent == received, $"allowed pings lost: {report}");
