@@ -156,7 +156,7 @@ try {
         Invoke-NwFilterBinding vnet1 52:54:00:de:00:11 clean-traffic -Parameter @{ CTRL_IP_LEARNING = 'dhcp'; DHCPSERVER = '10.214.0.1' } -Backend Nftables -Confirm:$false
         Get-Job -Name vnet1 | Format-Table -AutoSize | Out-String -Width 120
         Note 'Until a lease is acknowledged, vnet1 only passes DHCP (from 10.214.0.1):'
-        & ip netns exec $hostNs nft list ruleset | Where-Object { $_ -match 'nwfilter learning' } | ForEach-Object { Note $_.Trim() }
+        & ip netns exec $hostNs nft list ruleset 2>$null | Where-Object { $_ -match 'nwfilter learning' } | ForEach-Object { Note $_.Trim() }
         $lease = "$(& ip netns exec $db busybox udhcpc -i eth0 -f -q -n -t 5 -T 1 -s /bin/true 2>&1)" -replace '.*lease of (\S+) obtained.*', '$1'
         Note "db runs busybox udhcpc and gets $lease. The job's events (Receive-Job):"
         $events = @()
