@@ -8,9 +8,9 @@ namespace NwFilter.Core.Tests.TestSupport;
 /// </summary>
 internal sealed class LibvirtRefLock : IDisposable
 {
-    private readonly FileStream _file;
+    private readonly FileStream? _file;
 
-    private LibvirtRefLock(FileStream file) => _file = file;
+    private LibvirtRefLock(FileStream? file) => _file = file;
 
     public static string Path => (Environment.GetEnvironmentVariable("LVREF_DIR") ?? "/tmp/nwfilter-libvirt-ref").TrimEnd('/') + ".tests.lock";
 
@@ -25,6 +25,12 @@ internal sealed class LibvirtRefLock : IDisposable
                 // FileShare.None is an exclusive flock(2) on Linux: another process's open fails while it is held.
                 return new LibvirtRefLock(new FileStream(Path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None));
             }
+            catch (UnauthorizedAccessException)
+            {
+                // Another user's lock file (root's): this user cannot use libvirt-ref either (it needs root), so the
+                // tests that would change its state skip; nothing to hold.
+                return new LibvirtRefLock(null);
+            }
             catch (IOException) when (DateTime.UtcNow < until)
             {
                 Thread.Sleep(200);
@@ -32,5 +38,5 @@ internal sealed class LibvirtRefLock : IDisposable
         }
     }
 
-    public void Dispose() => _file.Dispose();
+    public void Dispose() => _file?.Dispose();
 }
