@@ -16,6 +16,7 @@ public sealed partial class NwFilterRuntime
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(host);
+        using var changing = FilterChange(); // until the bindings are re-applied: a drift check meanwhile is no verdict
         var previous = request.Filters.Select(f => Before(f.Name)).ToList();
         ImmutableArray<BatchItemResult> items;
         if (request.AllOrNothing)
@@ -45,6 +46,7 @@ public sealed partial class NwFilterRuntime
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(host);
+        using var changing = FilterChange();
         UndefineResult result;
         try
         {

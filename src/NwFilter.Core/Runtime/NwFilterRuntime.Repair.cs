@@ -12,6 +12,31 @@ namespace NwFilter.Core.Runtime;
 // behind its back and re-applies the bindings concerned. The engine's policy; hosts only log its events.
 public sealed partial class NwFilterRuntime
 {
+    private int _filterChanges;
+    private long _filterChangeEpoch;
+
+    /// <summary>
+    /// Marks a filter definition of this runtime from the store's change to the end of its bindings' re-application:
+    /// between the two the kernel rightly holds the old rules, so a drift check that overlaps it is no verdict.
+    /// </summary>
+    private FilterChangeMark FilterChange()
+    {
+        Interlocked.Increment(ref _filterChanges);
+        Interlocked.Increment(ref _filterChangeEpoch);
+        return new FilterChangeMark(this);
+    }
+
+    private (bool Busy, long Epoch) FilterChangeState => (Volatile.Read(ref _filterChanges) > 0, Interlocked.Read(ref _filterChangeEpoch));
+
+    private sealed class FilterChangeMark(NwFilterRuntime runtime) : IDisposable
+    {
+        public void Dispose()
+        {
+            Interlocked.Increment(ref runtime._filterChangeEpoch);
+            Interlocked.Decrement(ref runtime._filterChanges);
+        }
+    }
+
     /// <summary>
     /// Watches a namespace's firewall until <paramref name="cancellationToken"/> is cancelled: after each change signal
     /// (<see cref="NwFilterRuntimeOptions.RulesetChangeSources"/>; settled for <see cref="NwFilterRuntimeOptions.DriftSettle"/>,
@@ -53,9 +78,17 @@ public sealed partial class NwFilterRuntime
             }
             try
             {
-                await Task.Delay(Options.DriftSettle, cancellationToken).ConfigureAwait(false);
-                signals.Reader.TryRead(out _); // changes that came while settling: this check covers them
-                await CheckAndRepairAsync(host, manager, reason, givenUp, cancellationToken).ConfigureAwait(false);
+                // A check that overlapped a filter definition of this runtime (its bindings not re-applied yet) is
+                // taken again once that is done (at most 200 settles: a definition never takes that long here).
+                for (var attempt = 0; ; attempt++)
+                {
+                    await Task.Delay(Options.DriftSettle, cancellationToken).ConfigureAwait(false);
+                    signals.Reader.TryRead(out _); // changes that came while settling: this check covers them
+                    if (await CheckAndRepairAsync(host, manager, reason, givenUp, () => FilterChangeState, cancellationToken).ConfigureAwait(false) || attempt >= 200)
+                    {
+                        break;
+                    }
+                }
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
@@ -87,12 +120,24 @@ public sealed partial class NwFilterRuntime
         }
     }
 
-    /// <summary>One check; the drifted ports re-applied and checked again.</summary>
-    private static async Task CheckAndRepairAsync(IRuntimeHost host, BindingManager manager, string reason, Dictionary<string, string> givenUp, CancellationToken cancellationToken)
+    /// <summary>
+    /// One check; the drifted ports re-applied and checked again. False when the check overlapped a filter definition
+    /// of this runtime (<paramref name="filterChanges"/>): nothing is concluded, the caller checks again.
+    /// </summary>
+    private static async Task<bool> CheckAndRepairAsync(IRuntimeHost host, BindingManager manager, string reason, Dictionary<string, string> givenUp,
+        Func<(bool Busy, long Epoch)> filterChanges, CancellationToken cancellationToken)
     {
         var ns = manager.NetworkNamespace;
         var clock = Stopwatch.StartNew();
+        var marked = filterChanges();
         var drift = await manager.TestAsync(null, lockStore: true, cancellationToken).ConfigureAwait(false);
+        var unmarked = filterChanges();
+        if (marked.Busy || unmarked.Busy || marked.Epoch != unmarked.Epoch)
+        {
+            host.Report(new RuntimeEvent(RuntimeEventLevel.Verbose, RuntimeEventIds.DriftChecked,
+                $"Drift check{Where(ns)} after {reason} overlapped a filter definition being applied; checking again when it is done.") { NetworkNamespace = ns });
+            return false;
+        }
         var checkedIn = clock.Elapsed;
         var bad = drift.Where(NeedsRepair).ToList();
         foreach (var port in givenUp.Keys.ToList())
@@ -107,7 +152,7 @@ public sealed partial class NwFilterRuntime
             $"Drift check{Where(ns)} after {reason}: {drift.Length} binding(s), {bad.Count} drifted, in {Ms(checkedIn)}.") { NetworkNamespace = ns });
         if (repair.Count == 0)
         {
-            return;
+            return true;
         }
         host.Report(new RuntimeEvent(RuntimeEventLevel.Warning, RuntimeEventIds.DriftFound,
             $"Drift found{Where(ns)} after {reason}: {Describe(repair)}; re-applying {(repair.Count == 1 ? "its binding" : "their bindings")}.") { NetworkNamespace = ns });
@@ -122,7 +167,7 @@ public sealed partial class NwFilterRuntime
         var applied = result.Items.Where(i => i.Error is null).Select(i => i.PortDevice).ToList();
         if (applied.Count == 0)
         {
-            return;
+            return true;
         }
         // The ports are filtered again from here: said at once, then checked.
         host.Report(new RuntimeEvent(RuntimeEventLevel.Information, RuntimeEventIds.DriftRepaired,
@@ -143,6 +188,7 @@ public sealed partial class NwFilterRuntime
                 $"{d.PortDevice} is still {d.Status.ToString().ToLowerInvariant()} after its binding was re-applied ({Describe([d])}); it is not re-applied again " +
                 "until its rules or its binding change. Test-NwFilterBinding shows the difference.") { NetworkNamespace = ns, Target = d.PortDevice });
         }
+        return true;
     }
 
     private static bool NeedsRepair(BindingDrift d) =>
