@@ -63,9 +63,24 @@ public static class BackendSelection
             return (ParsePreference(value) ?? throw Invalid($"{Variable}='{value}' is not a backend: use auto, nftables or ebiptables.", Variable),
                 $"{Variable}={value.Trim()}");
         }
-        if (configDirectory is null)
+        if (ConfigValue(configDirectory, "backend") is not { } setting)
         {
             return (BackendPreference.Auto, "the default setting (auto)");
+        }
+        return (ParsePreference(setting.Text) ?? throw Invalid($"{setting.Where}: '{setting.Text}' is not a backend: use auto, nftables or ebiptables.", setting.Path),
+            $"{setting.Where} (backend = {setting.Text})");
+    }
+
+    /// <summary>
+    /// The value of <paramref name="key"/> in the configuration file of <paramref name="configDirectory"/> (its first
+    /// occurrence, with the file and line), or null when there is no directory, no file or no such line. The lines before
+    /// it must each be a known setting.
+    /// </summary>
+    private static (string Text, string Where, string Path)? ConfigValue(string? configDirectory, string key)
+    {
+        if (configDirectory is null)
+        {
+            return null;
         }
         var path = Path.Combine(configDirectory, ConfigFileName);
         string[] lines;
@@ -73,7 +88,7 @@ public static class BackendSelection
         {
             if (!File.Exists(path))
             {
-                return (BackendPreference.Auto, "the default setting (auto)");
+                return null;
             }
             lines = File.ReadAllLines(path);
         }
@@ -91,19 +106,17 @@ public static class BackendSelection
                 continue;
             }
             var eq = line.IndexOf('=', StringComparison.Ordinal);
-            var key = eq < 0 ? line : line[..eq].Trim();
-            if (eq < 0 || !Known(key))
+            var name = eq < 0 ? line : line[..eq].Trim();
+            if (eq < 0 || !Known(name))
             {
                 throw Invalid($"{path}:{i + 1}: '{line}' is not a setting: the file knows 'backend = auto|nftables|ebiptables' and 'counters = on|off'.", path);
             }
-            if (!key.Equals("backend", StringComparison.OrdinalIgnoreCase))
+            if (name.Equals(key, StringComparison.OrdinalIgnoreCase))
             {
-                continue;
+                return (line[(eq + 1)..].Trim(), $"{path}:{i + 1}", path);
             }
-            var text = line[(eq + 1)..].Trim();
-            return (ParsePreference(text) ?? throw Invalid($"{path}:{i + 1}: '{text}' is not a backend: use auto, nftables or ebiptables.", path), $"{path}:{i + 1} (backend = {text})");
         }
-        return (BackendPreference.Auto, "the default setting (auto)");
+        return null;
     }
 
     /// <summary>The environment variable that sets per-rule counters for bindings that do not say: on or off.</summary>
@@ -133,48 +146,12 @@ public static class BackendSelection
             return (ParseCounters(value) ?? throw Invalid($"{CountersVariable}='{value}' is not a counters setting: use on or off.", CountersVariable),
                 $"{CountersVariable}={value.Trim()}");
         }
-        const string off = "the default setting (counters off)";
-        if (configDirectory is null)
+        if (ConfigValue(configDirectory, "counters") is not { } setting)
         {
-            return (false, off);
+            return (false, "the default setting (counters off)");
         }
-        var path = Path.Combine(configDirectory, ConfigFileName);
-        string[] lines;
-        try
-        {
-            if (!File.Exists(path))
-            {
-                return (false, off);
-            }
-            lines = File.ReadAllLines(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw Invalid($"The configuration file {path} cannot be read: {e.Message}", path);
-        }
-        for (var i = 0; i < lines.Length; i++)
-        {
-            var line = lines[i];
-            var hash = line.IndexOf('#', StringComparison.Ordinal);
-            line = (hash >= 0 ? line[..hash] : line).Trim();
-            if (line.Length == 0)
-            {
-                continue;
-            }
-            var eq = line.IndexOf('=', StringComparison.Ordinal);
-            var key = eq < 0 ? line : line[..eq].Trim();
-            if (eq < 0 || !Known(key))
-            {
-                throw Invalid($"{path}:{i + 1}: '{line}' is not a setting: the file knows 'backend = auto|nftables|ebiptables' and 'counters = on|off'.", path);
-            }
-            if (!key.Equals("counters", StringComparison.OrdinalIgnoreCase))
-            {
-                continue;
-            }
-            var text = line[(eq + 1)..].Trim();
-            return (ParseCounters(text) ?? throw Invalid($"{path}:{i + 1}: '{text}' is not a counters setting: use on or off.", path), $"{path}:{i + 1} (counters = {text})");
-        }
-        return (false, off);
+        return (ParseCounters(setting.Text) ?? throw Invalid($"{setting.Where}: '{setting.Text}' is not a counters setting: use on or off.", setting.Path),
+            $"{setting.Where} (counters = {setting.Text})");
     }
 
     /// <summary>

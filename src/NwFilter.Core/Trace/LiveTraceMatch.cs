@@ -71,7 +71,7 @@ public sealed record LiveTraceMatch
             {
                 throw TracePacketBuilder.Bad("EtherType", etherType, "give either EtherType or a protocol/address, not both.");
             }
-            parts.Add("ether type 0x" + Number("EtherType", etherType, 0x600, 0xffff).ToString("x4", CultureInfo.InvariantCulture));
+            parts.Add("ether type 0x" + TracePacketBuilder.ParseNumber("EtherType", etherType, 0x600, 0xffff).ToString("x4", CultureInfo.InvariantCulture));
         }
         var ipv6 = protocol?.Ipv6Form ?? family == AddressFamily.InterNetworkV6;
         if (protocol is { } pr && protocolName != "mac")
@@ -103,7 +103,7 @@ public sealed record LiveTraceMatch
         if (description.Dscp is { } dscp)
         {
             RequireIp("Dscp", protocol, family);
-            parts.Add($"{ip} dscp {Range("Dscp", dscp, 0, 63)}");
+            parts.Add($"{ip} dscp {TracePacketBuilder.Range("Dscp", dscp, 0, 63)}");
         }
         var transport = protocol?.IpProtocol switch
         {
@@ -117,7 +117,7 @@ public sealed record LiveTraceMatch
         {
             if (value is { } port)
             {
-                parts.Add($"{transport ?? throw TracePacketBuilder.Bad(field, port.ToString(CultureInfo.InvariantCulture), "a port needs -Protocol tcp, udp, udplite or sctp (or their -ipv6 forms).")} {word} {Range(field, port, 0, 65535)}");
+                parts.Add($"{transport ?? throw TracePacketBuilder.Bad(field, port.ToString(CultureInfo.InvariantCulture), "a port needs -Protocol tcp, udp, udplite or sctp (or their -ipv6 forms).")} {word} {TracePacketBuilder.Range(field, port, 0, 65535)}");
             }
         }
         var icmp = protocol?.IpProtocol switch { 1 => "icmp", 58 => "icmpv6", _ => null };
@@ -125,7 +125,7 @@ public sealed record LiveTraceMatch
         {
             if (value is { } number)
             {
-                parts.Add($"{icmp ?? throw TracePacketBuilder.Bad(field, number.ToString(CultureInfo.InvariantCulture), "an ICMP type or code needs -Protocol icmp or icmpv6.")} {word} {Range(field, number, 0, 255)}");
+                parts.Add($"{icmp ?? throw TracePacketBuilder.Bad(field, number.ToString(CultureInfo.InvariantCulture), "an ICMP type or code needs -Protocol icmp or icmpv6.")} {word} {TracePacketBuilder.Range(field, number, 0, 255)}");
             }
         }
         if (description.TcpFlags is { } flags)
@@ -142,7 +142,7 @@ public sealed record LiveTraceMatch
             {
                 throw TracePacketBuilder.Bad("ArpOpcode", opcode.ToString(CultureInfo.InvariantCulture), "an ARP opcode needs -Protocol arp or rarp.");
             }
-            parts.Add($"arp operation {Range("ArpOpcode", opcode, 0, 65535)}");
+            parts.Add($"arp operation {TracePacketBuilder.Range("ArpOpcode", opcode, 0, 65535)}");
         }
         if (fromHost && direction == TraceDirection.Out)
         {
@@ -151,19 +151,11 @@ public sealed record LiveTraceMatch
         return new LiveTraceMatch { Expression = string.Join(' ', parts), Direction = fromHost ? TraceDirection.In : direction, FromHostOnly = fromHost };
     }
 
-    private static string Mac(string field, string text)
-    {
-        var normal = text.Replace('-', ':');
-        return normal.Split(':') is { Length: 6 } octets && octets.All(o => o.Length is 1 or 2 && o.All(Uri.IsHexDigit))
-            ? string.Join(':', octets.Select(o => o.PadLeft(2, '0').ToLowerInvariant()))
-            : throw TracePacketBuilder.Bad(field, text, $"'{text}' is not a MAC address (six hexadecimal octets, e.g. 52:54:00:7b:35:93).");
-    }
+    // The simulation's parsers (TracePacketBuilder), so a field means the same in both modes; a MAC may also use '-'.
+    private static string Mac(string field, string text) =>
+        string.Join(':', TracePacketBuilder.ParseMac(field, text.Replace('-', ':'))!.GetAddressBytes().Select(b => b.ToString("x2", CultureInfo.InvariantCulture)));
 
-    private static IPAddress? Address(string field, string? text) =>
-        text is null ? null
-            : IPAddress.TryParse(text, out var address) && address.ToString().Length > 0 && text.All(c => Uri.IsHexDigit(c) || c is '.' or ':')
-                ? address
-                : throw TracePacketBuilder.Bad(field, text, $"'{text}' is not an IPv4 or IPv6 address.");
+    private static IPAddress? Address(string field, string? text) => TracePacketBuilder.ParseIp(field, text);
 
     private static void RequireIp(string field, (ushort EtherType, byte? IpProtocol, bool Ipv6Form)? protocol, AddressFamily? family)
     {
@@ -172,17 +164,4 @@ public sealed record LiveTraceMatch
             throw TracePacketBuilder.Bad(field, null, $"{field} needs an IP protocol or an address.");
         }
     }
-
-    private static int Number(string field, string text, int min, int max)
-    {
-        var ok = text.StartsWith("0x", StringComparison.OrdinalIgnoreCase)
-            ? int.TryParse(text.AsSpan(2), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var value)
-            : int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out value);
-        return ok && value >= min && value <= max ? value
-            : throw TracePacketBuilder.Bad(field, text, $"'{text}' is not a number from 0x{min:x} to 0x{max:x} (decimal or 0x hexadecimal).");
-    }
-
-    private static int Range(string field, int value, int min, int max) =>
-        value >= min && value <= max ? value
-            : throw TracePacketBuilder.Bad(field, value.ToString(CultureInfo.InvariantCulture), $"{value} is out of range: {field} is {min} to {max}.");
 }

@@ -323,7 +323,7 @@ public static class TracePacketBuilder
         }
     }
 
-    private static PhysicalAddress? ParseMac(string field, string? text)
+    internal static PhysicalAddress? ParseMac(string field, string? text)
     {
         if (text is null)
         {
@@ -335,7 +335,7 @@ public static class TracePacketBuilder
             : throw Bad(field, text, $"'{text}' is not a MAC address (such as 52:54:00:12:34:56).");
     }
 
-    private static IPAddress? ParseIp(string field, string? text)
+    internal static IPAddress? ParseIp(string field, string? text)
     {
         if (text is null)
         {
@@ -353,7 +353,7 @@ public static class TracePacketBuilder
         throw Bad(field, text, $"'{text}' is not an IP address.");
     }
 
-    private static ushort ParseNumber(string field, string text, int min, int max)
+    internal static ushort ParseNumber(string field, string text, int min, int max)
     {
         var t = text.Trim();
         var ok = t.StartsWith("0x", StringComparison.OrdinalIgnoreCase)
@@ -364,7 +364,7 @@ public static class TracePacketBuilder
             : throw Bad(field, text, $"'{text}' is not a number from {min} to 0x{max:x} (decimal or 0x hexadecimal).");
     }
 
-    private static int Range(string field, int value, int min, int max) =>
+    internal static int Range(string field, int value, int min, int max) =>
         value >= min && value <= max ? value
             : throw Bad(field, value.ToString(CultureInfo.InvariantCulture), $"{value} is out of range: {field} is {min} to {max}.");
 

@@ -146,8 +146,29 @@ internal sealed class NfTablesGenerationWatch(string? networkNamespace) : IRules
         return changes;
     }
 
-    /// <summary>The event socket, opened inside the namespace (this thread enters it and goes back).</summary>
+    /// <summary>The event socket: a netfilter socket of the namespace, bound and joined to the nf_tables group.</summary>
     private int Open()
+    {
+        var fd = OpenNetfilterSocket(networkNamespace);
+        var address = new SockaddrNl { Family = AfNetlink };
+        var group = NfnlgrpNftables;
+        var size = 4 << 20;
+        if (Native.bind(fd, ref address, Marshal.SizeOf<SockaddrNl>()) != 0 ||
+            Native.setsockopt(fd, SolNetlink, NetlinkAddMembership, ref group, sizeof(int)) != 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            Native.close(fd);
+            throw new InvalidOperationException($"joining the nf_tables event group failed (errno {errno}{(errno == 1 ? ": needs CAP_NET_ADMIN" : "")}).");
+        }
+        Native.setsockopt(fd, SolSocket, SoRcvbufforce, ref size, sizeof(int)); // best effort: a bigger buffer loses fewer events
+        return fd;
+    }
+
+    /// <summary>
+    /// A <c>NETLINK_NETFILTER</c> socket of <paramref name="networkNamespace"/> (null: this process's): the calling thread
+    /// enters the namespace for the socket(2) call and goes back; the socket keeps the namespace.
+    /// </summary>
+    internal static int OpenNetfilterSocket(string? networkNamespace)
     {
         SafeFileHandle? home = null;
         if (networkNamespace is not null)
@@ -168,17 +189,6 @@ internal sealed class NfTablesGenerationWatch(string? networkNamespace) : IRules
             {
                 throw new InvalidOperationException($"opening a netfilter netlink socket failed (errno {Marshal.GetLastPInvokeError()}).");
             }
-            var address = new SockaddrNl { Family = AfNetlink };
-            var group = NfnlgrpNftables;
-            var size = 4 << 20;
-            if (Native.bind(fd, ref address, Marshal.SizeOf<SockaddrNl>()) != 0 ||
-                Native.setsockopt(fd, SolNetlink, NetlinkAddMembership, ref group, sizeof(int)) != 0)
-            {
-                var errno = Marshal.GetLastPInvokeError();
-                Native.close(fd);
-                throw new InvalidOperationException($"joining the nf_tables event group failed (errno {errno}{(errno == 1 ? ": needs CAP_NET_ADMIN" : "")}).");
-            }
-            Native.setsockopt(fd, SolSocket, SoRcvbufforce, ref size, sizeof(int)); // best effort: a bigger buffer loses fewer events
             return fd;
         }
         finally

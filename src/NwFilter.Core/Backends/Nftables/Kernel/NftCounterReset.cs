@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Text;
-using Microsoft.Win32.SafeHandles;
 
 namespace NwFilter.Core.Backends.Nftables.Kernel;
 
@@ -13,11 +12,6 @@ namespace NwFilter.Core.Backends.Nftables.Kernel;
 /// </summary>
 internal static class NftCounterReset
 {
-    private const int AfNetlink = 16;
-    private const int SockRaw = 3;
-    private const int SockCloexec = 0x80000;
-    private const int NetlinkNetfilter = 12;
-    private const int CloneNewNet = 0x40000000;
     private const ushort GetRuleReset = (10 << 8) | 25; // NFNL_SUBSYS_NFTABLES, NFT_MSG_GETRULE_RESET
     private const ushort NewRule = (10 << 8) | 6;
     private const ushort NlmsgError = 2;
@@ -63,7 +57,7 @@ internal static class NftCounterReset
     private static Dictionary<string, List<(long, long, long)>> Reset(string? networkNamespace, byte family, string table, IReadOnlyCollection<string> chains)
     {
         var values = new Dictionary<string, List<(long, long, long)>>(StringComparer.Ordinal);
-        var fd = Open(networkNamespace);
+        var fd = NfTablesGenerationWatch.OpenNetfilterSocket(networkNamespace);
         try
         {
             var buffer = new byte[64 * 1024];
@@ -216,44 +210,8 @@ internal static class NftCounterReset
         return list;
     }
 
-    private static int Open(string? networkNamespace)
-    {
-        SafeFileHandle? home = null;
-        if (networkNamespace is not null)
-        {
-            home = File.OpenHandle("/proc/thread-self/ns/net");
-            using var target = File.OpenHandle(Path.Combine("/run/netns", networkNamespace));
-            if (Native.setns((int)target.DangerousGetHandle(), CloneNewNet) != 0)
-            {
-                var errno = Marshal.GetLastPInvokeError();
-                home.Dispose();
-                throw new InvalidOperationException($"entering network namespace {networkNamespace} failed (errno {errno}).");
-            }
-        }
-        try
-        {
-            var fd = Native.socket(AfNetlink, SockRaw | SockCloexec, NetlinkNetfilter);
-            if (fd < 0)
-            {
-                throw new InvalidOperationException($"opening a netfilter netlink socket failed (errno {Marshal.GetLastPInvokeError()}).");
-            }
-            return fd;
-        }
-        finally
-        {
-            if (home is not null)
-            {
-                Native.setns((int)home.DangerousGetHandle(), CloneNewNet);
-                home.Dispose();
-            }
-        }
-    }
-
     private static class Native
     {
-        [DllImport("libc", SetLastError = true)]
-        public static extern int socket(int domain, int type, int protocol);
-
         [DllImport("libc", SetLastError = true)]
         public static extern nint send(int fd, byte[] buffer, nint length, int flags);
 
@@ -262,8 +220,5 @@ internal static class NftCounterReset
 
         [DllImport("libc", SetLastError = true)]
         public static extern int close(int fd);
-
-        [DllImport("libc", SetLastError = true)]
-        public static extern int setns(int fd, int nstype);
     }
 }
