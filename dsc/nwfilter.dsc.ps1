@@ -97,12 +97,12 @@ function Export-FilterInstance {
 }
 
 #endregion
-#region NwFilter/Binding: portDevice, macAddress, filter, parameters, backend, _exist
+#region NwFilter/Binding: portDevice, macAddress, filter, parameters, backend, counters, _exist
 
 function ConvertTo-BindingInstance($Binding) {
     $parameters = [ordered]@{}
     foreach ($p in $Binding.Parameters.GetEnumerator()) { $parameters[$p.Key] = if ($p.Value.Length -eq 1) { $p.Value[0] } else { @($p.Value) } }
-    [ordered]@{ portDevice = $Binding.PortDevice; macAddress = $Binding.MacAddress; filter = $Binding.Filter; parameters = $parameters; backend = "$($Binding.Backend)"; _exist = $true }
+    [ordered]@{ portDevice = $Binding.PortDevice; macAddress = $Binding.MacAddress; filter = $Binding.Filter; parameters = $parameters; backend = "$($Binding.Backend)"; counters = $Binding.Counters; _exist = $true }
 }
 
 function Get-BindingInstance([string] $PortDevice) {
@@ -114,7 +114,7 @@ function Get-BindingInstance([string] $PortDevice) {
 function New-BindingDocument($Instance, $Current) {
     # The properties the instance does not give keep their current values (the owner is libvirt's, not ours).
     $b = @{ portDevice = $Instance.portDevice }
-    foreach ($key in 'macAddress', 'filter', 'parameters', 'backend') {
+    foreach ($key in 'macAddress', 'filter', 'parameters', 'backend', 'counters') {
         if ($Instance.ContainsKey($key)) { $b[$key] = $Instance[$key] } elseif ($Current) { $b[$key] = (ConvertTo-BindingInstance $Current)[$key] }
     }
     if ($Current) { $b['owner'] = $Current.Owner; $b['ownerUuid'] = "$($Current.OwnerUuid)"; if ($Current.LinkDevice) { $b['linkDevice'] = $Current.LinkDevice } }
@@ -185,7 +185,7 @@ function Set-StateInstance($Instance) {
 
 $filterKeys = 'name', 'xml', 'hash', '_exist'
 $stateKeys = 'filters', 'bindings', 'settings', 'stateHash'
-$bindingKeys = 'portDevice', 'macAddress', 'filter', 'parameters', 'backend', '_exist'
+$bindingKeys = 'portDevice', 'macAddress', 'filter', 'parameters', 'backend', 'counters', '_exist'
 try {
     Import-Module (Join-Path $PSScriptRoot 'NwFilter.psd1') -ErrorAction Stop
     $out = switch ("$ResourceType/$Operation".ToLowerInvariant()) {

@@ -150,6 +150,18 @@ Describe 'Ansible modules through <Door>' -ForEach $Doors {
             Get-NwFilterTestSave $Lab | Should -Not -Match 'vnet0'
         }
 
+        It 'turns per-rule counters on with counters, and a task without it changes nothing' {
+            $want = @{ port_device = 'vnet0'; mac_address = '52:54:00:7b:35:93'; filter = 'web'; parameters = @{ IP = '10.0.0.5' }; backend = 'Nftables' }
+            $on = Invoke-Ansible nwfilter_binding ($want + @{ counters = $true })
+            $on.Result.changed | Should -BeTrue
+            $on.Result.state.counters | Should -BeTrue
+            (& ip netns exec $Lab nft list table bridge nwfilter | Out-String) | Should -Match 'counter packets'
+            (Invoke-Ansible nwfilter_binding $want).Result.changed | Should -BeFalse -Because 'a task without counters leaves the port''s setting'
+            (Invoke-Ansible nwfilter_binding ($want + @{ counters = $false })).Result.changed | Should -BeTrue
+            (& ip netns exec $Lab nft list table bridge nwfilter | Out-String) | Should -Not -Match 'counter packets'
+            (Invoke-Ansible nwfilter_binding @{ port_device = 'vnet0'; state = 'absent' }).Result.changed | Should -BeTrue
+        }
+
         It 'fails on a binding to a missing filter and binds nothing' {
             $r = Invoke-Ansible nwfilter_binding @{ port_device = 'vnet0'; mac_address = '52:54:00:7b:35:93'; filter = 'nope' }
             $r.Status | Should -Be 'FAILED'

@@ -216,6 +216,23 @@ Describe 'DSC resources through <Door>' -ForEach $Doors {
             (& ip netns exec $Lab nft list ruleset | Out-String) | Should -Not -Match 'vnet0/'
         }
 
+        It 'turns per-rule counters on and off through counters, and an instance without it keeps the port''s' {
+            $want = @{ portDevice = 'vnet0'; macAddress = $Mac; filter = 'web'; parameters = @{ IP = '10.0.0.5' } }
+            $on = Dsc set NwFilter/Binding ($want + @{ counters = $true })
+            $on.ExitCode | Should -Be 0
+            $on.Result.afterState.counters | Should -BeTrue
+            (& ip netns exec $Lab nft list table bridge nwfilter | Out-String) | Should -Match 'counter packets'
+            Get-NwFilterBinding vnet0 | ConvertTo-NwFilterXml | Should -Match "enabled='yes'"
+            (Dsc test NwFilter/Binding $want).Result.inDesiredState | Should -BeTrue -Because 'an instance without counters leaves them to the port'
+            (Dsc test NwFilter/Binding ($want + @{ counters = $false })).Result.inDesiredState | Should -BeFalse
+            $off = Dsc set NwFilter/Binding ($want + @{ counters = $false })
+            $off.Result.afterState.counters | Should -BeFalse
+            (& ip netns exec $Lab nft list table bridge nwfilter | Out-String) | Should -Not -Match 'counter packets'
+            (Dsc get NwFilter/Binding @{ portDevice = 'vnet0' }).Result.actualState.counters | Should -BeFalse
+            (Dsc set NwFilter/Binding ($want + @{ counters = 'yes' })).ExitCode | Should -Be 2
+            (Dsc set NwFilter/Binding @{ portDevice = 'vnet0'; _exist = $false }).Result.afterState._exist | Should -BeFalse
+        }
+
         It 'refuses a binding to a missing filter with the JSON path' {
             $r = Dsc set NwFilter/Binding @{ portDevice = 'vnet1'; macAddress = $Mac; filter = 'nope' }
             $r.ExitCode | Should -Be 2

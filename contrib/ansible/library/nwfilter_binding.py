@@ -18,6 +18,7 @@ options:
   filter: {description: The filter to bind; required to create a binding., type: str}
   parameters: {description: "The filter's parameters (a name to a string or a list, e.g. IP).", type: dict}
   backend: {description: The firewall backend., type: str, choices: [EbIpTables, Nftables]}
+  counters: {description: "Per-rule packet and byte counters (Get-NwFilterStatistic) on or off; when not given, the port keeps its setting.", type: bool}
   state: {description: Whether the binding should exist., type: str, choices: [present, absent], default: present}
   pwsh: {description: PowerShell 7 on the target., type: str, default: pwsh}
   module_path: {description: "The NwFilter module folder; when not given, the newest NwFilter in $PSModulePath and PowerShell's module folders, else what pwsh's Get-Module -ListAvailable finds.", type: path}
@@ -63,12 +64,13 @@ def describe(state):
 def main():
     spec = dict(port_device=dict(type='str', required=True), mac_address=dict(type='str'), filter=dict(type='str'),
                 parameters=dict(type='dict'), backend=dict(type='str', choices=['EbIpTables', 'Nftables']),
+                counters=dict(type='bool'),
                 state=dict(type='str', choices=['present', 'absent'], default='present'))
     spec.update(COMMON_ARGS)
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     p = module.params
     instance = dict(portDevice=p['port_device'], _exist=p['state'] == 'present')
-    for option, key in (('mac_address', 'macAddress'), ('filter', 'filter'), ('parameters', 'parameters'), ('backend', 'backend')):
+    for option, key in (('mac_address', 'macAddress'), ('filter', 'filter'), ('parameters', 'parameters'), ('backend', 'backend'), ('counters', 'counters')):
         if p[option] is not None:
             instance[key] = p[option]
     converge(module, 'binding', instance, describe)

@@ -61,6 +61,7 @@ public static class HostState
             OwnerUuid = binding.OwnerUuid,
             LinkDevice = binding.LinkDevice,
             Backend = binding.Backend,
+            Counters = binding.Counters,
             Hash = StateHashes.OfBinding(binding),
             Binding = binding,
         };

@@ -61,6 +61,13 @@ public sealed record BindingState(string PortDevice, string MacAddress, string F
     /// <summary>The firewall backend of the binding.</summary>
     public FirewallBackendKind Backend { get; init; }
 
+    /// <summary>
+    /// Per-rule counters (Get-NwFilterStatistic): true on, false off; null leaves them to the host (a document's binding
+    /// that says nothing keeps the port's setting, as a binding without a backend keeps the port's backend; a new one
+    /// gets the host's <c>counters</c> default).
+    /// </summary>
+    public bool? Counters { get; init; }
+
     /// <summary>SHA-256 of the binding's canonical XML (<see cref="StateHashes.OfBinding"/>).</summary>
     public string Hash { get; init; } = "";
 

@@ -116,8 +116,16 @@ public static class StateComparison
         // re-applied without -Backend keeps the backend it was applied with.
         var unset = want.Binding?.BackendUnset == true;
         if (!unset && want.Backend != have.Backend) p.Add(nameof(BindingState.Backend));
-        var wantHash = unset && have.Binding is not null
-            ? StateHashes.OfBinding(want.Binding! with { Backend = have.Backend, BackendUnset = false })
+        // Counters left to the host (null) take the port's setting the same way.
+        if (want.Counters is not null && want.Counters != have.Counters) p.Add(nameof(BindingState.Counters));
+        var countersUnset = want.Counters is null && have.Counters is not null;
+        var wantHash = (unset || countersUnset) && have.Binding is not null && want.Binding is not null
+            ? StateHashes.OfBinding(want.Binding with
+            {
+                Backend = unset ? have.Backend : want.Binding.Backend,
+                BackendUnset = !unset && want.Binding.BackendUnset,
+                Counters = countersUnset ? have.Counters : want.Counters,
+            })
             : want.Hash;
         // Anything the canonical form holds that the properties above do not (there is nothing today) still counts.
         if (p.Count == 0 && wantHash != have.Hash) p.Add(nameof(BindingState.Hash));

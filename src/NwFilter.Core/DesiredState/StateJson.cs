@@ -155,6 +155,10 @@ public static class StateJson
                 {
                     w.WriteString("backend", b.Backend.ToString());
                 }
+                if (b.Counters is { } counters)
+                {
+                    w.WriteBoolean("counters", counters); // written only when the binding sets them (null: the host's default)
+                }
                 w.WriteString("hash", b.Hash);
                 w.WriteEndObject();
             }
@@ -357,7 +361,7 @@ public static class StateJson
 
         private BindingState? ReadBinding(JsonElement element, string path, StateSettings settings)
         {
-            var keys = Keys(element, path, "a binding", ["portDevice", "macAddress", "filter", "parameters", "owner", "ownerUuid", "linkDevice", "backend", "hash"]);
+            var keys = Keys(element, path, "a binding", ["portDevice", "macAddress", "filter", "parameters", "owner", "ownerUuid", "linkDevice", "backend", "counters", "hash"]);
             if (keys is null)
             {
                 return null;
@@ -388,6 +392,18 @@ public static class StateJson
             {
                 backend = kind;
             }
+            bool? counters = null;
+            if (keys.TryGetValue("counters", out var c) && c.Value.ValueKind != JsonValueKind.Null)
+            {
+                if (c.Value.ValueKind is JsonValueKind.True or JsonValueKind.False)
+                {
+                    counters = c.Value.GetBoolean();
+                }
+                else
+                {
+                    WrongType(c.Path, "true, false or null (per-rule counters on, off, or left to the host)", c.Value);
+                }
+            }
             Optional(keys, "hash");
             if (port is null || macText is null || filter is null || port.Length == 0 || filter.Length == 0)
             {
@@ -401,7 +417,7 @@ public static class StateJson
                 }
                 return null;
             }
-            return HostState.FromBinding(Bindings.Create(port, mac, filter, parameters, owner, ownerUuid, link, backend));
+            return HostState.FromBinding(Bindings.Create(port, mac, filter, parameters, owner, ownerUuid, link, backend, counters));
         }
 
         private ParameterSet Parameters(JsonElement element, string path)

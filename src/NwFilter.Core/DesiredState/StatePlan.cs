@@ -29,6 +29,7 @@ public sealed record StatePlan(ImmutableArray<FilterDefinition> Filters, Immutab
         var test = StateComparison.Compare(desired, actual);
         var wanted = desired.Filters.ToDictionary(f => f.Name, StringComparer.Ordinal);
         var bindings = desired.Bindings.ToDictionary(b => b.PortDevice, StringComparer.Ordinal);
+        var current = actual.Bindings.ToDictionary(b => b.PortDevice, StringComparer.Ordinal);
         var filters = ImmutableArray.CreateBuilder<FilterDefinition>();
         var apply = ImmutableArray.CreateBuilder<FilterBinding>();
         var remove = ImmutableArray.CreateBuilder<string>();
@@ -53,7 +54,13 @@ public sealed record StatePlan(ImmutableArray<FilterDefinition> Filters, Immutab
                     remove.Add(d.Name);
                     break;
                 case (StateItemKind.Binding, _):
-                    apply.Add(bindings[d.Name].Binding);
+                    // A binding that leaves its counters to the host keeps the port's setting (as it keeps the port's backend).
+                    var binding = bindings[d.Name].Binding;
+                    if (binding.Counters is null && current.TryGetValue(d.Name, out var now) && now.Counters is not null)
+                    {
+                        binding = binding with { Counters = now.Counters };
+                    }
+                    apply.Add(binding);
                     break;
                 default:
                     throw new InvalidOperationException($"unknown difference {d}");

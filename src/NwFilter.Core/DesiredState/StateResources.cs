@@ -42,7 +42,7 @@ public static class StateResources
     public const int ExitInvalidInput = 2;
 
     private static readonly string[] FilterKeys = ["name", "xml", "hash", "_exist"];
-    private static readonly string[] BindingKeys = ["portDevice", "macAddress", "filter", "parameters", "backend", "_exist"];
+    private static readonly string[] BindingKeys = ["portDevice", "macAddress", "filter", "parameters", "backend", "counters", "_exist"];
     private static readonly string[] StateKeys = ["filters", "bindings", "settings", "stateHash"];
 
     // PowerShell's ConvertTo-Json -Compress leaves <, >, &, ' and non-ASCII letters as they are: so does this.
@@ -437,6 +437,7 @@ public static class StateResources
                 ["filter"] = b.Filter,
                 ["parameters"] = parameters,
                 ["backend"] = b.Backend.ToString(),
+                ["counters"] = b.Counters, // null: left to the host
                 ["_exist"] = true,
             };
         }
@@ -455,7 +456,7 @@ public static class StateResources
         {
             var b = new JsonObject { ["portDevice"] = instance["portDevice"]!.DeepClone() };
             var now = current is null ? null : BindingInstance(current);
-            foreach (var key in new[] { "macAddress", "filter", "parameters", "backend" })
+            foreach (var key in new[] { "macAddress", "filter", "parameters", "backend", "counters" })
             {
                 if (instance.ContainsKey(key))
                 {
@@ -463,7 +464,7 @@ public static class StateResources
                 }
                 else if (now is not null)
                 {
-                    b[key] = now[key]!.DeepClone();
+                    b[key] = now[key]?.DeepClone();
                 }
             }
             if (current is not null)

@@ -73,6 +73,41 @@ public sealed class StateJsonTests
     }
 
     [Fact]
+    public void CountersAreKeptWhenABindingSetsThemAndLeftToThePortWhenADocumentDoesNot()
+    {
+        var json = (bool? counters) => Doc(new { bindings = new[] { new { portDevice = "vnet0", macAddress = "52:54:00:7b:35:93", filter = "clean-traffic", owner = "vm1", counters } } });
+        var on = Assert.Single(StateJson.Read(json(true), _ => true).Bindings);
+        Assert.True(on.Counters);
+        Assert.True(on.Binding.Counters);
+        Assert.Contains("\"counters\": true", StateJson.Write(new NwFilterState { Bindings = [on] }), StringComparison.Ordinal);
+        Assert.True(Assert.Single(StateJson.Read(StateJson.Write(new NwFilterState { Bindings = [on] }), _ => true).Bindings).Counters); // round trip
+        var unset = Assert.Single(StateJson.Read(json(null), _ => true).Bindings);
+        Assert.Null(unset.Counters);
+        Assert.DoesNotContain("counters", StateJson.Write(new NwFilterState { Bindings = [unset] }), StringComparison.Ordinal);
+
+        // A document that says nothing matches a port with counters either way; one that says on differs from a port without.
+        var hostOn = HostState.FromBinding(on.Binding with { Backend = FirewallBackendKind.Nftables, BackendUnset = false });
+        var hostOff = HostState.FromBinding(on.Binding with { Backend = FirewallBackendKind.Nftables, BackendUnset = false, Counters = false });
+        var hostUnset = HostState.FromBinding(unset.Binding with { Backend = FirewallBackendKind.Nftables, BackendUnset = false });
+        Assert.Empty(StateComparison.BindingProperties(unset, hostOn));
+        Assert.Empty(StateComparison.BindingProperties(unset, hostOff));
+        Assert.Empty(StateComparison.BindingProperties(on, hostOn));
+        Assert.Equal(["Counters"], StateComparison.BindingProperties(on, hostOff).ToArray());
+        Assert.Equal(["Counters"], StateComparison.BindingProperties(on, hostUnset).ToArray());
+
+        // Set re-applies a binding that leaves counters to the host with the port's setting (it differs in its filter here).
+        var desired = StateJson.Read(Doc(new { bindings = new[] { new { portDevice = "vnet0", macAddress = "52:54:00:7b:35:93", filter = "allow-arp", owner = "vm1" } } }), _ => true);
+        var plan = StatePlan.Create(desired, new NwFilterState { Bindings = [hostOn] });
+        Assert.True(Assert.Single(plan.Apply).Counters);
+        Assert.Null(Assert.Single(StatePlan.Create(desired, new NwFilterState { Bindings = [hostUnset] }).Apply).Counters);
+
+        var bad = Refused(Doc(new { bindings = new[] { new { portDevice = "vnet0", macAddress = "52:54:00:7b:35:93", filter = "clean-traffic", counters = "on" } } }), _ => true);
+        var d = Assert.Single(bad.Diagnostics);
+        Assert.Equal(("$.bindings[0].counters", StateCodes.WrongType), (d.Source, d.Code));
+        Assert.Equal("Expected true, false or null (per-rule counters on, off, or left to the host), found a string.", d.Message);
+    }
+
+    [Fact]
     public void WriteThenReadGivesTheSameState()
     {
         var state = StateJson.Read(Doc(new

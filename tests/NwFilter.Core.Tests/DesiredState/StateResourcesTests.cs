@@ -107,7 +107,7 @@ public sealed class StateResourcesTests : IAsyncDisposable
     [InlineData("filter", "get", """{"name":"web","_exist":"yes"}""", "'_exist' must be true or false.")]
     [InlineData("filter", "set", """{"name":"web"}""", "The property 'xml' is required to define the filter 'web'.")]
     [InlineData("binding", "set", """{"portDevice":"vnet0","filter":"web"}""", "The property 'macAddress' is required to bind the port 'vnet0'.")]
-    [InlineData("binding", "get", """{"port":"vnet0"}""", "'port' is not a property of this resource; the properties are portDevice, macAddress, filter, parameters, backend, _exist.")]
+    [InlineData("binding", "get", """{"port":"vnet0"}""", "'port' is not a property of this resource; the properties are portDevice, macAddress, filter, parameters, backend, counters, _exist.")]
     public async Task BadInputIsExitCodeTwoWithTheEntrysMessageAndChangesNothing(string resource, string operation, string? input, string message)
     {
         var store = StoreHash();
