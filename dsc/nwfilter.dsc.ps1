@@ -45,8 +45,14 @@ function Exists($Instance) { -not $Instance.ContainsKey('_exist') -or $Instance[
 function Out-Json($Object) { $Object | ConvertTo-Json -Compress -Depth 16 }
 
 function Write-StateErrors($Errors) {
-    # The state cmdlets name the JSON path of each problem; the first one is the resource's error.
-    if ($Errors.Count -gt 0) { throw [InputError]::new((@($Errors | ForEach-Object { $_.ToString() }) -join ' ')) }
+    # The state cmdlets name the JSON path of each problem; the first one is the resource's error. A change the host
+    # could not make (its record's category says so) exits 1, an error of the input 2.
+    if ($Errors.Count -eq 0) { return }
+    $message = @($Errors | ForEach-Object { $_.ToString() }) -join ' '
+    if (@($Errors | Where-Object { "$($_.CategoryInfo.Category)" -in 'ResourceUnavailable', 'InvalidOperation', 'PermissionDenied' }).Count -gt 0) {
+        throw [System.InvalidOperationException]::new($message)
+    }
+    throw [InputError]::new($message)
 }
 
 #region NwFilter/Filter: name, xml, _exist

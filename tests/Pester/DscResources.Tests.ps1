@@ -233,6 +233,24 @@ Describe 'DSC resources through <Door>' -ForEach $Doors {
             (Dsc set NwFilter/Binding @{ portDevice = 'vnet0'; _exist = $false }).Result.afterState._exist | Should -BeFalse
         }
 
+        It 'exits 1 for a change the host cannot make, 2 for bad input, and applies neither' {
+            # iptables-restore refuses a match on an ipset the host does not have: the instance is valid, the host fails.
+            Set-NwFilter -Xml "<filter name='with-ipset' chain='root'><rule action='drop' direction='in' priority='500'><all ipset='nwft-no-such-set' ipsetflags='src'/></rule></filter>" -Confirm:$false
+            try {
+                $kernel = Get-NwFilterTestSave $Lab
+                $r = Dsc set NwFilter/Binding @{ portDevice = 'vnet0'; macAddress = $Mac; filter = 'with-ipset'; backend = 'EbIpTables' }
+                # dsc fails the call (its exit 2) and names the resource's own exit code: 1, the change failed.
+                $r.ExitCode | Should -Be 2
+                ($r.Errors -join "`n") | Should -Match 'nwft-no-such-set'
+                ($r.Errors -join "`n") | Should -Match '\[exit code 1\] Error: the change failed'
+                $bad = Dsc set NwFilter/Binding @{ portDevice = 'vnet0'; macAddress = 'not-a-mac'; filter = 'with-ipset' }
+                ($bad.Errors -join "`n") | Should -Match '\[exit code 2\] Invalid input'
+                Get-NwFilterBinding vnet0 -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+                Get-NwFilterTestSave $Lab | Should -Be $kernel
+            }
+            finally { Remove-NwFilter with-ipset -Confirm:$false -ErrorAction SilentlyContinue }
+        }
+
         It 'refuses a binding to a missing filter with the JSON path' {
             $r = Dsc set NwFilter/Binding @{ portDevice = 'vnet1'; macAddress = $Mac; filter = 'nope' }
             $r.ExitCode | Should -Be 2

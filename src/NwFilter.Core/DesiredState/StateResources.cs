@@ -263,16 +263,34 @@ public static class StateResources
             }
         }
 
-        private static ResourceError StateErrors(IEnumerable<Diagnostic> diagnostics) =>
-            InputError(string.Join(" ", diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error).Select(d => d.ToString())));
+        private static ResourceError StateErrors(IEnumerable<Diagnostic> diagnostics)
+        {
+            var errors = diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error).ToList();
+            return Errors(errors.Select(d => d.ToString()), errors.Any(d => ChangeFailed(d.Category)));
+        }
 
-        /// <summary>Set-NwFilterState of one document, as the entry runs it (-Confirm:$false): any error is invalid input (exit 2), as there.</summary>
+        /// <summary>
+        /// Whether an error of this category is the host's (the change was tried and failed: exit 1) rather than the
+        /// input's (exit 2); the entry sorts Set-NwFilterState's error records by the same categories.
+        /// </summary>
+        private static bool ChangeFailed(DiagnosticCategory category) =>
+            category is DiagnosticCategory.ResourceUnavailable or DiagnosticCategory.InvalidOperation or DiagnosticCategory.PermissionDenied;
+
+        private static ResourceError Errors(IEnumerable<string> messages, bool changeFailed) =>
+            new(string.Join(" ", messages), changeFailed ? ExitFailed : ExitInvalidInput);
+
+        /// <summary>
+        /// Set-NwFilterState of one document, as the entry runs it (-Confirm:$false): errors of the input exit 2, a change
+        /// the host could not make exits 1, as there.
+        /// </summary>
         private async Task SetDocumentAsync(JsonObject document)
         {
             var desired = ReadDocument(document);
             var ns = desired.Settings.NetworkNamespace ?? Ns; // Set-NwFilterState: the document's namespace, else the caller's
             var snapshot = await HostState.ReadAsync(runtime, ns, token).ConfigureAwait(false);
-            var errors = new List<string>(snapshot.Problems.Where(p => p.Severity == DiagnosticSeverity.Error).Select(p => p.ToString()));
+            var problems = snapshot.Problems.Where(p => p.Severity == DiagnosticSeverity.Error).ToList();
+            var errors = new List<string>(problems.Select(p => p.ToString()));
+            var failed = problems.Any(p => ChangeFailed(p.Category));
             StatePlan plan;
             try
             {
@@ -289,29 +307,32 @@ public static class StateResources
                     var defined = await runtime.HandleAsync(new DefineFiltersRequest(plan.Filters, AllOrNothing: true), RuntimeHost, token).ConfigureAwait(false);
                     if (defined.Error is { } error)
                     {
-                        throw InputError(string.Join(" ", [.. errors, error.Message]));
+                        throw Errors([.. errors, error.Message], failed || ChangeFailed(error.Primary.Category));
                     }
                     Warnings.AddRange(defined.Items.SelectMany(i => i.Result?.Warnings ?? []).Select(w => w.ToString()));
                 }
                 if (plan.Apply.Length > 0)
                 {
-                    errors.AddRange(BindingErrors(await runtime.HandleAsync(new ApplyBindingsRequest(plan.Apply, ns), RuntimeHost, token).ConfigureAwait(false)));
+                    failed |= BindingErrors(await runtime.HandleAsync(new ApplyBindingsRequest(plan.Apply, ns), RuntimeHost, token).ConfigureAwait(false), errors);
                 }
                 if (plan.Remove.Length > 0)
                 {
-                    errors.AddRange(BindingErrors(await runtime.HandleAsync(new RemoveBindingsRequest(plan.Remove, ns), RuntimeHost, token).ConfigureAwait(false)));
+                    failed |= BindingErrors(await runtime.HandleAsync(new RemoveBindingsRequest(plan.Remove, ns), RuntimeHost, token).ConfigureAwait(false), errors);
                 }
             }
             if (errors.Count > 0)
             {
-                throw InputError(string.Join(" ", errors));
+                throw Errors(errors, failed);
             }
         }
 
-        private IEnumerable<string> BindingErrors(BindingsResponse response)
+        /// <summary>Adds the response's binding errors to <paramref name="errors"/>; true when one of them is a change the host could not make.</summary>
+        private bool BindingErrors(BindingsResponse response, List<string> errors)
         {
             Warnings.AddRange(response.Warnings.Select(w => w.ToString()));
-            return response.Items.Where(i => i.Error is not null).Select(i => i.Error!.Message);
+            var failed = response.Items.Where(i => i.Error is not null).Select(i => i.Error!).ToList();
+            errors.AddRange(failed.Select(e => e.Message));
+            return failed.Any(e => ChangeFailed(e.Primary.Category));
         }
 
         // ----- NwFilter/Filter -----

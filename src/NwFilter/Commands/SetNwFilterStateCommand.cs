@@ -116,7 +116,8 @@ public sealed class SetNwFilterStateCommand : NwFilterCmdlet
             return;
         }
 
-        // The bindings: one batch to apply (the runtime confirms each with its plan), one to remove.
+        // The bindings: one batch to apply (the runtime confirms each with its plan), one to remove. The runtime reports
+        // each binding's error through the host (one error record per port), so they are not written again here.
         var applied = new List<string>();
         var removed = new List<string>();
         if (plan.Apply.Length > 0)
@@ -140,7 +141,6 @@ public sealed class SetNwFilterStateCommand : NwFilterCmdlet
                     }
                 }
                 WriteWarnings(response.Warnings);
-                WriteBindingErrors(response);
             }
         }
         if (plan.Remove.Length > 0)
@@ -154,7 +154,6 @@ public sealed class SetNwFilterStateCommand : NwFilterCmdlet
                 }
             }
             WriteWarnings(response.Warnings);
-            WriteBindingErrors(response);
         }
         if (whatIf)
         {
@@ -162,16 +161,5 @@ public sealed class SetNwFilterStateCommand : NwFilterCmdlet
         }
         var after = host.Run(token => HostState.ReadAsync(runtime, ns, token));
         WriteObject(new StateSetResult(defined.Count + applied.Count + removed.Count > 0, [.. defined], [.. applied], [.. removed], plan.Test, after.State.StateHash));
-    }
-
-    private void WriteBindingErrors(BindingsResponse response)
-    {
-        foreach (var item in response.Items.Where(i => !i.Succeeded))
-        {
-            if (item.Error is { } error)
-            {
-                WriteError(error, item.PortDevice);
-            }
-        }
     }
 }

@@ -85,6 +85,28 @@ public sealed class StateResourcesTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task AChangeTheHostCannotMakeExitsOneAndBadInputTwo()
+    {
+        // A binding in a network namespace that does not exist: the input is well formed, the host cannot apply it.
+        var ns = $"nwft-absent-{Environment.ProcessId}";
+        var failed = await Run("state", "set", new
+        {
+            bindings = new[] { new { portDevice = "vnet0", macAddress = "52:54:00:7b:35:93", filter = "allow-arp" } },
+            settings = new { networkNamespace = ns },
+        });
+        Assert.Equal(StateResources.ExitFailed, failed.ExitCode);
+        Assert.Contains(ns, Assert.Single(failed.Errors), StringComparison.Ordinal);
+        Assert.Empty(failed.Output);
+        // The same document with a filter nobody has is the input's fault.
+        var bad = await Run("state", "set", new
+        {
+            bindings = new[] { new { portDevice = "vnet0", macAddress = "52:54:00:7b:35:93", filter = "nope" } },
+            settings = new { networkNamespace = ns },
+        });
+        Assert.Equal(StateResources.ExitInvalidInput, bad.ExitCode);
+    }
+
+    [Fact]
     public async Task WhatIfReturnsTheStateSetWouldLeaveAndChangesNothing()
     {
         await Run("filter", "set", new { name = "web", xml = Web });
