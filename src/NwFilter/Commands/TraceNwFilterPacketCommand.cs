@@ -3,7 +3,9 @@ using System.Net;
 using System.Net.NetworkInformation;
 using NwFilter.Commands.Completers;
 using NwFilter.Commands.Infrastructure;
+using NwFilter.Core.Backends;
 using NwFilter.Core.Diagnostics;
+using NwFilter.Core.Graph;
 using NwFilter.Core.Model;
 using NwFilter.Core.Resolution;
 using NwFilter.Core.Runtime;
@@ -261,6 +263,7 @@ public sealed class TraceNwFilterPacketCommand : NwFilterCmdlet
 
     private FilterBinding? _binding;
     private string? _bindingNamespace;
+    private IFilterSource? _store;
 
     private void TraceLive(Resolution resolution)
     {
@@ -274,13 +277,13 @@ public sealed class TraceNwFilterPacketCommand : NwFilterCmdlet
         // The packet fields given select which packets are traced (all of the port's, when none is given).
         var given = DescriptionParameters.Where(MyInvocation.BoundParameters.ContainsKey).ToHashSet(StringComparer.Ordinal);
         var match = LiveTraceMatch.From(Describe(), given, Direction, FromHost);
-        if (_binding!.Backend != FirewallBackendKind.Nftables)
-        {
-            throw new NwFilterException(Diagnostic.Error(TraceCodes.LiveNeedsNftables,
-                $"Port {PortDevice} is filtered by the {_binding.Backend} backend; -Live traces nftables bindings only (trace it without -Live to simulate).",
-                DiagnosticCategory.InvalidOperation));
-        }
-        var trace = Core.Trace.Kernel.NftLiveTrace.StartAsync(_bindingNamespace, _binding.PortDevice, resolution.Instances, match, CancellationToken).GetAwaiter().GetResult();
+        // nftables maps the kernel's events through the rules' comments (the resolution is enough); EbIpTables through
+        // the chain and position of each rule, which the binding's compiled commands give.
+        var binding = _binding!;
+        var ruleset = binding.Backend == FirewallBackendKind.Nftables
+            ? new Ruleset(resolution, null, [])
+            : RulesetBuilder.Build(_store!, binding.Filter, binding.PortDevice, binding.MacAddress, binding.Parameters, binding.Backend);
+        var trace = Core.Trace.Kernel.NftLiveTrace.StartAsync(_bindingNamespace, binding.PortDevice, ruleset, binding.Backend, match, CancellationToken).GetAwaiter().GetResult();
         try
         {
             var steps = trace.ReadAsync(Count, TimeSpan.FromSeconds(TimeoutSec), CancellationToken).GetAsyncEnumerator(CancellationToken);
@@ -332,6 +335,7 @@ public sealed class TraceNwFilterPacketCommand : NwFilterCmdlet
     private Resolution? Resolve(out PhysicalAddress? mac, out IReadOnlyList<IPAddress> addresses, out string? port)
     {
         var store = FilterStoreAccess.Open();
+        _store = store;
         ParameterSet parameters;
         Resolution resolution;
         if (ParameterSetName == FilterSet)
