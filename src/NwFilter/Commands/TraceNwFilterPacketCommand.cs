@@ -35,9 +35,13 @@ namespace NwFilter.Commands;
 /// packets are read from a classic pcap file (-Path; tcpdump -w), each traced in turn; a frame from the VM's MAC is
 /// Out, any other In, unless -Direction says otherwise.
 ///
-/// With -Live (nftables bindings), the port's real packets are traced in the kernel instead: a table of the trace's
-/// own sets nftrace on the port's frames, nft monitor trace reports each rule the packet hit, and each is mapped back
-/// to its filter and rule through the rule's provenance comment; each packet ends with its decision. It stops after
+/// With -Live, the port's real packets are traced in the kernel instead: a table of the trace's own sets nftrace on the
+/// port's frames, nft monitor trace reports each rule the packet hit, and each is mapped back to its filter and rule;
+/// each packet ends with its decision. On an nftables binding the rule is found through its provenance comment; on
+/// an EbIpTables binding (the nft-based ebtables/iptables tools, whose rules are nf_tables rules) through its chain
+/// and position, which the binding's compiled commands give: libvirt's rules are not changed. The chains are named as
+/// the simulation names them (I, I-ipv4-ip, O, FI, FO, HI). Legacy xtables tools cannot be traced and are refused
+/// (TraceLiveNotTraceable). It stops after
 /// -Count packets or -TimeoutSec seconds, and removes its table on Ctrl+C, timeout and error (and a table a killed
 /// trace left behind at its next start). Not simulated (said in the step's reason): ipset membership,
 /// TCP options, connlimit's connection count, the contents of VLAN and STP frames.
@@ -57,7 +61,7 @@ namespace NwFilter.Commands;
 /// </example>
 /// <example>
 /// <code>Trace-NwFilterPacket -PortDevice vnet0 -Live -Count 5 -TimeoutSec 20 | Where-Object Kind -eq Decision</code>
-/// <para>Shows the kernel's verdict on the next five packets of vnet0 (an nftables binding).</para>
+/// <para>Shows the kernel's verdict on the next five packets of vnet0 (an nftables or an EbIpTables binding).</para>
 /// </example>
 /// <example>
 /// <code>Trace-NwFilterPacket -PortDevice vnet0 -Live -Direction In -Protocol tcp -DestinationPort 22 -Count 1 | Select-Object -Last 1</code>
@@ -181,7 +185,7 @@ public sealed class TraceNwFilterPacketCommand : NwFilterCmdlet
     [Parameter]
     public SwitchParameter FromHost { get; set; }
 
-    /// <summary>Trace the port's real packets in the kernel (nftables bindings only) instead of simulating one.</summary>
+    /// <summary>Trace the port's real packets in the kernel (nftables bindings, and EbIpTables bindings with the nft-based tools) instead of simulating one.</summary>
     [Parameter(ParameterSetName = BindingSet)]
     public SwitchParameter Live { get; set; }
 
