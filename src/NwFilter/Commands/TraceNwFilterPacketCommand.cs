@@ -39,10 +39,11 @@ namespace NwFilter.Commands;
 /// port's frames, nft monitor trace reports each rule the packet hit, and each is mapped back to its filter and rule;
 /// each packet ends with its decision. On an nftables binding the rule is found through its provenance comment; on
 /// an EbIpTables binding (the nft-based ebtables/iptables tools, whose rules are nf_tables rules) through its chain
-/// and position, which the binding's compiled commands give: libvirt's rules are not changed. The chains are named as
-/// the simulation names them (I, I-ipv4-ip, O, FI, FO, HI). Legacy xtables tools cannot be traced and are refused
-/// (TraceLiveNotTraceable). It stops after
-/// -Count packets or -TimeoutSec seconds, and removes its table on Ctrl+C, timeout and error (and a table a killed
+/// and position, which the binding's compiled commands give: libvirt's rules are not changed.
+///
+/// Live steps name the chains as the simulation does (I, I-ipv4-ip, O, FI, FO, HI) on both backends. Legacy xtables
+/// tools cannot be traced and are refused (TraceLiveNotTraceable). A live trace stops after -Count packets or
+/// -TimeoutSec seconds, and removes its table on Ctrl+C, timeout and error (and a table a killed
 /// trace left behind at its next start). Not simulated (said in the step's reason): ipset membership,
 /// TCP options, connlimit's connection count, the contents of VLAN and STP frames.
 ///
