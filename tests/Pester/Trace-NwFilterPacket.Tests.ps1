@@ -144,11 +144,35 @@ Describe 'Trace-NwFilterPacket -Live' {
         Remove-NwFilterBinding vnet0 -Confirm:$false
     }
 
-    It 'refuses -Live on an EbIpTables binding and leaves no trace table' -Skip:$NoKernel {
+    It 'traces an EbIpTables binding live (nft-based tools), leaves its libvirt rules as they were and no trace table' -Skip:$NoKernel {
         Invoke-NwFilterBinding vnet0 52:54:00:00:00:10 clean-traffic -Parameter @{ IP = '10.1.0.10' } -Backend EbIpTables -Confirm:$false
-        Trace-NwFilterPacket vnet0 -Live -TimeoutSec 1 -ErrorVariable errs -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
-        $errs[0].FullyQualifiedErrorId | Should -Be 'TraceLiveNeedsNftables,NwFilter.Commands.TraceNwFilterPacketCommand'
+        $before = Get-NwFilterTestSave $Lab
+        Trace-NwFilterPacket vnet0 -Live -Count 1 -TimeoutSec 1 -ErrorVariable errs | Out-Null
+        $errs | Should -BeNullOrEmpty
         TraceTables | Should -Not -Match 'nwfilter-trace'
+        Get-NwFilterTestSave $Lab | Should -Be $before
+        Remove-NwFilterBinding vnet0 -Confirm:$false
+    }
+
+    It 'leaves its table when killed on an EbIpTables binding, and the next trace removes it' -Skip:$NoKernel {
+        Invoke-NwFilterBinding vnet0 52:54:00:00:00:10 clean-traffic -Parameter @{ IP = '10.1.0.10' } -Backend EbIpTables -Confirm:$false
+        $manifest = [IO.Path]::GetFullPath((Join-Path $PSScriptRoot '../../out/NwFilter/NwFilter.psd1'))
+        $exe = [Environment]::ProcessPath
+        $pre = @(if ([IO.Path]::GetFileNameWithoutExtension($exe) -eq 'dotnet') { Join-Path $PSHOME 'pwsh.dll' })
+        $child = Start-Process -FilePath $exe -PassThru -ArgumentList ($pre + @('-NoProfile', '-NonInteractive', '-Command',
+            "Import-Module '$manifest'; Trace-NwFilterPacket vnet0 -Live -TimeoutSec 120 | Out-Null"))
+        $deadline = [DateTime]::UtcNow.AddSeconds(60)
+        while ((TraceTables) -notmatch 'nwfilter-trace' -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 200 }
+        TraceTables | Should -Match 'table bridge nwfilter-trace'
+        $monitors = @(Get-Process | Where-Object { $_.Parent -and $_.Parent.Id -eq $child.Id })
+        Stop-Process -Id $child.Id -Force
+        $monitors | ForEach-Object { Stop-Process -Id $_.Id -Force -ErrorAction SilentlyContinue }
+        $child.WaitForExit(10000) | Should -BeTrue
+        TraceTables | Should -Match 'table bridge nwfilter-trace'
+
+        Trace-NwFilterPacket vnet0 -Live -Count 1 -TimeoutSec 1 | Out-Null
+        TraceTables | Should -Not -Match 'nwfilter-trace'
+        TraceTables | Should -Match 'table bridge nat'
         Remove-NwFilterBinding vnet0 -Confirm:$false
     }
 }

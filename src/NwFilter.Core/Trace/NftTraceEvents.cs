@@ -18,6 +18,9 @@ internal sealed record NftTraceEvent(string Id, string Family, string Table, str
 {
     /// <summary>For a <c>packet</c> event: the header fields nft printed (<c>ether saddr</c>, <c>ip daddr</c>, ...), else empty.</summary>
     public string Packet { get; init; } = "";
+
+    /// <summary>For a <c>rule</c> event: the rule's handle (printed by <c>nft -a monitor trace</c>, or in an <c>unknown rule handle N</c> event), else null.</summary>
+    public long? Handle { get; init; }
 }
 
 /// <summary>
@@ -38,6 +41,9 @@ internal static partial class NftTraceEvents
     [GeneratedRegex("\\(verdict (?<v>[^)]*)\\)\\s*$")]
     private static partial Regex RuleVerdict();
 
+    [GeneratedRegex("(?:# handle|^unknown rule handle) (?<h>\\d+)(?: \\(verdict [^)]*\\))?\\s*$")]
+    private static partial Regex RuleHandle();
+
     /// <summary>The event of one line, or null for a line that is not a trace event.</summary>
     public static NftTraceEvent? Parse(string line)
     {
@@ -55,10 +61,14 @@ internal static partial class NftTraceEvents
             _ => null,
         };
         var comment = kind == "rule" && Comment().Match(rest) is { Success: true } c ? c.Groups["c"].Value : null;
+        var unknown = kind.StartsWith("unknown", StringComparison.Ordinal);
+        var handle = (kind == "rule" ? RuleHandle().Match(rest.TrimEnd()) : unknown ? RuleHandle().Match(kind) : null) is { Success: true } h
+            && long.TryParse(h.Groups["h"].Value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : (long?)null;
         return new NftTraceEvent(m.Groups["id"].Value, m.Groups["family"].Value, m.Groups["table"].Value, m.Groups["chain"].Value,
-            kind.StartsWith("unknown", StringComparison.Ordinal) ? "rule" : kind, comment, verdict)
+            unknown ? "rule" : kind, comment, verdict)
         {
             Packet = kind == "packet" ? rest.TrimStart(':', ' ').Trim() : "",
+            Handle = handle,
         };
     }
 

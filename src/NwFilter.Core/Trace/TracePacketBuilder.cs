@@ -415,8 +415,8 @@ public static class TraceCodes
     /// <summary>The port has no binding to trace.</summary>
     public const string NoBinding = "TraceNoBinding";
 
-    /// <summary>-Live on a binding that does not use the nftables backend.</summary>
-    public const string LiveNeedsNftables = "TraceLiveNeedsNftables";
+    /// <summary>-Live on an EbIpTables binding whose xtables tools are not the nf_tables variants (legacy, missing, unknown).</summary>
+    public const string LiveNotTraceable = "TraceLiveNotTraceable";
 
     /// <summary>The binding's filter waits for its IP address to be learned; there are no rules to trace yet.</summary>
     public const string NeedsIpLearning = "TraceNeedsIpLearning";

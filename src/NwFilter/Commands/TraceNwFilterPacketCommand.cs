@@ -3,7 +3,9 @@ using System.Net;
 using System.Net.NetworkInformation;
 using NwFilter.Commands.Completers;
 using NwFilter.Commands.Infrastructure;
+using NwFilter.Core.Backends;
 using NwFilter.Core.Diagnostics;
+using NwFilter.Core.Graph;
 using NwFilter.Core.Model;
 using NwFilter.Core.Resolution;
 using NwFilter.Core.Runtime;
@@ -33,10 +35,15 @@ namespace NwFilter.Commands;
 /// packets are read from a classic pcap file (-Path; tcpdump -w), each traced in turn; a frame from the VM's MAC is
 /// Out, any other In, unless -Direction says otherwise.
 ///
-/// With -Live (nftables bindings), the port's real packets are traced in the kernel instead: a table of the trace's
-/// own sets nftrace on the port's frames, nft monitor trace reports each rule the packet hit, and each is mapped back
-/// to its filter and rule through the rule's provenance comment; each packet ends with its decision. It stops after
-/// -Count packets or -TimeoutSec seconds, and removes its table on Ctrl+C, timeout and error (and a table a killed
+/// With -Live, the port's real packets are traced in the kernel instead: a table of the trace's own sets nftrace on the
+/// port's frames, nft monitor trace reports each rule the packet hit, and each is mapped back to its filter and rule;
+/// each packet ends with its decision. On an nftables binding the rule is found through its provenance comment; on
+/// an EbIpTables binding (the nft-based ebtables/iptables tools, whose rules are nf_tables rules) through its chain
+/// and position, which the binding's compiled commands give: libvirt's rules are not changed.
+///
+/// Live steps name the chains as the simulation does (I, I-ipv4-ip, O, FI, FO, HI) on both backends. Legacy xtables
+/// tools cannot be traced and are refused (TraceLiveNotTraceable). A live trace stops after -Count packets or
+/// -TimeoutSec seconds, and removes its table on Ctrl+C, timeout and error (and a table a killed
 /// trace left behind at its next start). Not simulated (said in the step's reason): ipset membership,
 /// TCP options, connlimit's connection count, the contents of VLAN and STP frames.
 ///
@@ -55,7 +62,7 @@ namespace NwFilter.Commands;
 /// </example>
 /// <example>
 /// <code>Trace-NwFilterPacket -PortDevice vnet0 -Live -Count 5 -TimeoutSec 20 | Where-Object Kind -eq Decision</code>
-/// <para>Shows the kernel's verdict on the next five packets of vnet0 (an nftables binding).</para>
+/// <para>Shows the kernel's verdict on the next five packets of vnet0 (an nftables or an EbIpTables binding).</para>
 /// </example>
 /// <example>
 /// <code>Trace-NwFilterPacket -PortDevice vnet0 -Live -Direction In -Protocol tcp -DestinationPort 22 -Count 1 | Select-Object -Last 1</code>
@@ -179,7 +186,7 @@ public sealed class TraceNwFilterPacketCommand : NwFilterCmdlet
     [Parameter]
     public SwitchParameter FromHost { get; set; }
 
-    /// <summary>Trace the port's real packets in the kernel (nftables bindings only) instead of simulating one.</summary>
+    /// <summary>Trace the port's real packets in the kernel (nftables bindings, and EbIpTables bindings with the nft-based tools) instead of simulating one.</summary>
     [Parameter(ParameterSetName = BindingSet)]
     public SwitchParameter Live { get; set; }
 
@@ -261,6 +268,7 @@ public sealed class TraceNwFilterPacketCommand : NwFilterCmdlet
 
     private FilterBinding? _binding;
     private string? _bindingNamespace;
+    private IFilterSource? _store;
 
     private void TraceLive(Resolution resolution)
     {
@@ -274,13 +282,13 @@ public sealed class TraceNwFilterPacketCommand : NwFilterCmdlet
         // The packet fields given select which packets are traced (all of the port's, when none is given).
         var given = DescriptionParameters.Where(MyInvocation.BoundParameters.ContainsKey).ToHashSet(StringComparer.Ordinal);
         var match = LiveTraceMatch.From(Describe(), given, Direction, FromHost);
-        if (_binding!.Backend != FirewallBackendKind.Nftables)
-        {
-            throw new NwFilterException(Diagnostic.Error(TraceCodes.LiveNeedsNftables,
-                $"Port {PortDevice} is filtered by the {_binding.Backend} backend; -Live traces nftables bindings only (trace it without -Live to simulate).",
-                DiagnosticCategory.InvalidOperation));
-        }
-        var trace = Core.Trace.Kernel.NftLiveTrace.StartAsync(_bindingNamespace, _binding.PortDevice, resolution.Instances, match, CancellationToken).GetAwaiter().GetResult();
+        // nftables maps the kernel's events through the rules' comments (the resolution is enough); EbIpTables through
+        // the chain and position of each rule, which the binding's compiled commands give.
+        var binding = _binding!;
+        var ruleset = binding.Backend == FirewallBackendKind.Nftables
+            ? new Ruleset(resolution, null, [])
+            : RulesetBuilder.Build(_store!, binding.Filter, binding.PortDevice, binding.MacAddress, binding.Parameters, binding.Backend);
+        var trace = Core.Trace.Kernel.NftLiveTrace.StartAsync(_bindingNamespace, binding.PortDevice, ruleset, binding.Backend, match, CancellationToken).GetAwaiter().GetResult();
         try
         {
             var steps = trace.ReadAsync(Count, TimeSpan.FromSeconds(TimeoutSec), CancellationToken).GetAsyncEnumerator(CancellationToken);
@@ -332,6 +340,7 @@ public sealed class TraceNwFilterPacketCommand : NwFilterCmdlet
     private Resolution? Resolve(out PhysicalAddress? mac, out IReadOnlyList<IPAddress> addresses, out string? port)
     {
         var store = FilterStoreAccess.Open();
+        _store = store;
         ParameterSet parameters;
         Resolution resolution;
         if (ParameterSetName == FilterSet)

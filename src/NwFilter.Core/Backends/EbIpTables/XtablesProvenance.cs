@@ -37,24 +37,7 @@ internal static class XtablesProvenance
     {
         ArgumentNullException.ThrowIfNull(commands);
         ArgumentNullException.ThrowIfNull(saveOutput);
-        var planned = new Dictionary<string, List<FirewallCommand>>(StringComparer.Ordinal);
-        foreach (var command in commands)
-        {
-            if (command.Program != program)
-            {
-                continue;
-            }
-            var at = command.Arguments.IndexOf("-A");
-            if (at < 0 || at + 1 >= command.Arguments.Length || FinalName(command.Arguments[at + 1], portDevice) is not { } chain)
-            {
-                continue;
-            }
-            if (!planned.TryGetValue(chain, out var list))
-            {
-                planned[chain] = list = [];
-            }
-            list.Add(command);
-        }
+        var planned = Planned(commands, portDevice, program);
 
         var mapped = new List<XtablesRuleProvenance>();
         var positions = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -76,6 +59,52 @@ internal static class XtablesProvenance
             mapped.Add(new XtablesRuleProvenance(program, chain, position, line.TrimEnd('\r'), command));
         }
         return mapped;
+    }
+
+    /// <summary>
+    /// The commands of <paramref name="program"/> that append a rule to one of <paramref name="portDevice"/>'s chains, by
+    /// the chain's final name, in the order they run: the command at index N made the chain's rule at position N.
+    /// </summary>
+    internal static Dictionary<string, List<FirewallCommand>> Planned(IEnumerable<FirewallCommand> commands, string portDevice, string program)
+    {
+        ArgumentNullException.ThrowIfNull(commands);
+        var planned = new Dictionary<string, List<FirewallCommand>>(StringComparer.Ordinal);
+        foreach (var command in commands)
+        {
+            if (command.Program != program)
+            {
+                continue;
+            }
+            var at = command.Arguments.IndexOf("-A");
+            if (at < 0 || at + 1 >= command.Arguments.Length || FinalName(command.Arguments[at + 1], portDevice) is not { } chain)
+            {
+                continue;
+            }
+            if (!planned.TryGetValue(chain, out var list))
+            {
+                planned[chain] = list = [];
+            }
+            list.Add(command);
+        }
+        return planned;
+    }
+
+    /// <summary>
+    /// The role of one of the port's chains by its final name, as the nftables backend and the simulation name it:
+    /// <c>libvirt-I-vnet0</c> gives <c>I</c>, <c>I-vnet0-ipv4-ip</c> gives <c>I-ipv4-ip</c>, <c>FI-vnet0</c> gives <c>FI</c>.
+    /// </summary>
+    internal static string Role(string finalChain, string portDevice)
+    {
+        ArgumentNullException.ThrowIfNull(finalChain);
+        if (finalChain.StartsWith("libvirt-", StringComparison.Ordinal) && finalChain.Length > 9)
+        {
+            return finalChain[8].ToString();
+        }
+        if (finalChain.Length == 3 + portDevice.Length && finalChain[2] == '-')
+        {
+            return finalChain[..2];
+        }
+        return finalChain.Length > 3 + portDevice.Length ? $"{finalChain[0]}-{finalChain[(3 + portDevice.Length)..]}" : finalChain;
     }
 
     /// <summary>The final name of one of the port's chains (temporary or final), or null when it is not the port's.</summary>

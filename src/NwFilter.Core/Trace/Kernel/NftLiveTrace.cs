@@ -3,33 +3,35 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Text.RegularExpressions;
 using System.Threading.Channels;
+using NwFilter.Core.Backends;
 using NwFilter.Core.Diagnostics;
 using NwFilter.Core.Host;
+using NwFilter.Core.Model;
 using NwFilter.Core.Resolution;
 
 namespace NwFilter.Core.Trace.Kernel;
 
 /// <summary>
-/// A live trace of one nftables-bound port: a table of its own (<c>bridge nwfilter-trace</c>) sets <c>meta nftrace</c>
-/// on the port's frames (prerouting for frames from the VM, forward and output for frames to it, each hook just before
-/// NwFilter's own), and <c>nft monitor trace</c>, run as a child process in the namespace, reports what the kernel did;
-/// each event of NwFilter's rules for that port is mapped back to its rule instance through the provenance comment.
+/// A live trace of one bound port: a table of its own (<c>bridge nwfilter-trace</c>) sets <c>meta nftrace</c> on the
+/// port's frames (prerouting for frames from the VM, forward and output for frames to it, each hook just before the
+/// filtering ones: NwFilter's own, ebtables' nat chains, and the iptables chains br_netfilter runs later), and
+/// <c>nft -a monitor trace</c>, run as a child process in the namespace, reports what the kernel did. Each event of
+/// the port's filtering rules is mapped back to its rule instance by the backend's <see cref="ILiveTraceMapper"/>:
+/// nftables through the provenance comment, EbIpTables (nft-based tools) through the rule's chain and handle.
 /// The table is removed on dispose (Ctrl+C, timeout, error); one left by a killed process is removed at the next start.
 /// </summary>
 internal sealed partial class NftLiveTrace : IAsyncDisposable
 {
     private readonly string? _namespace;
-    private readonly string _port;
-    private readonly ImmutableArray<RuleInstance> _instances;
+    private readonly ILiveTraceMapper _mapper;
     private readonly Process _monitor;
     private readonly Channel<NftTraceEvent> _events = Channel.CreateUnbounded<NftTraceEvent>();
     private bool _disposed;
 
-    private NftLiveTrace(string? networkNamespace, string port, ImmutableArray<RuleInstance> instances, Process monitor)
+    private NftLiveTrace(string? networkNamespace, ILiveTraceMapper mapper, Process monitor)
     {
         _namespace = networkNamespace;
-        _port = port;
-        _instances = instances;
+        _mapper = mapper;
         _monitor = monitor;
     }
 
@@ -51,27 +53,62 @@ internal sealed partial class NftLiveTrace : IAsyncDisposable
         return true;
     }
 
-    /// <summary>Starts the monitor, then adds the trace rules for <paramref name="portDevice"/>.</summary>
+    /// <summary>Starts the monitor, then adds the trace rules for <paramref name="portDevice"/> (an nftables binding).</summary>
     public static async Task<NftLiveTrace> StartAsync(string? networkNamespace, string portDevice, ImmutableArray<RuleInstance> instances, CancellationToken cancellationToken = default) =>
         await StartAsync(networkNamespace, portDevice, instances, LiveTraceMatch.All, cancellationToken).ConfigureAwait(false);
 
-    /// <summary>Starts a trace of the port's packets that <paramref name="match"/> selects (its match and directions).</summary>
+    /// <summary>
+    /// Starts a trace of the packets of <paramref name="portDevice"/> (an nftables binding, compiled from
+    /// <paramref name="instances"/>) that <paramref name="match"/> selects (its match and directions).
+    /// </summary>
     public static async Task<NftLiveTrace> StartAsync(string? networkNamespace, string portDevice, ImmutableArray<RuleInstance> instances, LiveTraceMatch match, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(match);
+        CheckPort(portDevice);
+        return await StartAsync(networkNamespace, portDevice, new NftCommentTraceMapper(portDevice, instances), match, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Starts a trace of the packets of <paramref name="portDevice"/> that <paramref name="match"/> selects, for a binding
+    /// of <paramref name="backend"/> compiled as <paramref name="ruleset"/> (for EbIpTables: with its commands,
+    /// <see cref="Ruleset.Commands"/>, as <see cref="RulesetBuilder"/> builds them for that backend).
+    /// EbIpTables bindings are refused (<see cref="TraceCodes.LiveNotTraceable"/>) unless their tools are the nf_tables variants.
+    /// </summary>
+    public static async Task<NftLiveTrace> StartAsync(string? networkNamespace, string portDevice, Ruleset ruleset, FirewallBackendKind backend, LiveTraceMatch match,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(ruleset);
+        CheckPort(portDevice);
+        ILiveTraceMapper mapper = backend switch
+        {
+            FirewallBackendKind.Nftables => new NftCommentTraceMapper(portDevice, ruleset.Instances),
+            FirewallBackendKind.EbIpTables => await XtablesTraceMapper.CreateAsync(networkNamespace, portDevice, ruleset.Commands, null, cancellationToken).ConfigureAwait(false),
+            _ => throw new ArgumentOutOfRangeException(nameof(backend), backend, "no live trace mapper for this backend"),
+        };
+        return await StartAsync(networkNamespace, portDevice, mapper, match, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static void CheckPort(string portDevice)
+    {
         if (!PortName().IsMatch(portDevice))
         {
             throw new NwFilterException(Diagnostic.Error("TracePortNotTraceable", $"The port name '{portDevice}' cannot be traced live (letters, digits, '_', '.', '-' only).", DiagnosticCategory.InvalidArgument));
         }
+    }
+
+    /// <summary>Starts a trace of the port's packets that <paramref name="match"/> selects, its events read by <paramref name="mapper"/>.</summary>
+    private static async Task<NftLiveTrace> StartAsync(string? networkNamespace, string portDevice, ILiveTraceMapper mapper, LiveTraceMatch match, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(match);
         await RemoveLeftoversAsync(networkNamespace, cancellationToken).ConfigureAwait(false);
-        var start = Wrap(networkNamespace, ["monitor", "trace"]);
+        // -a: each rule event carries its handle (the EbIpTables mapper finds the rule by it; comments are read as before).
+        var start = Wrap(networkNamespace, ["-a", "monitor", "trace"]);
         var info = new ProcessStartInfo(start.Program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var argument in start.Arguments)
         {
             info.ArgumentList.Add(argument);
         }
         var monitor = Process.Start(info) ?? throw new InvalidOperationException("nft monitor did not start");
-        var trace = new NftLiveTrace(networkNamespace, portDevice, instances, monitor);
+        var trace = new NftLiveTrace(networkNamespace, mapper, monitor);
         _ = Task.Run(trace.PumpAsync, CancellationToken.None);
         try
         {
@@ -156,16 +193,13 @@ internal sealed partial class NftLiveTrace : IAsyncDisposable
             {
                 subjects[e.Id] = subject;
             }
-            if (e is not null && e.Table == "nwfilter" && !decided.Contains(e.Id)
-                && (NftTraceEvents.PortOf(e.Chain) is not { } port || port == _port))
+            if (e is not null && !decided.Contains(e.Id) && _mapper.IsPorts(e))
             {
-                var role = NftTraceEvents.Role(e.Chain);
-                var direction = role.StartsWith('I') || role is "FI" or "HI" ? TraceDirection.Out : TraceDirection.In;
                 if (!open.TryGetValue(e.Id, out var packet))
                 {
                     packet = ([], DateTime.UtcNow, open.Count + packets + 1);
                 }
-                if (NftTraceEvents.Step(e, _instances, _port, direction) is { } step)
+                if (await _mapper.StepAsync(e, cancellationToken).ConfigureAwait(false) is { } step)
                 {
                     step = step with { Step = ++stepNumber, Packet = packet.Number, Subject = subjects.GetValueOrDefault(e.Id) };
                     packet.Steps.Add(step);
