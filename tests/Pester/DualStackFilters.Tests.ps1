@@ -45,6 +45,24 @@ Describe 'NwFilter''s own dual-stack filters' {
             Should -Throw '*ndtarget*nftables*'
     }
 
+    It 'nwfilter-no-ndp-spoofing-l3 closes NDP forgery on ebiptables with ip6tables u32 tests; a drop by an NDP field there is refused' {
+        (Get-NwFilter nwfilter-no-ndp-spoofing-l3).Origin | Should -Be 'BuiltIn'
+        $eb = @("$(Build-NwFilterRuleset nwfilter-clean-traffic-dual-stack vnet0 $Mac -Parameter $Params -Backend EbIpTables)" -split "`n" | ForEach-Object TrimEnd)
+        # The NA return for fd00::5 with the VM's MAC in the target link-layer option, in FJ (forwarded) and HJ (to the host).
+        foreach ($chain in 'FJ-vnet0', 'HJ-vnet0') {
+            $eb | Should -Contain "ip6tables -w -A $chain -p icmpv6 --icmpv6-type 136 -m u32 --u32 '0x4&0xffffff00=0x203a00&&0x30=0xfd000000&&0x34=0x0&&0x38=0x0&&0x3c=0x5&&0x40=0x2015254&&0x44=0x7b3593' -j RETURN"
+            $eb | Should -Contain "ip6tables -w -A $chain -p icmpv6 --icmpv6-type 136 -j DROP"
+            $eb | Should -Contain "ip6tables -w -A $chain -p icmpv6 --icmpv6-type 135 -j DROP"
+            $eb | Should -Contain "ip6tables -w -A $chain -p icmpv6 --icmpv6-type 133 -j DROP"
+        }
+        @($eb | Where-Object { $_ -like '*FP-vnet0*--icmpv6-type*' }).Count | Should -Be 0
+        $nft = Build-NwFilterRuleset nwfilter-clean-traffic-dual-stack vnet0 $Mac -Parameter $Params -Backend Nftables
+        "$nft" | Should -Match 'meta nfproto ipv6 meta l4proto ipv6-icmp icmpv6 type 136 @th,64,128 0xfd000000000000000000000000000005 ip6 length 24'
+        $drop = ConvertFrom-NwFilterXml -Xml "<filter name='nd3' chain='root'><rule action='drop' direction='out'><icmpv6 type='136' ndtarget='fd00::9'/></rule></filter>"
+        { $drop | Build-NwFilterRuleset -PortDevice vnet0 -MacAddress $Mac -Backend EbIpTables -ErrorAction Stop } |
+            Should -Throw '*ndtarget*extension headers*'
+    }
+
     It 'nwfilter-clean-traffic-dual-stack needs IP and IPV6 and uses both' {
         (Get-NwFilter nwfilter-clean-traffic-dual-stack).Origin | Should -Be 'BuiltIn'
         $ruleset = Build-NwFilterRuleset nwfilter-clean-traffic-dual-stack vnet0 $Mac -Parameter $Params -Backend EbIpTables

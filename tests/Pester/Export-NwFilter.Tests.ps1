@@ -11,7 +11,7 @@ Describe 'Export-NwFilter' {
     It 'writes one NAME.xml per filter with its canonical XML' {
         $dest = Join-Path $TestEnv.TempDir 'all'
         $files = Export-NwFilter -Destination $dest -PassThru
-        $files.Count | Should -Be 31   # 2 defined here, libvirt's 24 built-ins and our 5 (nwfilter-*)
+        $files.Count | Should -Be 32   # 2 defined here, libvirt's 24 built-ins and our 6 (nwfilter-*)
         Get-Content -Raw (Join-Path $dest 'web.xml') | Should -Be (Get-NwFilter web -AsXml)
         Get-Content -Raw (Join-Path $dest 'clean-traffic.xml') | Should -Be (Get-NwFilter clean-traffic -AsXml)
     }

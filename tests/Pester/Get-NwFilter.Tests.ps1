@@ -10,11 +10,11 @@ Describe 'Get-NwFilter' {
         Set-NwFilter -Name web -FilterRef clean-traffic -Rule (New-NwFilterRule accept in tcp -DstPortStart 80)
     }
 
-    It 'lists the 29 built-in filters (libvirt''s 24 and our 5 nwfilter-*) and the defined ones, sorted by name' {
+    It 'lists the 30 built-in filters (libvirt''s 24 and our 6 nwfilter-*) and the defined ones, sorted by name' {
         $all = @(Get-NwFilter)
-        $all.Count | Should -Be 30
-        @($all | Where-Object Origin -eq BuiltIn).Count | Should -Be 29
-        @($all | Where-Object { $_.Origin -eq 'BuiltIn' -and $_.Name -like 'nwfilter-*' }).Count | Should -Be 5
+        $all.Count | Should -Be 31
+        @($all | Where-Object Origin -eq BuiltIn).Count | Should -Be 30
+        @($all | Where-Object { $_.Origin -eq 'BuiltIn' -and $_.Name -like 'nwfilter-*' }).Count | Should -Be 6
         ($all | Where-Object Name -eq web).Origin | Should -Be 'Defined'
         $names = @($all.Name)
         $names | Should -Be @($names | Sort-Object -CaseSensitive { $_ } -Culture ([cultureinfo]::InvariantCulture))

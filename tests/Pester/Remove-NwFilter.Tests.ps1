@@ -34,7 +34,7 @@ Describe 'Remove-NwFilter' {
     It 'removes with wildcards, skipping built-in filters' {
         Remove-NwFilter -Name '*' -WarningAction SilentlyContinue
         @(Get-NwFilter | Where-Object Origin -ne BuiltIn).Count | Should -Be 0
-        @(Get-NwFilter).Count | Should -Be 29   # libvirt's 24 built-ins and our 5 (nwfilter-*)
+        @(Get-NwFilter).Count | Should -Be 30   # libvirt's 24 built-ins and our 6 (nwfilter-*)
     }
 
     It 'writes FilterNotFound for an unknown name and goes on with the others' {

@@ -145,8 +145,8 @@ internal sealed record LoweredMatch(MatchField Field, AttributeId Attribute, Typ
 }
 
 /// <summary>
-/// NwFilter's NDP field test (<c>ndtarget</c>, <c>ndlladdr</c>) of an <c>ipv6</c> rule whose ICMPv6 type is pinned to
-/// one NDP message. The options are read at fixed offsets, without extension headers: a message matches
+/// NwFilter's NDP field test (<c>ndtarget</c>, <c>ndlladdr</c>) of an <c>ipv6</c> rule or a layer-3 <c>icmpv6</c> rule
+/// whose ICMPv6 type is pinned to one NDP message. The options are read at fixed offsets, without extension headers: a message matches
 /// <see cref="LinkLayerAddress"/> when it carries no option, or exactly one 8-byte option that is either not this
 /// message's link-layer address option or carries that MAC. A message with more than one option never matches it.
 /// </summary>
@@ -238,7 +238,7 @@ internal sealed record LoweredRule(RuleOrigin Origin, LoweredChain Chain, Protoc
     /// <summary>The ICMPv6 type/code test of an Ethernet-layer <c>ipv6</c> rule, printed after the other matches.</summary>
     public Icmpv6Span? Icmpv6 { get; internal init; }
 
-    /// <summary>The NDP target / link-layer address option test of an Ethernet-layer <c>ipv6</c> rule (NwFilter's own), or null.</summary>
+    /// <summary>The NDP target / link-layer address option test (NwFilter's own) of an <c>ipv6</c> rule or a layer-3 <c>icmpv6</c> copy, or null.</summary>
     public NdpMatch? Ndp { get; internal init; }
 
     /// <summary>The connection-state match (layer 4), or null.</summary>

@@ -280,9 +280,9 @@ internal static class RuleLowering
     }
 
     /// <summary>
-    /// NwFilter's NDP fields: <c>ndtarget</c> needs type 135 or 136, <c>ndlladdr</c> type 133, 135 or 136, given as one
-    /// type (no range, no negation), and neither field may be negated: a negated test of fixed-offset options could
-    /// not say what a message with other options means.
+    /// NwFilter's NDP fields (of <c>ipv6</c>, and of the layer-3 <c>icmpv6</c>): <c>ndtarget</c> needs type 135 or 136,
+    /// <c>ndlladdr</c> type 133, 135 or 136, given as one type (no range, no negation), and neither field may be negated:
+    /// a negated test of fixed-offset options could not say what a message with other options means.
     /// </summary>
     private static NdpMatch? Ndp(FilterRule rule, Icmpv6Span? icmp)
     {
@@ -292,29 +292,30 @@ internal static class RuleLowering
             return null;
         }
         var attribute = target is not null ? "ndtarget" : "ndlladdr";
+        var element = ProtocolSchema.Of(rule.Protocol).ElementName;
         NwFilterException Refuse(string message, string attributeName, string? value) =>
             new(Diagnostic.Error(LoweringCodes.NdFieldWithoutNdType, message, DiagnosticCategory.InvalidData)
-                with { Element = "ipv6", Attribute = attributeName, Value = value });
+                with { Element = element, Attribute = attributeName, Value = value });
         if (Negated(rule, NdTarget) || Negated(rule, NdLinkLayerAddress))
         {
             var negated = Negated(rule, NdTarget) ? "ndtarget" : "ndlladdr";
-            throw Refuse($"The ipv6 rule negates {negated}; NDP fields cannot be negated (write a return rule for the allowed value and a drop after it).",
+            throw Refuse($"The {element} rule negates {negated}; NDP fields cannot be negated (write a return rule for the allowed value and a drop after it).",
                 negated, (Negated(rule, NdTarget) ? target : lladdr)?.Text);
         }
         if (icmp is null || icmp.Negated || icmp.TypeLow != icmp.TypeHigh)
         {
-            throw Refuse($"The ipv6 rule tests {attribute} but does not give one ICMPv6 type; give type='135' or type='136' (ndlladdr also type='133').",
+            throw Refuse($"The {element} rule tests {attribute} but does not give one ICMPv6 type; give type='135' or type='136' (ndlladdr also type='133').",
                 attribute, (target ?? lladdr)!.Text);
         }
         var type = icmp.TypeLow;
         if (target is not null && type is not (135 or 136))
         {
-            throw Refuse($"The ipv6 rule tests ndtarget with ICMPv6 type {type}; only neighbour solicitations (135) and advertisements (136) have a target.",
+            throw Refuse($"The {element} rule tests ndtarget with ICMPv6 type {type}; only neighbour solicitations (135) and advertisements (136) have a target.",
                 "ndtarget", target.Text);
         }
         if (lladdr is not null && type is not (133 or 135 or 136))
         {
-            throw Refuse($"The ipv6 rule tests ndlladdr with ICMPv6 type {type}; only router solicitations (133), neighbour solicitations (135) and advertisements (136) are checked.",
+            throw Refuse($"The {element} rule tests ndlladdr with ICMPv6 type {type}; only router solicitations (133), neighbour solicitations (135) and advertisements (136) are checked.",
                 "ndlladdr", lladdr.Text);
         }
         return new NdpMatch((byte)type, target, lladdr);
@@ -350,39 +351,42 @@ internal static class RuleLowering
         var rule = origin.Instance.Rule;
         var directionIn = rule.Direction is RuleDirection.In or RuleDirection.InOut;
         var inout = rule.Direction == RuleDirection.InOut;
+        // NwFilter's NDP fields of icmpv6: checked once, whether or not a copy survives; the same test in every copy
+        // (it reads the message, which no reversal changes).
+        var ndp = rule.Protocol == ProtocolKind.Icmpv6 ? Ndp(rule, Icmpv6(rule)) : null;
 
         if (rule.StateMatch && Get(rule, State) is { } state)
         {
             var states = StateList(state.Text);
             if (!directionIn || inout)
             {
-                AddCopy(output, Layer4Copy(origin, LoweredChain.ForwardFromVm, directionIn, states, false, LoweredVerdict.Return, directionIn || inout));
+                AddCopy(output, Layer4Copy(origin, LoweredChain.ForwardFromVm, directionIn, states, false, LoweredVerdict.Return, directionIn || inout), ndp);
             }
             if (directionIn)
             {
-                AddCopy(output, Layer4Copy(origin, LoweredChain.ForwardToVm, !directionIn, states, false, LoweredVerdict.Accept, !directionIn || inout));
+                AddCopy(output, Layer4Copy(origin, LoweredChain.ForwardToVm, !directionIn, states, false, LoweredVerdict.Accept, !directionIn || inout), ndp);
             }
             if (!directionIn || inout)
             {
-                AddCopy(output, Layer4Copy(origin, LoweredChain.HostFromVm, directionIn, states, false, LoweredVerdict.Return, directionIn));
+                AddCopy(output, Layer4Copy(origin, LoweredChain.HostFromVm, directionIn, states, false, LoweredVerdict.Return, directionIn), ndp);
             }
             return;
         }
 
         var needState = !inout && rule.StateMatch;
-        AddCopy(output, Layer4Copy(origin, LoweredChain.ForwardFromVm, directionIn, Reply(needState, directionIn), true, LoweredVerdict.Return, directionIn || inout));
-        AddCopy(output, Layer4Copy(origin, LoweredChain.ForwardToVm, !directionIn, Reply(needState, !directionIn), true, LoweredVerdict.Accept, !directionIn || inout));
-        AddCopy(output, Layer4Copy(origin, LoweredChain.HostFromVm, directionIn, Reply(needState, directionIn), true, LoweredVerdict.Return, directionIn));
+        AddCopy(output, Layer4Copy(origin, LoweredChain.ForwardFromVm, directionIn, Reply(needState, directionIn), true, LoweredVerdict.Return, directionIn || inout), ndp);
+        AddCopy(output, Layer4Copy(origin, LoweredChain.ForwardToVm, !directionIn, Reply(needState, !directionIn), true, LoweredVerdict.Accept, !directionIn || inout), ndp);
+        AddCopy(output, Layer4Copy(origin, LoweredChain.HostFromVm, directionIn, Reply(needState, directionIn), true, LoweredVerdict.Return, directionIn), ndp);
     }
 
     /// <summary>The implicit states of a copy: NEW,ESTABLISHED facing the rule's direction, ESTABLISHED for the reply.</summary>
     private static string? Reply(bool needState, bool reversed) => needState ? (reversed ? "ESTABLISHED" : "NEW,ESTABLISHED") : null;
 
-    private static void AddCopy(ICollection<LoweredRule> output, LoweredRule? copy)
+    private static void AddCopy(ICollection<LoweredRule> output, LoweredRule? copy, NdpMatch? ndp)
     {
         if (copy is not null)
         {
-            output.Add(copy);
+            output.Add(ndp is null ? copy : copy with { Ndp = ndp });
         }
     }
 

@@ -135,12 +135,12 @@ public enum AttributeId
     /// <summary>The <c>comment</c> attribute of a rule's protocol element.</summary>
     Comment,
     /// <summary>
-    /// NwFilter's own <c>ndtarget</c> attribute of <c>ipv6</c> (not libvirt's): the target address of a neighbour
+    /// NwFilter's own <c>ndtarget</c> attribute of <c>ipv6</c> and <c>icmpv6</c> (not libvirt's): the target address of a neighbour
     /// solicitation or advertisement (ICMPv6 type 135 or 136).
     /// </summary>
     NdTarget,
     /// <summary>
-    /// NwFilter's own <c>ndlladdr</c> attribute of <c>ipv6</c> (not libvirt's): the MAC every link-layer address option
+    /// NwFilter's own <c>ndlladdr</c> attribute of <c>ipv6</c> and <c>icmpv6</c> (not libvirt's): the MAC every link-layer address option
     /// of a router solicitation, neighbour solicitation or advertisement (ICMPv6 type 133, 135, 136) must carry.
     /// </summary>
     NdLinkLayerAddress,

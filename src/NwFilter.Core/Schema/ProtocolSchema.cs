@@ -273,7 +273,10 @@ public sealed record ProtocolSchema(ProtocolKind Kind, string ElementName, Proto
         yield return L4(ProtocolKind.EspIpv6, "esp-ipv6", true, [], []);
         yield return L4(ProtocolKind.AhIpv6, "ah-ipv6", true, [], []);
         yield return L4(ProtocolKind.SctpIpv6, "sctp-ipv6", true, Ports(), PortCopies);
-        yield return L4(ProtocolKind.Icmpv6, "icmpv6", true, [icmpType, icmpCode], icmpCopies);
+        // NwFilter's own ndtarget and ndlladdr on icmpv6 too (not in libvirt's table): the layer-3 form of the NDP
+        // guard, which ip6tables can test (u32) where ebtables cannot.
+        yield return L4(ProtocolKind.Icmpv6, "icmpv6", true,
+            [icmpType, icmpCode, A(NdTarget, "ndtarget", IPv6Address), A(NdLinkLayerAddress, "ndlladdr", MacAddress)], icmpCopies);
         yield return L4(ProtocolKind.AllIpv6, "all-ipv6", true, [], []);
     }
 }

@@ -90,9 +90,23 @@ public class BuiltInFiltersTests
     public void OurOwnFiltersAreTheDualStackSet()
     {
         Assert.Equal(
-            ["nwfilter-clean-traffic-dual-stack", "nwfilter-no-dhcpv6-server", "nwfilter-no-ipv6-router-advertisement", "nwfilter-no-ipv6-spoofing", "nwfilter-no-ndp-spoofing"],
+            ["nwfilter-clean-traffic-dual-stack", "nwfilter-no-dhcpv6-server", "nwfilter-no-ipv6-router-advertisement", "nwfilter-no-ipv6-spoofing", "nwfilter-no-ndp-spoofing", "nwfilter-no-ndp-spoofing-l3"],
             BuiltInFilters.OwnNames.ToArray());
         Assert.Equal(BuiltInFilters.Names.Length, BuiltInFilters.LibvirtNames.Length + BuiltInFilters.OwnNames.Length);
+    }
+
+    [Fact]
+    public void TheNdpGuardBringsItsLayer3HalfInTheRootChain()
+    {
+        var guard = BuiltInFilters.Find("nwfilter-no-ndp-spoofing")!;
+        Assert.Contains(guard.References, r => r.Filter == "nwfilter-no-ndp-spoofing-l3");
+        var layer3 = BuiltInFilters.Find("nwfilter-no-ndp-spoofing-l3")!;
+        // Root chain: libvirt orders the iptables-level rules of root-chain filters first, so the guard precedes a
+        // user's own layer-3 rules; its rules are icmpv6 only, out only, and decide only NDP message types.
+        Assert.Equal("root", layer3.Chain);
+        Assert.All(layer3.Rules, r => Assert.Equal(Model.ProtocolKind.Icmpv6, r.Protocol));
+        Assert.All(layer3.Rules, r => Assert.Equal(Model.RuleDirection.Out, r.Direction));
+        Assert.Equal(6, layer3.Rules.Count());
     }
 
     [Fact]

@@ -66,8 +66,8 @@ public class LoweredWritersTests
             Verdict = LoweredVerdict.Drop,
         };
         Assert.Equal("iptables -w -A FJ-vnet0 -p tcp --sport 22 -m conntrack --ctstate ESTABLISHED -m conntrack --ctdir Reply -j DROP",
-            IptablesRuleText.Build(changed, "vnet0").ToString());
-        var nft = NftInetRuleText.Build(changed);
+            Assert.Single(IptablesRuleText.Build(changed, "vnet0")).ToString());
+        var nft = Assert.Single(NftInetRuleText.Build(changed));
         Assert.Equal(("meta nfproto ipv4 meta l4proto tcp tcp sport 22 ct state established ct direction reply", NftVerdictKind.Drop), (nft.Match, nft.Verdict.Kind));
     }
 

@@ -141,7 +141,7 @@ internal sealed partial class EbIpTablesBackend : IFirewallBackend
         {
             if (rule.Layer == layer)
             {
-                rules.Add(IptablesRuleText.Build(rule, ifname));
+                rules.AddRange(IptablesRuleText.Build(rule, ifname));
             }
         }
         return Ipt(program, false, "-L") with { Query = new IptablesBaseChainQuery(program, ifname, [.. rules]) };

@@ -141,8 +141,9 @@ internal static class NftBridgeRuleText
     /// link-layer address option, read at the message's first option, as three rules with one verdict: no option
     /// (<c>ip6 length</c> is the message alone), one 8-byte option of this message's link-layer type carrying the MAC, or
     /// one 8-byte option of another type. A message with more options (or extension headers) matches none of them.
+    /// The inet family's layer-3 <c>icmpv6</c> copies use the same tests (<see cref="NftInetRuleText"/>).
     /// </summary>
-    private static List<NftRule> Ndp(List<string> match, NdpMatch ndp, NftVerdict verdict, string comment, LoweredRule rule)
+    internal static List<NftRule> Ndp(List<string> match, NdpMatch ndp, NftVerdict verdict, string comment, LoweredRule rule)
     {
         if (ndp.Target is { } target)
         {

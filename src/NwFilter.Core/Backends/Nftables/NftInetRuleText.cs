@@ -10,7 +10,8 @@ namespace NwFilter.Core.Backends.Nftables;
 /// (forwarded to the VM, FP) or HI (from the VM to the host, HJ). Which copies exist, what they swap, their states and
 /// verdicts are <see cref="RuleLowering"/>'s. Decided here: each rule starts with <c>meta nfproto ipv4|ipv6</c> (one
 /// inet chain holds what libvirt splits between iptables and ip6tables), nft's spelling of each match, and the refusals
-/// of what nft cannot express (ipsets, mixed-family ranges, unwritable comments).
+/// of what nft cannot express (ipsets, mixed-family ranges, unwritable comments). NwFilter's NDP fields of
+/// <c>icmpv6</c> are the bridge family's payload tests (<see cref="NftBridgeRuleText.Ndp"/>), one to three rules.
 /// </summary>
 internal static class NftInetRuleText
 {
@@ -23,7 +24,8 @@ internal static class NftInetRuleText
         _ => throw new ArgumentException($"{chain} is not a layer-4 chain.", nameof(chain)),
     };
 
-    public static NftRule Build(LoweredRule rule)
+    /// <summary>The copy's rules: one, or the three of an NDP link-layer test with one verdict.</summary>
+    public static IReadOnlyList<NftRule> Build(LoweredRule rule)
     {
         var source = rule.Origin.Instance.Rule;
         if (rule.IpSet is { } ipset)
@@ -95,7 +97,11 @@ internal static class NftInetRuleText
             // iptables counts per source address; in a per-port chain that is the VM's own connections.
             match.Add(connlimit.Negated ? $"ct count {Number(connlimit.Above)}" : $"ct count over {Number(connlimit.Above)}");
         }
-        return new NftRule(string.Join(' ', match), Verdict(rule.Verdict), comment) { Origin = rule.Origin };
+        if (rule.Ndp is { } ndp)
+        {
+            return NftBridgeRuleText.Ndp(match, ndp, Verdict(rule.Verdict), comment, rule);
+        }
+        return [new NftRule(string.Join(' ', match), Verdict(rule.Verdict), comment) { Origin = rule.Origin }];
     }
 
     /// <summary>CONTINUE, which iptables lacks (libvirt's command fails), is nft's continue.</summary>

@@ -75,7 +75,7 @@ internal static class NftablesCompiler
         }
         foreach (var rule in lowered.Layer4)
         {
-            ChainOf(NftFamily.Inet, NftInetRuleText.Role(rule.Chain)).Add(NftInetRuleText.Build(rule));
+            ChainOf(NftFamily.Inet, NftInetRuleText.Role(rule.Chain)).AddRange(NftInetRuleText.Build(rule));
         }
 
         // libvirt creates FJ, FP and HJ together whenever a family has rules; an empty one is a no-op jump.
