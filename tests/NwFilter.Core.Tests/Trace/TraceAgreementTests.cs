@@ -12,12 +12,15 @@ using Xunit.Abstractions;
 namespace NwFilter.Core.Tests.Trace;
 
 /// <summary>
-/// The simulated verdict equals the packet's real fate, on the real kernel, for the packet matrix of
-/// CleanTrafficPacketTests and TestEth0PacketTests (clean-traffic and the built-in filters it pulls in, and the seed's
-/// test-eth0), on both backends. Each real exchange (ping, TCP connect, UDP datagram, hand-made frame) is simulated
-/// packet by packet (its ARP, the request, the replies with their connection state) and "gets through" in simulation
-/// when every packet is accepted; a real "does not get through" has its positive control (the same exchange from the
-/// unfiltered vm2 succeeds). Every case is checked and all disagreements are reported at once.
+/// The simulated verdict, the live trace's verdict and the packet's real fate agree, on the real kernel, for the packet
+/// matrix of CleanTrafficPacketTests and TestEth0PacketTests (clean-traffic and the built-in filters it pulls in, which
+/// are also the seed's no-arp-spoofing and no-ip-spoofing, and the seed's test-eth0), on both backends; the live trace
+/// where the backend has one (<see cref="LiveTraceSupported"/>: nftables). Each real exchange (ping, TCP connect, UDP
+/// datagram, hand-made frame) is simulated packet by packet (its ARP, the request, the replies with their connection
+/// state) and "gets through" in simulation when every packet is accepted; a real "does not get through" has its
+/// positive control (the same exchange from the unfiltered vm2 succeeds). One live trace of the filtered port runs
+/// through the whole test, and each exchange's traced packets are compared with its real fate and its simulation (see
+/// Checker). Every case is checked and all disagreements are reported at once.
 /// </summary>
 public abstract class TraceAgreementTestsBase(FirewallBackendKind backend, ITestOutputHelper output)
 {
@@ -53,6 +56,7 @@ public abstract class TraceAgreementTestsBase(FirewallBackendKind backend, ITest
         private readonly CancellationTokenSource _stop = new();
         private readonly List<(TimeSpan At, TraceStep Step)> _steps = [];
         private readonly Task _reading;
+        private TimeSpan _lastEvent;
 
         private LiveRecorder(NftLiveTrace trace, Stopwatch clock)
         {
@@ -91,6 +95,29 @@ public abstract class TraceAgreementTestsBase(FirewallBackendKind backend, ITest
             throw new TimeoutException("the live trace reported no step of ten probes");
         }
 
+        /// <summary>
+        /// Waits until the trace has reported nothing new for 200 ms, counted from the exchange's end at the earliest (at
+        /// most 2 s): the steps of an exchange arrive a few milliseconds after its packets (monitor, pipe, reader), that
+        /// is after the end of an exchange that took a few milliseconds. Only rule steps count: a passed packet's decision
+        /// comes QuietTime after its last event and would only make this longer.
+        /// </summary>
+        public void Settle()
+        {
+            var cap = Stopwatch.StartNew();
+            var end = _clock.Elapsed;
+            while (cap.Elapsed < TimeSpan.FromSeconds(2))
+            {
+                lock (_steps)
+                {
+                    if (_clock.Elapsed - (_lastEvent > end ? _lastEvent : end) >= TimeSpan.FromMilliseconds(200))
+                    {
+                        return;
+                    }
+                }
+                Thread.Sleep(20);
+            }
+        }
+
         private async Task ReadAsync()
         {
             try
@@ -100,6 +127,10 @@ public abstract class TraceAgreementTestsBase(FirewallBackendKind backend, ITest
                     lock (_steps)
                     {
                         _steps.Add((_clock.Elapsed, step));
+                        if (step.Kind != TraceStepKind.Decision)
+                        {
+                            _lastEvent = _clock.Elapsed;
+                        }
                     }
                 }
             }
@@ -163,8 +194,8 @@ public abstract class TraceAgreementTestsBase(FirewallBackendKind backend, ITest
     /// Runs the exchanges and compares, for each, the real fate with the simulation of its packets (passes = all
     /// accepted, or any when asked) and, with a live trace, with the kernel's decisions for the exchange's packets.
     /// <para>
-    /// Which traced packets belong to an exchange: those whose first step arrived from its start to the next exchange's
-    /// start (the last: 2 s after its end; a control in between comes from vm2 and differs in its fields) and whose fields, as the trace reports them (Subject:
+    /// Which traced packets belong to an exchange: those whose first step arrived from its start until the trace had
+    /// settled after it (nothing new for 200 ms after its end; the controls run after that) and whose fields, as the trace reports them (Subject:
     /// direction, MACs, IP addresses, IP protocol, ports; ARP and other frames by their MACs and kind), are those of one
     /// of the exchange's simulated packets. A simulated MAC that is the builder's stand-in for an unknown peer (the
     /// host's bridge) and the port 49152 that stands for the ephemeral port match any value. The trace marks every
@@ -214,12 +245,16 @@ public abstract class TraceAgreementTestsBase(FirewallBackendKind backend, ITest
         /// <summary>What the live trace saw, for the test's output: packets traced, packets of an exchange, exchanges compared.</summary>
         public string LiveSummary { get; private set; } = "no live trace";
 
+        /// <summary>The exchanges' windows and every live packet with the time its first step arrived (the test's output when it fails).</summary>
+        public IReadOnlyList<string> Log { get; private set; } = [];
+
         /// <summary>Runs the exchange and compares its real outcome with the simulation of its packets (passes = all accepted, or any when <paramref name="any"/>).</summary>
         public void Agree(string what, Func<bool> exchange, IEnumerable<TracePacket> packets, bool any = false)
         {
             var traces = packets.Select(p => (Packet: p, Result: PacketTracer.Trace(_resolution, p, Vm.PortDevice))).ToList();
             var start = _clock.Elapsed;
             var real = exchange();
+            _live?.Settle();
             _exchanges.Add(new Exchange(what, real, traces, any, start, _clock.Elapsed));
             var passes = any ? traces.Any(t => t.Result.Verdict == TraceVerdict.Accept) : traces.All(t => t.Result.Verdict == TraceVerdict.Accept);
             if (passes != real)
@@ -243,14 +278,15 @@ public abstract class TraceAgreementTestsBase(FirewallBackendKind backend, ITest
             for (var i = 0; i < _exchanges.Count; i++)
             {
                 var x = _exchanges[i];
-                var end = i + 1 < _exchanges.Count ? _exchanges[i + 1].Start : x.End + TimeSpan.FromSeconds(2);
-                var window = live.Where(p => p.FirstSeen >= x.Start && p.FirstSeen < end).ToList();
+                var window = live.Where(p => p.FirstSeen >= x.Start && p.FirstSeen < x.End).ToList();
                 var mine = window
                     .Select(p => (Live: p, Candidates: (IReadOnlyList<int>)[.. Enumerable.Range(0, x.Simulated.Count).Where(i => SamePacket(p, x.Simulated[i].Packet))]))
                     .Where(m => m.Candidates.Count > 0).ToList();
                 used += mine.Count;
                 Compare(x, mine, window);
             }
+            Log = [.. _exchanges.Select(e => $"{e.Start.TotalSeconds:F3}-{e.End.TotalSeconds:F3} exchange {e.What}: real {Fate(e.Real)}"),
+                .. live.Select(p => $"{p.FirstSeen.TotalSeconds:F3} {p.Decision?.PacketDirection} {p}")];
             LiveSummary = $"live trace: {live.Count} packets traced, {live.Count(p => p.Decision is not null)} decided, {used} belonged to one of {_exchanges.Count} exchanges";
         }
 
@@ -497,6 +533,10 @@ public abstract class TraceAgreementTestsBase(FirewallBackendKind backend, ITest
 
         await c.FinishAsync();
         output.WriteLine($"{c.LiveSummary}; {clock.Elapsed.TotalSeconds:F1} s from the checker's start");
+        if (c.Disagreements.Count > 0)
+        {
+            c.Log.ToList().ForEach(output.WriteLine);
+        }
         Assert.True(c.Disagreements.Count == 0, string.Join("\n", c.Disagreements));
     }
 
@@ -532,6 +572,10 @@ public abstract class TraceAgreementTestsBase(FirewallBackendKind backend, ITest
 
         await c.FinishAsync();
         output.WriteLine($"{c.LiveSummary}; {clock.Elapsed.TotalSeconds:F1} s from the checker's start");
+        if (c.Disagreements.Count > 0)
+        {
+            c.Log.ToList().ForEach(output.WriteLine);
+        }
         Assert.True(c.Disagreements.Count == 0, string.Join("\n", c.Disagreements));
     }
 }
