@@ -140,8 +140,10 @@ function New-NwFilterLearningLab {
     # A lab for learning tests, shaped as the xunit one: namespace nwft-<id>-<pid>-host with bridge br0
     # (10.213.0.1/24) and one namespace nwft-<id>-<pid>-vm<N> per VM, joined by a veth pair (vnet<N> on the bridge,
     # eth0 with MAC 52:54:00:d5:00:1<N> and no address in the VM). dnsmasq on br0 leases each VM 10.213.0.1<N> for two
-    # minutes. Points NWFILTER_NETNS at the host namespace. Returns the lab, or $null when kernel tests cannot run here.
-    param([int] $Vms = 1)
+    # minutes. With -IPv6 the bridge also has fd00:213::1/64 (for Start-NwFilterLabRouterAdvertisement; the VMs have
+    # only their link-local addresses until they autoconfigure). Points NWFILTER_NETNS at the host namespace. Returns
+    # the lab, or $null when kernel tests cannot run here.
+    param([int] $Vms = 1, [switch] $IPv6)
     $script:PreviousNetns = $env:NWFILTER_NETNS
     if (-not (Test-NwFilterKernelTests) -or -not (Get-Command dnsmasq, busybox -CommandType Application -ErrorAction SilentlyContinue)) {
         $env:NWFILTER_NETNS = "nwft-absent-$PID"
@@ -159,6 +161,7 @@ function New-NwFilterLearningLab {
         (@($hostNs) + $vmList.Namespace | ForEach-Object { "netns add $_" }) -join "`n" | & ip -batch - | Out-Null
         if ($LASTEXITCODE -ne 0) { throw 'ip netns add failed' }
         $batch = @('link set lo up', 'link add br0 type bridge stp_state 0 forward_delay 0', 'addr add 10.213.0.1/24 dev br0') +
+            @(if ($IPv6) { 'addr add fd00:213::1/64 dev br0 nodad' }) +
             @($vmList | ForEach-Object { "link add $($_.PortDevice) type veth peer name eth0 netns $($_.Namespace)"; "link set $($_.PortDevice) master br0"; "link set $($_.PortDevice) up" }) +
             @('link set br0 up')
         $batch -join "`n" | & ip -n $hostNs -batch - | Out-Null
@@ -207,6 +210,89 @@ function Invoke-NwFilterLabDhcp {
     if ($out -match 'lease of (\S+) obtained') { $Matches[1] }
 }
 
+function Start-NwFilterLabRouterAdvertisement {
+    # A second dnsmasq on the lab's bridge (a lab made with -IPv6) sending router advertisements for fd00:213::/64
+    # every 3 seconds: SLAAC only (ra-only), or managed with a DHCPv6 range when -Dhcpv6Range is given (then dnsmasq
+    # answers DHCPv6 from the bridge's link-local address). It leaves DHCPv4 to the lab's own dnsmasq. Returns its
+    # process, with Log (its stderr file); Stop-NwFilterLabRouterAdvertisement ends it.
+    param([Parameter(Mandatory)] [object] $Lab, [string] $Dhcpv6Range)
+    $n = [guid]::NewGuid().ToString('N').Substring(0, 8)
+    $log = Join-Path $Lab.Directory "ra-$n.err"
+    $range = if ($Dhcpv6Range) { "--dhcp-range=$Dhcpv6Range" } else { '--dhcp-range=fd00:213::,ra-only,64,10m' }
+    $process = Start-Process -FilePath ip -PassThru -RedirectStandardError $log -RedirectStandardOutput (Join-Path $Lab.Directory "ra-$n.out") -ArgumentList @(
+        'netns', 'exec', $Lab.Host, 'dnsmasq', '--no-daemon', '--conf-file=/dev/null', '--port=0', '--log-facility=-', '--log-dhcp',
+        '--user=root', '--group=root', "--pid-file=$(Join-Path $Lab.Directory "ra-$n.pid")", "--dhcp-leasefile=$(Join-Path $Lab.Directory "ra-$n.leases")",
+        '--interface=br0', '--bind-interfaces', '--except-interface=lo', '--enable-ra', '--ra-param=br0,3', $range)
+    $deadline = [DateTime]::UtcNow.AddSeconds(10)
+    while (-not ((Test-Path -LiteralPath $log) -and (Select-String -LiteralPath $log -Pattern 'router advertisement on' -Quiet))) {
+        if ([DateTime]::UtcNow -gt $deadline -or $process.HasExited) {
+            Stop-NwFilterLabRouterAdvertisement $process
+            throw "dnsmasq sends no router advertisements: $(Get-Content -Raw -LiteralPath $log -ErrorAction SilentlyContinue)"
+        }
+        Start-Sleep -Milliseconds 50
+    }
+    $process | Add-Member -NotePropertyName Log -NotePropertyValue $log -PassThru
+}
+
+function Stop-NwFilterLabRouterAdvertisement {
+    param([AllowNull()] [object] $Process)
+    if ($Process -and -not $Process.HasExited) {
+        # ip netns exec execs dnsmasq: the process is dnsmasq itself
+        & kill -TERM $Process.Id 2>$null
+        $null = $Process.WaitForExit(5000)
+    }
+}
+
+function Get-NwFilterLabSlaacAddress {
+    # The address a VM of the lab autoconfigures in fd00:213::/64 from its MAC (modified EUI-64), and its link-local one.
+    [OutputType([string])]
+    param([Parameter(Mandatory)] [object] $Vm, [switch] $LinkLocal)
+    $b = [byte[]]@($Vm.Mac -split ':' | ForEach-Object { [Convert]::ToByte($_, 16) })
+    $id = '{0:x}:{1:x}:{2:x}:{3:x}' -f (($b[0] -bxor 2) * 256 + $b[1]), ($b[2] * 256 + 0xff), (0xfe * 256 + $b[3]), ($b[4] * 256 + $b[5])
+    if ($LinkLocal) { "fe80::$id" } else { "fd00:213::$id" }
+}
+
+function Reset-NwFilterLabIPv6 {
+    # Disables and re-enables IPv6 on a VM's eth0 (accepting router advertisements and autoconfiguring): its IPv6
+    # addresses go, its link-local one comes back (with DAD) and it solicits a router, as a booting guest does.
+    param([Parameter(Mandatory)] [object] $Vm)
+    & ip netns exec $Vm.Namespace sysctl -q -w net.ipv6.conf.eth0.accept_ra=1 net.ipv6.conf.eth0.autoconf=1 net.ipv6.conf.eth0.disable_ipv6=1
+    & ip netns exec $Vm.Namespace sysctl -q -w net.ipv6.conf.eth0.disable_ipv6=0
+    if ($LASTEXITCODE -ne 0) { throw "re-enabling IPv6 in $($Vm.Namespace) failed" }
+}
+
+function Wait-NwFilterLabIPv6Address {
+    # Waits (at most Seconds) until a VM holds Address on eth0 and its duplicate address detection is over.
+    param([Parameter(Mandatory)] [object] $Vm, [Parameter(Mandatory)] [string] $Address, [int] $Seconds = 30)
+    $deadline = [DateTime]::UtcNow.AddSeconds($Seconds)
+    do {
+        $shown = (& ip -n $Vm.Namespace -6 addr show dev eth0) -join "`n"
+        $line = @($shown -split "`n" | Where-Object { $_ -like "*inet6 $Address/*" })
+        if ($line.Count -gt 0 -and $line[0] -notmatch 'tentative') { return }
+        Start-Sleep -Milliseconds 100
+    } while ([DateTime]::UtcNow -lt $deadline)
+    throw "$($Vm.Namespace) has no usable $Address within $Seconds s: $shown"
+}
+
+function Test-NwFilterLabPing6 {
+    # True when one ping from Source (an address of the VM) to Destination is answered within 2 s.
+    [OutputType([bool])]
+    param([Parameter(Mandatory)] [object] $Vm, [Parameter(Mandatory)] [string] $Source, [string] $Destination = 'fd00:213::1')
+    & ip netns exec $Vm.Namespace timeout 10 ping -6 -n -q -c 1 -W 2 -I $Source $Destination 2>&1 | Out-Null
+    $LASTEXITCODE -eq 0
+}
+
+function Invoke-NwFilterLabDhcpv6 {
+    # Runs dhcpcd once in a VM of the lab, DHCPv6 only (no scripts, at most Seconds); returns what it printed. dhcpcd
+    # keeps its DUID and leases in /var/lib/dhcpcd: private empty ones (tmpfs in the mount namespace ip netns exec
+    # makes), so nothing of the host is touched and every run starts with a Solicit.
+    [OutputType([string])]
+    param([Parameter(Mandatory)] [object] $Vm, [int] $Seconds = 30)
+    $script = 'mkdir -p /var/lib/dhcpcd /run/dhcpcd && mount -t tmpfs tmpfs /var/lib/dhcpcd && mount -t tmpfs tmpfs /run/dhcpcd && ' +
+        "exec dhcpcd --ipv6only --oneshot --nobackground --persistent --config /dev/null --script /bin/true --timeout $Seconds eth0"
+    (& ip netns exec $Vm.Namespace timeout ($Seconds + 15) sh -c $script 2>&1) -join "`n"
+}
+
 function Invoke-NwFilterInChild {
     # Runs a script in a child pwsh with the laid-out module imported and returns everything it printed: -WhatIf
     # messages go to the host, not to a stream, so only a child's output shows them.
@@ -219,4 +305,6 @@ function Invoke-NwFilterInChild {
 }
 
 Export-ModuleMember -Function Test-NwFilterResource, New-NwFilterPwshShim, New-NwFilterPwshTripwire, Start-NwFilterTestDaemon, Stop-NwFilterTestDaemon, Test-NwFilterProgram, Test-NwFilterKernelTests, New-NwFilterTestNamespace, Remove-NwFilterTestNamespace, Get-NwFilterTestSave, Invoke-NwFilterInChild,
-    New-NwFilterLearningLab, Remove-NwFilterLearningLab, Invoke-NwFilterLabDhcp
+    New-NwFilterLearningLab, Remove-NwFilterLearningLab, Invoke-NwFilterLabDhcp, Start-NwFilterLabRouterAdvertisement,
+    Stop-NwFilterLabRouterAdvertisement, Get-NwFilterLabSlaacAddress, Reset-NwFilterLabIPv6, Wait-NwFilterLabIPv6Address, Test-NwFilterLabPing6,
+    Invoke-NwFilterLabDhcpv6

@@ -11,8 +11,9 @@ namespace NwFilter.Core.Apply;
 /// <param name="PortDevice">The binding's port device.</param>
 /// <param name="Time">When the new rules were in force.</param>
 /// <param name="Filter">The binding's filter.</param>
-/// <param name="IP">The IPv4 addresses the rules now use (empty: the learning rules are back).</param>
-/// <param name="IPv6">The IPv6 addresses the rules now use.</param>
+/// <param name="IP">The IPv4 addresses the rules now use: the learned ones, or the binding's own <c>IP</c> when only IPv6
+/// is learned (empty, with <paramref name="IPv6"/> empty too: the learning rules are back).</param>
+/// <param name="IPv6">The learned IPv6 addresses the rules now use (the rules also allow the MAC's link-local address).</param>
 /// <param name="ProcessLaunches">Processes the firewall change took (0: the rules were already in force).</param>
 /// <param name="Elapsed">How long the firewall change took.</param>
 public sealed record ReinstantiationSucceeded(
@@ -45,7 +46,8 @@ public sealed record ReinstantiationSucceeded(
 /// <param name="PortDevice">The binding's port device.</param>
 /// <param name="Time">When it failed.</param>
 /// <param name="Filter">The binding's filter.</param>
-/// <param name="IP">The IPv4 addresses that could not be applied (empty: the learning rules could not be).</param>
+/// <param name="IP">The IPv4 addresses the rules that could not be applied use, as in <see cref="ReinstantiationSucceeded.IP"/>
+/// (empty in a binding that learns IPv4: the learning rules could not be).</param>
 /// <param name="Reason">What failed.</param>
 /// <param name="Exception">The error, when there was one.</param>
 public sealed record ReinstantiationFailed(

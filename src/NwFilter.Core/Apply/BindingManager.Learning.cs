@@ -176,6 +176,7 @@ public sealed partial class BindingManager
         var port = change.PortDevice;
         var clock = Learners?.Clock ?? TimeProvider.System;
         var filter = "";
+        var ip = change.IPv4Values;
         try
         {
             ExecutionReport report;
@@ -196,6 +197,7 @@ public sealed partial class BindingManager
                     throw EndLearning(learner, clock, $"the binding now uses the {backend.Title} backend", cancellationToken);
                 }
                 filter = binding.Filter;
+                ip = RulesIPv4(binding, learner.Options, change);
                 var ruleset = RulesetBuilder.Build(Filters, binding.Filter, port, binding.MacAddress, binding.Parameters, binding.Backend);
                 if (!ruleset.NeedsIpLearning || ruleset.Resolution.IpLearning != learner.Mode)
                 {
@@ -206,11 +208,11 @@ public sealed partial class BindingManager
                     : backend.LearningRules(binding, learner.Mode, learner.Options.DhcpServers);
                 report = await backend.ApplyAsync(HostRunner, [plan], [], false, null, null, cancellationToken).ConfigureAwait(false);
             }
-            learner.Report(new ReinstantiationSucceeded(port, clock.GetUtcNow(), filter, change.IPv4Values, change.IPv6Values, report.ProcessLaunches, report.Elapsed));
+            learner.Report(new ReinstantiationSucceeded(port, clock.GetUtcNow(), filter, ip, change.IPv6Values, report.ProcessLaunches, report.Elapsed));
         }
         catch (NwFilterException e)
         {
-            learner.Report(new ReinstantiationFailed(port, clock.GetUtcNow(), filter, change.IPv4Values, e.Message, e));
+            learner.Report(new ReinstantiationFailed(port, clock.GetUtcNow(), filter, ip, e.Message, e));
             throw new AddressChangeRejectedException(e.Message, e);
         }
     }
@@ -267,6 +269,14 @@ public sealed partial class BindingManager
     private static List<string> Values(ImmutableArray<LearnedAddress> addresses, AddressFamily family) =>
         [.. addresses.Where(a => a.Address.AddressFamily == family).Select(a => a.Address.ToString())];
 
+    /// <summary>
+    /// The IPv4 addresses the rules of a learner's binding use after <paramref name="change"/>: the learned ones, or
+    /// the binding's own <c>IP</c> when only IPv6 is learned (a binding that gives <c>IP</c> never falls back to the
+    /// learning rules, so its events must not say it did).
+    /// </summary>
+    private static ImmutableArray<string> RulesIPv4(FilterBinding? binding, IpLearnerOptions options, AddressChange change) =>
+        options.LearnIPv4 || binding is null || !binding.Parameters.TryGetValue(ReservedVariables.IP, out var given) ? change.IPv4Values : given;
+
     private static bool HasIPv4(ImmutableArray<LearnedAddress> addresses) =>
         addresses.Any(a => a.Address.AddressFamily == AddressFamily.InterNetwork);
 
@@ -287,9 +297,10 @@ public sealed partial class BindingManager
         {
             if (change.Cause is LeasesRestored && appliedKey.Length > 0 && Key(change.Addresses) == appliedKey)
             {
-                var filter = manager.Store.Get(change.PortDevice)?.Filter ?? "";
+                var binding = manager.Store.Get(change.PortDevice);
                 var clock = manager.Learners?.Clock ?? TimeProvider.System;
-                learner.Report(new ReinstantiationSucceeded(change.PortDevice, clock.GetUtcNow(), filter, change.IPv4Values, change.IPv6Values, 0, TimeSpan.Zero));
+                learner.Report(new ReinstantiationSucceeded(change.PortDevice, clock.GetUtcNow(), binding?.Filter ?? "", RulesIPv4(binding, learner.Options, change),
+                    change.IPv6Values, 0, TimeSpan.Zero));
                 return Task.CompletedTask;
             }
             return manager.ReinstantiateLearnedAsync(learner, change, cancellationToken);

@@ -184,6 +184,29 @@ public sealed class BindingManagerLearningTests : IDisposable
         Assert.DoesNotContain(Drain(learner), e => e is AddressSinkFailed);
     }
 
+    [Fact]
+    public async Task ABindingThatGivesIpAndLearnsIpv6ReportsTheGivenIpNotAnEmptyOne()
+    {
+        // Only IPv6 is learned: the rules always carry the binding's own IP (never the learning rules), and the
+        // events say so; before, they said "IP=" (none) and, with no IPv6 left, "back to the learning rules".
+        var manager = Manager(hostRunner: new FailingRunner());
+        var binding = new FilterBinding("vnet0", LearningPackets.VmMac, "nwfilter-clean-traffic-dual-stack")
+        {
+            OwnerName = "vm0",
+            OwnerUuid = Guid.NewGuid(),
+            Parameters = Build.Params(("IP", "10.213.0.10")),
+        };
+        manager.Store.Save(binding);
+        var learner = await manager.Learners!.StartAsync(new IpLearnerOptions("vnet0", LearningPackets.VmMac, IpLearningMode.Any) { LearnIPv4 = false, LearnIPv6 = true },
+            new BindingManager.ReinstantiationSink(manager, ""));
+        source.Send(Learning.Ipv6LearningTests.NeighbourSolicitation("fd00:213::10")); // the VM's DAD
+
+        var failed = await NextAsync<ReinstantiationFailed>(learner);
+        Assert.Equal(["10.213.0.10"], failed.IP.ToArray());
+        Assert.Equal("nwfilter-clean-traffic-dual-stack", failed.Filter);
+        Assert.Equal(IPAddress.Parse("fd00:213::10"), Assert.Single(learner.Addresses).Address);
+    }
+
     private static async Task<T> NextAsync<T>(IpLearner learner) where T : IpLearningEvent
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));

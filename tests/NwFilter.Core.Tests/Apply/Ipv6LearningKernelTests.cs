@@ -47,6 +47,7 @@ public abstract class Ipv6LearningKernelTestsBase(FirewallBackendKind backend)
         Assert.Equal((slaac, AddressSource.Ndp), (learned.Address.Address.ToString(), learned.Address.Source));
         var applied = await LearnerEvents.Next<ReinstantiationSucceeded>(learner, Wait);
         Assert.Equal([slaac], applied.IPv6.ToArray()); // the learned ones; the rules hold the link-local address too
+        Assert.Equal([vm.IPv4], applied.IP.ToArray()); // the binding's own IP, which the rules use
         var rules = backend == FirewallBackendKind.Nftables ? lab.Lab.RunInHostChecked("nft", "list", "ruleset").StandardOutput : lab.Save();
         Assert.Contains(linkLocal, rules, StringComparison.Ordinal);
         Assert.Contains(slaac, rules, StringComparison.Ordinal);
