@@ -62,6 +62,11 @@ BeforeAll {
         & ip -n $Vm.Namespace addr del fd00:213::77/64 dev eth0
     }
 
+    function Suspend-VmIPv6 {
+        # vm0 without IPv6 (no address, sends nothing) until Reset-NwFilterLabIPv6 brings it back as a booting guest.
+        & ip netns exec $Vm.Namespace sysctl -q -w net.ipv6.conf.eth0.disable_ipv6=1
+    }
+
     function Start-LearningService {
         # Restore-NwFilterBinding -Wait in a pwsh of its own, as contrib/systemd/nwfilter-learning.service runs it
         # (one line per event); stdout and stderr go to files. Returns Process, Out, Err.
@@ -189,5 +194,131 @@ Describe 'IPv6 learning in an NwFilterLearningJob on <Backend>' -ForEach @(@{ Ba
             Get-Job | Where-Object PSJobTypeName -EQ 'NwFilterLearningJob' | Remove-Job
         }
         finally { Stop-NwFilterLabRouterAdvertisement $ra }
+    }
+}
+
+Describe 'IPv6 learning in the learning service (Restore-NwFilterBinding -Wait) on <Backend>' -ForEach @(@{ Backend = 'EbIpTables' }, @{ Backend = 'Nftables' }) {
+    It 'takes over a binding whose learner went with its process, learns the SLAAC address from the VM''s DAD, keeps it across SIGTERM and a restart' -Skip:$NoLab {
+        $ra = Start-NwFilterLabRouterAdvertisement $Lab
+        $service = $null
+        try {
+            Suspend-VmIPv6   # the VM starts with no IPv6 address (an earlier test's DHCPv6 lease would be learned)
+            # A binding made by a process that has ended: its job went with it; the port has the given IP and the
+            # MAC's link-local address, no learned one.
+            Invoke-NwFilterInChild "Invoke-NwFilterBinding -Backend $Backend $($Vm.PortDevice) $($Vm.Mac) $Filter -Parameter @{ IP = '$($Vm.IPv4)' } -Confirm:`$false" | Out-Null
+            (Get-NwFilterBinding $Vm.PortDevice).LearningState | Should -Be 'NotStarted'
+            Get-LabRules $Backend | Should -Match ([regex]::Escape($LinkLocal))
+            Get-LabRules $Backend | Should -Not -Match ([regex]::Escape($Slaac))
+
+            $service = Start-LearningService "service-$Backend"
+            Wait-Text $service.Out "learning on $($Vm.PortDevice) \(any\)\. Ctrl\+C or SIGTERM" | Out-Null
+            Reset-NwFilterLabIPv6 $Vm
+            $text = Wait-Text $service.Out "$($Vm.PortDevice): re-instantiated $Filter with IP=$([regex]::Escape($Vm.IPv4)) IPV6=$Slaac"
+            $text | Should -Match "$($Vm.PortDevice): learned $Slaac"
+            Get-LabRules $Backend | Should -Match ([regex]::Escape($Slaac))
+            Assert-Filtered $Slaac
+
+            Stop-LearningService $service | Should -Be 0
+            Get-Content -Raw -LiteralPath $service.Err | Should -BeNullOrEmpty
+            Get-Content -Raw -LiteralPath $service.Out | Should -Match 'stopped \(\d learner\(s\)\); the rules in force stay'
+            Get-LabRules $Backend | Should -Match ([regex]::Escape($Slaac)) -Because 'SIGTERM leaves the rules in force'
+            @((Get-NwFilterBinding $Vm.PortDevice).LearnedAddress.Address.IPAddressToString) | Should -Be @($Slaac)
+
+            # A restart restores the stored address at once (no new DAD is needed) and the VM keeps working.
+            $service = Start-LearningService "service-$Backend-2"
+            Wait-Text $service.Out 'NwFilter learning' | Out-Null
+            Get-LabRules $Backend | Should -Match ([regex]::Escape($Slaac))
+            Test-NwFilterLabPing6 $Vm $Slaac | Should -BeTrue -Because 'the restored address passes'
+            Stop-LearningService $service | Should -Be 0
+        }
+        finally {
+            Stop-LearningService $service | Out-Null
+            Stop-NwFilterLabRouterAdvertisement $ra
+            Invoke-NwFilterInChild 'Get-NwFilterBinding | Remove-NwFilterBinding -Confirm:$false' | Out-Null
+        }
+        Get-LabRules $Backend | Should -Not -Match ([regex]::Escape($Slaac))
+    }
+}
+
+Describe 'IPv6 learning in nwfilterd on <Backend>' -ForEach @(@{ Backend = 'EbIpTables' }, @{ Backend = 'Nftables' }) {
+    BeforeAll {
+        # nwfilterd inside the lab's host namespace; the cmdlets go through its control socket (NWFILTER_DAEMON=daemon:
+        # a missing daemon is an error, never an in-process change).
+        $script:Saved = @{ NWFILTER_DAEMON = $env:NWFILTER_DAEMON; NWFILTER_DAEMON_SOCKET = $env:NWFILTER_DAEMON_SOCKET; NWFILTER_NETNS = $env:NWFILTER_NETNS }
+        $script:Daemon = $null
+        if ($NoDaemon) { return }
+        $script:Daemon = Start-NwFilterTestDaemon $Lab.Host (Join-Path $TestEnv.TempDir "daemon-$Backend")
+        $env:NWFILTER_DAEMON = 'daemon'
+        $env:NWFILTER_DAEMON_SOCKET = $Daemon.Control
+        $env:NWFILTER_NETNS = $null
+    }
+    AfterAll {
+        Stop-NwFilterTestDaemon $script:Daemon
+        foreach ($k in $Saved.Keys) { [Environment]::SetEnvironmentVariable($k, $Saved[$k]) }
+    }
+
+    It 'learns the SLAAC address in the daemon''s learner: Get-NwFilterBinding shows it listening, then the address and its source' -Skip:$NoDaemon {
+        $ra = Start-NwFilterLabRouterAdvertisement $Lab
+        try {
+            Suspend-VmIPv6
+            Invoke-NwFilterBinding -Backend $Backend $Vm.PortDevice $Vm.Mac $Filter -Parameter @{ IP = $Vm.IPv4 } -Confirm:$false
+            $b = Get-NwFilterBinding $Vm.PortDevice
+            $b.LearningHost | Should -Be 'nwfilterd'
+            $deadline = [DateTime]::UtcNow.AddSeconds(30)   # the learner opens its capture on a thread of its own
+            while ($b.LearningState -eq 'NotStarted' -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 200; $b = Get-NwFilterBinding $Vm.PortDevice }
+            $b.LearningMode | Should -Be 'Any'
+            $b.LearningState | Should -Be 'Learning'
+            $b.Listening | Should -BeTrue
+            $b.LearningJob | Should -BeNullOrEmpty
+            Get-LabRules $Backend | Should -Not -Match ([regex]::Escape($Slaac))
+
+            Reset-NwFilterLabIPv6 $Vm
+            $deadline = [DateTime]::UtcNow.AddSeconds(30)
+            do { Start-Sleep -Milliseconds 200; $b = Get-NwFilterBinding $Vm.PortDevice } until ($b.LearningState -eq 'Learned' -or [DateTime]::UtcNow -gt $deadline)
+            $b.LearningState | Should -Be 'Learned'
+            $b.LearningHost | Should -Be 'nwfilterd'
+            @($b.LearnedAddress.Address.IPAddressToString) | Should -Be @($Slaac)
+            "$($b.LearnedAddress[0].Source)" | Should -Be 'Ndp'
+            $deadline = [DateTime]::UtcNow.AddSeconds(10)   # learned, then re-instantiated: wait for the rules
+            while ((Get-LabRules $Backend) -notmatch [regex]::Escape($Slaac) -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 100 }
+            Get-LabRules $Backend | Should -Match ([regex]::Escape($Slaac))
+            Assert-Filtered $Slaac
+            Get-Content -Raw -LiteralPath $Daemon.Log | Should -Match "learner $($Vm.PortDevice)"
+        }
+        finally { Stop-NwFilterLabRouterAdvertisement $ra }
+    }
+
+    It 'in dhcp mode learns the DHCPv6 lease from DHCPV6SERVER; Remove-NwFilterBinding stops the learner and removes the rules' -Skip:($NoDaemon -or $NoDhcpcd) {
+        Remove-NwFilterBinding $Vm.PortDevice -Confirm:$false -ErrorAction SilentlyContinue
+        $server = ((& ip -n $Lab.Host -6 addr show dev br0 scope link) -join "`n") -replace '(?s).*inet6 (fe80::[0-9a-f:]+)/64.*', '$1'
+        $ra = Start-NwFilterLabRouterAdvertisement $Lab -Dhcpv6Range 'fd00:213::100,fd00:213::1ff,64,10m'
+        try {
+            Invoke-NwFilterBinding -Backend $Backend $Vm.PortDevice $Vm.Mac $Filter -Parameter @{ IP = $Vm.IPv4; CTRL_IPV6_LEARNING = 'dhcp'; DHCPV6SERVER = $server } -Confirm:$false
+            $deadline = [DateTime]::UtcNow.AddSeconds(30)
+            do { Start-Sleep -Milliseconds 200; $b = Get-NwFilterBinding $Vm.PortDevice } until ($b.Listening -or [DateTime]::UtcNow -gt $deadline)
+            $b.LearningMode | Should -Be 'Dhcp'
+            $b.Listening | Should -BeTrue
+            Reset-NwFilterLabIPv6 $Vm
+            $client = Invoke-NwFilterLabDhcpv6 $Vm
+            $deadline = [DateTime]::UtcNow.AddSeconds(15)
+            do { Start-Sleep -Milliseconds 200; $b = Get-NwFilterBinding $Vm.PortDevice } until ($b.LearningState -eq 'Learned' -or [DateTime]::UtcNow -gt $deadline)
+            $b.LearningState | Should -Be 'Learned' -Because "dhcpcd: $client"
+            "$($b.LearnedAddress[0].Source)" | Should -Be 'Dhcpv6'
+            $address = $b.LearnedAddress[0].Address.IPAddressToString
+            $address | Should -BeLike 'fd00:213::1*'
+            $b.Listening | Should -BeTrue -Because 'dhcp mode keeps snooping (renewals, expiry)'
+            $deadline = [DateTime]::UtcNow.AddSeconds(10)
+            while ((Get-LabRules $Backend) -notmatch [regex]::Escape($address) -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 100 }
+            Assert-Filtered $address
+
+            Remove-NwFilterBinding $Vm.PortDevice -Confirm:$false
+            Get-NwFilterBinding $Vm.PortDevice -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+            Get-LabRules $Backend | Should -Not -Match ([regex]::Escape($address))
+            Get-LabRules $Backend | Should -Not -Match ([regex]::Escape($Vm.PortDevice))
+        }
+        finally {
+            Stop-NwFilterLabRouterAdvertisement $ra
+            Get-NwFilterBinding -ErrorAction SilentlyContinue | Remove-NwFilterBinding -Confirm:$false -ErrorAction SilentlyContinue
+        }
     }
 }
