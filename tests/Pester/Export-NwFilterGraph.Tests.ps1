@@ -1,3 +1,7 @@
+BeforeDiscovery {
+    Import-Module (Join-Path $PSScriptRoot 'BindingTestHelpers.psm1') -Force
+    $script:NoDot = -not (Test-NwFilterResource tools ([bool] (Get-Command dot -CommandType Application -ErrorAction SilentlyContinue)) 'graphviz (dot) is not installed')
+}
 BeforeAll {
     Set-StrictMode -Version Latest
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
@@ -19,7 +23,7 @@ Describe 'Export-NwFilterGraph' {
         $m | Should -Match 'n0\["clean-traffic<br/>chain root'
     }
 
-    It 'renders with dot when graphviz is present' -Skip:(-not (Get-Command dot -ErrorAction SilentlyContinue)) {
+    It 'renders with dot when graphviz is present' -Skip:$NoDot {
         $svg = Export-NwFilterGraph clean-traffic | dot -Tsvg
         $LASTEXITCODE | Should -Be 0
         ($svg -join "`n") | Should -Match '<svg'

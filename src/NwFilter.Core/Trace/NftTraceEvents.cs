@@ -83,10 +83,21 @@ internal static partial class NftTraceEvents
             return null;
         }
         var packet = new TracePacket { Direction = direction };
+        string? transport = null; // the header nft printed after the IP one, where it printed no ip protocol (ip family hooks)
         foreach (Match m in PacketField().Matches(fields))
         {
             var value = m.Groups["value"].Value;
-            switch (m.Groups["key"].Value)
+            var field = m.Groups["key"].Value;
+            transport ??= field switch
+            {
+                "tcp sport" or "tcp dport" => "tcp",
+                "udp sport" or "udp dport" => "udp",
+                "sctp sport" or "sctp dport" => "sctp",
+                "icmp type" => "icmp",
+                "icmpv6 type" => "ipv6-icmp",
+                _ => null,
+            };
+            switch (field)
             {
                 case "ether saddr" when Model.MacAddressText.TryParse(value, out var mac): packet = packet with { SourceMac = mac }; break;
                 case "ether daddr" when Model.MacAddressText.TryParse(value, out var mac): packet = packet with { DestinationMac = mac }; break;
@@ -97,6 +108,10 @@ internal static partial class NftTraceEvents
                 case var key when key.EndsWith("sport", StringComparison.Ordinal) && ushort.TryParse(value, out var port): packet = packet with { SourcePort = port }; break;
                 case var key when key.EndsWith("dport", StringComparison.Ordinal) && ushort.TryParse(value, out var port): packet = packet with { DestinationPort = port }; break;
             }
+        }
+        if (packet.Protocol.Length == 0 && transport is not null && packet.SourceAddress is not null)
+        {
+            packet = packet with { Protocol = transport };
         }
         if (packet.Protocol.Length == 0)
         {

@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using System.Diagnostics;
 using System.Net;
 using System.Net.NetworkInformation;
+using NwFilter.Core.Backends;
 using NwFilter.Core.Model;
 using NwFilter.Core.Resolution;
 using NwFilter.Core.Tests.TestSupport;
@@ -15,7 +16,7 @@ namespace NwFilter.Core.Tests.Trace;
 /// The simulated verdict, the live trace's verdict and the packet's real fate agree, on the real kernel, for the packet
 /// matrix of CleanTrafficPacketTests and TestEth0PacketTests (clean-traffic and the built-in filters it pulls in, which
 /// are also the seed's no-arp-spoofing and no-ip-spoofing, and the seed's test-eth0), on both backends; the live trace
-/// where the backend has one (<see cref="LiveTraceSupported"/>: nftables). Each real exchange (ping, TCP connect, UDP
+/// on both backends (<see cref="LiveTraceSupported"/>). Each real exchange (ping, TCP connect, UDP
 /// datagram, hand-made frame) is simulated packet by packet (its ARP, the request, the replies with their connection
 /// state) and "gets through" in simulation when every packet is accepted; a real "does not get through" has its
 /// positive control (the same exchange from the unfiltered vm2 succeeds). One live trace of the filtered port runs
@@ -29,10 +30,10 @@ public abstract class TraceAgreementTestsBase(FirewallBackendKind backend, ITest
 
     /// <summary>
     /// True when the backend's bindings can be traced live, so that each exchange is also compared with the kernel's own
-    /// per-packet decisions (the live trace); one switch for the whole class. Nftables only today: the EbIpTables live
-    /// trace is being added beside it, and this is the one line to change when it is merged.
+    /// per-packet decisions (the live trace); one switch for the whole class. Both backends: nftables through the rules'
+    /// comments, EbIpTables (nft-based tools) through table, chain and handle (<see cref="XtablesTraceMapper"/>).
     /// </summary>
-    private bool LiveTraceSupported => backend is FirewallBackendKind.Nftables;
+    private bool LiveTraceSupported => backend is FirewallBackendKind.Nftables or FirewallBackendKind.EbIpTables;
 
     /// <summary>One real exchange of the matrix: its real fate, its simulated packets, and when it ran (on the checker's clock).</summary>
     private sealed record Exchange(string What, bool Real, IReadOnlyList<(TracePacket Packet, TraceResult Result)> Simulated, bool Any, TimeSpan Start, TimeSpan End);
@@ -66,8 +67,11 @@ public abstract class TraceAgreementTestsBase(FirewallBackendKind backend, ITest
         }
 
         /// <summary>Starts the trace of every packet of the VM's port (no LiveTraceMatch: the exchanges are told apart afterwards).</summary>
-        public static async Task<LiveRecorder> StartAsync(BindingLab lab, LabVm vm, ImmutableArray<RuleInstance> instances, Stopwatch clock) =>
-            new(await NftLiveTrace.StartAsync(lab.Lab.HostNamespace, vm.PortDevice, instances, LiveTraceMatch.All), clock);
+        public static async Task<LiveRecorder> StartAsync(BindingLab lab, FilterBinding binding, FirewallBackendKind backend, Stopwatch clock)
+        {
+            var ruleset = RulesetBuilder.Build(lab.Filters, binding.Filter, binding.PortDevice, binding.MacAddress, binding.Parameters, backend);
+            return new(await NftLiveTrace.StartAsync(lab.Lab.HostNamespace, binding.PortDevice, ruleset, backend, LiveTraceMatch.All), clock);
+        }
 
         /// <summary>
         /// Sends <paramref name="probe"/> until the trace reports a step (at most 10 times): the trace's monitor has
@@ -226,13 +230,13 @@ public abstract class TraceAgreementTestsBase(FirewallBackendKind backend, ITest
             Vm = lab.Vms[0];
         }
 
-        /// <summary>A checker of the binding; with <paramref name="live"/>, a live trace of its port runs until <see cref="FinishAsync"/>.</summary>
-        public static async Task<Checker> StartAsync(BindingLab lab, FilterBinding binding, bool live)
+        /// <summary>A checker of the binding (applied with <paramref name="backend"/>); with <paramref name="live"/>, a live trace of its port runs until <see cref="FinishAsync"/>.</summary>
+        public static async Task<Checker> StartAsync(BindingLab lab, FilterBinding binding, FirewallBackendKind backend, bool live)
         {
             var checker = new Checker(lab, binding);
             if (live)
             {
-                checker._live = await LiveRecorder.StartAsync(lab, checker.Vm, checker._resolution.Instances, checker._clock);
+                checker._live = await LiveRecorder.StartAsync(lab, binding, backend, checker._clock);
                 // The probe pings vm2, a flow no exchange has: the kernel's trace id is a hash of the skb's address, flow
                 // hash and input interface, and NftLiveTrace ignores an id it has decided once, so a probe of an
                 // exchange's own flow (a ping to the host) could hide that exchange's packet (seen once in seven runs).
@@ -361,10 +365,9 @@ public abstract class TraceAgreementTestsBase(FirewallBackendKind backend, ITest
         /// <summary>True when the live packet's reported fields are those of the simulated packet (see the class summary).</summary>
         private static bool SamePacket(LivePacket packet, TracePacket simulated)
         {
-            // The direction of the kernel's steps: the Subject's own is wrong for a packet first traced outside the
-            // bridge (a packet to the host, traced again in HI, has Subject.Direction In; see the report of this change).
+            // The Subject's direction is the one its port chains give (a packet to the host, traced again in HI, too).
             var live = packet.Subject;
-            if (live is null || (packet.Decision?.PacketDirection ?? live.Direction) != simulated.Direction
+            if (live is null || live.Direction != simulated.Direction
                 || !MacFits(live.SourceMac, simulated.SourceMac) || !MacFits(live.DestinationMac, simulated.DestinationMac))
             {
                 return false;
@@ -492,7 +495,7 @@ public abstract class TraceAgreementTestsBase(FirewallBackendKind backend, ITest
         var binding = BindingLab.CleanTraffic(vm0);
         lab.Apply(binding);
         var clock = Stopwatch.StartNew();
-        await using var c = await Checker.StartAsync(lab, binding, LiveTraceSupported);
+        await using var c = await Checker.StartAsync(lab, binding, backend, LiveTraceSupported);
         var net = lab.Lab;
 
         c.Agree("ping vm0 -> vm1", () => net.Ping(vm0.Namespace, vm1.IPv4, timeout: TimeSpan.FromSeconds(3)), c.Describe(PingOut(vm0, vm1.IPv4, vm1.Mac)));
@@ -552,7 +555,7 @@ public abstract class TraceAgreementTestsBase(FirewallBackendKind backend, ITest
         var binding = BindingLab.Binding(vm0, "test-eth0", ("IP", vm0.IPv4));
         lab.Apply(binding);
         var clock = Stopwatch.StartNew();
-        await using var c = await Checker.StartAsync(lab, binding, LiveTraceSupported);
+        await using var c = await Checker.StartAsync(lab, binding, backend, LiveTraceSupported);
         var net = lab.Lab;
         var quick = TimeSpan.FromSeconds(1);
 

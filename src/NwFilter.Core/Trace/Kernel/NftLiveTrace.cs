@@ -201,6 +201,12 @@ internal sealed partial class NftLiveTrace : IAsyncDisposable
                 }
                 if (await _mapper.StepAsync(e, cancellationToken).ConfigureAwait(false) is { } step)
                 {
+                    if (packet.Steps.Count == 0 && subjects.TryGetValue(e.Id, out var first) && first.Direction != step.PacketDirection)
+                    {
+                        // The packet event's chain tells the direction only in the trace table's own chains; a packet to
+                        // the host is traced again from the ip family's input (EbIpTables' HI rules): its port chain says.
+                        subjects[e.Id] = first with { Direction = step.PacketDirection };
+                    }
                     step = step with { Step = ++stepNumber, Packet = packet.Number, Subject = subjects.GetValueOrDefault(e.Id) };
                     packet.Steps.Add(step);
                     yield return step;
