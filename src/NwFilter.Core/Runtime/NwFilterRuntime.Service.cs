@@ -23,10 +23,13 @@ public sealed partial class NwFilterRuntime
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(host);
         var ns = Namespace(request.NetworkNamespace);
-        var restored = request.Restored ?? await HandleAsync(new RestoreBindingsRequest(null, ns), host, cancellationToken).ConfigureAwait(false);
         var manager = Manager(ns);
+        // The store as it was before this restore: a binding another process stores or removes while it runs is then
+        // still a change at the first scan (a scan after it would take that binding for one already seen).
+        var before = request.Restored is null ? Scan(manager) : null;
+        var restored = request.Restored ?? await HandleAsync(new RestoreBindingsRequest(null, ns), host, cancellationToken).ConfigureAwait(false);
         var followed = restored.Items.Where(i => i.Learner is not null).Select(i => i.Learner!).Distinct().ToList();
-        var seen = Scan(manager);
+        var seen = before is null ? Scan(manager) : Rewritten(manager, before, restored.Items.Select(i => i.PortDevice).ToList());
         var learners = 0;
         Announce(host, ns, RuntimeEventIds.LearningServiceStarted,
             $"NwFilter learning{Where(ns)}: {Describe(followed)}. Ctrl+C or SIGTERM stops learning; the rules in force stay.");
@@ -129,7 +132,26 @@ public sealed partial class NwFilterRuntime
                 Announce(host, ns, RuntimeEventIds.LearningTakenOver, $"Took over the binding of {item.PortDevice}: learning ({learner.Mode.ToString().ToLowerInvariant()}).");
             }
         }
-        return Unseen(Scan(manager), starting); // our own restore rewrote the files
+        return Unseen(Rewritten(manager, now, adopt), starting);
+    }
+
+    /// <summary>
+    /// The scan to compare the next one with after this process restored <paramref name="restored"/>: <paramref
+    /// name="scan"/> with those files' new write times (the restore rewrote them). Only those: a binding another process
+    /// removed or changed meanwhile (even while the host was being told of the takeover) must still look removed or
+    /// changed at the next scan, not be taken for the state already seen.
+    /// </summary>
+    private static Dictionary<string, DateTime> Rewritten(BindingManager manager, Dictionary<string, DateTime> scan, List<string> restored)
+    {
+        var after = Scan(manager);
+        foreach (var port in restored)
+        {
+            if (after.TryGetValue(port, out var written))
+            {
+                scan[port] = written;
+            }
+        }
+        return scan;
     }
 
     private static Dictionary<string, DateTime> Unseen(Dictionary<string, DateTime> scan, List<string> ports)
