@@ -18,24 +18,13 @@ public class LearningServiceKernelTests
     [SkippableFact]
     public async Task RestoresTakesOverAndStopsThroughTheHostSeam()
     {
-        using var lab = BindingLab.Create(vms: 2);
-        using var store = new TempDirectory("nwfilter-service");
-        var location = new StoreLocation(store.Combine("config"), store.Combine("state"));
-        var ns = lab.Lab.HostNamespace;
-        await using var runtime = new NwFilterRuntime(new NwFilterRuntimeOptions
-        {
-            Location = location,
-            DefaultNamespace = ns,
-            FrameSource = new FakeFrameSource(),
-            ServiceScanInterval = TimeSpan.FromMilliseconds(200),
-        });
-        var (vm0, vm1) = (lab.Vms[0], lab.Vms[1]);
-        var bindings = BindingStore.Open(location, ns);
+        await using var service = ServiceLab.Create();
+        var (lab, runtime, bindings, ns, vm0, vm1) = (service.Lab, service.Runtime, service.Bindings, service.Namespace, service.Lab.Vms[0], service.Lab.Vms[1]);
         bindings.Save(Learning(vm0)); // stored before the service starts: restored and learned
         var host = new QueueHost();
         using var stop = new CancellationTokenSource();
 
-        var service = runtime.HandleAsync(new LearningServiceRequest(), host, stop.Token);
+        var running = runtime.HandleAsync(new LearningServiceRequest(), host, stop.Token);
 
         Assert.Equal(vm0.PortDevice, (await host.NextLearner()).PortDevice);
         Assert.Contains($"learning on {vm0.PortDevice} (any)", (await host.Next(RuntimeEventIds.LearningServiceStarted)).Message, StringComparison.Ordinal);
@@ -51,7 +40,7 @@ public class LearningServiceKernelTests
         Assert.Null(runtime.Learners(ns).Get(vm0.PortDevice));
 
         stop.Cancel();
-        var response = await service.WaitAsync(Patience);
+        var response = await running.WaitAsync(Patience);
         Assert.Equal(1, response.Learners);
         var last = await host.Next(RuntimeEventIds.LearningServiceStopped);
         Assert.Contains("stopped (1 learner(s))", last.Message, StringComparison.Ordinal);
@@ -65,19 +54,8 @@ public class LearningServiceKernelTests
         // The window CI met once (stop 22, and again in a rehearsal of stop 23): vm0's file is removed after the takeover
         // of vm1 was announced but before the service looked at the store again. The host's own callback removes it, so
         // the removal falls into that window every time; before the fix vm0 kept learning and no event came.
-        using var lab = BindingLab.Create(vms: 2);
-        using var store = new TempDirectory("nwfilter-service");
-        var location = new StoreLocation(store.Combine("config"), store.Combine("state"));
-        var ns = lab.Lab.HostNamespace;
-        await using var runtime = new NwFilterRuntime(new NwFilterRuntimeOptions
-        {
-            Location = location,
-            DefaultNamespace = ns,
-            FrameSource = new FakeFrameSource(),
-            ServiceScanInterval = TimeSpan.FromMilliseconds(200),
-        });
-        var (vm0, vm1) = (lab.Vms[0], lab.Vms[1]);
-        var bindings = BindingStore.Open(location, ns);
+        await using var service = ServiceLab.Create();
+        var (_, runtime, bindings, ns, vm0, vm1) = (service.Lab, service.Runtime, service.Bindings, service.Namespace, service.Lab.Vms[0], service.Lab.Vms[1]);
         bindings.Save(Learning(vm0));
         var host = new QueueHost
         {
@@ -90,7 +68,7 @@ public class LearningServiceKernelTests
             },
         };
         using var stop = new CancellationTokenSource();
-        var service = runtime.HandleAsync(new LearningServiceRequest(), host, stop.Token);
+        var running = runtime.HandleAsync(new LearningServiceRequest(), host, stop.Token);
         Assert.Equal(vm0.PortDevice, (await host.NextLearner()).PortDevice);
         await host.Next(RuntimeEventIds.LearningServiceStarted);
 
@@ -102,7 +80,7 @@ public class LearningServiceKernelTests
         Assert.NotNull(runtime.Learners(ns).Get(vm1.PortDevice));
 
         stop.Cancel();
-        Assert.Equal(1, (await service.WaitAsync(Patience)).Learners);
+        Assert.Equal(1, (await running.WaitAsync(Patience)).Learners);
     }
 
     [SkippableFact]
@@ -111,19 +89,8 @@ public class LearningServiceKernelTests
         // vm1 is stored by another process while the service's own restore runs (the host's callback for vm0's learner
         // stores it, inside that restore): it was not in the store the restore read, and before the fix the service's
         // first scan, taken after the restore, counted it as seen, so it was never learned.
-        using var lab = BindingLab.Create(vms: 2);
-        using var store = new TempDirectory("nwfilter-service");
-        var location = new StoreLocation(store.Combine("config"), store.Combine("state"));
-        var ns = lab.Lab.HostNamespace;
-        await using var runtime = new NwFilterRuntime(new NwFilterRuntimeOptions
-        {
-            Location = location,
-            DefaultNamespace = ns,
-            FrameSource = new FakeFrameSource(),
-            ServiceScanInterval = TimeSpan.FromMilliseconds(200),
-        });
-        var (vm0, vm1) = (lab.Vms[0], lab.Vms[1]);
-        var bindings = BindingStore.Open(location, ns);
+        await using var service = ServiceLab.Create();
+        var (lab, runtime, bindings, ns, vm0, vm1) = (service.Lab, service.Runtime, service.Bindings, service.Namespace, service.Lab.Vms[0], service.Lab.Vms[1]);
         bindings.Save(Learning(vm0));
         var host = new QueueHost
         {
@@ -136,7 +103,7 @@ public class LearningServiceKernelTests
             },
         };
         using var stop = new CancellationTokenSource();
-        var service = runtime.HandleAsync(new LearningServiceRequest(), host, stop.Token);
+        var running = runtime.HandleAsync(new LearningServiceRequest(), host, stop.Token);
         Assert.Equal(vm0.PortDevice, (await host.NextLearner()).PortDevice);
         Assert.DoesNotContain(vm1.PortDevice, (await host.Next(RuntimeEventIds.LearningServiceStarted)).Message, StringComparison.Ordinal);
 
@@ -146,7 +113,59 @@ public class LearningServiceKernelTests
         Assert.Contains($"-A libvirt-I-{vm1.PortDevice}", lab.Save(), StringComparison.Ordinal);
 
         stop.Cancel();
-        Assert.Equal(2, (await service.WaitAsync(Patience)).Learners);
+        Assert.Equal(2, (await running.WaitAsync(Patience)).Learners);
+    }
+
+    /// <summary>A lab of two VMs, a store of its own and a runtime serving the lab's namespace, the service scanning every 200 ms.</summary>
+    private sealed class ServiceLab : IAsyncDisposable
+    {
+        private readonly TempDirectory _store;
+
+        private ServiceLab(BindingLab lab, TempDirectory store)
+        {
+            Lab = lab;
+            _store = store;
+            var location = new StoreLocation(store.Combine("config"), store.Combine("state"));
+            Namespace = lab.Lab.HostNamespace;
+            Runtime = new NwFilterRuntime(new NwFilterRuntimeOptions
+            {
+                Location = location,
+                DefaultNamespace = Namespace,
+                FrameSource = new FakeFrameSource(),
+                ServiceScanInterval = TimeSpan.FromMilliseconds(200),
+            });
+            Bindings = BindingStore.Open(location, Namespace);
+        }
+
+        public BindingLab Lab { get; }
+
+        public NwFilterRuntime Runtime { get; }
+
+        /// <summary>The store as another process sees it.</summary>
+        public BindingStore Bindings { get; }
+
+        public string Namespace { get; }
+
+        public static ServiceLab Create()
+        {
+            var lab = BindingLab.Create(vms: 2);
+            try
+            {
+                return new ServiceLab(lab, new TempDirectory("nwfilter-service"));
+            }
+            catch
+            {
+                lab.Dispose();
+                throw;
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Runtime.DisposeAsync();
+            _store.Dispose();
+            Lab.Dispose();
+        }
     }
 
     private static Model.FilterBinding Learning(LabVm vm) => Bindings.Create(

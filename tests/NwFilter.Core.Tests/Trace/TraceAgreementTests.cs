@@ -16,7 +16,7 @@ namespace NwFilter.Core.Tests.Trace;
 /// The simulated verdict, the live trace's verdict and the packet's real fate agree, on the real kernel, for the packet
 /// matrix of CleanTrafficPacketTests and TestEth0PacketTests (clean-traffic and the built-in filters it pulls in, which
 /// are also the seed's no-arp-spoofing and no-ip-spoofing, and the seed's test-eth0), on both backends; the live trace
-/// on both backends (<see cref="LiveTraceSupported"/>). Each real exchange (ping, TCP connect, UDP
+/// on both backends (EbIpTables through the nft-based tools' table, chain and handle). Each real exchange (ping, TCP connect, UDP
 /// datagram, hand-made frame) is simulated packet by packet (its ARP, the request, the replies with their connection
 /// state) and "gets through" in simulation when every packet is accepted; a real "does not get through" has its
 /// positive control (the same exchange from the unfiltered vm2 succeeds). One live trace of the filtered port runs
@@ -27,13 +27,6 @@ public abstract class TraceAgreementTestsBase(FirewallBackendKind backend, ITest
 {
     private const string ForgedMac = "52:54:00:66:66:66";
     private const string ForgedIp = "10.213.0.99";
-
-    /// <summary>
-    /// True when the backend's bindings can be traced live, so that each exchange is also compared with the kernel's own
-    /// per-packet decisions (the live trace); one switch for the whole class. Both backends: nftables through the rules'
-    /// comments, EbIpTables (nft-based tools) through table, chain and handle (<see cref="XtablesTraceMapper"/>).
-    /// </summary>
-    private bool LiveTraceSupported => backend is FirewallBackendKind.Nftables or FirewallBackendKind.EbIpTables;
 
     /// <summary>One real exchange of the matrix: its real fate, its simulated packets, and when it ran (on the checker's clock).</summary>
     private sealed record Exchange(string What, bool Real, IReadOnlyList<(TracePacket Packet, TraceResult Result)> Simulated, bool Any, TimeSpan Start, TimeSpan End);
@@ -230,18 +223,15 @@ public abstract class TraceAgreementTestsBase(FirewallBackendKind backend, ITest
             Vm = lab.Vms[0];
         }
 
-        /// <summary>A checker of the binding (applied with <paramref name="backend"/>); with <paramref name="live"/>, a live trace of its port runs until <see cref="FinishAsync"/>.</summary>
-        public static async Task<Checker> StartAsync(BindingLab lab, FilterBinding binding, FirewallBackendKind backend, bool live)
+        /// <summary>A checker of the binding (applied with <paramref name="backend"/>), with a live trace of its port running until <see cref="FinishAsync"/>.</summary>
+        public static async Task<Checker> StartAsync(BindingLab lab, FilterBinding binding, FirewallBackendKind backend)
         {
             var checker = new Checker(lab, binding);
-            if (live)
-            {
-                checker._live = await LiveRecorder.StartAsync(lab, binding, backend, checker._clock);
-                // The probe pings vm2, a flow no exchange has: the kernel's trace id is a hash of the skb's address, flow
-                // hash and input interface, and NftLiveTrace ignores an id it has decided once, so a probe of an
-                // exchange's own flow (a ping to the host) could hide that exchange's packet (seen once in seven runs).
-                checker._live.WaitUntilTracing(() => lab.Lab.Ping(checker.Vm.Namespace, lab.Vms[2].IPv4, timeout: TimeSpan.FromSeconds(1)));
-            }
+            checker._live = await LiveRecorder.StartAsync(lab, binding, backend, checker._clock);
+            // The probe pings vm2, a flow no exchange has: the kernel's trace id is a hash of the skb's address, flow
+            // hash and input interface, and NftLiveTrace ignores an id it has decided once, so a probe of an
+            // exchange's own flow (a ping to the host) could hide that exchange's packet (seen once in seven runs).
+            checker._live.WaitUntilTracing(() => lab.Lab.Ping(checker.Vm.Namespace, lab.Vms[2].IPv4, timeout: TimeSpan.FromSeconds(1)));
             return checker;
         }
 
@@ -495,7 +485,7 @@ public abstract class TraceAgreementTestsBase(FirewallBackendKind backend, ITest
         var binding = BindingLab.CleanTraffic(vm0);
         lab.Apply(binding);
         var clock = Stopwatch.StartNew();
-        await using var c = await Checker.StartAsync(lab, binding, backend, LiveTraceSupported);
+        await using var c = await Checker.StartAsync(lab, binding, backend);
         var net = lab.Lab;
 
         c.Agree("ping vm0 -> vm1", () => net.Ping(vm0.Namespace, vm1.IPv4, timeout: TimeSpan.FromSeconds(3)), c.Describe(PingOut(vm0, vm1.IPv4, vm1.Mac)));
@@ -555,7 +545,7 @@ public abstract class TraceAgreementTestsBase(FirewallBackendKind backend, ITest
         var binding = BindingLab.Binding(vm0, "test-eth0", ("IP", vm0.IPv4));
         lab.Apply(binding);
         var clock = Stopwatch.StartNew();
-        await using var c = await Checker.StartAsync(lab, binding, backend, LiveTraceSupported);
+        await using var c = await Checker.StartAsync(lab, binding, backend);
         var net = lab.Lab;
         var quick = TimeSpan.FromSeconds(1);
 
